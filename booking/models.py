@@ -1,0 +1,275 @@
+"""Who and what can be booked, and the appointments that hold them."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import RangeOperators
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from booking.constraints import PostgresExclusionConstraint, TsTzRange
+from patients.models import Patient
+from treatments.models import Bilingual, DeviceKind, RoomKind, Treatment
+
+
+class Practitioner(Bilingual, models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="practitioner")
+    title_en = models.CharField(max_length=100, blank=True, help_text="e.g. Dermatologist, Aesthetic nurse")
+    title_zh_hant = models.CharField(max_length=100, blank=True)
+    treatments = models.ManyToManyField(Treatment, blank=True, related_name="practitioners")
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords(m2m_fields=[treatments])
+
+    class Meta:
+        ordering = ["user__last_name", "user__first_name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.user.get_full_name() or self.user.get_username()
+
+
+class Room(Bilingual, models.Model):
+    name_en = models.CharField(max_length=100)
+    name_zh_hant = models.CharField(max_length=100, blank=True)
+    kind = models.ForeignKey(RoomKind, on_delete=models.PROTECT, related_name="rooms")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["kind", "name_en"]
+        constraints = [models.UniqueConstraint(fields=["name_en"], name="room_name_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name_en} ({self.kind})"
+
+
+class Device(Bilingual, models.Model):
+    name_en = models.CharField(max_length=100)
+    name_zh_hant = models.CharField(max_length=100, blank=True)
+    kind = models.ForeignKey(DeviceKind, on_delete=models.PROTECT, related_name="devices")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["kind", "name_en"]
+        constraints = [models.UniqueConstraint(fields=["name_en"], name="device_name_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name_en} ({self.kind})"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+class WorkingHours(models.Model):
+    """One weekly working period in clinic-local wall-clock time, with an
+    optional break. A weekday may have several non-overlapping periods."""
+
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="working_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start = models.TimeField()
+    end = models.TimeField()
+    break_start = models.TimeField(null=True, blank=True)
+    break_end = models.TimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["practitioner", "weekday", "start"]
+        verbose_name_plural = "working hours"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(start__lt=models.F("end")), name="hours_start_before_end"),
+            models.CheckConstraint(condition=models.Q(weekday__range=(0, 6)), name="hours_weekday_valid"),
+            models.CheckConstraint(
+                condition=(models.Q(break_start__isnull=True) & models.Q(break_end__isnull=True))
+                | (
+                    models.Q(break_start__gt=models.F("start"))
+                    & models.Q(break_end__gt=models.F("break_start"))
+                    & models.Q(break_end__lt=models.F("end"))
+                ),
+                name="hours_break_inside",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        text = f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+        if self.break_start and self.break_end:
+            text += f" (break {self.break_start:%H:%M}–{self.break_end:%H:%M})"
+        return text
+
+    def clean(self) -> None:
+        if self.practitioner_id is None or self.start is None or self.end is None:
+            return
+        overlapping = WorkingHours.objects.filter(
+            practitioner_id=self.practitioner_id, weekday=self.weekday, start__lt=self.end, end__gt=self.start
+        ).exclude(pk=self.pk)
+        if overlapping.exists():
+            raise ValidationError(_("These hours overlap other hours of the same practitioner on that day."))
+
+
+class TimeOff(models.Model):
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="time_off")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    reason = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-start"]
+        verbose_name_plural = "time off"
+        constraints = [models.CheckConstraint(condition=models.Q(start__lt=models.F("end")), name="timeoff_ordered")]
+        indexes = [models.Index(fields=["practitioner", "end"])]
+
+    def __str__(self) -> str:
+        return f"{self.practitioner} off {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M}"
+
+
+class ClinicClosure(models.Model):
+    class Kind(models.TextChoices):
+        PUBLIC_HOLIDAY = "public_holiday", _("Public holiday")
+        WEATHER = "weather", _("Weather warning (typhoon signal 8, black rainstorm)")
+        OTHER = "other", _("Other")
+
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.OTHER)
+    reason = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-start"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(start__lt=models.F("end")), name="closure_ordered"),
+            models.UniqueConstraint(fields=["start", "end", "reason"], name="closure_unique"),
+        ]
+        indexes = [models.Index(fields=["end"])]
+
+    def __str__(self) -> str:
+        return f"Closed {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M}: {self.reason}"
+
+
+class Appointment(models.Model):
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", _("Confirmed")
+        CHECKED_IN = "checked_in", _("Checked in")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        NO_SHOW = "no_show", _("No-show")
+
+    ACTIVE_STATUSES = (Status.CONFIRMED, Status.CHECKED_IN, Status.COMPLETED)
+
+    class Source(models.TextChoices):
+        PATIENT_ONLINE = "patient_online", _("Booked online by the patient")
+        STAFF = "staff", _("Booked by staff")
+        WALK_IN = "walk_in", _("Walk-in")
+
+    class CancelledBy(models.TextChoices):
+        PATIENT = "patient", _("Patient")
+        CLINIC = "clinic", _("Clinic")
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, help_text="Stable calendar UID.")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    treatment = models.ForeignKey(Treatment, on_delete=models.PROTECT, related_name="appointments")
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="appointments")
+    room = models.ForeignKey(Room, on_delete=models.PROTECT, related_name="appointments")
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.PROTECT, related_name="appointments")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    blocked_until = models.DateTimeField(help_text="End plus the treatment's buffer: resources are held until then.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CONFIRMED)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.PATIENT_ONLINE)
+    notes = models.TextField(blank=True, max_length=2000)
+    cautions = models.JSONField(default=list, blank=True, help_text="Screening cautions at booking time.")
+    booked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    override_reason = models.TextField(blank=True, max_length=2000)
+    overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sequence = models.PositiveIntegerField(default=0, help_text="iCalendar SEQUENCE: grows with every change.")
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(max_length=8, choices=CancelledBy.choices, blank=True)
+    cancelled_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancellation_reason = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["start", "id"]
+        indexes = [
+            models.Index(fields=["practitioner", "start"]),
+            models.Index(fields=["patient", "start"]),
+            models.Index(fields=["status", "start"]),
+            models.Index(fields=["start", "blocked_until"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(start__lt=models.F("end")), name="appointment_start_before_end"),
+            models.CheckConstraint(
+                condition=models.Q(blocked_until__gte=models.F("end")), name="appointment_buffer_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["confirmed", "checked_in", "completed", "cancelled", "no_show"]),
+                name="appointment_status_valid",
+            ),
+            PostgresExclusionConstraint(
+                name="appointment_no_practitioner_overlap",
+                expressions=[
+                    ("practitioner", RangeOperators.EQUAL),
+                    (TsTzRange("start", "blocked_until"), RangeOperators.OVERLAPS),
+                ],
+                condition=models.Q(status__in=["confirmed", "checked_in", "completed"]),
+            ),
+            PostgresExclusionConstraint(
+                name="appointment_no_room_overlap",
+                expressions=[
+                    ("room", RangeOperators.EQUAL),
+                    (TsTzRange("start", "blocked_until"), RangeOperators.OVERLAPS),
+                ],
+                condition=models.Q(status__in=["confirmed", "checked_in", "completed"]),
+            ),
+            PostgresExclusionConstraint(
+                name="appointment_no_device_overlap",
+                expressions=[
+                    ("device", RangeOperators.EQUAL),
+                    (TsTzRange("start", "blocked_until"), RangeOperators.OVERLAPS),
+                ],
+                condition=models.Q(status__in=["confirmed", "checked_in", "completed"], device__isnull=False),
+            ),
+            PostgresExclusionConstraint(
+                name="appointment_no_patient_overlap",
+                expressions=[
+                    ("patient", RangeOperators.EQUAL),
+                    (TsTzRange("start", "end"), RangeOperators.OVERLAPS),
+                ],
+                condition=models.Q(status__in=["confirmed", "checked_in", "completed"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.treatment.slug} {self.start:%Y-%m-%d %H:%M} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES

@@ -1,0 +1,168 @@
+"""Typed readers for settings from the environment.
+
+Each reader fails at start-up with ``ImproperlyConfigured`` naming the variable,
+so a typo in a deployment is caught before the first request, not during one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name)
+    return None if value is None else value.strip()
+
+
+def env_str(name: str, default: str | None = None) -> str:
+    value = _raw(name)
+    if value is None or value == "":
+        if default is None:
+            raise ImproperlyConfigured(f"{name} must be set.")
+        return default
+    if "\x00" in value:
+        raise ImproperlyConfigured(f"{name} must not contain NUL characters.")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false, yes/no, on/off), not {value!r}.")
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    value = _raw(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}.") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}.")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {number}.")
+    return number
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90m``, ``2h`` or ``1d``; a bare number is ambiguous and refused."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration such as 90m, 2h or 1d")
+    amount, unit = match.groups()
+    return timedelta(**{_UNITS[unit]: int(amount)})
+
+
+def env_duration(name: str, default: str) -> timedelta:
+    value = _raw(name)
+    text = default if value is None or value == "" else value
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}.") from None
+
+
+def env_duration_list(name: str, default: str) -> list[timedelta]:
+    value = _raw(name)
+    text = default if value is None else value
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    try:
+        durations = [parse_duration(item) for item in items]
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}.") from None
+    return sorted(set(durations), reverse=True)
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    value = _raw(name)
+    text = default if value is None else value
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def env_time_zone(name: str, default: str) -> str:
+    value = env_str(name, default)
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(f"{name} must be an IANA time zone such as Asia/Hong_Kong, not {value!r}.") from None
+    return value
+
+
+def env_url(name: str, default: str | None = None, *, schemes: tuple[str, ...]) -> str | None:
+    value = _raw(name)
+    if value is None or value == "":
+        return default
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        raise ImproperlyConfigured(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}, not {value!r}.")
+    return value
+
+
+def database_from_url(name: str, url: str) -> dict:
+    import dj_database_url
+
+    try:
+        config = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+    except Exception as error:  # dj-database-url raises several types for bad URLs
+        raise ImproperlyConfigured(f"{name} is not a database URL Django understands: {error}") from None
+    if config.get("ENGINE") not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
+        raise ImproperlyConfigured(f"{name} must point at PostgreSQL (postgres://...) or SQLite (sqlite:///...).")
+    return config
+
+
+def mailer_from_url(name: str, url: str | None, *, fallback_folder: str) -> dict:
+    """One entry of Django 6.1's ``MAILERS`` from an ``EMAIL_URL``.
+
+    ``smtp://user:pass@host:port`` (``?tls=1`` for STARTTLS), ``smtps://`` for
+    implicit TLS, ``console://``, ``file:///abs/folder``, ``locmem://``. With no
+    URL, messages are written as files under ``fallback_folder``, where a person
+    running ``make run`` can read them.
+    """
+    if url is None:
+        return {"BACKEND": "django.core.mail.backends.filebased.EmailBackend", "OPTIONS": {"file_path": fallback_folder}}
+    parts = urlsplit(url)
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    if parts.scheme in {"smtp", "smtps"}:
+        if not parts.hostname:
+            raise ImproperlyConfigured(f"{name} must name a host, e.g. smtp://127.0.0.1:1025.")
+        try:
+            port = parts.port or (465 if parts.scheme == "smtps" else 25)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name} has an invalid port.") from None
+        options: dict = {"host": parts.hostname, "port": port, "timeout": int(query.get("timeout", "10"))}
+        if parts.username:
+            options["username"] = unquote(parts.username)
+            options["password"] = unquote(parts.password or "")
+        if parts.scheme == "smtps":
+            options["use_ssl"] = True
+        elif query.get("tls", "").lower() in _TRUE:
+            options["use_tls"] = True
+        return {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": options}
+    if parts.scheme == "console":
+        return {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parts.scheme == "locmem":
+        return {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+    if parts.scheme == "file":
+        if not parts.path.startswith("/"):
+            raise ImproperlyConfigured(f"{name} must use an absolute folder: file:///path/to/folder.")
+        return {"BACKEND": "django.core.mail.backends.filebased.EmailBackend", "OPTIONS": {"file_path": parts.path}}
+    raise ImproperlyConfigured(f"{name} must start with smtp://, smtps://, console://, file:// or locmem://, not {url!r}.")

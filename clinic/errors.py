@@ -1,0 +1,155 @@
+"""The one error vocabulary shared by every app, and its HTTP rendering.
+
+Services raise ``ApplicationError`` subclasses; the DRF exception handler and
+the Django error views render every error, DRF's and Django's included, as
+``{"code", "detail", "fields"?}`` (shared/api-v1.md, Conventions).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+
+class ApplicationError(Exception):
+    code = "invalid"
+    status = 400
+    default_detail: Any = _("The request is invalid.")
+
+    def __init__(self, detail: Any = None, *, fields: dict[str, list[str]] | None = None, extra: dict | None = None):
+        self.detail = detail if detail is not None else self.default_detail
+        self.fields = fields
+        self.extra = extra or {}
+        super().__init__(str(self.detail))
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "detail": str(self.detail)}
+        if self.fields:
+            body["fields"] = {key: [str(m) for m in messages] for key, messages in self.fields.items()}
+        body.update(self.extra)
+        return body
+
+
+class InvalidInput(ApplicationError):
+    code = "invalid"
+    status = 400
+
+
+class NotBookable(ApplicationError):
+    code = "not_bookable"
+    status = 400
+    default_detail = _("That time cannot be booked.")
+
+
+class Contraindicated(ApplicationError):
+    code = "contraindicated"
+    status = 422
+    default_detail = _("This treatment needs a conversation with the clinic before it can be booked.")
+
+    def __init__(self, reasons: list[dict[str, str]], detail: Any = None):
+        super().__init__(detail, extra={"reasons": reasons})
+        self.reasons = reasons
+
+
+class SlotUnavailable(ApplicationError):
+    code = "slot_unavailable"
+    status = 409
+    default_detail = _("That time has just been taken. Please choose another.")
+
+
+class CancellationWindowPassed(ApplicationError):
+    code = "cancellation_window_passed"
+    status = 409
+    default_detail = _("It is too late to change this appointment online. Please call the clinic.")
+
+
+class InvalidState(ApplicationError):
+    code = "invalid_state"
+    status = 409
+    default_detail = _("This cannot be done in the object's current state.")
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+    status = 404
+    default_detail = _("Not found.")
+
+
+class PermissionDeniedError(ApplicationError):
+    code = "permission_denied"
+    status = 403
+    default_detail = _("You do not have permission to do this.")
+
+
+def _flatten(detail: Any) -> dict[str, list[str]]:
+    """DRF's nested ``ValidationError.detail`` as ``field -> [messages]``."""
+    fields: dict[str, list[str]] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+        elif isinstance(value, list):
+            if all(not isinstance(item, (dict, list)) for item in value):
+                fields.setdefault(prefix or "non_field_errors", []).extend(str(item) for item in value)
+            else:
+                for index, item in enumerate(value):
+                    if item:
+                        walk(f"{prefix}.{index}" if prefix else str(index), item)
+        else:
+            fields.setdefault(prefix or "non_field_errors", []).append(str(value))
+
+    walk("", detail)
+    return fields
+
+
+_DRF_CODES = {
+    drf.NotAuthenticated: ("not_authenticated", 401),
+    drf.AuthenticationFailed: ("not_authenticated", 401),
+    drf.PermissionDenied: ("permission_denied", 403),
+    drf.NotFound: ("not_found", 404),
+    drf.MethodNotAllowed: ("method_not_allowed", 405),
+    drf.NotAcceptable: ("not_acceptable", 406),
+    drf.UnsupportedMediaType: ("unsupported_media_type", 415),
+    drf.Throttled: ("throttled", 429),
+    drf.ParseError: ("invalid", 400),
+}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf.PermissionDenied()
+
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        return Response(exc.as_dict(), status=exc.status)
+
+    if isinstance(exc, drf.ValidationError):
+        set_rollback()
+        fields = _flatten(exc.detail)
+        body: dict[str, Any] = {"code": "invalid", "detail": str(_("Some fields are invalid.")), "fields": fields}
+        return Response(body, status=400)
+
+    if isinstance(exc, drf.APIException):
+        set_rollback()
+        code, status = next(
+            ((c, s) for klass, (c, s) in _DRF_CODES.items() if isinstance(exc, klass)),
+            (exc.default_code, exc.status_code),
+        )
+        headers = {}
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return Response({"code": code, "detail": str(detail)}, status=exc.status_code or status, headers=headers)
+
+    return None

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from patients.validators import validate_e164
+
+
+class Language(models.TextChoices):
+    ENGLISH = "en", "English"
+    TRADITIONAL_CHINESE = "zh-hant", "繁體中文"
+
+
+class FitzpatrickType(models.IntegerChoices):
+    I = 1, "I"  # noqa: E741 - the clinical name of the type
+    II = 2, "II"
+    III = 3, "III"
+    IV = 4, "IV"
+    V = 5, "V"
+    VI = 6, "VI"
+
+
+class Patient(models.Model):
+    """A person the clinic treats. A login is optional: reception can register
+    a patient who phoned in; they claim the record later by password reset."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="patient"
+    )
+    full_name = models.CharField(_("full name"), max_length=200)
+    date_of_birth = models.DateField(_("date of birth"))
+    phone = models.CharField(_("phone"), max_length=20, validators=[validate_e164], help_text="E.164, e.g. +85291234567")
+    email = models.EmailField(_("email"), blank=True)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=8, choices=Language.choices, default=Language.ENGLISH
+    )
+    fitzpatrick_type = models.PositiveSmallIntegerField(
+        _("Fitzpatrick type"), choices=FitzpatrickType.choices, null=True, blank=True
+    )
+    reminders_opt_out = models.BooleanField(_("no reminder emails"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["full_name", "id"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), condition=~models.Q(email=""), name="patient_email_unique"),
+            models.CheckConstraint(
+                condition=models.Q(fitzpatrick_type__isnull=True) | models.Q(fitzpatrick_type__range=(1, 6)),
+                name="patient_fitzpatrick_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(preferred_language__in=["en", "zh-hant"]), name="patient_language_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["phone"]), models.Index(Lower("full_name"), name="patient_name_lower")]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} (#{self.pk})"
+
+    def age_on(self, day: date | None = None) -> int:
+        day = day or timezone.localdate()
+        born = self.date_of_birth
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+class Allergy(models.TextChoices):
+    HYALURONIC_ACID = "hyaluronic_acid", _("Hyaluronic acid")
+    LIDOCAINE = "lidocaine", _("Lidocaine")
+    BOTULINUM_TOXIN = "botulinum_toxin", _("Botulinum toxin")
+    SALICYLATE = "salicylate", _("Salicylate")
+
+
+class HealthDeclaration(models.Model):
+    """A patient's answers to the health questionnaire at one moment.
+
+    Never edited: a change is a new declaration, and screening reads the newest
+    (by ``submitted_at``, then id). Staff may enter one from a paper form."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="health_declarations")
+    submitted_at = models.DateTimeField(default=timezone.now, editable=False)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Staff member who entered it from a paper form; empty when the patient submitted it.",
+    )
+    pregnant_or_breastfeeding = models.BooleanField(_("pregnant or breastfeeding"))
+    isotretinoin_last_dose = models.DateField(_("last dose of oral isotretinoin"), null=True, blank=True)
+    keloid_tendency = models.BooleanField(_("history of keloid or raised scars"))
+    cold_sore_history = models.BooleanField(_("history of cold sores"))
+    active_cold_sore = models.BooleanField(_("a cold sore now"))
+    anticoagulants = models.BooleanField(_("blood thinners or a bleeding disorder"))
+    photosensitising_medication = models.BooleanField(_("medicines or conditions that make skin sun-sensitive"))
+    active_skin_infection = models.BooleanField(_("skin infection in the treatment area"))
+    recent_sun_exposure = models.BooleanField(_("tan or sunburn in the last 2 months"))
+    autoimmune_condition = models.BooleanField(_("autoimmune disease or weakened immunity"))
+    neuromuscular_disorder = models.BooleanField(_("neuromuscular disorder"))
+    active_acne = models.BooleanField(_("active inflamed acne in the area"))
+    topical_retinoid_last_use = models.DateField(_("last use of a retinoid cream"), null=True, blank=True)
+    implanted_electronic_device = models.BooleanField(_("pacemaker or other implanted electronic device"))
+    allergies = models.JSONField(_("allergies"), default=list, blank=True)
+    allergies_other = models.TextField(_("other allergies"), blank=True, max_length=2000)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        indexes = [models.Index(fields=["patient", "-submitted_at", "-id"], name="declaration_newest")]
+        get_latest_by = ["submitted_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Declaration #{self.pk} of patient #{self.patient_id} at {self.submitted_at:%Y-%m-%d}"

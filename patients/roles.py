@@ -1,0 +1,102 @@
+"""Staff roles as groups with permissions, kept in step with this file.
+
+A user's role is the strongest group they belong to; a user with a patient
+record and no staff group is a patient. Managers grant roles in the admin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
+
+PATIENT = "patient"
+RECEPTIONIST = "receptionist"
+PRACTITIONER = "practitioner"
+MANAGER = "manager"
+STAFF_ROLES = (RECEPTIONIST, PRACTITIONER, MANAGER)
+_STRENGTH = {MANAGER: 3, PRACTITIONER: 2, RECEPTIONIST: 1}
+
+
+def _crud(app: str, model: str, verbs: str = "view add change") -> list[str]:
+    return [f"{app}.{verb}_{model}" for verb in verbs.split()]
+
+
+_FRONT_DESK = [
+    *_crud("patients", "patient"),
+    *_crud("patients", "healthdeclaration", "view add"),
+    *_crud("booking", "appointment"),
+    *_crud("booking", "timeoff", "view add change"),
+    *_crud("booking", "clinicclosure", "view add change"),
+    "booking.view_practitioner",
+    "booking.view_room",
+    "booking.view_device",
+    "booking.view_workinghours",
+    "treatments.view_treatment",
+    "treatments.view_contraindicationrule",
+]
+
+_CLINICAL: list[str] = []  # clinical-record permissions join here as those models arrive
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    RECEPTIONIST: _FRONT_DESK,
+    PRACTITIONER: [*_FRONT_DESK, *_CLINICAL],
+    MANAGER: ["*patients", "*treatments", "*booking", *_crud("auth", "user"), "auth.view_group"],
+}
+
+
+def _resolve(entries: list[str]) -> list[Permission]:
+    whole_apps = [entry[1:] for entry in entries if entry.startswith("*")]
+    pairs = [entry.split(".", 1) for entry in entries if not entry.startswith("*")]
+    found = list(Permission.objects.filter(content_type__app_label__in=whole_apps))
+    by_key = {
+        (p.content_type.app_label, p.codename): p
+        for p in Permission.objects.filter(content_type__app_label__in={a for a, _ in pairs}).select_related(
+            "content_type"
+        )
+    }
+    found.extend(by_key[(app, codename)] for app, codename in pairs if (app, codename) in by_key)
+    return found
+
+
+def sync_roles() -> None:
+    """Creates the role groups and sets exactly the permissions listed above."""
+    for name, entries in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(_resolve(entries))
+
+
+def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
+    from django.apps import apps
+
+    # post_migrate is sent once per app, each time after that app's permissions
+    # are created; the last app's turn is when every permission exists.
+    if sender is list(apps.get_app_configs())[-1]:
+        sync_roles()
+
+
+def role_of(user: AbstractBaseUser | AnonymousUser | None) -> str | None:
+    """``manager``, ``practitioner``, ``receptionist``, ``patient`` or None.
+
+    Cached on the user object, so one request asks the database once."""
+    if user is None or not user.is_authenticated:
+        return None
+    cached = getattr(user, "_clinic_role", False)
+    if cached is not False:
+        return cached
+    if user.is_superuser:
+        role: str | None = MANAGER
+    else:
+        names = [n for n in user.groups.values_list("name", flat=True) if n in _STRENGTH]
+        if names:
+            role = max(names, key=_STRENGTH.__getitem__)
+        else:
+            from patients.models import Patient
+
+            role = PATIENT if Patient.objects.filter(user=user).exists() else None
+    user._clinic_role = role  # type: ignore[union-attr]
+    return role
+
+
+def is_staff_role(role: str | None) -> bool:
+    return role in STAFF_ROLES

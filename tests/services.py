@@ -1,0 +1,87 @@
+"""Chooses the database and broker for a test run, before Django loads.
+
+Loaded with ``-p tests.services`` (pyproject.toml), so ``pytest`` alone behaves
+like ``make test``: ``DATABASE_URL`` / ``REDIS_URL`` when set, else PostgreSQL
+and Redis on localhost when they answer, else SQLite, with the tests that need
+the servers skipped with a visible reason. ``CLINIC_REQUIRE_SERVICES=1`` (CI)
+turns those skips into failures.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+
+LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/clinic"
+# Its own database number, so a `make run` worker on db 0 never takes test tasks.
+LOCAL_REDIS = "redis://127.0.0.1:6379/13"
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _postgres_usable() -> bool:
+    if not _answers("127.0.0.1", 5432):
+        return False
+    try:
+        import psycopg
+
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=2):
+            return True
+    except Exception:
+        return False
+
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault("CLINIC_BASE_URL", "http://testserver")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# The test client speaks plain HTTP; these are checked by check --deploy tests.
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+if "DATABASE_URL" not in os.environ and _postgres_usable():
+    os.environ["DATABASE_URL"] = LOCAL_POSTGRES
+if "REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379):
+    os.environ["REDIS_URL"] = LOCAL_REDIS
+
+HAS_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+HAS_REDIS = os.environ.get("REDIS_URL", "").startswith(("redis://", "rediss://"))
+REQUIRE_SERVICES = os.environ.get("CLINIC_REQUIRE_SERVICES", "") in {"1", "true", "yes"}
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    database = "PostgreSQL" if HAS_POSTGRES else "SQLite"
+    broker = "Redis" if HAS_REDIS else "none (filesystem transport)"
+    return [f"clinic services: database {database}, broker {broker}, required: {REQUIRE_SERVICES}"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if REQUIRE_SERVICES and not (HAS_POSTGRES and HAS_REDIS):
+        raise pytest.UsageError(
+            "CLINIC_REQUIRE_SERVICES is set but "
+            + " and ".join(n for n, ok in (("PostgreSQL", HAS_POSTGRES), ("Redis", HAS_REDIS)) if not ok)
+            + " did not answer: start them or set DATABASE_URL / REDIS_URL."
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = {"postgres": ("DATABASE_URL", not HAS_POSTGRES), "redis": ("REDIS_URL", not HAS_REDIS)}
+    for item in items:
+        for marker, (variable, absent) in missing.items():
+            if absent and item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.skip(reason=f"needs {marker}: set {variable} or start it on localhost"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    report = yield
+    # In CI a service test that skips (for any reason) hides a gap: fail it.
+    if REQUIRE_SERVICES and report.skipped and any(item.get_closest_marker(m) for m in ("postgres", "redis")):
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: a PostgreSQL/Redis test was skipped while CLINIC_REQUIRE_SERVICES is set"
+    return report
