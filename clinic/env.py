@@ -113,7 +113,9 @@ def env_url(name: str, default: str | None = None, *, schemes: tuple[str, ...]) 
         return default
     parts = urlsplit(value)
     if parts.scheme not in schemes:
-        raise ImproperlyConfigured(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}, not {value!r}.")
+        raise ImproperlyConfigured(
+            f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}, not {value!r}."
+        )
     return value
 
 
@@ -138,7 +140,10 @@ def mailer_from_url(name: str, url: str | None, *, fallback_folder: str) -> dict
     running ``make run`` can read them.
     """
     if url is None:
-        return {"BACKEND": "django.core.mail.backends.filebased.EmailBackend", "OPTIONS": {"file_path": fallback_folder}}
+        return {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": fallback_folder},
+        }
     parts = urlsplit(url)
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     if parts.scheme in {"smtp", "smtps"}:
@@ -162,7 +167,9 @@ def mailer_from_url(name: str, url: str | None, *, fallback_folder: str) -> dict
     if parts.scheme == "locmem":
         return {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
     if parts.scheme == "file":
-        if not parts.path.startswith("/"):
+        if parts.netloc not in {"", "localhost"} or not parts.path.startswith("/"):
             raise ImproperlyConfigured(f"{name} must use an absolute folder: file:///path/to/folder.")
         return {"BACKEND": "django.core.mail.backends.filebased.EmailBackend", "OPTIONS": {"file_path": parts.path}}
-    raise ImproperlyConfigured(f"{name} must start with smtp://, smtps://, console://, file:// or locmem://, not {url!r}.")
+    raise ImproperlyConfigured(
+        f"{name} must start with smtp://, smtps://, console://, file:// or locmem://, not {url!r}."
+    )

@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import date
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -36,7 +35,9 @@ class Patient(models.Model):
     )
     full_name = models.CharField(_("full name"), max_length=200)
     date_of_birth = models.DateField(_("date of birth"))
-    phone = models.CharField(_("phone"), max_length=20, validators=[validate_e164], help_text="E.164, e.g. +85291234567")
+    phone = models.CharField(
+        _("phone"), max_length=20, validators=[validate_e164], help_text="E.164, e.g. +85291234567"
+    )
     email = models.EmailField(_("email"), blank=True)
     preferred_language = models.CharField(
         _("preferred language"), max_length=8, choices=Language.choices, default=Language.ENGLISH

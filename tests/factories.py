@@ -27,7 +27,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct-horse-battery")
 
     @factory.post_generation
-    def role(obj: User, create: bool, extracted: str | None, **kwargs: object) -> None:  # noqa: N805
+    def role(obj: User, create: bool, extracted: str | None, **kwargs: object) -> None:
         if create and extracted:
             obj.groups.add(Group.objects.get(name=extracted))
             obj.is_staff = True
@@ -148,12 +148,12 @@ class PractitionerFactory(factory.django.DjangoModelFactory):
     title_zh_hant = "皮膚科醫生"
 
     @factory.post_generation
-    def treatments(obj: Practitioner, create: bool, extracted: list[Treatment] | None, **kwargs: object) -> None:  # noqa: N805
+    def treatments(obj: Practitioner, create: bool, extracted: list[Treatment] | None, **kwargs: object) -> None:
         if create and extracted:
             obj.treatments.set(extracted)
 
     @factory.post_generation
-    def hours(obj: Practitioner, create: bool, extracted: bool | None, **kwargs: object) -> None:  # noqa: N805
+    def hours(obj: Practitioner, create: bool, extracted: bool | None, **kwargs: object) -> None:
         if create and extracted is not False:
             WorkingHours.objects.bulk_create(
                 WorkingHours(

@@ -44,6 +44,7 @@ os.environ.setdefault("CLINIC_BASE_URL", "http://testserver")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # The test client speaks plain HTTP; these are checked by check --deploy tests.
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("STATIC_MANIFEST", "0")
 if "DATABASE_URL" not in os.environ and _postgres_usable():
     os.environ["DATABASE_URL"] = LOCAL_POSTGRES
 if "REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379):

@@ -130,9 +130,7 @@ class Treatment(Bilingual, models.Model):
                 | models.Q(interval_days_max__gte=models.F("interval_days_min")),
                 name="treatment_intervals_ordered",
             ),
-            models.CheckConstraint(
-                condition=models.Q(category__in=Category.values), name="treatment_category_valid"
-            ),
+            models.CheckConstraint(condition=models.Q(category__in=Category.values), name="treatment_category_valid"),
         ]
 
     def __str__(self) -> str:

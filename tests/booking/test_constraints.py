@@ -45,7 +45,10 @@ def test_practitioner_cannot_be_double_booked_including_buffer(first: Appointmen
 
 def test_room_cannot_be_double_booked_including_buffer(first: Appointment) -> None:
     _violates(
-        "appointment_no_room_overlap", room=first.room, treatment=first.treatment, start=first.end + timedelta(minutes=5)
+        "appointment_no_room_overlap",
+        room=first.room,
+        treatment=first.treatment,
+        start=first.end + timedelta(minutes=5),
     )
 
 

@@ -1,0 +1,23 @@
+# One image, several roles (web, worker, beat, migrate): see docker-compose.yml.
+FROM python:3.13-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    CLINIC_VAR_DIR=/app/var
+
+WORKDIR /app
+RUN groupadd --system clinic && useradd --system --gid clinic --home /app clinic
+
+COPY requirements.txt ./
+RUN pip install -r requirements.txt
+
+COPY . .
+# collectstatic needs a key to import settings; it is not used at run time.
+RUN SECRET_KEY=collectstatic-only DEBUG=0 python manage.py collectstatic --noinput \
+    && mkdir -p /app/var/media && chown -R clinic:clinic /app/var
+
+USER clinic
+EXPOSE 8000
+CMD ["gunicorn", "clinic.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

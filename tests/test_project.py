@@ -1,0 +1,156 @@
+"""The project as an operator meets it: migrations, deploy checks, the stack."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {"PATH": os.environ["PATH"], "SECRET_KEY": "s" * 60, "DJANGO_SETTINGS_MODULE": "clinic.settings"}
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+
+
+def test_models_and_migrations_agree(tmp_path: Path) -> None:
+    result = _manage("makemigrations", "--check", "--dry-run", CLINIC_VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_migrations_apply_on_sqlite(tmp_path: Path) -> None:
+    result = _manage("migrate", "--noinput", CLINIC_VAR_DIR=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "clinic.sqlite3").exists()
+    # And back to zero and forward again, so every migration is reversible.
+    for app in ("booking", "treatments", "patients"):
+        back = _manage("migrate", app, "zero", "--noinput", CLINIC_VAR_DIR=str(tmp_path))
+        assert back.returncode == 0, back.stderr
+    again = _manage("migrate", "--noinput", CLINIC_VAR_DIR=str(tmp_path))
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.postgres
+def test_migrations_apply_on_postgres_with_exclusion_constraints(tmp_path: Path) -> None:
+    import psycopg
+
+    name = f"clinic_migrate_{uuid.uuid4().hex[:8]}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        result = _manage("migrate", "--noinput", DATABASE_URL=f"{base}/{name}", CLINIC_VAR_DIR=str(tmp_path))
+        assert result.returncode == 0, result.stderr
+        with psycopg.connect(f"{base.replace('postgres://', 'postgresql://')}/{name}") as conn:
+            rows = conn.execute(
+                "SELECT conname FROM pg_constraint WHERE contype = 'x' AND conrelid = 'booking_appointment'::regclass"
+            ).fetchall()
+        assert {r[0] for r in rows} == {
+            "appointment_no_practitioner_overlap",
+            "appointment_no_room_overlap",
+            "appointment_no_device_overlap",
+            "appointment_no_patient_overlap",
+        }
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_deploy_check_is_clean_with_a_production_environment(tmp_path: Path) -> None:
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY="k7#Qp2@vL9!xR4$zT8^mW3&nB6*cY1%hJ5(dF0)gS2-aE7+uI4=oP9",
+        ALLOWED_HOSTS="clinic.example.com",
+        CLINIC_BASE_URL="https://clinic.example.com",
+        DATABASE_URL="postgres://clinic:clinic@127.0.0.1:5432/clinic",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+        EMAIL_URL="smtp://127.0.0.1:1025",
+        CLINIC_VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_debug_is_off_unless_asked_for(tmp_path: Path) -> None:
+    result = _manage("diffsettings", "--all", CLINIC_VAR_DIR=str(tmp_path))
+    assert "DEBUG = False" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+class TestDockerCompose:
+    """Docker does not run on these machines, so the file is checked as data."""
+
+    def test_the_whole_stack_is_there(self, compose: dict) -> None:
+        assert {"web", "worker", "beat", "db", "redis", "mail"} <= set(compose["services"])
+
+    def test_one_image_in_several_roles(self, compose: dict) -> None:
+        services = compose["services"]
+        images = {services[name]["image"] for name in ("web", "worker", "beat", "migrate")}
+        assert images == {"clinic:latest"}
+        assert all(services[name]["build"] == "." for name in ("web", "worker", "beat"))
+        assert (ROOT / "Dockerfile").exists()
+
+    def test_exactly_one_beat(self, compose: dict) -> None:
+        commands = {name: " ".join(s.get("command", [])) for name, s in compose["services"].items()}
+        beats = [name for name, cmd in commands.items() if "celery" in cmd and (" beat" in cmd or " -B" in cmd)]
+        assert beats == ["beat"]
+        assert compose["services"]["beat"].get("deploy", {}).get("replicas", 1) == 1
+
+    def test_web_runs_gunicorn_and_worker_runs_celery(self, compose: dict) -> None:
+        assert compose["services"]["web"]["command"][0] == "gunicorn"
+        assert compose["services"]["worker"]["command"][:4] == ["celery", "-A", "clinic", "worker"]
+
+    def test_environment_points_at_the_stack_services(self, compose: dict) -> None:
+        for name in ("web", "worker", "beat"):
+            environment = compose["services"][name]["environment"]
+            assert environment["DATABASE_URL"].startswith("postgres://") and "@db:5432/" in environment["DATABASE_URL"]
+            assert environment["REDIS_URL"].startswith("redis://redis:6379")
+            assert environment["EMAIL_URL"] == "smtp://mail:1025"
+            assert environment["DEBUG"] == "0"
+        db = compose["services"]["db"]["environment"]
+        url = compose["services"]["web"]["environment"]["DATABASE_URL"]
+        assert url == f"postgres://{db['POSTGRES_USER']}:{db['POSTGRES_PASSWORD']}@db:5432/{db['POSTGRES_DB']}"
+
+    def test_health_checks_and_start_order(self, compose: dict) -> None:
+        services = compose["services"]
+        for name in ("web", "db", "redis", "mail"):
+            assert "healthcheck" in services[name], name
+        for name in ("web", "worker", "beat"):
+            depends = services[name]["depends_on"]
+            assert depends["db"]["condition"] == "service_healthy"
+            assert depends["redis"]["condition"] == "service_healthy"
+            assert depends["migrate"]["condition"] == "service_completed_successfully"
+
+    def test_mail_catcher_has_a_web_ui(self, compose: dict) -> None:
+        assert any(str(p).endswith(":8025") for p in compose["services"]["mail"]["ports"])
+        assert "healthz" in " ".join(compose["services"]["web"]["healthcheck"]["test"])
+
+
+def test_healthz_answers(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/healthz/")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
