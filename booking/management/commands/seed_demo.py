@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.utils import timezone
+
+from booking.demo import DEMO_PASSWORD, seed_demo
+
+
+class Command(BaseCommand):
+    help = (
+        "Seeds the demo clinic: the treatment catalogue, rooms, devices, four practitioners, demo accounts "
+        "and Hong Kong public holidays. Safe to run again: a second run changes nothing."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run even with DEBUG off. The demo accounts have a published password.",
+        )
+
+    def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "seed_demo creates demo accounts whose password is published and resets the catalogue to the "
+                "demo values, so it refuses to run with DEBUG off. Pass --force if this really is a demo server."
+            )
+        with transaction.atomic():
+            tally = seed_demo(today=timezone.localdate())
+        if tally.changed_anything:
+            self.stdout.write(self.style.SUCCESS("Demo clinic seeded."))
+        else:
+            self.stdout.write("Demo clinic already up to date: nothing changed.")
+        for line in tally.lines():
+            self.stdout.write(f"  {line}")
+        self.stdout.write(
+            f"  log in as manager@, reception@, doctor@ or patient@example.com with password {DEMO_PASSWORD!r}"
+        )

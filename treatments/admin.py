@@ -1,0 +1,220 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+
+from treatments.models import (
+    Assessment,
+    AssessmentPhoto,
+    ContraindicationRule,
+    DeviceKind,
+    PlanSession,
+    RoomKind,
+    ScarType,
+    Treatment,
+    TreatmentPlan,
+)
+
+
+@admin.register(RoomKind)
+class RoomKindAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name_en", "name_zh_hant")
+    search_fields = ("slug", "name_en", "name_zh_hant")
+    ordering = ("slug",)
+    prepopulated_fields = {"slug": ("name_en",)}
+
+
+@admin.register(DeviceKind)
+class DeviceKindAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name_en", "name_zh_hant")
+    search_fields = ("slug", "name_en", "name_zh_hant")
+    ordering = ("slug",)
+    prepopulated_fields = {"slug": ("name_en",)}
+
+
+class TreatmentForm(forms.ModelForm):
+    suits = forms.MultipleChoiceField(
+        choices=ScarType.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Scar types and marks this treatment suits.",
+    )
+
+    class Meta:
+        model = Treatment
+        fields = ("suits",)  # the admin adds the rest from its fieldsets
+
+    def clean_suits(self) -> list[str]:
+        chosen = set(self.cleaned_data["suits"])
+        return [code for code in ScarType.values if code in chosen]
+
+
+class ContraindicationRuleInline(admin.TabularInline):
+    model = ContraindicationRule
+    fields = ("code", "severity", "verified", "note")
+    extra = 0
+    ordering = ("severity", "code")
+
+
+@admin.register(Treatment)
+class TreatmentAdmin(SimpleHistoryAdmin):
+    """The catalogue. Clinicians review unverified values here: filter by
+    "verified", check durations, intervals and rules, then tick it."""
+
+    form = TreatmentForm
+    list_display = (
+        "name_en",
+        "slug",
+        "category",
+        "duration_minutes",
+        "buffer_minutes",
+        "price",
+        "room_kind",
+        "device_kind",
+        "verified",
+        "active",
+        "display_order",
+    )
+    list_display_links = ("name_en", "slug")
+    list_filter = ("active", "verified", "category", "room_kind", "device_kind")
+    search_fields = ("slug", "name_en", "name_zh_hant")
+    list_select_related = ("room_kind", "device_kind")
+    ordering = ("display_order", "slug")
+    prepopulated_fields = {"slug": ("name_en",)}
+    inlines = (ContraindicationRuleInline,)
+    fieldsets = (
+        (None, {"fields": ("slug", "category", "name_en", "name_zh_hant", "active", "display_order")}),
+        ("What it suits", {"fields": ("suits",)}),
+        (
+            "Course and booking",
+            {
+                "fields": (
+                    ("sessions_min", "sessions_max"),
+                    ("interval_days_min", "interval_days_max"),
+                    ("duration_minutes", "buffer_minutes"),
+                    "price",
+                    ("room_kind", "device_kind"),
+                    "verified",
+                )
+            },
+        ),
+        (
+            "Patient information",
+            {
+                "fields": (
+                    "description_en",
+                    "description_zh_hant",
+                    "pre_care_en",
+                    "pre_care_zh_hant",
+                    "aftercare_en",
+                    "aftercare_zh_hant",
+                )
+            },
+        ),
+    )
+
+
+@admin.register(ContraindicationRule)
+class ContraindicationRuleAdmin(SimpleHistoryAdmin):
+    """All rules across the catalogue, for review ("verified: no") and history."""
+
+    list_display = ("treatment", "code", "severity", "verified", "note")
+    list_filter = ("verified", "severity", "code", "treatment")
+    search_fields = ("treatment__slug", "treatment__name_en", "code", "note")
+    list_select_related = ("treatment",)
+    ordering = ("treatment__display_order", "treatment__slug", "severity", "code")
+    autocomplete_fields = ("treatment",)
+
+    def get_readonly_fields(self, request: Any, obj: ContraindicationRule | None = None) -> Any:
+        # Moving a rule to another treatment is a different rule.
+        return ("treatment",) if obj is not None else ()
+
+
+# --- clinical records: read-only here ---------------------------------------------------------
+#
+# Assessments and plans are written through treatments.services (the API), which
+# compute the score and the windows; the admin shows them and their history and
+# never adds, edits or deletes them (clinical records are never deleted).
+
+
+class ReadOnlyClinicalAdmin(SimpleHistoryAdmin):
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class AssessmentPhotoInline(admin.TabularInline):
+    model = AssessmentPhoto
+    fields = ("view", "taken_at", "preview", "content_type", "width", "height", "uploaded_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("taken_at", "id")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="photo")
+    def preview(self, obj: AssessmentPhoto) -> str:
+        # Served by the authorised API endpoint (session login), never a media URL.
+        return format_html(
+            '<a href="{}"><img src="{}" alt="" style="max-height:120px"></a>',
+            reverse("photo-image", kwargs={"pk": obj.pk}),
+            reverse("photo-thumbnail", kwargs={"pk": obj.pk}),
+        )
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(ReadOnlyClinicalAdmin):
+    list_display = ("id", "patient", "assessed_on", "quantitative_score", "qualitative_grade", "assessed_by")
+    list_filter = ("qualitative_grade", "assessed_on")
+    search_fields = ("patient__full_name", "patient__email", "patient__phone")
+    list_select_related = ("patient", "assessed_by")
+    date_hierarchy = "assessed_on"
+    ordering = ("-assessed_on", "-id")
+    inlines = (AssessmentPhotoInline,)
+
+
+class PlanSessionInline(admin.TabularInline):
+    model = PlanSession
+    fields = ("number", "status", "window_start", "window_end", "booked_on", "completed_on")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("number",)
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(TreatmentPlan)
+class TreatmentPlanAdmin(ReadOnlyClinicalAdmin):
+    list_display = ("id", "patient", "treatment", "status", "start_after", "created_at")
+    list_filter = ("status", "treatment")
+    search_fields = ("patient__full_name", "patient__email", "patient__phone", "treatment__slug")
+    list_select_related = ("patient", "treatment")
+    ordering = ("-created_at", "-id")
+    inlines = (PlanSessionInline,)
+
+
+@admin.register(PlanSession)
+class PlanSessionAdmin(ReadOnlyClinicalAdmin):
+    """Mainly for each session's history (windows moving as the course goes)."""
+
+    list_display = ("plan", "number", "status", "window_start", "window_end", "booked_on", "completed_on")
+    list_filter = ("status",)
+    search_fields = ("plan__patient__full_name", "plan__treatment__slug")
+    list_select_related = ("plan__patient", "plan__treatment")
+    ordering = ("plan", "number")
