@@ -98,6 +98,17 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+_RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate such as ``100/hour``."""
+    value = env_str(name, default)
+    if not _RATE.match(value):
+        raise ImproperlyConfigured(f"{name} must be a rate such as 100/hour or 10/min, not {value!r}.")
+    return value
+
+
 def env_time_zone(name: str, default: str) -> str:
     value = env_str(name, default)
     try:

@@ -87,6 +87,13 @@ class PermissionDeniedError(ApplicationError):
     default_detail = _("You do not have permission to do this.")
 
 
+def _text(value: Any) -> str:
+    """A message as text that encodes: DRF echoes some inputs into its messages
+    (``"<input>" is not a valid choice``), and a lone surrogate from a JSON
+    escape would make the renderer fail with a 500."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
 def _flatten(detail: Any) -> dict[str, list[str]]:
     """DRF's nested ``ValidationError.detail`` as ``field -> [messages]``."""
     fields: dict[str, list[str]] = {}
@@ -94,16 +101,16 @@ def _flatten(detail: Any) -> dict[str, list[str]]:
     def walk(prefix: str, value: Any) -> None:
         if isinstance(value, dict):
             for key, sub in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+                walk(f"{prefix}.{_text(key)}" if prefix else _text(key), sub)
         elif isinstance(value, list):
             if all(not isinstance(item, (dict, list)) for item in value):
-                fields.setdefault(prefix or "non_field_errors", []).extend(str(item) for item in value)
+                fields.setdefault(prefix or "non_field_errors", []).extend(_text(item) for item in value)
             else:
                 for index, item in enumerate(value):
                     if item:
                         walk(f"{prefix}.{index}" if prefix else str(index), item)
         else:
-            fields.setdefault(prefix or "non_field_errors", []).append(str(value))
+            fields.setdefault(prefix or "non_field_errors", []).append(_text(value))
 
     walk("", detail)
     return fields
@@ -122,9 +129,22 @@ _DRF_CODES = {
 }
 
 
+def _raised_by_the_parser(exc: BaseException) -> bool:
+    """JSON nested deeper than the decoder's recursion limit raises
+    RecursionError, which DRF's JSONParser (catching ValueError) lets through."""
+    traceback = exc.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename.endswith(("rest_framework/parsers.py", "rest_framework\\parsers.py")):
+            return True
+        traceback = traceback.tb_next
+    return False
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, Http404):
         exc = drf.NotFound()
+    elif isinstance(exc, RecursionError) and _raised_by_the_parser(exc):
+        exc = drf.ParseError(_("The JSON is nested too deeply."))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf.PermissionDenied()
 
@@ -150,6 +170,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait))
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return Response({"code": code, "detail": str(detail)}, status=exc.status_code or status, headers=headers)
+        return Response({"code": code, "detail": _text(detail)}, status=exc.status_code or status, headers=headers)
 
     return None

@@ -1,13 +1,24 @@
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
 
+from clinic import views
+from clinic.schema import DocsView, SchemaView
 
-def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
-
+api_v1 = [
+    path("", include("patients.urls")),
+    path("", include("treatments.urls")),
+    path("", include("booking.urls")),
+    path("schema/", SchemaView.as_view(), name="schema"),
+    path("docs/", DocsView.as_view(url_name="schema"), name="docs"),
+]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("healthz/", healthz, name="healthz"),
+    path("healthz/", views.healthz, name="healthz"),
+    path("api/v1/", include(api_v1)),
 ]
+
+handler400 = "clinic.views.bad_request"
+handler403 = "clinic.views.permission_denied"
+handler404 = "clinic.views.not_found"
+handler500 = "clinic.views.server_error"

@@ -1,0 +1,402 @@
+"""Practitioners, availability and appointments (shared/api-v1.md)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from booking import availability, selectors, services
+from booking.calendar import appointment_calendar
+from booking.filters import AppointmentFilter, NotificationFilter
+from booking.models import Appointment, Notification, Practitioner, SessionRecord
+from booking.serializers import (
+    AppointmentSerializer,
+    AvailabilityQuerySerializer,
+    BookSerializer,
+    CancelSerializer,
+    CompletedAppointmentSerializer,
+    CompleteSerializer,
+    NotificationSerializer,
+    PractitionerSerializer,
+    RescheduleSerializer,
+    SessionRecordSerializer,
+)
+from clinic.api import IsClinician, IsPatientOrStaff, IsStaff, ScopedThrottle, is_staff
+from clinic.errors import InvalidInput
+from clinic.schema import errors
+from patients.models import Patient
+from treatments import services as clinical
+from treatments.models import PlanSession, Treatment
+
+
+class PractitionerListApi(generics.ListAPIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    serializer_class = PractitionerSerializer
+
+    def get_queryset(self) -> QuerySet[Practitioner]:
+        return (
+            Practitioner.objects.filter(active=True)
+            .select_related("user")
+            .prefetch_related(Prefetch("treatments", queryset=Treatment.objects.only("id", "slug", "active")))
+            .order_by("user__last_name", "user__first_name", "id")
+        )
+
+
+class SlotSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField(help_text="start + the treatment's duration; buffers not included")
+    practitioner = serializers.IntegerField()
+
+
+class AvailabilityApi(APIView):
+    """Free start times. Staff see what staff may book (no minimum notice,
+    the staff horizon); everyone else sees what a patient may book."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("treatment", str, required=True, description="Treatment slug."),
+            OpenApiParameter("from", OpenApiTypes.DATE, required=True, description="First clinic-local date."),
+            OpenApiParameter("to", OpenApiTypes.DATE, required=True, description="Last date, at most 62 days on."),
+            OpenApiParameter("practitioner", int),
+            OpenApiParameter(
+                "plan_session",
+                int,
+                description="Only dates inside this plan session's window (staff: any date once it has ended); "
+                "no slots while its turn has not come or it is already booked (unless rescheduling its "
+                "appointment with exclude_appointment). Yours, or any for staff.",
+            ),
+            OpenApiParameter("exclude_appointment", int, description="Your own appointment, when rescheduling it."),
+        ],
+        responses={
+            200: inline_serializer(
+                "Availability",
+                fields={
+                    "treatment": serializers.CharField(),
+                    "timezone": serializers.CharField(),
+                    "slots": SlotSerializer(many=True),
+                },
+            ),
+            **errors(400),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        query = AvailabilityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        staff = is_staff(request)
+        exclude = data.get("exclude_appointment")
+        if exclude is not None and not _may_see_appointment(request, exclude, staff=staff):
+            raise InvalidInput(fields={"exclude_appointment": [_("Unknown appointment.")]})
+        practitioner = data.get("practitioner")
+        offered, window = True, None
+        if data.get("plan_session") is not None:
+            offered, window = _plan_session_offer(
+                request, data["plan_session"], treatment=data["treatment"], staff=staff, exclude=exclude
+            )
+        slots = (
+            availability.find_slots(
+                treatment=data["treatment"],
+                first_date=data["from"],
+                last_date=data["to"],
+                practitioner_id=practitioner.pk if practitioner else None,
+                staff=staff,
+                window=window,
+                exclude_appointment_id=exclude,
+            )
+            if offered
+            else []
+        )
+        return Response(
+            {
+                "treatment": data["treatment"].slug,
+                "timezone": settings.CLINIC_TIME_ZONE,
+                "slots": [
+                    {
+                        "start": timezone.localtime(s.start).isoformat(),
+                        "end": timezone.localtime(s.end).isoformat(),
+                        "practitioner": s.practitioner_id,
+                    }
+                    for s in slots
+                ],
+            }
+        )
+
+
+def _plan_session_offer(
+    request: Request, session_id: int, *, treatment: Treatment, staff: bool, exclude: int | None
+) -> tuple[bool, tuple[date, date] | None]:
+    """Whether a plan session can be booked now, and on which dates. Another
+    patient's session is as unknown as a missing one (400 invalid)."""
+    session = PlanSession.objects.select_related("plan__patient").filter(pk=session_id).first()
+    visible = session is not None and (
+        staff or (request.user.is_authenticated and session.plan.patient.user_id == request.user.pk)
+    )
+    if session is None or not visible:
+        raise InvalidInput(fields={"plan_session": [_("Unknown plan session.")]})
+    if session.plan.treatment_id != treatment.pk:
+        raise InvalidInput(fields={"plan_session": [_("This plan session is for another treatment.")]})
+    rescheduling = (
+        exclude is not None
+        and Appointment.objects.filter(
+            pk=exclude, plan_session_id=session.pk, status__in=Appointment.ACTIVE_STATUSES
+        ).exists()
+    )
+    today = timezone.localdate(timezone.now(), timezone=availability.clinic_zone())
+    return clinical.plan_session_offer(session=session, staff=staff, today=today, rescheduling=rescheduling)
+
+
+def _may_see_appointment(request: Request, appointment_id: int, *, staff: bool) -> bool:
+    appointments = Appointment.objects.filter(pk=appointment_id)
+    if not staff:
+        if not request.user.is_authenticated:
+            return False
+        appointments = appointments.filter(patient__user=request.user)
+    return appointments.exists()
+
+
+def visible_appointments(request: Request) -> QuerySet[Appointment]:
+    """Staff see all; a patient sees only their own (others' are 404)."""
+    appointments = selectors.appointments_for()
+    if not is_staff(request):
+        appointments = appointments.filter(patient__user=request.user)
+    return appointments
+
+
+@extend_schema(responses={**errors(400, 401, 403)})
+class AppointmentListApi(generics.ListCreateAPIView):
+    permission_classes = [IsPatientOrStaff]
+    serializer_class = AppointmentSerializer
+    filterset_class = AppointmentFilter
+    throttle_scope = "booking"
+
+    def get_throttles(self) -> list:
+        return [ScopedThrottle()] if self.request.method == "POST" else []
+
+    def get_queryset(self) -> QuerySet[Appointment]:
+        if getattr(self, "swagger_fake_view", False):
+            return Appointment.objects.none()
+        return visible_appointments(self.request)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, description="Starting on or after this clinic-local date."),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=BookSerializer, responses={201: AppointmentSerializer, **errors(400, 401, 403, 409, 422, 429)}
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        staff = is_staff(request)
+        if not staff and isinstance(request.data, dict):
+            forbidden = [name for name in ("patient", "override_reason") if name in request.data]
+            if forbidden:
+                raise InvalidInput(fields={name: [_("Only staff may send this field.")] for name in forbidden})
+        data = BookSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if staff:
+            patient = values.get("patient")
+            if patient is None:
+                raise InvalidInput(fields={"patient": [_("Say which patient this booking is for.")]})
+        else:
+            patient = Patient.objects.get(user=request.user)
+        appointment = services.appointment_book(
+            patient=patient,
+            treatment=values["treatment"],
+            start=values["start"],
+            practitioner=values["practitioner"],
+            booked_by=request.user,
+            staff=staff,
+            notes=values["notes"],
+            override_reason=values.get("override_reason", ""),
+            plan_session_id=values["plan_session"],
+        )
+        return Response(
+            AppointmentSerializer(appointment, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+
+@extend_schema(responses={200: AppointmentSerializer, **errors(401, 403, 404)})
+class AppointmentDetailApi(generics.RetrieveAPIView):
+    permission_classes = [IsPatientOrStaff]
+    serializer_class = AppointmentSerializer
+
+    def get_queryset(self) -> QuerySet[Appointment]:
+        if getattr(self, "swagger_fake_view", False):
+            return Appointment.objects.none()
+        return visible_appointments(self.request)
+
+
+class _TransitionApi(APIView):
+    """POST /appointments/{id}/<verb>/ → 200 with the appointment."""
+
+    permission_classes = [IsPatientOrStaff]
+
+    def appointment(self, request: Request, pk: int) -> Appointment:
+        return get_object_or_404(visible_appointments(request), pk=pk)
+
+    def respond(self, request: Request, appointment: Appointment) -> Response:
+        fresh = selectors.appointments_for().get(pk=appointment.pk)
+        return Response(AppointmentSerializer(fresh, context={"request": request}).data)
+
+
+class RescheduleApi(_TransitionApi):
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "booking"
+
+    @extend_schema(
+        request=RescheduleSerializer, responses={200: AppointmentSerializer, **errors(400, 401, 403, 404, 409)}
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        appointment = self.appointment(request, pk)
+        data = RescheduleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        appointment = services.appointment_reschedule(
+            appointment=appointment,
+            start=values["start"],
+            practitioner=values.get("practitioner", services.KEEP),
+            by=request.user,
+            staff=is_staff(request),
+        )
+        return self.respond(request, appointment)
+
+
+class CancelApi(_TransitionApi):
+    @extend_schema(request=CancelSerializer, responses={200: AppointmentSerializer, **errors(400, 401, 403, 404, 409)})
+    def post(self, request: Request, pk: int) -> Response:
+        appointment = self.appointment(request, pk)
+        data = CancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        appointment = services.appointment_cancel(
+            appointment=appointment, by=request.user, staff=is_staff(request), reason=data.validated_data["reason"]
+        )
+        return self.respond(request, appointment)
+
+
+class CheckInApi(_TransitionApi):
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=None, responses={200: AppointmentSerializer, **errors(401, 403, 404, 409)})
+    def post(self, request: Request, pk: int) -> Response:
+        appointment = services.appointment_check_in(appointment=self.appointment(request, pk), by=request.user)
+        return self.respond(request, appointment)
+
+
+class NoShowApi(_TransitionApi):
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=None, responses={200: AppointmentSerializer, **errors(401, 403, 404, 409)})
+    def post(self, request: Request, pk: int) -> Response:
+        appointment = services.appointment_no_show(appointment=self.appointment(request, pk), by=request.user)
+        return self.respond(request, appointment)
+
+
+class CompleteApi(_TransitionApi):
+    """checked_in → completed, writing the session record (practitioners and managers)."""
+
+    permission_classes = [IsClinician]
+
+    @extend_schema(
+        request=CompleteSerializer,
+        responses={200: CompletedAppointmentSerializer, **errors(400, 401, 403, 404, 409)},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        appointment = self.appointment(request, pk)
+        data = CompleteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        appointment, _record = services.appointment_complete(
+            appointment=appointment, by=request.user, record=dict(data.validated_data)
+        )
+        fresh = selectors.appointments_for().select_related("session_record").get(pk=appointment.pk)
+        return Response(CompletedAppointmentSerializer(fresh, context={"request": request}).data)
+
+
+class CalendarApi(_TransitionApi):
+    @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR, **errors(401, 403, 404)})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        appointment = get_object_or_404(visible_appointments(request), pk=pk)
+        response = HttpResponse(appointment_calendar(appointment), content_type="text/calendar; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="appointment-{appointment.pk}.ics"'
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+@extend_schema(responses={200: NotificationSerializer(many=True), **errors(400, 401, 403)})
+class NotificationListApi(generics.ListAPIView):
+    """The notification log, newest first: what each patient was sent, what
+    was skipped and why, what failed. Staff only; filter by ``patient``,
+    ``appointment``, ``plan_session``, ``status`` and ``kind`` (the last two
+    repeatable)."""
+
+    permission_classes = [IsStaff]
+    serializer_class = NotificationSerializer
+    filterset_class = NotificationFilter
+
+    def get_queryset(self) -> QuerySet[Notification]:
+        if getattr(self, "swagger_fake_view", False):
+            return Notification.objects.none()
+        return selectors.notification_log()
+
+
+def _session_records() -> QuerySet[SessionRecord]:
+    return SessionRecord.objects.select_related("appointment__treatment").order_by("-recorded_at", "-id")
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("patient", int, description="Only this patient's."),
+        OpenApiParameter("appointment", int, description="Only this appointment's."),
+    ],
+    responses={200: SessionRecordSerializer(many=True), **errors(400, 401, 403)},
+)
+class SessionRecordListApi(generics.ListAPIView):
+    """What was done at each completed appointment, newest first (practitioners
+    and managers). Written by ``complete``; never deleted."""
+
+    permission_classes = [IsClinician]
+    serializer_class = SessionRecordSerializer
+
+    def get_queryset(self) -> QuerySet[SessionRecord]:
+        if getattr(self, "swagger_fake_view", False):
+            return SessionRecord.objects.none()
+        records = _session_records()
+        for name, lookup in (("patient", "appointment__patient_id"), ("appointment", "appointment_id")):
+            raw = self.request.query_params.get(name)
+            if raw in (None, ""):
+                continue
+            if not raw.isdigit() or len(raw) > 18:
+                raise InvalidInput(fields={name: [_("Give an id.")]})
+            records = records.filter(**{lookup: int(raw)})
+        return records
+
+
+@extend_schema(responses={200: SessionRecordSerializer, **errors(401, 403, 404)})
+class SessionRecordDetailApi(generics.RetrieveAPIView):
+    permission_classes = [IsClinician]
+    serializer_class = SessionRecordSerializer
+
+    def get_queryset(self) -> QuerySet[SessionRecord]:
+        if getattr(self, "swagger_fake_view", False):
+            return SessionRecord.objects.none()
+        return _session_records()

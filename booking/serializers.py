@@ -1,0 +1,220 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from booking.models import Appointment, Notification, Practitioner, SessionRecord
+from clinic.api import AwareDateTimeField, CleanCharField
+from clinic.schema import ReasonSerializer
+from patients.models import Patient
+from treatments.parameters import validate_areas
+from treatments.serializers import TreatmentSlugField
+
+
+class PractitionerSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True)
+    title = serializers.SerializerMethodField()
+    treatments = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Practitioner
+        fields = ["id", "name", "title", "treatments"]
+
+    def get_title(self, practitioner: Practitioner) -> str:
+        return practitioner.localized("title")
+
+    def get_treatments(self, practitioner: Practitioner) -> list[str]:
+        return sorted(t.slug for t in practitioner.treatments.all() if t.active)
+
+
+class AppointmentSerializer(serializers.ModelSerializer):
+    """One appointment, the same in create, detail, list and every transition."""
+
+    treatment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    plan_session = serializers.SerializerMethodField()
+    cautions = ReasonSerializer(many=True)
+    calendar_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "id",
+            "status",
+            "treatment",
+            "practitioner",
+            "room",
+            "device",
+            "start",
+            "end",
+            "patient",
+            "plan_session",
+            "cautions",
+            "calendar_url",
+            "notes",
+            "source",
+            "cancellation_reason",
+        ]
+        read_only_fields = fields
+
+    def get_plan_session(self, appointment: Appointment) -> int | None:
+        return getattr(appointment, "plan_session_id", None)
+
+    def get_calendar_url(self, appointment: Appointment) -> str:
+        path = reverse("appointment-calendar", kwargs={"pk": appointment.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+
+class BookSerializer(serializers.Serializer):
+    treatment = TreatmentSlugField()
+    start = AwareDateTimeField()
+    practitioner = serializers.PrimaryKeyRelatedField(
+        queryset=Practitioner.objects.filter(active=True), allow_null=True, default=None
+    )
+    plan_session = serializers.IntegerField(
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=2**62,
+        help_text="A session of the patient's plan for this treatment: booked only inside its window, and only "
+        "once the previous session is booked or completed (staff: any date once its window has ended).",
+    )
+    notes = CleanCharField(allow_blank=True, default="", max_length=2000)
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all(), required=False)
+    override_reason = CleanCharField(allow_blank=True, required=False, max_length=2000)
+
+
+_MISSING: Any = object()
+
+
+class RescheduleSerializer(serializers.Serializer):
+    start = AwareDateTimeField()
+    practitioner = serializers.PrimaryKeyRelatedField(
+        queryset=Practitioner.objects.filter(active=True), allow_null=True, required=False
+    )
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = CleanCharField(allow_blank=True, default="", max_length=2000)
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    treatment = TreatmentSlugField()
+    # "from" is a Python keyword: the field is renamed in to_internal_value.
+    to = serializers.DateField()
+    practitioner = serializers.PrimaryKeyRelatedField(
+        queryset=Practitioner.objects.filter(active=True), required=False, allow_null=True
+    )
+    plan_session = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+    exclude_appointment = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField()
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        first, last = attrs["from"], attrs["to"]
+        if last < first:
+            raise serializers.ValidationError({"to": ["'to' must not be before 'from'."]})
+        if (last - first).days + 1 > 62:
+            raise serializers.ValidationError({"to": ["Ask for at most 62 days at a time."]})
+        return attrs
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    """One row of the notification log. ``last_error`` never holds patient data."""
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "patient",
+            "appointment",
+            "plan_session",
+            "sequence",
+            "offset_minutes",
+            "window_start",
+            "due_at",
+            "next_attempt_at",
+            "attempts",
+            "sent_at",
+            "skip_reason",
+            "last_error",
+            "message_id",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+# --- completing an appointment: the session record ------------------------------------------
+
+
+class CompleteSerializer(serializers.Serializer):
+    """The ``complete`` body (api-v1.md). ``parameters`` are checked against the
+    treatment's category by the service (treatments.parameters: the keys and
+    units of shared/domain.md)."""
+
+    areas = serializers.ListField(
+        child=CleanCharField(max_length=40), required=False, max_length=20, help_text="Area codes of domain.md."
+    )
+    anaesthesia = CleanCharField(allow_blank=True, required=False, max_length=200)
+    pain_score = serializers.IntegerField(min_value=0, max_value=10, required=False, allow_null=True)
+    immediate_reaction = CleanCharField(allow_blank=True, required=False, max_length=2000)
+    adverse_events = CleanCharField(allow_blank=True, required=False, max_length=2000)
+    consent_version = CleanCharField(allow_blank=True, required=False, max_length=50)
+    notes = CleanCharField(allow_blank=True, required=False, max_length=5000)
+    parameters = serializers.DictField(
+        required=False, help_text="Per the treatment's category; keys carry their unit, e.g. fluence_j_cm2."
+    )
+
+    def validate_areas(self, value: list[str]) -> list[str]:
+        areas, errors = validate_areas(value)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return areas
+
+
+class SessionRecordSerializer(serializers.ModelSerializer):
+    patient = serializers.IntegerField(source="appointment.patient_id", read_only=True)
+    treatment = serializers.SlugRelatedField(source="appointment.treatment", slug_field="slug", read_only=True)
+    parameters = serializers.DictField(read_only=True)
+    areas = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = SessionRecord
+        fields = [
+            "id",
+            "appointment",
+            "patient",
+            "treatment",
+            "category",
+            "areas",
+            "anaesthesia",
+            "pain_score",
+            "immediate_reaction",
+            "adverse_events",
+            "consent_version",
+            "notes",
+            "parameters",
+            "health_declaration",
+            "recorded_by",
+            "recorded_at",
+        ]
+        read_only_fields = fields
+
+
+class CompletedAppointmentSerializer(AppointmentSerializer):
+    """The appointment, plus the session record ``complete`` wrote."""
+
+    session_record = serializers.IntegerField(source="session_record.pk", read_only=True)
+
+    class Meta(AppointmentSerializer.Meta):
+        fields = [*AppointmentSerializer.Meta.fields, "session_record"]
+        read_only_fields = fields

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from booking import apis
+
+urlpatterns = [
+    path("practitioners/", apis.PractitionerListApi.as_view(), name="practitioner-list"),
+    path("availability/", apis.AvailabilityApi.as_view(), name="availability"),
+    path("appointments/", apis.AppointmentListApi.as_view(), name="appointment-list"),
+    path("appointments/<int:pk>/", apis.AppointmentDetailApi.as_view(), name="appointment-detail"),
+    path("appointments/<int:pk>/reschedule/", apis.RescheduleApi.as_view(), name="appointment-reschedule"),
+    path("appointments/<int:pk>/cancel/", apis.CancelApi.as_view(), name="appointment-cancel"),
+    path("appointments/<int:pk>/check-in/", apis.CheckInApi.as_view(), name="appointment-check-in"),
+    path("appointments/<int:pk>/no-show/", apis.NoShowApi.as_view(), name="appointment-no-show"),
+    path("appointments/<int:pk>/complete/", apis.CompleteApi.as_view(), name="appointment-complete"),
+    path("appointments/<int:pk>/calendar.ics", apis.CalendarApi.as_view(), name="appointment-calendar"),
+    path("notifications/", apis.NotificationListApi.as_view(), name="notification-list"),
+    path("session-records/", apis.SessionRecordListApi.as_view(), name="session-record-list"),
+    path("session-records/<int:pk>/", apis.SessionRecordDetailApi.as_view(), name="session-record-detail"),
+]

@@ -1,0 +1,80 @@
+"""OpenAPI pieces shared by every endpoint: the one error envelope."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework import serializers
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable code, e.g. invalid, slot_unavailable.")
+    detail = serializers.CharField(help_text="A message for people, in the request's language.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Field name → messages, for 400 invalid.",
+    )
+
+    class Meta:
+        ref_name = "Error"
+
+
+class ReasonSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="A contraindication code, or health_declaration_required.")
+    detail = serializers.CharField(help_text="Why, in words for the patient.")
+    severity = serializers.ChoiceField(choices=["block", "caution"])
+
+    class Meta:
+        ref_name = "ScreeningReason"
+
+
+class ContraindicatedSerializer(serializers.Serializer):
+    code = serializers.CharField(default="contraindicated")
+    detail = serializers.CharField()
+    reasons = ReasonSerializer(many=True)
+
+    class Meta:
+        ref_name = "ContraindicatedError"
+
+
+_DESCRIPTIONS = {
+    400: "invalid (fields says which) or not_bookable",
+    401: "not_authenticated: no valid, unrevoked token or session",
+    403: "permission_denied: the role may not do this",
+    404: "not_found: unknown id, or an object the caller may not know exists",
+    409: "slot_unavailable, cancellation_window_passed or invalid_state",
+    415: "unsupported_media_type",
+    422: "contraindicated: every screening finding in reasons",
+    429: "throttled",
+}
+
+
+def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    return {
+        status: OpenApiResponse(
+            ContraindicatedSerializer if status == 422 else ErrorSerializer, description=_DESCRIPTIONS[status]
+        )
+        for status in statuses
+    }
+
+
+class _JsonErrorsMixin:
+    """drf-spectacular's views negotiate YAML or HTML; their errors still use
+    the API's JSON envelope (api-v1.md: whatever raised them)."""
+
+    def handle_exception(self, exc: Exception):  # type: ignore[no-untyped-def]
+        from rest_framework.renderers import JSONRenderer
+
+        response = super().handle_exception(exc)  # type: ignore[misc]
+        self.request.accepted_renderer = JSONRenderer()  # type: ignore[attr-defined]
+        self.request.accepted_media_type = "application/json"  # type: ignore[attr-defined]
+        return response
+
+
+class SchemaView(_JsonErrorsMixin, SpectacularAPIView):
+    pass
+
+
+class DocsView(_JsonErrorsMixin, SpectacularSwaggerSplitView):
+    pass

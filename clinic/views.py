@@ -1,0 +1,59 @@
+"""Django-level error views: JSON in the API's envelope under /api/, pages elsewhere."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"code": "not_found", "detail": _("Not found.")}, status=404)
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"code": "server_error", "detail": _("Something went wrong on our side.")}, status=500)
+    return render(request, "500.html", status=500)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(
+            {"code": "permission_denied", "detail": _("You do not have permission to do this.")}, status=403
+        )
+    return render(request, "403.html", status=403)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"code": "invalid", "detail": _("The request is invalid.")}, status=400)
+    return render(request, "400.html", status=400)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(
+            {"code": "permission_denied", "detail": _("The form expired or came from another site (CSRF).")}, status=403
+        )
+    return render(request, "403.html", {"csrf": True}, status=403)
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def lockout(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict | None = None
+) -> HttpResponse:
+    """django-axes' answer after too many failed sign-ins."""
+    detail = _("Too many failed sign-ins. Try again in 15 minutes.")
+    if _is_api(request):
+        return JsonResponse({"code": "throttled", "detail": detail}, status=429, headers={"Retry-After": "900"})
+    return render(request, "403.html", {"lockout": True, "detail": detail}, status=429)

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from clinic.api import CleanCharField
+from patients.models import Allergy, HealthDeclaration, Language, Patient
+from patients.validators import normalize_phone
+
+
+class PhoneField(CleanCharField):
+    """Any common way of writing a phone number in; E.164 out."""
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        try:
+            return normalize_phone(value)
+        except Exception as error:  # django ValidationError
+            raise serializers.ValidationError(getattr(error, "messages", [str(error)])) from None
+
+
+def _validate_birth_date(value: date) -> date:
+    today = timezone.localdate()
+    if value > today:
+        raise serializers.ValidationError(_("The date of birth cannot be in the future."))
+    if value.year < today.year - 120:
+        raise serializers.ValidationError(_("Check the year of birth."))
+    return value
+
+
+class PatientSerializer(serializers.ModelSerializer):
+    """One patient, the same in create, detail and list responses."""
+
+    full_name = CleanCharField(max_length=200)
+    phone = PhoneField(max_length=40)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    date_of_birth = serializers.DateField(validators=[_validate_birth_date])
+    preferred_language = serializers.ChoiceField(choices=Language.choices, default=Language.ENGLISH)
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "email",
+            "full_name",
+            "date_of_birth",
+            "phone",
+            "preferred_language",
+            "fitzpatrick_type",
+            "reminders_opt_out",
+        ]
+        read_only_fields = ["id"]
+
+
+class OwnProfileSerializer(PatientSerializer):
+    class Meta(PatientSerializer.Meta):
+        read_only_fields = ["id", "fitzpatrick_type"]
+
+
+class StaffPatientSerializer(PatientSerializer):
+    has_login = serializers.SerializerMethodField()
+
+    class Meta(PatientSerializer.Meta):
+        fields = [*PatientSerializer.Meta.fields, "has_login"]
+
+    def get_has_login(self, patient: Patient) -> bool:
+        return patient.user_id is not None
+
+
+class RegisterSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    password = CleanCharField(max_length=128, trim_whitespace=False)
+    full_name = CleanCharField(max_length=200)
+    date_of_birth = serializers.DateField(validators=[_validate_birth_date])
+    phone = PhoneField(max_length=40)
+    preferred_language = serializers.ChoiceField(choices=Language.choices)
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254)
+    password = CleanCharField(max_length=128, trim_whitespace=False)
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    uid = CleanCharField(max_length=64)
+    token = CleanCharField(max_length=128)
+    password = CleanCharField(max_length=128, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class RegisteredSerializer(serializers.Serializer):
+    patient = PatientSerializer()
+    token = serializers.CharField()
+
+
+class HealthDeclarationSerializer(serializers.ModelSerializer):
+    allergies = serializers.ListField(
+        child=serializers.ChoiceField(choices=Allergy.choices), required=False, default=list, max_length=10
+    )
+    allergies_other = CleanCharField(required=False, allow_blank=True, default="", max_length=2000)
+    entered_by_staff = serializers.SerializerMethodField()
+
+    class Meta:
+        model = HealthDeclaration
+        fields = [
+            "id",
+            "patient",
+            "submitted_at",
+            "entered_by_staff",
+            "pregnant_or_breastfeeding",
+            "isotretinoin_last_dose",
+            "keloid_tendency",
+            "cold_sore_history",
+            "active_cold_sore",
+            "anticoagulants",
+            "photosensitising_medication",
+            "active_skin_infection",
+            "recent_sun_exposure",
+            "autoimmune_condition",
+            "neuromuscular_disorder",
+            "active_acne",
+            "topical_retinoid_last_use",
+            "implanted_electronic_device",
+            "allergies",
+            "allergies_other",
+        ]
+        read_only_fields = ["id", "patient", "submitted_at", "entered_by_staff"]
+        extra_kwargs = {
+            name: {"required": True}
+            for name in (
+                "pregnant_or_breastfeeding",
+                "keloid_tendency",
+                "cold_sore_history",
+                "active_cold_sore",
+                "anticoagulants",
+                "photosensitising_medication",
+                "active_skin_infection",
+                "recent_sun_exposure",
+                "autoimmune_condition",
+                "neuromuscular_disorder",
+                "active_acne",
+                "implanted_electronic_device",
+                "isotretinoin_last_dose",
+                "topical_retinoid_last_use",
+            )
+        }
+
+    def get_entered_by_staff(self, declaration: HealthDeclaration) -> bool:
+        return declaration.entered_by_id is not None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        today = timezone.localdate()
+        errors = {}
+        for name in ("isotretinoin_last_dose", "topical_retinoid_last_use"):
+            value = attrs.get(name)
+            if value is not None and value > today:
+                errors[name] = [_("This date cannot be in the future.")]
+            elif value is not None and value.year < 1900:
+                errors[name] = [_("Check the year.")]
+        if errors:
+            raise serializers.ValidationError(errors)
+        attrs["allergies"] = sorted(set(attrs.get("allergies", [])))
+        return attrs

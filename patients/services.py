@@ -1,0 +1,178 @@
+"""Writes for patients, their accounts and their health declarations."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.encoding import force_bytes, force_str
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
+from django.utils.translation import gettext as _
+
+from clinic.errors import InvalidInput
+from patients.models import HealthDeclaration, Patient
+
+logger = logging.getLogger(__name__)
+
+
+def _email_taken(email: str, *, except_patient: Patient | None = None) -> bool:
+    patients = Patient.objects.filter(email__iexact=email)
+    users = User.objects.filter(email__iexact=email) | User.objects.filter(username__iexact=email)
+    if except_patient is not None:
+        patients = patients.exclude(pk=except_patient.pk)
+        if except_patient.user_id:
+            users = users.exclude(pk=except_patient.user_id)
+    return patients.exists() or users.exists()
+
+
+def _check_password(password: str, user: User | None = None) -> None:
+    try:
+        validate_password(password, user=user)
+    except ValidationError as error:
+        raise InvalidInput(_("Choose a stronger password."), fields={"password": list(error.messages)}) from None
+
+
+@transaction.atomic
+def patient_register(
+    *, email: str, password: str, full_name: str, date_of_birth: date, phone: str, preferred_language: str
+) -> Patient:
+    """A new patient with a login. An email that already belongs to a patient
+    or an account is refused: a staff-created record is claimed through the
+    password-reset link, which proves the email is theirs."""
+    email = email.strip().lower()
+    if _email_taken(email):
+        raise InvalidInput(
+            _("This email is already registered. Use “Forgot password” to sign in or claim your record."),
+            fields={"email": [_("This email is already registered.")]},
+        )
+    user = User(username=email, email=email, first_name=full_name[:150])
+    _check_password(password, user)
+    user.set_password(password)
+    try:
+        user.save()
+        return Patient.objects.create(
+            user=user,
+            full_name=full_name,
+            date_of_birth=date_of_birth,
+            phone=phone,
+            email=email,
+            preferred_language=preferred_language,
+        )
+    except IntegrityError:  # a concurrent registration with the same email
+        raise InvalidInput(fields={"email": [_("This email is already registered.")]}) from None
+
+
+@transaction.atomic
+def patient_create(*, created_by: User, **fields: Any) -> Patient:
+    """A patient without a login, registered by staff (e.g. a phone booking)."""
+    email = (fields.get("email") or "").strip().lower()
+    fields["email"] = email
+    if email and _email_taken(email):
+        raise InvalidInput(fields={"email": [_("Another patient or account already uses this email.")]})
+    try:
+        return Patient.objects.create(**fields)
+    except IntegrityError:
+        raise InvalidInput(fields={"email": [_("Another patient or account already uses this email.")]}) from None
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, changed_by: User, **fields: Any) -> Patient:
+    """Updates the named fields; a patient's new email moves their login too."""
+    if "email" in fields:
+        fields["email"] = (fields["email"] or "").strip().lower()
+        if (
+            fields["email"] != patient.email
+            and fields["email"]
+            and _email_taken(fields["email"], except_patient=patient)
+        ):
+            raise InvalidInput(fields={"email": [_("Another patient or account already uses this email.")]})
+        if patient.user_id and not fields["email"]:
+            raise InvalidInput(fields={"email": [_("A patient who signs in needs an email.")]})
+    for name, value in fields.items():
+        setattr(patient, name, value)
+    try:
+        patient.save(update_fields=[*fields, "updated_at"])
+        if "email" in fields and patient.user_id:
+            User.objects.filter(pk=patient.user_id).update(email=patient.email, username=patient.email)
+    except IntegrityError:
+        raise InvalidInput(fields={"email": [_("Another patient or account already uses this email.")]}) from None
+    return patient
+
+
+def declaration_submit(*, patient: Patient, entered_by: User | None = None, **answers: Any) -> HealthDeclaration:
+    """A new declaration; earlier ones are kept as they were."""
+    return HealthDeclaration.objects.create(patient=patient, entered_by=entered_by, **answers)
+
+
+# --- password reset: also how a phone-registered patient claims their record ---
+
+
+def password_reset_request(*, email: str) -> None:
+    """Mails a single-use link if the email belongs to an account or a patient;
+    says nothing either way (no account enumeration). A staff-created patient
+    gets an account with an unusable password, claimed when the link is used."""
+    email = email.strip().lower()
+    with transaction.atomic():
+        user = User.objects.filter(email__iexact=email, is_active=True).first()
+        patient = Patient.objects.filter(email__iexact=email).select_related("user").first()
+        if user is None and patient is not None and patient.user_id is None:
+            user = User(username=email, email=email, first_name=patient.full_name[:150])
+            user.set_unusable_password()
+            user.save()
+            patient.user = user
+            patient.save(update_fields=["user", "updated_at"])
+        if user is None:
+            return
+        language = patient.preferred_language if patient is not None else "en"
+        transaction.on_commit(partial(_send_reset_email, user.pk, language), robust=True)
+
+
+def _send_reset_email(user_id: int, language: str) -> None:
+    user = User.objects.get(pk=user_id)
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    context = {
+        "clinic_name": settings.CLINIC_NAME,
+        "link": f"{settings.CLINIC_BASE_URL}/account/reset/{uid}/{token}/",
+        "uid": uid,
+        "token": token,
+    }
+    with translation.override(language):
+        subject = _("Set your password for %(clinic)s") % {"clinic": settings.CLINIC_NAME}
+        text = render_to_string("emails/password_reset.txt", context)
+        html = render_to_string("emails/password_reset.html", context)
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [user.email])
+    message.attach_alternative(html, "text/html")
+    message.send()
+    logger.info("password reset mailed for user %s", user.pk)
+
+
+@transaction.atomic
+def password_reset_confirm(*, uid: str, token: str, password: str) -> User:
+    """Sets the password if the link is valid and unused; links the login to
+    the patient record with the same email if it is not linked yet."""
+    try:
+        user = User.objects.select_for_update().get(pk=int(force_str(urlsafe_base64_decode(uid))))
+    except (ValueError, TypeError, OverflowError, User.DoesNotExist):
+        user = None
+    if user is None or not default_token_generator.check_token(user, token):
+        raise InvalidInput(
+            _("This link is invalid or has already been used. Ask for a new one."),
+            fields={"token": [_("Invalid or expired link.")]},
+        )
+    _check_password(password, user)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    Patient.objects.filter(email__iexact=user.email, user__isnull=True).update(user=user)
+    return user

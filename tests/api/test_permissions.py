@@ -1,0 +1,615 @@
+"""Who may call what: a permission matrix generated from the URL configuration.
+
+Every route under ``/api/v1/`` and every HTTP method its view handles is
+called by six actors (api-v1.md, Authentication, the role table). ``EXPECTED``
+states each outcome explicitly; a route or method that appears in the URL
+configuration without an entry there fails, so a new endpoint cannot ship
+without someone deciding who may call it.
+
+Patient B always acts on patient A's objects. Where a patient's role may use
+the endpoint (appointment detail, reschedule, cancel, calendar), B gets 404,
+exactly as for an id that does not exist. Where the role may not use it at all
+(``/patients/...``, check-in, no-show), every patient gets 403 before the id is
+looked up (401 → 403 → 404, Conventions), so the 403 says nothing about A
+either; ``test_role_refusal_does_not_depend_on_the_object`` pins that down.
+
+Allowed state-changing requests carry a valid body and must really succeed
+(2xx), and their effect is checked in the database; refused ones must change
+nothing. The clock is frozen on a Wednesday morning so that check-in ("on the
+appointment's day") and no-show ("after its start") have a real 200.
+
+The schema and the interactive docs are included: they are public (200 for
+everyone), which is a decision worth pinning too.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.contrib.auth.models import User
+from django.contrib.auth.tokens import default_token_generator
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from booking import services
+from booking.models import Appointment, Practitioner, SessionRecord
+from patients.models import HealthDeclaration, Patient
+from tests.api.clinical import ASSESSMENT, picture
+from tests.api.conftest import client_for
+from tests.factories import (
+    AppointmentFactory,
+    AssessmentFactory,
+    HealthDeclarationFactory,
+    PatientFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TreatmentFactory,
+    UserFactory,
+)
+from treatments import services as clinical
+from treatments.models import Assessment, AssessmentPhoto, Treatment, TreatmentPlan
+
+pytestmark = pytest.mark.django_db
+
+API_PREFIX = "api/v1/"
+IGNORED_METHODS = {"options", "head", "trace"}
+
+ANON, A, B, RECEPTION, PRACTITIONER, MANAGER = (
+    "anonymous",
+    "patient_a",
+    "patient_b",
+    "receptionist",
+    "practitioner",
+    "manager",
+)
+ACTORS = (ANON, A, B, RECEPTION, PRACTITIONER, MANAGER)
+STAFF = (RECEPTION, PRACTITIONER, MANAGER)
+
+# (route name, method) → expected status for
+#   (anonymous, patient A, patient B on A's objects, receptionist, practitioner, manager)
+EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
+    # Authentication: open to everyone, signed in or not (no authentication is read).
+    ("auth-register", "post"): (201, 201, 201, 201, 201, 201),
+    ("auth-token", "post"): (200, 200, 200, 200, 200, 200),
+    ("auth-logout", "post"): (401, 204, 204, 204, 204, 204),
+    ("auth-password-reset", "post"): (202, 202, 202, 202, 202, 202),
+    ("auth-password-reset-confirm", "post"): (200, 200, 200, 200, 200, 200),
+    # The signed-in patient's own profile and declarations: patients only.
+    ("me", "get"): (401, 200, 200, 403, 403, 403),
+    ("me", "patch"): (401, 200, 200, 403, 403, 403),
+    ("me-declarations", "get"): (401, 200, 200, 403, 403, 403),
+    ("me-declarations", "post"): (401, 201, 201, 403, 403, 403),
+    # Patients and their declarations: staff only; a patient's role is refused.
+    ("patient-list", "get"): (401, 403, 403, 200, 200, 200),
+    ("patient-list", "post"): (401, 403, 403, 201, 201, 201),
+    ("patient-detail", "get"): (401, 403, 403, 200, 200, 200),
+    ("patient-detail", "patch"): (401, 403, 403, 200, 200, 200),
+    ("patient-declarations", "get"): (401, 403, 403, 200, 200, 200),
+    ("patient-declarations", "post"): (401, 403, 403, 201, 201, 201),
+    # Catalogue and availability: public.
+    ("treatment-list", "get"): (200, 200, 200, 200, 200, 200),
+    ("treatment-detail", "get"): (200, 200, 200, 200, 200, 200),
+    ("practitioner-list", "get"): (200, 200, 200, 200, 200, 200),
+    ("availability", "get"): (200, 200, 200, 200, 200, 200),
+    # Screening: patients screen themselves, staff any patient.
+    ("screening", "post"): (401, 200, 200, 200, 200, 200),
+    # Appointments: a patient's own (another's is 404), staff all.
+    ("appointment-list", "get"): (401, 200, 200, 200, 200, 200),
+    ("appointment-list", "post"): (401, 201, 201, 201, 201, 201),
+    ("appointment-detail", "get"): (401, 200, 404, 200, 200, 200),
+    ("appointment-reschedule", "post"): (401, 200, 404, 200, 200, 200),
+    ("appointment-cancel", "post"): (401, 200, 404, 200, 200, 200),
+    ("appointment-calendar", "get"): (401, 200, 404, 200, 200, 200),
+    ("appointment-check-in", "post"): (401, 403, 403, 200, 200, 200),
+    ("appointment-no-show", "post"): (401, 403, 403, 200, 200, 200),
+    # The notification log: staff only.
+    ("notification-list", "get"): (401, 403, 403, 200, 200, 200),
+    # Clinical records: practitioners and managers read and write; a patient reads
+    # their own assessments, photos, plans and progress (another's are 404);
+    # receptionists get 403. Completing writes the session record (clinicians).
+    ("assessment-list", "get"): (401, 200, 200, 403, 200, 200),
+    ("assessment-list", "post"): (401, 403, 403, 403, 201, 201),
+    ("assessment-detail", "get"): (401, 200, 404, 403, 200, 200),
+    ("assessment-detail", "patch"): (401, 403, 403, 403, 200, 200),
+    ("assessment-history", "get"): (401, 403, 403, 403, 200, 200),
+    ("assessment-photos", "post"): (401, 403, 403, 403, 201, 201),
+    ("photo-image", "get"): (401, 200, 404, 403, 200, 200),
+    ("photo-thumbnail", "get"): (401, 200, 404, 403, 200, 200),
+    ("plan-list", "get"): (401, 200, 200, 403, 200, 200),
+    ("plan-list", "post"): (401, 403, 403, 403, 201, 201),
+    ("plan-detail", "get"): (401, 200, 404, 403, 200, 200),
+    ("plan-cancel", "post"): (401, 403, 403, 403, 200, 200),
+    ("plan-history", "get"): (401, 403, 403, 403, 200, 200),
+    ("me-progress", "get"): (401, 200, 200, 403, 403, 403),
+    ("patient-progress", "get"): (401, 403, 403, 403, 200, 200),
+    ("appointment-complete", "post"): (401, 403, 403, 403, 200, 200),
+    ("session-record-list", "get"): (401, 403, 403, 403, 200, 200),
+    ("session-record-detail", "get"): (401, 403, 403, 403, 200, 200),
+    # The OpenAPI schema and the docs page: public.
+    ("schema", "get"): (200, 200, 200, 200, 200, 200),
+    ("docs", "get"): (200, 200, 200, 200, 200, 200),
+}
+
+ERROR_CODES = {401: "not_authenticated", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed"}
+
+
+# --- the URL configuration -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    pattern: str
+    view_class: type
+    methods: tuple[str, ...]
+
+
+def _view_class(pattern: URLPattern) -> type | None:
+    callback = pattern.callback
+    return getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+
+
+def _methods(view_class: type | None) -> tuple[str, ...]:
+    if view_class is None:  # a function view: assume GET, so it still needs an entry
+        return ("get",)
+    names = getattr(view_class, "http_method_names", [])
+    return tuple(m for m in names if m not in IGNORED_METHODS and callable(getattr(view_class, m, None)))
+
+
+def api_routes() -> list[Route]:
+    routes: list[Route] = []
+
+    def walk(patterns: list[Any], prefix: str) -> None:
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, prefix + str(entry.pattern))
+            elif isinstance(entry, URLPattern):
+                full = prefix + str(entry.pattern)
+                if not full.startswith(API_PREFIX):
+                    continue
+                view_class = _view_class(entry)
+                routes.append(
+                    Route(
+                        name=entry.name or full,
+                        pattern=full,
+                        view_class=view_class or object,
+                        methods=_methods(view_class),
+                    )
+                )
+
+    walk(get_resolver().url_patterns, "")
+    return routes
+
+
+ROUTES = api_routes()
+CASES = [(route.name, method) for route in ROUTES for method in route.methods]
+
+
+# --- the objects each case acts on ---------------------------------------------------
+
+STRONG_PASSWORD = "a-Strong-passphrase-42"
+DECLARATION = {
+    "pregnant_or_breastfeeding": False,
+    "isotretinoin_last_dose": None,
+    "keloid_tendency": False,
+    "cold_sore_history": False,
+    "active_cold_sore": False,
+    "anticoagulants": False,
+    "photosensitising_medication": False,
+    "active_skin_infection": False,
+    "recent_sun_exposure": False,
+    "autoimmune_condition": False,
+    "neuromuscular_disorder": False,
+    "active_acne": False,
+    "topical_retinoid_last_use": None,
+    "implanted_electronic_device": False,
+}
+
+
+def _frozen_now() -> datetime:
+    """A Wednesday 09:00 in the clinic's zone, a few weeks from the real today."""
+    day = timezone.localdate() + timedelta(days=21)
+    while day.weekday() != 2:
+        day += timedelta(days=1)
+    return timezone.make_aware(datetime.combine(day, time(9)))
+
+
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
+
+
+@dataclass
+class World:
+    now: datetime
+    treatment: Treatment
+    practitioner: Practitioner
+    patient_a: Patient
+    patient_b: Patient
+    appointment: Appointment  # A's, next week, booked by A through the service
+    today: Appointment  # A's, later today (check-in)
+    started: Appointment  # A's, started an hour ago (no-show)
+    users: dict[str, User | None] = field(default_factory=dict)
+
+    def client(self, actor: str) -> APIClient:
+        return client_for(self.users[actor])
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    now = _frozen_now()
+    with time_machine.travel(now, tick=True):
+        treatment = TreatmentFactory(slug="peel-superficial", duration_minutes=30, buffer_minutes=10)
+        RoomFactory(kind=treatment.room_kind)
+        practitioner = PractitionerFactory(treatments=[treatment])
+        patient_a = PatientFactory(full_name="Alice Chan")
+        patient_b = PatientFactory(full_name="Bob Wong")
+        for patient in (patient_a, patient_b):
+            HealthDeclarationFactory(patient=patient)
+        next_week = now.date() + timedelta(days=7)
+        appointment = services.appointment_book(
+            patient=patient_a,
+            treatment=treatment,
+            start=_at(next_week, 10),
+            practitioner=None,
+            booked_by=patient_a.user,
+            staff=False,
+        )
+        today = AppointmentFactory(patient=patient_a, start=_at(now.date(), 15))
+        started = AppointmentFactory(patient=patient_a, start=_at(now.date(), 8))
+        users: dict[str, User | None] = {ANON: None, A: patient_a.user, B: patient_b.user}
+        users.update({role: UserFactory(role=role) for role in STAFF})
+        yield World(now, treatment, practitioner, patient_a, patient_b, appointment, today, started, users)
+
+
+# Each builder gives the path and a valid body for the actor: where the actor
+# is allowed, the request must succeed for real, not fail on its input.
+Builder = Callable[[World, str], tuple[str, dict[str, Any] | None]]
+
+
+def _reset_confirm(w: World, actor: str) -> tuple[str, dict[str, Any]]:
+    user = UserFactory()
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    return "/api/v1/auth/password-reset/confirm/", {
+        "uid": uid,
+        "token": default_token_generator.make_token(user),
+        "password": STRONG_PASSWORD,
+    }
+
+
+def _for_staff(w: World, actor: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "patient": w.patient_a.pk} if actor in STAFF else body
+
+
+def _day(w: World, days: int) -> date:
+    return w.now.date() + timedelta(days=days)
+
+
+PHOTO = picture("JPEG", (64, 48))
+
+
+def _assessment(w: World) -> Assessment:
+    return AssessmentFactory(patient=w.patient_a)
+
+
+def _photo(w: World) -> AssessmentPhoto:
+    return clinical.photo_add(
+        assessment=_assessment(w), view="front", upload=io.BytesIO(PHOTO), size=len(PHOTO), by=w.users[PRACTITIONER]
+    )
+
+
+def _plan(w: World) -> TreatmentPlan:
+    return clinical.plan_create(patient=w.patient_a, treatment=w.treatment, sessions=3, by=w.users[PRACTITIONER])
+
+
+def _checked_in(w: World) -> Appointment:
+    return AppointmentFactory(patient=w.patient_a, start=_at(w.now.date(), 17), status=Appointment.Status.CHECKED_IN)
+
+
+def _session_record(w: World) -> SessionRecord:
+    done = AppointmentFactory(
+        patient=w.patient_a, start=_at(w.now.date() - timedelta(days=7), 10), status=Appointment.Status.COMPLETED
+    )
+    return SessionRecord.objects.create(appointment=done, category="peel", recorded_by=w.users[PRACTITIONER])
+
+
+BUILDERS: dict[str, Builder] = {
+    "auth-register": lambda w, actor: (
+        "/api/v1/auth/register/",
+        {
+            "email": f"new-{actor}@example.com",
+            "password": STRONG_PASSWORD,
+            "full_name": "New Patient",
+            "date_of_birth": "1990-01-01",
+            "phone": "+852 9123 4567",
+            "preferred_language": "en",
+        },
+    ),
+    "auth-token": lambda w, actor: (
+        "/api/v1/auth/token/",
+        {"email": w.patient_a.email, "password": "correct-horse-battery"},
+    ),
+    "auth-logout": lambda w, actor: ("/api/v1/auth/logout/", None),
+    "auth-password-reset": lambda w, actor: ("/api/v1/auth/password-reset/", {"email": w.patient_a.email}),
+    "auth-password-reset-confirm": _reset_confirm,
+    "me": lambda w, actor: ("/api/v1/me/", {"full_name": "Renamed Person"}),
+    "me-declarations": lambda w, actor: ("/api/v1/me/health-declarations/", DECLARATION),
+    "patient-list": lambda w, actor: (
+        "/api/v1/patients/",
+        {"full_name": "Walk In", "date_of_birth": "1990-01-01", "phone": "+852 9123 4568"},
+    ),
+    "patient-detail": lambda w, actor: (f"/api/v1/patients/{w.patient_a.pk}/", {"full_name": "Renamed Person"}),
+    "patient-declarations": lambda w, actor: (
+        f"/api/v1/patients/{w.patient_a.pk}/health-declarations/",
+        DECLARATION,
+    ),
+    "treatment-list": lambda w, actor: ("/api/v1/treatments/", None),
+    "treatment-detail": lambda w, actor: (f"/api/v1/treatments/{w.treatment.slug}/", None),
+    "practitioner-list": lambda w, actor: ("/api/v1/practitioners/", None),
+    "availability": lambda w, actor: (
+        f"/api/v1/availability/?treatment={w.treatment.slug}&from={_day(w, 7)}&to={_day(w, 8)}",
+        None,
+    ),
+    "screening": lambda w, actor: ("/api/v1/screening/", _for_staff(w, actor, {"treatment": w.treatment.slug})),
+    "appointment-list": lambda w, actor: (
+        "/api/v1/appointments/",
+        _for_staff(w, actor, {"treatment": w.treatment.slug, "start": _at(_day(w, 8), 10).isoformat()}),
+    ),
+    "appointment-detail": lambda w, actor: (f"/api/v1/appointments/{w.appointment.pk}/", None),
+    "appointment-reschedule": lambda w, actor: (
+        f"/api/v1/appointments/{w.appointment.pk}/reschedule/",
+        {"start": _at(_day(w, 7), 11).isoformat()},
+    ),
+    "appointment-cancel": lambda w, actor: (
+        f"/api/v1/appointments/{w.appointment.pk}/cancel/",
+        {"reason": "Something came up"},
+    ),
+    "appointment-calendar": lambda w, actor: (f"/api/v1/appointments/{w.appointment.pk}/calendar.ics", None),
+    "appointment-check-in": lambda w, actor: (f"/api/v1/appointments/{w.today.pk}/check-in/", None),
+    "appointment-no-show": lambda w, actor: (f"/api/v1/appointments/{w.started.pk}/no-show/", None),
+    "notification-list": lambda w, actor: (f"/api/v1/notifications/?patient={w.patient_a.pk}", None),
+    "assessment-list": lambda w, actor: ("/api/v1/assessments/", {**ASSESSMENT, "patient": w.patient_a.pk}),
+    "assessment-detail": lambda w, actor: (f"/api/v1/assessments/{_assessment(w).pk}/", {"notes": "Corrected"}),
+    "assessment-history": lambda w, actor: (f"/api/v1/assessments/{_assessment(w).pk}/history/", None),
+    "assessment-photos": lambda w, actor: (
+        f"/api/v1/assessments/{_assessment(w).pk}/photos/",
+        {"view": "front", "image": SimpleUploadedFile("face.jpg", PHOTO, content_type="image/jpeg")},
+    ),
+    "photo-image": lambda w, actor: (f"/api/v1/photos/{_photo(w).pk}/image", None),
+    "photo-thumbnail": lambda w, actor: (f"/api/v1/photos/{_photo(w).pk}/thumbnail", None),
+    "plan-list": lambda w, actor: (
+        "/api/v1/plans/",
+        {"patient": w.patient_a.pk, "treatment": w.treatment.slug, "sessions": 3},
+    ),
+    "plan-detail": lambda w, actor: (f"/api/v1/plans/{_plan(w).pk}/", None),
+    "plan-cancel": lambda w, actor: (f"/api/v1/plans/{_plan(w).pk}/cancel/", {"reason": "Changed her mind"}),
+    "plan-history": lambda w, actor: (f"/api/v1/plans/{_plan(w).pk}/history/", None),
+    "me-progress": lambda w, actor: ("/api/v1/me/progress/", None),
+    "patient-progress": lambda w, actor: (f"/api/v1/patients/{w.patient_a.pk}/progress/", None),
+    "appointment-complete": lambda w, actor: (
+        f"/api/v1/appointments/{_checked_in(w).pk}/complete/",
+        {"areas": ["forehead"], "pain_score": 3, "parameters": {"agent": "glycolic acid"}},
+    ),
+    "session-record-list": lambda w, actor: (f"/api/v1/session-records/?patient={w.patient_a.pk}", None),
+    "session-record-detail": lambda w, actor: (f"/api/v1/session-records/{_session_record(w).pk}/", None),
+    "schema": lambda w, actor: ("/api/v1/schema/", None),
+    "docs": lambda w, actor: ("/api/v1/docs/", None),
+}
+
+
+# --- what may change -----------------------------------------------------------------
+
+
+def snapshot(w: World) -> dict[str, Any]:
+    """Everything a refused request must leave as it was."""
+    return {
+        "tokens": AuthToken.objects.count(),
+        "appointments": Appointment.objects.count(),
+        "patients": Patient.objects.count(),
+        "users": User.objects.count(),
+        "declarations": HealthDeclaration.objects.count(),
+        "assessments": list(Assessment.objects.order_by("pk").values_list("pk", "notes", "quantitative_score")),
+        "photos": AssessmentPhoto.objects.count(),
+        "plans": list(TreatmentPlan.objects.order_by("pk").values_list("pk", "status")),
+        "session records": SessionRecord.objects.count(),
+        "a": Patient.objects.filter(pk=w.patient_a.pk).values("full_name", "email", "user_id").get(),
+        "a's appointments": list(
+            Appointment.objects.filter(patient=w.patient_a)
+            .order_by("pk")
+            .values_list("pk", "status", "start", "practitioner_id", "sequence")
+        ),
+    }
+
+
+def check_effect(w: World, name: str, method: str, actor: str, before: dict[str, Any], body: Any) -> None:
+    """The allowed state-changing requests did what they say."""
+    after = snapshot(w)
+    status_of = dict(Appointment.objects.values_list("pk", "status"))
+    if (name, method) == ("appointment-list", "post"):
+        assert after["appointments"] == before["appointments"] + 1
+        owner = w.patient_a if actor in STAFF else w.users[actor].patient
+        assert Appointment.objects.get(pk=body["id"]).patient == owner
+    elif name == "appointment-cancel":
+        assert status_of[w.appointment.pk] == Appointment.Status.CANCELLED
+    elif name == "appointment-reschedule":
+        moved = Appointment.objects.get(pk=w.appointment.pk)
+        assert moved.start == _at(_day(w, 7), 11)
+        assert moved.sequence == w.appointment.sequence + 1
+    elif name == "appointment-check-in":
+        assert status_of[w.today.pk] == Appointment.Status.CHECKED_IN
+    elif name == "appointment-no-show":
+        assert status_of[w.started.pk] == Appointment.Status.NO_SHOW
+    elif (name, method) in {("me-declarations", "post"), ("patient-declarations", "post")}:
+        assert after["declarations"] == before["declarations"] + 1
+        owner = w.patient_a if name == "patient-declarations" else w.users[actor].patient
+        assert HealthDeclaration.objects.get(pk=body["id"]).patient == owner
+    elif (name, method) == ("patient-list", "post"):
+        assert after["patients"] == before["patients"] + 1
+        assert Patient.objects.get(pk=body["id"]).user_id is None
+    elif (name, method) in {("me", "patch"), ("patient-detail", "patch")}:
+        owner = w.patient_a if name == "patient-detail" else w.users[actor].patient
+        owner.refresh_from_db()
+        assert owner.full_name == "Renamed Person"
+    elif name == "auth-register":
+        assert after["patients"] == before["patients"] + 1
+        assert after["users"] == before["users"] + 1
+        assert after["tokens"] == before["tokens"] + 1
+    elif name in {"auth-token", "auth-password-reset-confirm"}:
+        assert after["tokens"] == before["tokens"] + 1
+        assert body["token"]
+    elif name == "auth-logout":
+        assert after["tokens"] == before["tokens"] - 1
+    elif (name, method) == ("assessment-list", "post"):
+        assert len(after["assessments"]) == len(before["assessments"]) + 1
+        assert Assessment.objects.get(pk=body["id"]).patient == w.patient_a
+    elif (name, method) == ("assessment-detail", "patch"):
+        assert Assessment.objects.get(pk=body["id"]).notes == "Corrected"
+    elif name == "assessment-photos":
+        assert after["photos"] == before["photos"] + 1
+    elif (name, method) == ("plan-list", "post"):
+        assert TreatmentPlan.objects.get(pk=body["id"]).patient == w.patient_a
+    elif name == "plan-cancel":
+        assert TreatmentPlan.objects.get(pk=body["id"]).status == TreatmentPlan.Status.CANCELLED
+    elif name == "appointment-complete":
+        assert status_of[body["id"]] == Appointment.Status.COMPLETED
+        assert SessionRecord.objects.get(pk=body["session_record"]).appointment_id == body["id"]
+
+
+def assert_error_body(response: Any, status: int) -> None:
+    body = response.json()
+    assert {"code", "detail"} <= set(body), body
+    assert set(body) <= {"code", "detail", "fields"}, body
+    assert body["code"] == ERROR_CODES[status], body
+    assert isinstance(body["detail"], str) and body["detail"], body
+
+
+def call(client: APIClient, method: str, path: str, body: dict[str, Any] | None) -> Any:
+    send = getattr(client, method)
+    if method in {"get", "delete"}:
+        return send(path)
+    if body is not None and any(hasattr(value, "read") for value in body.values()):
+        return send(path, body, format="multipart")  # a photo upload
+    return send(path, body if body is not None else {}, format="json")
+
+
+# --- the tests -------------------------------------------------------------------------
+
+
+def test_every_api_route_and_method_has_an_entry() -> None:
+    """A new route or method without a decision about who may call it fails here."""
+    assert ROUTES, "no routes found under /api/v1/"
+    missing = sorted(set(CASES) - set(EXPECTED))
+    assert not missing, f"new route without an entry in EXPECTED: {missing}"
+    stale = sorted(set(EXPECTED) - set(CASES))
+    assert not stale, f"EXPECTED names routes or methods the URL configuration no longer has: {stale}"
+    assert set(BUILDERS) >= {name for name, _ in CASES}, "a route without a request builder"
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+@pytest.mark.parametrize(("name", "method"), CASES, ids=[f"{n}-{m}" for n, m in CASES])
+def test_permission_matrix(world: World, name: str, method: str, actor: str) -> None:
+    assert (name, method) in EXPECTED, f"new route without an entry: {name} {method.upper()}"
+    expected = EXPECTED[(name, method)][ACTORS.index(actor)]
+    with time_machine.travel(world.now, tick=True):
+        client = world.client(actor)
+        path, body = BUILDERS[name](world, actor)
+        before = snapshot(world)
+        response = call(client, method, path, body)
+
+        assert response.status_code == expected, (
+            f"{actor} {method.upper()} {path}: {response.status_code} {response.content[:400]!r}"
+        )
+        if expected >= 400:
+            assert_error_body(response, expected)
+            if method != "get":
+                assert snapshot(world) == before, "a refused request changed something"
+        elif method != "get":
+            check_effect(world, name, method, actor, before, response.json() if response.content else None)
+
+
+STAFF_ONLY_WITH_ID = ["patient-detail", "patient-declarations", "appointment-check-in", "appointment-no-show"]
+
+
+@pytest.mark.parametrize("name", STAFF_ONLY_WITH_ID)
+@pytest.mark.parametrize("actor", [A, B])
+def test_role_refusal_does_not_depend_on_the_object(world: World, name: str, actor: str) -> None:
+    """A patient refused by role gets the same 403 for A's object as for an id
+    that does not exist: the refusal reveals nothing."""
+    with time_machine.travel(world.now, tick=True):
+        client = world.client(actor)
+        path, body = BUILDERS[name](world, actor)
+        ids = {world.patient_a.pk, world.today.pk, world.started.pk}
+        real_id = next(part for part in path.split("/") if part.isdigit() and int(part) in ids)
+        missing_path = path.replace(f"/{real_id}/", "/999999999/")
+        for method in next(r.methods for r in ROUTES if r.name == name):
+            real = call(client, method, path, body)
+            missing = call(client, method, missing_path, body)
+            assert real.status_code == missing.status_code == 403
+            assert real.json() == missing.json()
+
+
+@pytest.mark.parametrize(
+    "name", ["appointment-detail", "appointment-reschedule", "appointment-cancel", "appointment-calendar"]
+)
+def test_another_patients_appointment_looks_like_a_missing_one(world: World, name: str) -> None:
+    with time_machine.travel(world.now, tick=True):
+        client = world.client(B)
+        path, body = BUILDERS[name](world, B)
+        method = next(r.methods for r in ROUTES if r.name == name)[0]
+        missing_path = path.replace(f"/{world.appointment.pk}/", "/999999999/")
+        real = call(client, method, path, body)
+        missing = call(client, method, missing_path, body)
+        assert real.status_code == missing.status_code == 404
+        assert real.json() == missing.json()
+
+
+def test_patient_list_of_appointments_never_shows_another_patients(world: World) -> None:
+    with time_machine.travel(world.now, tick=True):
+        client = world.client(B)
+        mine = client.get("/api/v1/appointments/").json()
+        asked_for_a = client.get(f"/api/v1/appointments/?patient={world.patient_a.pk}").json()
+    assert mine["count"] == 0 and asked_for_a["count"] == 0
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    ["Bearer not-a-token", "Bearer ", "Token abc", "Bearer " + "x" * 5000, "Basic Zm9vOmJhcg=="],
+    ids=["garbage", "empty", "wrong-scheme", "huge", "basic"],
+)
+def test_bad_credentials_on_a_protected_endpoint_are_401(world: World, credentials: str) -> None:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=credentials)
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 401
+    assert_error_body(response, 401)
+
+
+def test_a_revoked_token_is_401(world: World) -> None:
+    client = world.client(A)
+    assert client.post("/api/v1/auth/logout/").status_code == 204
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 401
+    assert_error_body(response, 401)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[r.name for r in ROUTES])
+def test_methods_a_route_does_not_handle_are_405_in_the_envelope(world: World, route: Route) -> None:
+    """Sent by an actor who may use the route, so 401/403 do not come first."""
+    refused = next(m for m in ("delete", "put", "patch", "post") if m not in route.methods)
+    first = route.methods[0]
+    actor = next(a for a in ACTORS if EXPECTED[(route.name, first)][ACTORS.index(a)] < 300)
+    with time_machine.travel(world.now, tick=True):
+        path, _body = BUILDERS[route.name](world, actor)
+        response = call(world.client(actor), refused, path, {})
+    assert response.status_code == 405, response.content[:300]
+    assert_error_body(response, 405)
