@@ -28,6 +28,8 @@ _FRONT_DESK = [
     *_crud("booking", "appointment"),
     *_crud("booking", "timeoff", "view add change"),
     *_crud("booking", "clinicclosure", "view add change"),
+    # The notification log; "change" is the admin's "send again" for failed ones.
+    *_crud("booking", "notification", "view change"),
     "booking.view_practitioner",
     "booking.view_room",
     "booking.view_device",
@@ -36,7 +38,14 @@ _FRONT_DESK = [
     "treatments.view_contraindicationrule",
 ]
 
-_CLINICAL: list[str] = []  # clinical-record permissions join here as those models arrive
+_CLINICAL: list[str] = [
+    # Assessments, photos and plans are written through the API; the admin shows them read-only.
+    *_crud("treatments", "assessment"),
+    *_crud("treatments", "assessmentphoto", "view add"),
+    *_crud("treatments", "treatmentplan"),
+    *_crud("treatments", "plansession"),
+    *_crud("booking", "sessionrecord"),
+]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     RECEPTIONIST: _FRONT_DESK,
@@ -87,13 +96,29 @@ def role_of(user: AbstractBaseUser | AnonymousUser | None) -> str | None:
     if user.is_superuser:
         role: str | None = MANAGER
     else:
-        names = [n for n in user.groups.values_list("name", flat=True) if n in _STRENGTH]
-        if names:
-            role = max(names, key=_STRENGTH.__getitem__)
-        else:
-            from patients.models import Patient
+        from django.contrib.auth.models import User
+        from django.db.models import Case, Exists, IntegerField, Max, OuterRef, Value, When
 
-            role = PATIENT if Patient.objects.filter(user=user).exists() else None
+        from patients.models import Patient
+
+        # One query on every API request: the strongest staff group, and
+        # whether the user has a patient record.
+        rank, is_patient = (
+            User.objects.filter(pk=user.pk)
+            .annotate(
+                rank=Max(
+                    Case(
+                        *(When(groups__name=name, then=Value(strength)) for name, strength in _STRENGTH.items()),
+                        output_field=IntegerField(),
+                    )
+                ),
+                is_patient=Exists(Patient.objects.filter(user=OuterRef("pk"))),
+            )
+            .values_list("rank", "is_patient")
+            .get()
+        )
+        by_rank = {strength: name for name, strength in _STRENGTH.items()}
+        role = by_rank[rank] if rank else (PATIENT if is_patient else None)
     user._clinic_role = role  # type: ignore[union-attr]
     return role
 

@@ -7,8 +7,12 @@ shared/domain.md, never constants in code; unverified values carry
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -189,3 +193,238 @@ class ContraindicationRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.treatment.slug}: {self.code} ({self.severity})"
+
+
+# --- clinical records ------------------------------------------------------------------
+#
+# Assessments, their photos and treatment plans belong to a patient and are
+# never deleted (PROTECT everywhere, no delete in the API or the admin); every
+# change keeps a history row with who and when. Writes go through
+# treatments.services only.
+
+
+class MarkSeverity(models.TextChoices):
+    NONE = "none", _("None")
+    MILD = "mild", _("Mild")
+    MODERATE = "moderate", _("Moderate")
+    SEVERE = "severe", _("Severe")
+
+
+class QualitativeGrade(models.IntegerChoices):
+    MACULAR = 1, _("1 macular")
+    MILD = 2, _("2 mild")
+    MODERATE = 3, _("3 moderate")
+    SEVERE = 4, _("4 severe")
+
+
+# The ten Goodman & Baron lesion counts, by their API key (shared/domain.md);
+# each is a column of Assessment so the database checks it and history diffs it.
+LESION_KEYS: tuple[str, ...] = (
+    "macular",
+    "mild_atrophic",
+    "moderate_atrophic",
+    "punched_out_shallow",
+    "broad_shallow",
+    "punched_out_deep_normal_base",
+    "punched_out_deep_abnormal_base",
+    "linear_troughed",
+    "broad_deep",
+    "hyperplastic_papular",
+)
+LESION_COUNT_MAX = 9999
+KELOID_AREA_MAX = 9999  # cm², a sanity bound far beyond a whole back
+
+
+def _lesion_field() -> models.PositiveIntegerField:
+    return models.PositiveIntegerField(default=0, validators=[MaxValueValidator(LESION_COUNT_MAX)])
+
+
+class Assessment(models.Model):
+    """One grading of a patient's scars. The raw counts are kept so the score
+    can be recomputed if the table is corrected; ``quantitative_score`` is
+    what ``treatments.scoring.goodman_baron_score`` gave when it was saved."""
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="assessments")
+    assessed_on = models.DateField()
+    assessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    fitzpatrick_type = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(6)])
+    macular = _lesion_field()
+    mild_atrophic = _lesion_field()
+    moderate_atrophic = _lesion_field()
+    punched_out_shallow = _lesion_field()
+    broad_shallow = _lesion_field()
+    punched_out_deep_normal_base = _lesion_field()
+    punched_out_deep_abnormal_base = _lesion_field()
+    linear_troughed = _lesion_field()
+    broad_deep = _lesion_field()
+    hyperplastic_papular = _lesion_field()
+    keloid_area_cm2 = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(KELOID_AREA_MAX)],
+    )
+    types_present = models.JSONField(default=list, blank=True, help_text="Scar type codes seen.")
+    qualitative_grade = models.PositiveSmallIntegerField(choices=QualitativeGrade.choices)
+    pih = models.CharField(max_length=8, choices=MarkSeverity.choices, default=MarkSeverity.NONE)
+    pie = models.CharField(max_length=8, choices=MarkSeverity.choices, default=MarkSeverity.NONE)
+    notes = models.TextField(blank=True, max_length=5000)
+    quantitative_score = models.PositiveSmallIntegerField(validators=[MaxValueValidator(84)])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-assessed_on", "-id"]
+        indexes = [models.Index(fields=["patient", "assessed_on", "id"], name="assessment_patient_date")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(fitzpatrick_type__range=(1, 6)), name="assessment_fitzpatrick"),
+            models.CheckConstraint(condition=models.Q(qualitative_grade__range=(1, 4)), name="assessment_grade"),
+            models.CheckConstraint(condition=models.Q(quantitative_score__range=(0, 84)), name="assessment_score"),
+            models.CheckConstraint(
+                condition=models.Q(keloid_area_cm2__gte=0, keloid_area_cm2__lte=KELOID_AREA_MAX),
+                name="assessment_keloid_area",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(pih__in=MarkSeverity.values, pie__in=MarkSeverity.values),
+                name="assessment_marks_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(**{f"{key}__lte": LESION_COUNT_MAX for key in LESION_KEYS}),
+                name="assessment_lesion_counts_max",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Assessment #{self.pk} of patient #{self.patient_id} on {self.assessed_on}"
+
+    @property
+    def lesions(self) -> dict[str, int]:
+        return {key: getattr(self, key) for key in LESION_KEYS}
+
+
+class PhotoView(models.TextChoices):
+    FRONT = "front", _("Front")
+    LEFT_45 = "left_45", _("Left 45°")
+    RIGHT_45 = "right_45", _("Right 45°")
+    LEFT_90 = "left_90", _("Left 90°")
+    RIGHT_90 = "right_90", _("Right 90°")
+
+
+def _photo_path(instance: AssessmentPhoto, filename: str) -> str:
+    # The service names files with a random uuid4; this only adds the folder.
+    return f"photos/{filename}"
+
+
+class AssessmentPhoto(models.Model):
+    """A standardised photo taken with an assessment. The files live in the
+    private default storage under random names and are served only by the
+    authorised API endpoints; EXIF (location included) was stripped on upload."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="photos")
+    view = models.CharField(max_length=10, choices=PhotoView.choices)
+    taken_at = models.DateTimeField(default=timezone.now)
+    image = models.FileField(upload_to=_photo_path, max_length=200, editable=False)
+    thumbnail = models.FileField(upload_to=_photo_path, max_length=200, editable=False)
+    content_type = models.CharField(max_length=20, editable=False)
+    width = models.PositiveIntegerField(editable=False)
+    height = models.PositiveIntegerField(editable=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["taken_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(view__in=PhotoView.values), name="photo_view_valid"),
+            models.CheckConstraint(
+                condition=models.Q(content_type__in=["image/jpeg", "image/png"]), name="photo_content_type_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Photo #{self.pk} ({self.view}) of assessment #{self.assessment_id}"
+
+
+class TreatmentPlan(models.Model):
+    """A course of sessions of one treatment for one patient. A patient may
+    have several plans at once. Windows follow treatments.plans."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="plans")
+    treatment = models.ForeignKey(Treatment, on_delete=models.PROTECT, related_name="plans")
+    assessment = models.ForeignKey(Assessment, null=True, blank=True, on_delete=models.PROTECT, related_name="plans")
+    start_after = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancellation_reason = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["patient", "status"], name="plan_patient_status")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["active", "completed", "cancelled"]), name="plan_status"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Plan #{self.pk}: {self.treatment.slug} for patient #{self.patient_id} ({self.status})"
+
+
+class PlanSession(models.Model):
+    """Session ``number`` of a plan. ``status`` is what happened to it;
+    ``overdue`` is not stored but computed at read time (treatments.plans).
+
+    ``booked_on`` and ``completed_on`` are the clinic-local dates the booking
+    services report (the session's active appointment is the one appointment
+    with ``plan_session`` = this row and an active status); they anchor the
+    next session's window, which is stored and recomputed on every change."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        BOOKED = "booked", _("Booked")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, related_name="sessions")
+    number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    window_start = models.DateField()
+    window_end = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    booked_on = models.DateField(null=True, blank=True)
+    completed_on = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["plan", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "number"], name="plan_session_number_unique"),
+            models.CheckConstraint(condition=models.Q(number__gte=1), name="plan_session_number_positive"),
+            models.CheckConstraint(
+                condition=models.Q(window_start__lte=models.F("window_end")), name="plan_session_window_ordered"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "booked", "completed", "cancelled"]),
+                name="plan_session_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.number} of plan #{self.plan_id} ({self.status})"
