@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.postgres.fields import RangeOperators
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from booking.constraints import PostgresExclusionConstraint, TsTzRange
-from patients.models import Patient
-from treatments.models import Bilingual, DeviceKind, RoomKind, Treatment
+from patients.models import HealthDeclaration, Patient
+from treatments.models import Bilingual, Category, DeviceKind, PlanSession, RoomKind, Treatment
 
 
 class Practitioner(Bilingual, models.Model):
@@ -195,6 +198,14 @@ class Appointment(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.PATIENT_ONLINE)
     notes = models.TextField(blank=True, max_length=2000)
     cautions = models.JSONField(default=list, blank=True, help_text="Screening cautions at booking time.")
+    plan_session = models.ForeignKey(
+        PlanSession,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        help_text="The treatment-plan session this appointment is for; its active appointment is this one.",
+    )
     booked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -265,6 +276,13 @@ class Appointment(models.Model):
                 ],
                 condition=models.Q(status__in=["confirmed", "checked_in", "completed"]),
             ),
+            # A plan session has at most one active appointment (the services lock
+            # the plan first; this is the database's word on it).
+            models.UniqueConstraint(
+                fields=["plan_session"],
+                condition=models.Q(status__in=["confirmed", "checked_in", "completed"], plan_session__isnull=False),
+                name="appointment_one_active_per_plan_session",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -273,3 +291,170 @@ class Appointment(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+
+class SessionRecord(models.Model):
+    """What was done at one appointment (shared/domain.md, What a session record
+    holds), written by ``booking.services.appointment_complete`` and never
+    deleted; corrections keep history. ``parameters`` carry their unit in their
+    keys and follow ``category``, the treatment's category when recorded
+    (treatments.parameters)."""
+
+    appointment = models.OneToOneField(Appointment, on_delete=models.PROTECT, related_name="session_record")
+    category = models.CharField(max_length=20, choices=Category.choices)
+    areas = models.JSONField(default=list, blank=True, help_text="Area codes treated.")
+    anaesthesia = models.CharField(max_length=200, blank=True)
+    pain_score = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(10)])
+    immediate_reaction = models.TextField(blank=True, max_length=2000)
+    adverse_events = models.TextField(blank=True, max_length=2000)
+    consent_version = models.CharField(max_length=50, blank=True)
+    notes = models.TextField(blank=True, max_length=5000)
+    parameters = models.JSONField(default=dict, blank=True)
+    health_declaration = models.ForeignKey(
+        HealthDeclaration,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The declaration in force when the session was done: the patient's newest.",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(pain_score__isnull=True) | models.Q(pain_score__lte=10),
+                name="session_record_pain_range",
+            ),
+            models.CheckConstraint(condition=models.Q(category__in=Category.values), name="session_record_category"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session record #{self.pk} of appointment #{self.appointment_id}"
+
+
+def new_message_id() -> str:
+    """One Message-ID per notification, made with the row: every retry reuses
+    it, so a mail client (or a test) can tell a repeat from a new message."""
+    from django.core.mail import make_msgid
+
+    return make_msgid(domain=urlsplit(settings.CLINIC_BASE_URL).hostname or "clinic.local")
+
+
+class Notification(models.Model):
+    """One email to a patient in the outbox (booking.notifications). Written
+    in the transaction of the change that causes it; sent by the sweep.
+
+    Identity, so each exists once: (kind, appointment, calendar sequence,
+    reminder offset) for appointment notices; (kind, plan session, window
+    start) for plan nudges."""
+
+    class Kind(models.TextChoices):
+        CONFIRMATION = "confirmation", _("Booking confirmation")
+        RESCHEDULE = "reschedule", _("Reschedule notice")
+        CANCELLATION = "cancellation", _("Cancellation notice")
+        REMINDER = "reminder", _("Appointment reminder")
+        SESSION_DUE = "session_due", _("Next session due")
+        SESSION_LAST_CALL = "session_last_call", _("Next session: last call")
+        AFTERCARE = "aftercare", _("Aftercare")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        SKIPPED = "skipped", _("Skipped")
+        FAILED = "failed", _("Failed")
+
+    class SkipReason(models.TextChoices):
+        CANCELLED = "cancelled", _("The appointment was cancelled")
+        RESCHEDULED = "rescheduled", _("Superseded: the appointment was moved")
+        NOT_CONFIRMED = "not_confirmed", _("The appointment was checked in, completed or missed")
+        OFFSET_PASSED = "offset_passed", _("The reminder time had passed when it was booked or moved")
+        TOO_LATE = "too_late", _("Too late to be useful")
+        OPTED_OUT = "opted_out", _("The patient turned reminders off")
+        NO_EMAIL = "no_email", _("The patient has no email address")
+        SESSION_CHANGED = "session_changed", _("The plan session was booked, moved or cancelled")
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="notifications")
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
+    )
+    sequence = models.PositiveIntegerField(default=0, help_text="The appointment's calendar SEQUENCE it is about.")
+    offset_minutes = models.PositiveIntegerField(default=0, help_text="Reminders: minutes before the start.")
+    plan_session = models.ForeignKey(
+        PlanSession, null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
+    )
+    window_start = models.DateField(null=True, blank=True, help_text="Plan nudges: the window they are about.")
+    due_at = models.DateTimeField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claim = models.UUIDField(null=True, blank=True, editable=False, help_text="Who is sending it now.")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=16, choices=SkipReason.choices, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, help_text="Never holds patient data.")
+    message_id = models.CharField(max_length=255, default=new_message_id, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-due_at", "-id"]
+        indexes = [
+            # The sweep: due pending rows, and claims that have expired.
+            models.Index(fields=["next_attempt_at"], condition=models.Q(status="pending"), name="notification_due"),
+            models.Index(fields=["claimed_at"], condition=models.Q(status="sending"), name="notification_claimed"),
+            models.Index(fields=["patient", "-due_at"], name="notification_patient_log"),
+            models.Index(fields=["status", "-due_at"], name="notification_status_log"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "appointment", "sequence", "offset_minutes"],
+                condition=models.Q(appointment__isnull=False),
+                name="notification_once_per_appointment_change",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "plan_session", "window_start"],
+                condition=models.Q(plan_session__isnull=False),
+                name="notification_once_per_session_window",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(appointment__isnull=False, plan_session__isnull=True)
+                | models.Q(appointment__isnull=True, plan_session__isnull=False, window_start__isnull=False),
+                name="notification_about_one_thing",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    kind__in=[
+                        "confirmation",
+                        "reschedule",
+                        "cancellation",
+                        "reminder",
+                        "session_due",
+                        "session_last_call",
+                        "aftercare",
+                    ]
+                ),
+                name="notification_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "sending", "sent", "skipped", "failed"]),
+                name="notification_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="sending") | models.Q(claim__isnull=False, claimed_at__isnull=False),
+                name="notification_sending_is_claimed",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="sent") | models.Q(sent_at__isnull=False), name="notification_sent_at"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} for patient #{self.patient_id} ({self.status})"

@@ -6,11 +6,28 @@ import os
 
 from celery import Celery
 
+from clinic.env import env_int
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
 app = Celery("clinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Read as settings.CLINIC_NOTIFICATION_SWEEP_SECONDS is: this module is imported
+# while the settings load (clinic/__init__.py), so it cannot ask them.
+NOTIFICATION_SWEEP_SECONDS = env_int("CLINIC_NOTIFICATION_SWEEP_SECONDS", 60, minimum=1, maximum=3600)
+
 # Beat runs in UTC (CELERY_TIMEZONE). Each entry says why it exists.
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    # The notification outbox (booking.notifications): sends what is due
+    # (reminders, retries, anything published while Redis was down), returns
+    # expired claims of dead workers, schedules plan nudges. `expires`: a
+    # worker that was down drops the sweeps it missed instead of running a
+    # burst of them; the next sweep sends everything due anyway.
+    "notifications-sweep": {
+        "task": "booking.tasks.sweep_notifications",
+        "schedule": float(NOTIFICATION_SWEEP_SECONDS),
+        "options": {"expires": NOTIFICATION_SWEEP_SECONDS},
+    },
+}

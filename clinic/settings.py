@@ -18,6 +18,7 @@ from clinic.env import (
     env_duration_list,
     env_int,
     env_list,
+    env_rate,
     env_str,
     env_time_zone,
     env_url,
@@ -41,6 +42,17 @@ CLINIC_TIME_ZONE = env_time_zone("CLINIC_TIME_ZONE", "Asia/Hong_Kong")
 CLINIC_CURRENCY = env_str("CLINIC_CURRENCY", "HKD")
 CLINIC_SLOT_MINUTES = env_int("CLINIC_SLOT_MINUTES", 15, minimum=5, maximum=240)
 CLINIC_NOTIFICATION_SWEEP_SECONDS = env_int("CLINIC_NOTIFICATION_SWEEP_SECONDS", 60, minimum=1, maximum=3600)
+# The outbox (booking.notifications): attempts before a row is failed, the
+# first retry delay (doubling after each failure), and how long a claim lasts
+# before a sweep takes the row back from a worker presumed dead (far above
+# the SMTP timeout, so a live worker never loses its claim).
+CLINIC_NOTIFICATION_MAX_ATTEMPTS = env_int("CLINIC_NOTIFICATION_MAX_ATTEMPTS", 6, minimum=1, maximum=20)
+CLINIC_NOTIFICATION_RETRY_SECONDS = env_int("CLINIC_NOTIFICATION_RETRY_SECONDS", 60, minimum=1, maximum=86400)
+CLINIC_NOTIFICATION_CLAIM_SECONDS = env_int("CLINIC_NOTIFICATION_CLAIM_SECONDS", 300, minimum=1, maximum=86400)
+# Plan nudges: sent at this clinic-local hour; the last call this many days
+# before a session's window closes while it is still unbooked.
+CLINIC_NOTIFICATION_HOUR = env_int("CLINIC_NOTIFICATION_HOUR", 10, minimum=0, maximum=23)
+CLINIC_NOTIFICATION_LAST_CALL_DAYS = env_int("CLINIC_NOTIFICATION_LAST_CALL_DAYS", 3, minimum=1, maximum=60)
 CLINIC_MIN_NOTICE = env_duration("CLINIC_MIN_NOTICE", "2h")
 CLINIC_BOOKING_HORIZON = env_duration("CLINIC_BOOKING_HORIZON", "90d")
 CLINIC_STAFF_HORIZON = env_duration("CLINIC_STAFF_HORIZON", "400d")
@@ -63,6 +75,7 @@ INSTALLED_APPS = [
     "knox",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "simple_history",
     "axes",
@@ -75,7 +88,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "clinic.middleware.ClinicLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -130,6 +143,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # the broker is down. The database cache is shared by every web process.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "clinic_cache"},
+    # Rate-limit counters: per process, so a limit applies per web worker (a
+    # limit of 100/hour with 3 workers admits at most 300). That bound is
+    # enough against abuse and costs no query on every booking.
+    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"},
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
@@ -183,6 +200,7 @@ AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "clinic.views.lockout"
 LOGIN_URL = "/accounts/login/"
 
 # --- i18n -------------------------------------------------------------------
@@ -254,6 +272,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "clinic.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Per user when signed in, per address otherwise. Generous enough for a
+    # front desk behind one address; the cache is the database, not Redis.
+    "DEFAULT_THROTTLE_RATES": {
+        "register": env_rate("THROTTLE_REGISTER", "100/hour"),
+        "token": env_rate("THROTTLE_TOKEN", "300/hour"),
+        "password_reset": env_rate("THROTTLE_PASSWORD_RESET", "50/hour"),
+        "booking": env_rate("THROTTLE_BOOKING", "1000/hour"),
+    },
 }
 REST_KNOX = {"AUTH_HEADER_PREFIX": "Bearer", "TOKEN_TTL": timedelta(days=90), "AUTO_REFRESH": False}
 SPECTACULAR_SETTINGS = {
@@ -263,6 +289,17 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI served by the app itself: no CDN (content security policy).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # One name for a choice set that several fields share (an assessment's pih and pie),
+    # and names for the "status" choice sets of different models.
+    "ENUM_NAME_OVERRIDES": {
+        "MarkSeverityEnum": "treatments.models.MarkSeverity",
+        "AppointmentStatusEnum": "booking.models.Appointment.Status",
+        "NotificationStatusEnum": "booking.models.Notification.Status",
+    },
 }
 
 # --- logging: no patient data; request bodies are never logged --------------
@@ -274,3 +311,4 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+CSRF_FAILURE_VIEW = "clinic.views.csrf_failure"

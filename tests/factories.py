@@ -9,9 +9,19 @@ import factory
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
-from booking.models import Appointment, ClinicClosure, Device, Practitioner, Room, TimeOff, WorkingHours
+from booking.models import (
+    Appointment,
+    ClinicClosure,
+    Device,
+    Notification,
+    Practitioner,
+    Room,
+    TimeOff,
+    WorkingHours,
+)
 from patients.models import HealthDeclaration, Patient
-from treatments.models import Category, ContraindicationRule, DeviceKind, RoomKind, Treatment
+from treatments.models import LESION_KEYS, Assessment, Category, ContraindicationRule, DeviceKind, RoomKind, Treatment
+from treatments.scoring import goodman_baron_score
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -41,7 +51,7 @@ class PatientFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     full_name = factory.Faker("name")
     date_of_birth = date(1995, 5, 17)
-    phone = factory.Sequence(lambda n: f"+8529{n % 10000000:07d}")
+    phone = factory.Sequence(lambda n: f"+85261{n % 1000000:06d}")
     email = factory.LazyAttribute(lambda p: p.user.email if p.user else "")
     preferred_language = "en"
     fitzpatrick_type = 3
@@ -204,3 +214,37 @@ class AppointmentFactory(factory.django.DjangoModelFactory):
     end = factory.LazyAttribute(lambda a: a.start + timedelta(minutes=a.treatment.duration_minutes))
     blocked_until = factory.LazyAttribute(lambda a: a.end + timedelta(minutes=a.treatment.buffer_minutes))
     status = Appointment.Status.CONFIRMED
+
+
+class AssessmentFactory(factory.django.DjangoModelFactory):
+    """An assessment row with its score computed as the service would."""
+
+    class Meta:
+        model = Assessment
+
+    patient = factory.SubFactory(PatientFactory)
+    assessed_on = factory.LazyFunction(timezone.localdate)
+    fitzpatrick_type = 3
+    qualitative_grade = 3
+    pih = "mild"
+    pie = "none"
+    macular = 12
+    punched_out_shallow = 25
+    quantitative_score = factory.LazyAttribute(
+        lambda a: goodman_baron_score(
+            {key: getattr(a, key, 0) for key in LESION_KEYS}, getattr(a, "keloid_area_cm2", Decimal("0"))
+        )
+    )
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    """An outbox row, due now, for a new appointment (bypasses the services)."""
+
+    class Meta:
+        model = Notification
+
+    appointment = factory.SubFactory(AppointmentFactory)
+    patient = factory.LazyAttribute(lambda n: n.appointment.patient)
+    kind = Notification.Kind.CONFIRMATION
+    due_at = factory.LazyFunction(timezone.now)
+    next_attempt_at = factory.LazyAttribute(lambda n: n.due_at)

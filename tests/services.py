@@ -9,8 +9,11 @@ turns those skips into failures.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
+import tempfile
 
 import pytest
 
@@ -45,6 +48,10 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # The test client speaks plain HTTP; these are checked by check --deploy tests.
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("STATIC_MANIFEST", "0")
+# Uploaded photos go to a throw-away folder, never the real var/media.
+if "CLINIC_MEDIA_ROOT" not in os.environ:
+    os.environ["CLINIC_MEDIA_ROOT"] = tempfile.mkdtemp(prefix="clinic-test-media-")
+    atexit.register(shutil.rmtree, os.environ["CLINIC_MEDIA_ROOT"], ignore_errors=True)
 if "DATABASE_URL" not in os.environ and _postgres_usable():
     os.environ["DATABASE_URL"] = LOCAL_POSTGRES
 if "REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379):

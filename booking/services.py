@@ -1,0 +1,642 @@
+"""Booking writes: book, reschedule, cancel, check in, no-show, complete, closures.
+
+Every function owns its transaction. Permissions are the caller's business
+(who may act for which patient); these functions enforce the booking rules
+and raise ``clinic.errors`` in the API's order: ``NotBookable`` (400) before
+``Contraindicated`` (422) before the 409s (``InvalidState``,
+``CancellationWindowPassed``, ``SlotUnavailable``).
+
+Double bookings are impossible in two layers: the availability engine
+re-checks inside the transaction after taking advisory locks (PostgreSQL) or
+the write lock (SQLite, ``BEGIN IMMEDIATE``), and PostgreSQL's exclusion
+constraints refuse whatever slips past; their violation becomes
+``SlotUnavailable``, never a 500.
+
+Plan sessions: an appointment may be for a treatment-plan session. Booking,
+moving, cancelling, missing or completing it reports the new facts to
+``treatments.services`` (``plan_session_booked`` / ``_released`` /
+``_completed``), which recomputes the plan's windows in the same transaction.
+The plan row is locked before the advisory locks (book) or right after the
+appointment row (the others), always in that order.
+
+Notifications: each change writes its outbox rows (booking.notifications)
+inside its own transaction, so a notice exists exactly when the change does;
+the rows are sent after commit and by the periodic sweep.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Final
+
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from booking import availability, notifications, selectors
+from booking.models import Appointment, ClinicClosure, Practitioner, SessionRecord, TimeOff
+from clinic.errors import (
+    CancellationWindowPassed,
+    Contraindicated,
+    InvalidInput,
+    InvalidState,
+    SlotUnavailable,
+)
+from patients.models import HealthDeclaration, Patient
+from treatments import services as clinical
+from treatments.models import PlanSession, Treatment
+from treatments.parameters import validate_areas, validate_parameters
+from treatments.screening import ScreeningResult, screen
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
+class _Keep(Enum):
+    KEEP = "keep"
+
+
+KEEP: Final = _Keep.KEEP
+"""``appointment_reschedule(practitioner=KEEP)``: stay with the current practitioner."""
+
+# Advisory lock namespaces (first key of pg_advisory_xact_lock(int, int)). Every
+# transaction takes its locks sorted by (namespace, id), so two bookings never
+# wait on each other in a cycle (recipes.md: 40P01 bursts without them).
+LOCK_PRACTITIONER = 1
+LOCK_ROOM_KIND = 2
+LOCK_DEVICE_KIND = 3
+LOCK_PATIENT = 4
+
+# SQLSTATEs that mean "someone else holds it": exclusion violation, deadlock.
+_TAKEN_SQLSTATES = {"23P01", "40P01"}
+
+_random = random.SystemRandom()
+
+
+def _now(now: datetime | None) -> datetime:
+    return (now or timezone.now()).astimezone(UTC)
+
+
+def _taken(error: Exception) -> bool:
+    return getattr(error.__cause__, "sqlstate", None) in _TAKEN_SQLSTATES
+
+
+def _lock(keys: Iterable[tuple[int, int]]) -> None:
+    """Transaction-level advisory locks in a fixed order. On SQLite the
+    ``IMMEDIATE`` transaction already holds the database's single write lock."""
+    if connection.vendor != "postgresql":
+        return
+    ordered = sorted({(namespace, key % 2_147_483_647) for namespace, key in keys})
+    if not ordered:
+        return
+    # One round trip; PostgreSQL evaluates the target list left to right, so
+    # the locks are still taken in this fixed order.
+    calls = ", ".join("pg_advisory_xact_lock(%s, %s)" for _ in ordered)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {calls}", [value for pair in ordered for value in pair])
+
+
+LOCK_BUCKET_SECONDS = 3600
+
+
+def _buckets(start: datetime, hold_until: datetime) -> range:
+    """The hours [start, hold_until) touches. Two bookings that could conflict
+    overlap in time, so they share a bucket and take the same lock; bookings at
+    other times proceed in parallel. A hash collision only serialises more."""
+    first = int(start.timestamp()) // LOCK_BUCKET_SECONDS
+    last = (int(hold_until.timestamp()) - 1) // LOCK_BUCKET_SECONDS
+    return range(first, last + 1)
+
+
+def _lock_keys(
+    *, practitioner_ids: Iterable[int], treatment: Treatment, patient_id: int, start: datetime
+) -> list[tuple[int, int]]:
+    hold_until = start + timedelta(minutes=treatment.duration_minutes + treatment.buffer_minutes)
+    resources = [(LOCK_PRACTITIONER, pk) for pk in practitioner_ids]
+    resources.append((LOCK_ROOM_KIND, treatment.room_kind_id))
+    if treatment.device_kind_id is not None:
+        resources.append((LOCK_DEVICE_KIND, treatment.device_kind_id))
+    resources.append((LOCK_PATIENT, patient_id))
+    return [
+        (namespace, resource * 1_000_003 + bucket)
+        for namespace, resource in resources
+        for bucket in _buckets(start, hold_until)
+    ]
+
+
+def _lock_and_check(check: dict[str, Any], *, treatment: Treatment, patient_id: int) -> list[availability.Allocation]:
+    """Locks the practitioner (or every qualified one, for "any"), the room and
+    device kinds and the patient around the requested time, then asks the
+    engine once: what it answers holds until commit, since every writer of
+    these resources takes the same locks first. Raises NotBookable."""
+    candidates = (
+        [check["practitioner_id"]]
+        if check["practitioner_id"] is not None
+        else selectors.qualified_practitioner_ids(treatment=treatment)
+    )
+    _lock(_lock_keys(practitioner_ids=candidates, treatment=treatment, patient_id=patient_id, start=check["start"]))
+    return availability.check_start(**check)
+
+
+def _clinic_date(moment: datetime) -> date:
+    return timezone.localdate(moment, timezone=availability.clinic_zone())
+
+
+def _clinic_day(moment: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of the clinic-local day containing ``moment``, in UTC."""
+    zone = availability.clinic_zone()
+    day = _clinic_date(moment)
+    start = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone).astimezone(UTC)
+    return start, end
+
+
+def _unavailable(*, patient_id: int, start: datetime, end: datetime, exclude: int | None = None) -> SlotUnavailable:
+    if selectors.patient_has_overlap(patient_id=patient_id, start=start, end=end, exclude_appointment_id=exclude):
+        return SlotUnavailable(_("There is already an appointment for this patient at that time."))
+    return SlotUnavailable()
+
+
+def _fair_order(practitioner_ids: Sequence[int], start: datetime) -> list[int]:
+    """Fewest active appointments on that clinic-local day first, ties at random."""
+    day_start, day_end = _clinic_day(start)
+    counts = selectors.appointment_counts(practitioner_ids=practitioner_ids, start=day_start, end=day_end)
+    shuffled = list(practitioner_ids)
+    _random.shuffle(shuffled)
+    return sorted(shuffled, key=lambda pk: counts.get(pk, 0))
+
+
+def _screen(*, patient: Patient, treatment: Treatment, start: datetime) -> ScreeningResult:
+    return screen(patient=patient, treatment=treatment, on=_clinic_date(start))
+
+
+@dataclass(frozen=True)
+class _Screening:
+    cautions: list[dict[str, str]]
+    override_reason: str
+    overridden: bool
+
+
+def _screening_decision(
+    *, patient: Patient, treatment: Treatment, start: datetime, staff: bool, override_reason: str
+) -> _Screening:
+    """Raises Contraindicated for a block, unless staff override it with a
+    reason; then every finding (blocks included) is kept as a caution."""
+    result = _screen(patient=patient, treatment=treatment, start=start)
+    override_reason = override_reason.strip()
+    if result.outcome == "blocked":
+        if not (staff and override_reason):
+            raise Contraindicated(result.reasons())
+        return _Screening(cautions=result.reasons(), override_reason=override_reason, overridden=True)
+    return _Screening(cautions=result.reasons(), override_reason="", overridden=False)
+
+
+def _candidates(
+    allocations: Sequence[availability.Allocation], start: datetime, any_practitioner: bool
+) -> list[availability.Allocation]:
+    if not any_practitioner:
+        return list(allocations)
+    by_practitioner = {allocation.practitioner_id: allocation for allocation in allocations}
+    return [by_practitioner[pk] for pk in _fair_order(list(by_practitioner), start)]
+
+
+# --- booking -------------------------------------------------------------------------
+
+
+def appointment_book(
+    *,
+    patient: Patient,
+    treatment: Treatment,
+    start: datetime,
+    practitioner: Practitioner | None,
+    booked_by: User,
+    staff: bool,
+    source: str | None = None,
+    notes: str = "",
+    override_reason: str = "",
+    window: tuple[date, date] | None = None,
+    plan_session_id: int | None = None,
+    now: datetime | None = None,
+) -> Appointment:
+    """Books ``start`` for ``patient`` or raises NotBookable (not a time this
+    caller may book), Contraindicated (screening blocks; staff may pass
+    ``override_reason``), SlotUnavailable (held by others, or the patient has an
+    overlapping appointment). ``practitioner=None`` picks among the free
+    qualified practitioners fairly: fewest appointments that day first, ties at
+    random, the next one if the first loses a race. ``window`` limits the
+    clinic-local date.
+
+    ``plan_session_id`` books that session of the patient's plan: InvalidInput
+    if it is not this patient's or not of this treatment; NotBookable if its
+    turn has not come (session k−1 neither booked nor completed) or ``start``
+    is outside its window (staff may book a session whose window has ended
+    on any date, treatments.plans); InvalidState (409, after screening) if it
+    already has an appointment, is completed, or its plan is cancelled.
+
+    The caller has checked that ``booked_by`` may book for ``patient`` and has
+    decided ``staff`` (staff are exempt from notice and the patient horizon).
+    Enqueues the confirmation (sent after commit) and a reminder per
+    CLINIC_REMINDER_OFFSETS."""
+    now = _now(now)
+    start = start.astimezone(UTC)
+    if source is not None and source not in Appointment.Source.values:
+        raise InvalidInput(fields={"source": [_("Unknown source.")]})
+    with transaction.atomic(durable=True):
+        session: PlanSession | None = None
+        if plan_session_id is not None:
+            session, window = clinical.plan_session_for_booking(
+                session_id=plan_session_id,
+                patient_id=patient.pk,
+                treatment_id=treatment.pk,
+                staff=staff,
+                today=_clinic_date(now),
+            )
+        check: dict[str, Any] = {
+            "treatment": treatment,
+            "start": start,
+            "practitioner_id": practitioner.pk if practitioner else None,
+            "staff": staff,
+            "now": now,
+            "window": window,
+            "patient_id": patient.pk,
+        }
+        try:
+            allocations = _lock_and_check(check, treatment=treatment, patient_id=patient.pk)  # NotBookable
+        except OperationalError as error:
+            if not _taken(error):
+                raise
+            raise SlotUnavailable() from None
+        screening = _screening_decision(
+            patient=patient, treatment=treatment, start=start, staff=staff, override_reason=override_reason
+        )
+        if session is not None:
+            clinical.plan_session_check_free(session)  # InvalidState
+        end = start + timedelta(minutes=treatment.duration_minutes)
+        if not allocations:
+            raise _unavailable(patient_id=patient.pk, start=start, end=end)
+        try:
+            for allocation in _candidates(allocations, start, practitioner is None):
+                appointment = Appointment(
+                    patient=patient,
+                    treatment=treatment,
+                    practitioner_id=allocation.practitioner_id,
+                    room_id=allocation.room_id,
+                    device_id=allocation.device_id,
+                    start=start,
+                    end=end,
+                    blocked_until=end + timedelta(minutes=treatment.buffer_minutes),
+                    status=Appointment.Status.CONFIRMED,
+                    source=source or (Appointment.Source.STAFF if staff else Appointment.Source.PATIENT_ONLINE),
+                    notes=notes,
+                    cautions=screening.cautions,
+                    booked_by=booked_by,
+                    override_reason=screening.override_reason,
+                    overridden_by=booked_by if screening.overridden else None,
+                    plan_session=session,
+                    sequence=0,
+                )
+                appointment._history_user = booked_by  # type: ignore[attr-defined]
+                try:
+                    with transaction.atomic():
+                        appointment.save(force_insert=True)
+                except (IntegrityError, OperationalError) as error:
+                    if not _taken(error):
+                        raise
+                    continue
+                if session is not None:
+                    clinical.plan_session_booked(session=session, on=_clinic_date(start), by=booked_by)
+                notifications.notify_appointment_booked(appointment=appointment, now=now)
+                return appointment
+        except OperationalError as error:
+            # A deadlock outside the savepoint (taking the locks): the
+            # transaction is spoilt, so no query for a better message.
+            if not _taken(error):
+                raise
+            raise SlotUnavailable() from error
+        raise _unavailable(patient_id=patient.pk, start=start, end=end)
+
+
+def appointment_reschedule(
+    *,
+    appointment: Appointment,
+    start: datetime,
+    practitioner: Practitioner | _Keep | None = KEEP,
+    by: User,
+    staff: bool,
+    window: tuple[date, date] | None = None,
+    now: datetime | None = None,
+) -> Appointment:
+    """Moves a confirmed appointment to ``start`` (same id, ``sequence`` + 1,
+    room and device chosen again). The old time is released only if the new one
+    is taken, and the new time may overlap the old. ``practitioner``: KEEP the
+    current one, None for any, or a practitioner.
+
+    Raises NotBookable, Contraindicated (screening again for the new date; a
+    staff override recorded at booking still stands), InvalidState (not
+    confirmed), CancellationWindowPassed (a patient inside the notice),
+    SlotUnavailable. Enqueues the reschedule notice and new reminders; pending
+    notices of the old time are skipped. A plan session's appointment stays
+    inside the session's window (staff: anywhere once the window has ended),
+    and the plan's later windows follow the new date."""
+    now = _now(now)
+    start = start.astimezone(UTC)
+    with transaction.atomic(durable=True):
+        locked = Appointment.objects.select_for_update().select_related("treatment", "patient").get(pk=appointment.pk)
+        treatment = locked.treatment
+        session: PlanSession | None = None
+        if locked.plan_session_id is not None and locked.status == Appointment.Status.CONFIRMED:
+            session = clinical.lock_plan_of_session(locked.plan_session_id)
+            window = clinical.plan_session_window(session=session, staff=staff, today=_clinic_date(now))
+        if practitioner is KEEP:
+            practitioner_id: int | None = locked.practitioner_id
+        else:
+            practitioner_id = practitioner.pk if practitioner else None
+        check: dict[str, Any] = {
+            "treatment": treatment,
+            "start": start,
+            "practitioner_id": practitioner_id,
+            "staff": staff,
+            "now": now,
+            "window": window,
+            "exclude_appointment_id": locked.pk,
+            "patient_id": locked.patient_id,
+        }
+        try:
+            allocations = _lock_and_check(check, treatment=treatment, patient_id=locked.patient_id)  # NotBookable
+        except OperationalError as error:
+            if not _taken(error):
+                raise
+            raise SlotUnavailable() from None
+        result = _screen(patient=locked.patient, treatment=treatment, start=start)
+        if result.outcome == "blocked" and not locked.overridden_by_id:
+            raise Contraindicated(result.reasons())
+        if locked.status != Appointment.Status.CONFIRMED:
+            raise InvalidState(_("Only a confirmed appointment can be moved."))
+        if not staff and now > locked.start - settings.CLINIC_CANCELLATION_NOTICE:
+            raise CancellationWindowPassed()
+        end = start + timedelta(minutes=treatment.duration_minutes)
+        if not allocations:
+            raise _unavailable(patient_id=locked.patient_id, start=start, end=end, exclude=locked.pk)
+        try:
+            for allocation in _candidates(allocations, start, practitioner is None):
+                locked.practitioner_id = allocation.practitioner_id
+                locked.room_id = allocation.room_id
+                locked.device_id = allocation.device_id
+                locked.start = start
+                locked.end = end
+                locked.blocked_until = end + timedelta(minutes=treatment.buffer_minutes)
+                locked.cautions = result.reasons()
+                locked._history_user = by  # type: ignore[attr-defined]
+                try:
+                    with transaction.atomic():
+                        locked.sequence += 1
+                        locked.save(
+                            update_fields=[
+                                "practitioner",
+                                "room",
+                                "device",
+                                "start",
+                                "end",
+                                "blocked_until",
+                                "cautions",
+                                "sequence",
+                                "updated_at",
+                            ]
+                        )
+                except (IntegrityError, OperationalError) as error:
+                    locked.sequence -= 1
+                    if not _taken(error):
+                        raise
+                    continue
+                if session is not None:
+                    clinical.plan_session_booked(session=session, on=_clinic_date(start), by=by)
+                notifications.notify_appointment_rescheduled(appointment=locked, now=now)
+                return locked
+        except OperationalError as error:
+            if not _taken(error):
+                raise
+            raise SlotUnavailable() from error
+        raise _unavailable(patient_id=locked.patient_id, start=start, end=end, exclude=locked.pk)
+
+
+def _appointment_cancel(*, appointment: Appointment, by: User, staff: bool, reason: str, now: datetime) -> Appointment:
+    locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if locked.status != Appointment.Status.CONFIRMED:
+        raise InvalidState(_("Only a confirmed appointment can be cancelled."))
+    if not staff and now > locked.start - settings.CLINIC_CANCELLATION_NOTICE:
+        raise CancellationWindowPassed()
+    locked.status = Appointment.Status.CANCELLED
+    locked.cancelled_at = now
+    locked.cancelled_by = Appointment.CancelledBy.CLINIC if staff else Appointment.CancelledBy.PATIENT
+    locked.cancelled_by_user = by
+    locked.cancellation_reason = reason
+    locked.sequence += 1
+    locked._history_user = by  # type: ignore[attr-defined]
+    locked.save(
+        update_fields=[
+            "status",
+            "cancelled_at",
+            "cancelled_by",
+            "cancelled_by_user",
+            "cancellation_reason",
+            "sequence",
+            "updated_at",
+        ]
+    )
+    _release_plan_session(locked, by)
+    notifications.notify_appointment_cancelled(appointment=locked, now=now)
+    return locked
+
+
+def _release_plan_session(appointment: Appointment, by: User) -> None:
+    """A cancelled or missed appointment gives its plan session back: pending
+    again, and the later windows return to their projection."""
+    if appointment.plan_session_id is not None:
+        session = clinical.lock_plan_of_session(appointment.plan_session_id)
+        clinical.plan_session_released(session=session, by=by)
+
+
+def appointment_cancel(
+    *, appointment: Appointment, by: User, staff: bool, reason: str = "", now: datetime | None = None
+) -> Appointment:
+    """Cancels a confirmed appointment, freeing its time. Raises InvalidState
+    (not confirmed) and, for patients, CancellationWindowPassed inside
+    ``CLINIC_CANCELLATION_NOTICE`` before the start; staff are exempt.
+    Enqueues the cancellation notice; pending reminders are skipped."""
+    with transaction.atomic(durable=True):
+        return _appointment_cancel(appointment=appointment, by=by, staff=staff, reason=reason, now=_now(now))
+
+
+def _transition(appointment: Appointment, by: User, fields: dict[str, Any]) -> Appointment:
+    for name, value in fields.items():
+        setattr(appointment, name, value)
+    appointment.sequence += 1
+    appointment._history_user = by  # type: ignore[attr-defined]
+    appointment.save(update_fields=[*fields, "sequence", "updated_at"])
+    return appointment
+
+
+def appointment_check_in(*, appointment: Appointment, by: User, now: datetime | None = None) -> Appointment:
+    """confirmed → checked_in, only on the appointment's clinic-local day."""
+    now = _now(now)
+    with transaction.atomic(durable=True):
+        locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if locked.status != Appointment.Status.CONFIRMED:
+            raise InvalidState(_("Only a confirmed appointment can be checked in."))
+        day = _clinic_date(locked.start)
+        if _clinic_date(now) != day:
+            raise InvalidState(
+                _("Check-in is only possible on the day of the appointment (%(day)s).") % {"day": day.isoformat()}
+            )
+        notifications.notify_appointment_closed(appointment=locked)  # the patient is here: no more reminders
+        return _transition(locked, by, {"status": Appointment.Status.CHECKED_IN, "checked_in_at": now})
+
+
+def appointment_no_show(*, appointment: Appointment, by: User, now: datetime | None = None) -> Appointment:
+    """confirmed → no_show, only once the appointment has started. The time
+    stays booked in the past; the resources are released (no_show is inactive)."""
+    now = _now(now)
+    with transaction.atomic(durable=True):
+        locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if locked.status != Appointment.Status.CONFIRMED:
+            raise InvalidState(_("Only a confirmed appointment can be marked as a no-show."))
+        if now < locked.start:
+            raise InvalidState(_("An appointment can be marked as a no-show only after it has started."))
+        notifications.notify_appointment_closed(appointment=locked)
+        _transition(locked, by, {"status": Appointment.Status.NO_SHOW})
+        _release_plan_session(locked, by)
+        return locked
+
+
+_RECORD_TEXT = ("anaesthesia", "immediate_reaction", "adverse_events", "consent_version", "notes")
+
+
+def _clean_record(category: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The session record's fields, validated for the treatment's category
+    (treatments.parameters), or InvalidInput naming every bad field."""
+    errors: dict[str, list[str]] = {}
+    areas, area_errors = validate_areas(record.get("areas", []))
+    if area_errors:
+        errors["areas"] = area_errors
+    parameters, parameter_errors = validate_parameters(category, record.get("parameters", {}))
+    errors.update(parameter_errors)
+    pain = record.get("pain_score")
+    if pain is not None and (isinstance(pain, bool) or not isinstance(pain, int) or not 0 <= pain <= 10):
+        errors["pain_score"] = [_("Give a whole number from 0 to 10.")]
+    if errors:
+        raise InvalidInput(fields=errors)
+    return {
+        "areas": areas,
+        "parameters": parameters,
+        "pain_score": pain,
+        **{name: record.get(name, "") for name in _RECORD_TEXT},
+    }
+
+
+def appointment_complete(
+    *, appointment: Appointment, by: User, record: dict[str, Any], now: datetime | None = None
+) -> tuple[Appointment, SessionRecord]:
+    """checked_in → completed, writing the session record: ``record`` holds
+    ``areas``, ``anaesthesia``, ``pain_score``, ``immediate_reaction``,
+    ``adverse_events``, ``consent_version``, ``notes`` and ``parameters``
+    (all optional), validated for the treatment's category. The record keeps
+    the patient's newest health declaration as the one used. A plan session
+    is completed on the appointment's clinic-local date and the plan's later
+    windows anchor on it.
+
+    Raises InvalidInput (400, before any state check) and InvalidState (not
+    checked in). The caller has checked the role (practitioners, managers).
+    Enqueues the treatment's aftercare."""
+    now = _now(now)
+    with transaction.atomic(durable=True):
+        locked = Appointment.objects.select_for_update().select_related("treatment").get(pk=appointment.pk)
+        fields = _clean_record(locked.treatment.category, record)
+        if locked.status != Appointment.Status.CHECKED_IN:
+            raise InvalidState(_("Only a checked-in appointment can be completed."))
+        declaration = (
+            HealthDeclaration.objects.filter(patient_id=locked.patient_id).order_by("-submitted_at", "-id").first()
+        )
+        _transition(locked, by, {"status": Appointment.Status.COMPLETED, "completed_at": now})
+        session_record = SessionRecord(
+            appointment=locked,
+            category=locked.treatment.category,
+            health_declaration=declaration,
+            recorded_by=by,
+            recorded_at=now,
+            **fields,
+        )
+        session_record._history_user = by  # type: ignore[attr-defined]
+        session_record.save(force_insert=True)
+        if locked.plan_session_id is not None:
+            session = clinical.lock_plan_of_session(locked.plan_session_id)
+            clinical.plan_session_completed(session=session, on=_clinic_date(locked.start), by=by)
+        notifications.notify_appointment_completed(appointment=locked, now=now)
+        return locked, session_record
+
+
+# --- closures and time off -----------------------------------------------------------
+
+
+def closure_affected_appointments(
+    *, start: datetime, end: datetime, practitioner: Practitioner | None = None
+) -> QuerySet[Appointment]:
+    """Confirmed and checked-in appointments overlapping [start, end) (of one
+    practitioner, for time off): what staff must move or cancel."""
+    return selectors.appointments_overlapping(
+        start=start, end=end, practitioner_id=practitioner.pk if practitioner else None
+    )
+
+
+def _check_span(start: datetime, end: datetime) -> None:
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput(_("Times need a time zone offset."))
+    if start >= end:
+        raise InvalidInput(_("The end must be after the start."), fields={"end": [_("Must be after the start.")]})
+
+
+def closure_add(
+    *, start: datetime, end: datetime, reason: str, kind: str, by: User
+) -> tuple[ClinicClosure, QuerySet[Appointment]]:
+    """Closes the clinic over [start, end): no new slots then. Never touches
+    existing appointments; returns those affected for staff to move or cancel
+    (``appointments_cancel_for_closure``)."""
+    _check_span(start, end)
+    if kind not in ClinicClosure.Kind.values:
+        raise InvalidInput(fields={"kind": [_("Unknown kind of closure.")]})
+    with transaction.atomic(durable=True):
+        closure = ClinicClosure.objects.create(start=start, end=end, reason=reason, kind=kind, created_by=by)
+    return closure, closure_affected_appointments(start=start, end=end)
+
+
+def time_off_add(
+    *, practitioner: Practitioner, start: datetime, end: datetime, reason: str, by: User
+) -> tuple[TimeOff, QuerySet[Appointment]]:
+    """Takes ``practitioner`` off over [start, end). Like ``closure_add``, it
+    returns the practitioner's affected appointments and changes none."""
+    _check_span(start, end)
+    with transaction.atomic(durable=True):
+        time_off = TimeOff.objects.create(practitioner=practitioner, start=start, end=end, reason=reason, created_by=by)
+    return time_off, closure_affected_appointments(start=start, end=end, practitioner=practitioner)
+
+
+def appointments_cancel_for_closure(
+    *, appointments: Iterable[Appointment], reason: str, by: User, now: datetime | None = None
+) -> tuple[list[Appointment], list[Appointment]]:
+    """Cancels each appointment as the clinic (``appointment_cancel``,
+    staff=True), one transaction each. Returns (cancelled, skipped): those no
+    longer confirmed (checked in, or cancelled meanwhile) are skipped, not
+    failed, so one does not hold up the rest."""
+    cancelled: list[Appointment] = []
+    skipped: list[Appointment] = []
+    for appointment in appointments:
+        try:
+            cancelled.append(appointment_cancel(appointment=appointment, by=by, staff=True, reason=reason, now=now))
+        except InvalidState:
+            skipped.append(appointment)
+    return cancelled, skipped
