@@ -33,7 +33,7 @@ $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(VENV)/.python
 venv: $(VENV)/.run-deps
 dev-venv: $(VENV)/.dev-deps
 
-var/secret_key:
+var/secret_key: | $(VENV)/.python
 	@mkdir -p var
 	@$(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 	@chmod 600 $@
@@ -48,7 +48,7 @@ seed: migrate
 run: seed
 	@$(DEV_ENV) PORT=$(PORT) bin/run-dev
 
-test: dev-venv
+test: dev-venv var/secret_key
 	@bin/run-tests $(ARGS)
 
 lint: dev-venv

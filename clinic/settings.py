@@ -30,7 +30,11 @@ VAR_DIR = Path(env_str("CLINIC_VAR_DIR", str(BASE_DIR / "var"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY")
+# Required. A development checkout may keep one in var/secret_key instead
+# (`make run` and `make test` create it); a production image has none, so a
+# missing SECRET_KEY there still stops start-up naming the variable.
+_KEY_FILE = VAR_DIR / "secret_key"
+SECRET_KEY = env_str("SECRET_KEY", _KEY_FILE.read_text().strip() or None if _KEY_FILE.is_file() else None)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 

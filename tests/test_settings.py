@@ -87,6 +87,13 @@ def test_a_bad_value_fails_at_start_naming_the_variable(tmp_path: Path, variable
     assert variable in result.stderr.splitlines()[-1]
 
 
+def test_a_development_key_file_stands_in_for_secret_key(tmp_path: Path) -> None:
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "secret_key").write_text("k" * 50 + "\n")
+    result = _settings_in_subprocess(tmp_path, SECRET_KEY="")
+    assert result.returncode == 0, result.stderr
+
+
 def test_missing_secret_key_fails_naming_it(tmp_path: Path) -> None:
     result = _settings_in_subprocess(tmp_path, SECRET_KEY="")
     assert result.returncode != 0
