@@ -88,9 +88,6 @@ class BookSerializer(serializers.Serializer):
     override_reason = CleanCharField(allow_blank=True, required=False, max_length=2000)
 
 
-_MISSING: Any = object()
-
-
 class RescheduleSerializer(serializers.Serializer):
     start = AwareDateTimeField()
     practitioner = serializers.PrimaryKeyRelatedField(

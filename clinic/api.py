@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from django.core.cache import caches
-from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -80,10 +79,6 @@ class IsPatientOrStaff(HasRole):
     roles = (roles.PATIENT, *roles.STAFF_ROLES)
 
 
-def role(request: Request) -> str | None:
-    return roles.role_of(request.user)
-
-
 def is_staff(request: Request) -> bool:
     return roles.is_staff_role(roles.role_of(request.user))
 
@@ -93,10 +88,3 @@ class ScopedThrottle(ScopedRateThrottle):
     (REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]), counters in the "throttle" cache."""
 
     cache = caches["throttle"]
-
-
-def json_error_view(status: int, code: str, detail: str):  # type: ignore[no-untyped-def]
-    def view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-        return JsonResponse({"code": code, "detail": detail}, status=status)
-
-    return view
