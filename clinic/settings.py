@@ -119,6 +119,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "clinic.context.clinic",
             ],
         },
     },
@@ -210,7 +211,10 @@ LOGIN_URL = "/accounts/login/"
 # --- i18n -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hant", "繁體中文")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # the switch remembers the choice for a year
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+# One catalogue per area of the site (see clinic/i18n.py), compiled without system gettext.
+LOCALE_PATHS = sorted(path for path in (BASE_DIR / "locale").glob("*") if path.is_dir())
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = CLINIC_TIME_ZONE

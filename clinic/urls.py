@@ -16,6 +16,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", views.healthz, name="healthz"),
     path("api/v1/", include(api_v1)),
+    path("i18n/setlang/", views.set_language, name="set_language"),
+    # Staff workspace (issue 8): the schedule and lists, then the patient chart.
+    path("staff/", include("booking.workspace.urls")),
+    path("staff/", include("treatments.workspace.urls")),
+    # Patient pages (issue 7): catalogue, booking, appointments; account and progress.
+    path("", include("patients.pages.urls")),
+    path("", include("booking.pages.urls")),
 ]
 
 handler400 = "clinic.views.bad_request"

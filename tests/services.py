@@ -60,6 +60,8 @@ if "REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379):
 HAS_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 HAS_REDIS = os.environ.get("REDIS_URL", "").startswith(("redis://", "rediss://"))
 REQUIRE_SERVICES = os.environ.get("CLINIC_REQUIRE_SERVICES", "") in {"1", "true", "yes"}
+CHROMIUM = "/usr/bin/chromium"
+HAS_CHROMIUM = os.access(CHROMIUM, os.X_OK)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -75,11 +77,17 @@ def pytest_configure(config: pytest.Config) -> None:
             + " and ".join(n for n, ok in (("PostgreSQL", HAS_POSTGRES), ("Redis", HAS_REDIS)) if not ok)
             + " did not answer: start them or set DATABASE_URL / REDIS_URL."
         )
+    # The pages' translations are compiled from locale/**/django.po (no system gettext needed).
+    from clinic.i18n import compile_catalogues
+
+    compile_catalogues()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     missing = {"postgres": ("DATABASE_URL", not HAS_POSTGRES), "redis": ("REDIS_URL", not HAS_REDIS)}
     for item in items:
+        if not HAS_CHROMIUM and item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.skip(reason=f"needs {CHROMIUM}: apt-get install chromium fonts-noto-cjk"))
         for marker, (variable, absent) in missing.items():
             if absent and item.get_closest_marker(marker):
                 item.add_marker(pytest.mark.skip(reason=f"needs {marker}: set {variable} or start it on localhost"))
@@ -89,7 +97,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
     report = yield
     # In CI a service test that skips (for any reason) hides a gap: fail it.
-    if REQUIRE_SERVICES and report.skipped and any(item.get_closest_marker(m) for m in ("postgres", "redis")):
+    if (
+        REQUIRE_SERVICES
+        and report.skipped
+        and any(item.get_closest_marker(m) for m in ("postgres", "redis", "browser"))
+    ):
         report.outcome = "failed"
-        report.longrepr = f"{item.nodeid}: a PostgreSQL/Redis test was skipped while CLINIC_REQUIRE_SERVICES is set"
+        report.longrepr = (
+            f"{item.nodeid}: a PostgreSQL/Redis/browser test was skipped while CLINIC_REQUIRE_SERVICES is set"
+        )
     return report

@@ -1,0 +1,33 @@
+"""What every page's template needs: the clinic, its time zone, the visitor's role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+
+from patients.roles import is_staff_role, role_of
+
+
+def time_zone_label() -> str:
+    """The clinic's zone as patients read it, e.g. "Hong Kong time (Asia/Hong_Kong)"."""
+    zone = settings.CLINIC_TIME_ZONE
+    if zone == "Asia/Hong_Kong":
+        return _("Hong Kong time (HKT)")
+    return zone
+
+
+def clinic(request: HttpRequest) -> dict[str, Any]:
+    role = role_of(getattr(request, "user", None))
+    return {
+        "clinic_name": settings.CLINIC_NAME,
+        "clinic_address": settings.CLINIC_ADDRESS,
+        "clinic_time_zone": settings.CLINIC_TIME_ZONE,
+        "clinic_time_zone_label": time_zone_label(),
+        "clinic_currency": settings.CLINIC_CURRENCY,
+        "user_role": role,
+        "user_is_staff": is_staff_role(role),
+        "user_is_patient": role == "patient",
+    }

@@ -1,0 +1,56 @@
+"""Sign in and out of the pages (session login with CSRF protection)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
+
+from patients.roles import is_staff_role, role_of
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.EmailField(
+        label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+    )
+    error_messages = {
+        "invalid_login": _("The email or password is not right."),
+        "inactive": _("This account is not active. Please call the clinic."),
+    }
+
+    def clean_username(self) -> str:
+        return self.cleaned_data["username"].strip().lower()
+
+
+class LoginView(auth_views.LoginView):
+    form_class = EmailAuthenticationForm
+    template_name = "account/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        return "/staff/" if is_staff_role(role_of(self.request.user)) else "/appointments/"
+
+
+class LogoutView(auth_views.LogoutView):
+    next_page = "/"
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    """The ``next`` parameter when it points into this site, else ``fallback``."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+def login(request: HttpRequest) -> HttpResponse:
+    return LoginView.as_view()(request)
+
+
+def logout(request: HttpRequest) -> HttpResponse:
+    return LogoutView.as_view()(request)
