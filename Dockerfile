@@ -15,7 +15,8 @@ RUN pip install -r requirements.txt
 
 COPY . .
 # collectstatic needs a key to import settings; it is not used at run time.
-RUN SECRET_KEY=collectstatic-only DEBUG=0 python manage.py collectstatic --noinput \
+RUN python -m clinic.i18n compile \
+    && SECRET_KEY=collectstatic-only DEBUG=0 python manage.py collectstatic --noinput \
     && mkdir -p /app/var/media && chown -R clinic:clinic /app/var
 
 USER clinic

@@ -10,7 +10,7 @@ PORT ?= 8000
 DEV_ENV = DEBUG=$${DEBUG:-1} ALLOWED_HOSTS=$${ALLOWED_HOSTS:-127.0.0.1,localhost} \
   CLINIC_BASE_URL=$${CLINIC_BASE_URL:-http://127.0.0.1:$(PORT)} SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)}
 
-.PHONY: help run test lint format typecheck bench venv dev-venv migrate seed clean
+.PHONY: help run test lint format typecheck bench venv dev-venv messages migrate seed clean
 
 help:
 	@echo "make run    set up everything and serve http://127.0.0.1:$(PORT) with a Celery worker and beat"
@@ -38,7 +38,10 @@ var/secret_key: | $(VENV)/.python
 	@$(PY) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 	@chmod 600 $@
 
-migrate: venv var/secret_key
+messages: venv
+	@$(PY) -m clinic.i18n compile
+
+migrate: venv var/secret_key messages
 	@$(DEV_ENV) $(PY) manage.py migrate --noinput
 	@$(DEV_ENV) $(PY) manage.py createcachetable
 
@@ -48,7 +51,7 @@ seed: migrate
 run: seed
 	@$(DEV_ENV) PORT=$(PORT) bin/run-dev
 
-test: dev-venv var/secret_key
+test: dev-venv var/secret_key messages
 	@bin/run-tests $(ARGS)
 
 lint: dev-venv

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from patients.roles import is_staff_role, role_of
@@ -21,9 +22,12 @@ def time_zone_label() -> str:
 
 def clinic(request: HttpRequest) -> dict[str, Any]:
     role = role_of(getattr(request, "user", None))
+    chinese = get_language() == "zh-hant"
     return {
-        "clinic_name": settings.CLINIC_NAME,
-        "clinic_address": settings.CLINIC_ADDRESS,
+        "clinic_name": settings.CLINIC_NAME_ZH_HANT if chinese else settings.CLINIC_NAME,
+        "clinic_address": settings.CLINIC_ADDRESS_ZH_HANT if chinese else settings.CLINIC_ADDRESS,
+        "clinic_phone": settings.CLINIC_PHONE,
+        "clinic_phone_link": "tel:" + "".join(c for c in settings.CLINIC_PHONE if c.isdigit() or c == "+"),
         "clinic_time_zone": settings.CLINIC_TIME_ZONE,
         "clinic_time_zone_label": time_zone_label(),
         "clinic_currency": settings.CLINIC_CURRENCY,

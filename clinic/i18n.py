@@ -92,8 +92,8 @@ def _calls(source: str) -> Iterator[tuple[str, list[str | None]]]:
             for t in tokenize.generate_tokens(io.StringIO(source).readline)
             if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)
         ]
-    except (tokenize.TokenError, SyntaxError, IndentationError):
-        return
+    except (tokenize.TokenError, SyntaxError) as error:
+        raise ValueError(f"cannot read the translatable strings: {error}") from error
     names = _SINGULAR | _CONTEXT | _PLURAL | _CONTEXT_PLURAL
     i = 0
     while i < len(tokens) - 1:
@@ -176,6 +176,9 @@ def extract_messages() -> dict[tuple[str, str], tuple[Message, list[str]]]:
             add(message, str(path.relative_to(BASE_DIR)))
     for path in template_sources():
         source = templatize(path.read_text(encoding="utf-8"), origin=str(path))
+        # templatize keeps the template's indentation, which Python's tokenizer would reject;
+        # its string literals never span lines, so dropping the indentation is safe.
+        source = "\n".join(line.lstrip() for line in source.splitlines())
         for message in _messages_from_source(source):
             add(message, str(path.relative_to(BASE_DIR)))
     return found

@@ -41,6 +41,10 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # --- the clinic -------------------------------------------------------------
 CLINIC_NAME = env_str("CLINIC_NAME", "Clear Skin Clinic")
 CLINIC_ADDRESS = env_str("CLINIC_ADDRESS", "12/F, 1 Queen's Road Central, Central, Hong Kong")
+CLINIC_PHONE = env_str("CLINIC_PHONE", "+852 2123 4567")
+# What Traditional Chinese pages show for the two above.
+CLINIC_NAME_ZH_HANT = env_str("CLINIC_NAME_ZH_HANT", "清膚診所")
+CLINIC_ADDRESS_ZH_HANT = env_str("CLINIC_ADDRESS_ZH_HANT", "香港中環皇后大道中1號12樓")
 CLINIC_BASE_URL = env_url("CLINIC_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https")).rstrip("/")
 CLINIC_TIME_ZONE = env_time_zone("CLINIC_TIME_ZONE", "Asia/Hong_Kong")
 CLINIC_CURRENCY = env_str("CLINIC_CURRENCY", "HKD")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
+from patients.models import Patient
 from patients.roles import is_staff_role, role_of
 
 
@@ -33,6 +35,19 @@ class LoginView(auth_views.LoginView):
     def get_default_redirect_url(self) -> str:
         return "/staff/" if is_staff_role(role_of(self.request.user)) else "/appointments/"
 
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
+        response = super().form_valid(form)
+        # A patient signing in on a new device gets the language they chose before.
+        patient = Patient.objects.filter(user=form.get_user()).only("preferred_language").first()
+        if patient and patient.preferred_language != self.request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME):
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                patient.preferred_language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+            )
+        return response
+
 
 class LogoutView(auth_views.LogoutView):
     next_page = "/"
@@ -46,11 +61,3 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
     ):
         return target
     return fallback
-
-
-def login(request: HttpRequest) -> HttpResponse:
-    return LoginView.as_view()(request)
-
-
-def logout(request: HttpRequest) -> HttpResponse:
-    return LogoutView.as_view()(request)

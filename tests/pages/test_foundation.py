@@ -77,7 +77,7 @@ def test_language_switch_remembers_the_choice_and_the_patients_emails_follow(cli
     assert cookie.value == "zh-hant" and int(cookie["max-age"]) >= 30 * 24 * 3600
     patient.refresh_from_db()
     assert patient.preferred_language == "zh-hant"
-    assert 'lang="zh-Hant-HK"' in client.get("/accounts/login/").text
+    assert 'lang="zh-Hant-HK"' in client.get("/no-such-page/").text
 
 
 def test_language_switch_refuses_a_foreign_next(client) -> None:
@@ -90,3 +90,9 @@ def test_unknown_page_is_a_friendly_404_in_the_visitors_language(client) -> None
     assert response.status_code == 404
     assert "找不到" in response.text
     assert_translated(response.content)
+
+
+def test_signing_in_brings_back_the_patients_language(client) -> None:
+    patient = PatientFactory(preferred_language="zh-hant")
+    response = client.post("/accounts/login/", {"username": patient.user.email, "password": "correct-horse-battery"})
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "zh-hant"
