@@ -1,15 +1,19 @@
 from django.urls import path
 
-from booking.pages import views
+from booking.pages import flow, views
 
 app_name = "site"
 
 urlpatterns = [
-    path("", views.placeholder, name="home"),
-    path("treatments/", views.placeholder, name="treatments"),
-    path("treatments/<slug:slug>/", views.placeholder, name="treatment"),
-    path("book/", views.placeholder, name="book"),
-    path("accounts/register/", views.placeholder, name="register"),
-    path("appointments/", views.placeholder, name="appointments"),
-    path("appointments/<int:pk>/", views.placeholder, name="appointment"),
+    path("", views.home, name="home"),
+    path("treatments/", views.treatments, name="treatments"),
+    path("treatments/<slug:slug>/", views.treatment, name="treatment"),
+    path("book/", flow.book, name="book"),
+    path("accounts/register/", views.register, name="register"),
+    path("me/health/", views.questionnaire, name="questionnaire"),
+    path("appointments/", views.appointments, name="appointments"),
+    path("appointments/<int:pk>/", views.appointment, name="appointment"),
+    path("appointments/<int:pk>/calendar.ics", views.appointment_ics, name="appointment_ics"),
+    path("appointments/<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("appointments/<int:pk>/reschedule/", views.reschedule, name="reschedule"),
 ]

@@ -1,0 +1,360 @@
+"""How the patient pages say things: treatments in plain words, money, dates
+and times in the clinic's zone, appointment statuses, a month of days.
+
+Pure presentation over already-loaded objects; no business rules (those stay
+in the services and the availability engine)."""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.utils import formats, timezone
+from django.utils.dateformat import format as date_format
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
+
+from booking.models import Appointment, Practitioner
+from treatments.models import Category, Treatment
+
+# --- what a treatment suits, in the patient's words --------------------------------
+
+SCAR_WORDS: dict[str, tuple[Any, Any]] = {
+    "pih": (
+        gettext_lazy("Brown or grey marks"),
+        gettext_lazy("Flat marks left where a spot has healed. They do not fade when you press on them."),
+    ),
+    "pie": (
+        gettext_lazy("Red or pink marks"),
+        gettext_lazy("Flat red marks left by a spot. They fade for a moment when you press on them."),
+    ),
+    "icepick": (
+        gettext_lazy("Icepick scars"),
+        gettext_lazy("Narrow, deep pits, like a large open pore."),
+    ),
+    "boxcar_shallow": (
+        gettext_lazy("Shallow boxcar scars"),
+        gettext_lazy("Round or oval dents with sharp edges and a flat bottom."),
+    ),
+    "boxcar_deep": (
+        gettext_lazy("Deep boxcar scars"),
+        gettext_lazy("Sharp-edged dents that go deeper into the skin."),
+    ),
+    "rolling": (
+        gettext_lazy("Rolling scars"),
+        gettext_lazy("Wide, soft dips that make the skin look wavy, most visible in side light."),
+    ),
+    "hypertrophic": (
+        gettext_lazy("Raised scars"),
+        gettext_lazy("Firm, raised scars that stay within the area of the original spot."),
+    ),
+    "keloid": (
+        gettext_lazy("Keloids"),
+        gettext_lazy("Raised scars that keep growing beyond the original spot."),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Concern:
+    slug: str
+    title: Any
+    summary: Any
+    codes: tuple[str, ...]
+
+
+CONCERNS: tuple[Concern, ...] = (
+    Concern(
+        "marks",
+        gettext_lazy("Acne marks (flat, red or brown)"),
+        gettext_lazy("Colour left behind after spots heal. The skin is smooth; only its colour has changed."),
+        ("pih", "pie"),
+    ),
+    Concern(
+        "pitted",
+        gettext_lazy("Pitted scars (icepick, boxcar, rolling)"),
+        gettext_lazy("Dents and pits in the skin's surface, where acne damaged the skin underneath."),
+        ("icepick", "boxcar_shallow", "boxcar_deep", "rolling"),
+    ),
+    Concern(
+        "raised",
+        gettext_lazy("Raised scars (hypertrophic, keloid)"),
+        gettext_lazy("Firm scars that stand above the skin, sometimes itchy."),
+        ("hypertrophic", "keloid"),
+    ),
+)
+
+
+def concern(slug: str | None) -> Concern | None:
+    return next((c for c in CONCERNS if c.slug == slug), None)
+
+
+@dataclass(frozen=True)
+class Suit:
+    code: str
+    name: str
+    explanation: str
+
+
+def suits(codes: Iterable[str]) -> list[Suit]:
+    chosen = set(codes)
+    return [Suit(code, str(words[0]), str(words[1])) for code, words in SCAR_WORDS.items() if code in chosen]
+
+
+def money(amount: Decimal | None) -> str:
+    if amount is None:
+        return ""
+    if amount == 0:
+        return _("Free")
+    text = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+    return f"{settings.CLINIC_CURRENCY} {text}"
+
+
+def minutes(total: int) -> str:
+    if total < 60 or total % 60:
+        return ngettext("%(count)d minute", "%(count)d minutes", total) % {"count": total}
+    hours = total // 60
+    return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
+
+
+def sessions_text(treatment: Treatment) -> str:
+    low, high = treatment.sessions_min, treatment.sessions_max
+    if high is None:
+        return ngettext(
+            "At least %(count)d session, then as often as you like",
+            "At least %(count)d sessions, then as often as you like",
+            low,
+        ) % {"count": low}
+    if low == high:
+        return ngettext("%(count)d session", "%(count)d sessions", low) % {"count": low}
+    return _("%(low)d to %(high)d sessions") % {"low": low, "high": high}
+
+
+def _days_or_weeks(days: int) -> tuple[int, str]:
+    if days >= 14 and days % 7 == 0:
+        return days // 7, "weeks"
+    return days, "days"
+
+
+def interval_text(treatment: Treatment) -> str:
+    low, high = treatment.interval_days_min, treatment.interval_days_max
+    if low is None or high is None or (treatment.sessions_max == 1):
+        return ""
+    (low_n, low_unit), (high_n, high_unit) = _days_or_weeks(low), _days_or_weeks(high)
+    if low_unit == high_unit == "weeks":
+        return _("%(low)d to %(high)d weeks apart") % {"low": low_n, "high": high_n}
+    return _("%(low)d to %(high)d days apart") % {"low": low, "high": high}
+
+
+@dataclass
+class TreatmentView:
+    """A treatment with its texts in the visitor's language."""
+
+    treatment: Treatment
+    slug: str
+    name: str
+    description: str
+    pre_care: str
+    aftercare: str
+    suits: list[Suit]
+    sessions: str
+    interval: str
+    duration: str
+    price: str
+    is_consultation: bool
+    concerns: list[Concern] = field(default_factory=list)
+
+
+def treatment_view(treatment: Treatment) -> TreatmentView:
+    codes = set(treatment.suits or ())
+    return TreatmentView(
+        treatment=treatment,
+        slug=treatment.slug,
+        name=treatment.localized("name"),
+        description=treatment.localized("description"),
+        pre_care=treatment.localized("pre_care"),
+        aftercare=treatment.localized("aftercare"),
+        suits=suits(codes),
+        sessions=sessions_text(treatment),
+        interval=interval_text(treatment),
+        duration=minutes(treatment.duration_minutes),
+        price=money(treatment.price),
+        is_consultation=treatment.category == Category.CONSULTATION,
+        concerns=[c for c in CONCERNS if codes & set(c.codes)],
+    )
+
+
+def practitioner_label(practitioner: Practitioner | None) -> str:
+    """The name (marked as a name, never to be translated) and the title in the visitor's language."""
+    if practitioner is None:
+        return _("Any practitioner")
+    title = practitioner.localized("title")
+    name = format_html('<span translate="no">{}</span>', practitioner.name)
+    return format_html("{}, {}", name, title) if title else name
+
+
+# --- dates and times in the clinic's zone ----------------------------------------------
+
+
+def clinic_zone() -> Any:
+    return timezone.get_default_timezone()
+
+
+def local(moment: datetime) -> datetime:
+    return timezone.localtime(moment, clinic_zone())
+
+
+def today() -> date:
+    return timezone.localdate(timezone.now(), clinic_zone())
+
+
+def day_text(day: date) -> str:
+    # Translators: a date with its weekday, PHP-style format characters (Django's date filter).
+    return date_format(day, pgettext("date format", "l j F Y"))
+
+
+def short_day_text(day: date) -> str:
+    return date_format(day, pgettext("date format", "D j M"))
+
+
+def month_text(day: date) -> str:
+    return date_format(day, pgettext("date format", "F Y"))
+
+
+def time_text(moment: datetime | time) -> str:
+    if isinstance(moment, datetime):
+        moment = local(moment).time()
+    return moment.strftime("%H:%M")
+
+
+def when_text(start: datetime, end: datetime | None = None) -> str:
+    start = local(start)
+    at = time_text(start) if end is None else f"{time_text(start)}–{time_text(end)}"
+    # Translators: a day and a time, e.g. "Monday 30 November 2026, 10:00–10:30".
+    return pgettext("day and time", "%(day)s, %(time)s") % {"day": day_text(start.date()), "time": at}
+
+
+def combine(day: date, at: time) -> datetime:
+    """A clinic-local wall-clock time as an aware datetime."""
+    return timezone.make_aware(datetime.combine(day, at), clinic_zone())
+
+
+def iso_date(day: date) -> str:
+    return formats.date_format(day, "Y-m-d")
+
+
+# --- statuses ------------------------------------------------------------------------------
+
+STATUS_WORDS: dict[str, tuple[str, Any]] = {
+    Appointment.Status.CONFIRMED: ("booked", pgettext_lazy("appointment status", "Booked")),
+    Appointment.Status.CHECKED_IN: ("checked_in", pgettext_lazy("appointment status", "Checked in")),
+    Appointment.Status.COMPLETED: ("completed", pgettext_lazy("appointment status", "Done")),
+    Appointment.Status.CANCELLED: ("cancelled", pgettext_lazy("appointment status", "Cancelled")),
+    Appointment.Status.NO_SHOW: ("no_show", pgettext_lazy("appointment status", "Missed")),
+}
+
+
+def status_badge(status: str) -> tuple[str, str]:
+    css, words = STATUS_WORDS.get(status, ("cancelled", status))
+    return css, str(words)
+
+
+# --- a month of days for the calendar -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    free: int
+    selected: bool
+    label: str
+    url: str
+
+
+def month_bounds(month: date) -> tuple[date, date]:
+    first = month.replace(day=1)
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    return first, last
+
+
+def add_months(month: date, count: int) -> date:
+    index = month.year * 12 + month.month - 1 + count
+    return date(index // 12, index % 12 + 1, 1)
+
+
+WEEKDAYS_SHORT = (
+    pgettext_lazy("weekday, short", "Mon"),
+    pgettext_lazy("weekday, short", "Tue"),
+    pgettext_lazy("weekday, short", "Wed"),
+    pgettext_lazy("weekday, short", "Thu"),
+    pgettext_lazy("weekday, short", "Fri"),
+    pgettext_lazy("weekday, short", "Sat"),
+    pgettext_lazy("weekday, short", "Sun"),
+)
+
+
+def weekday_names() -> list[str]:
+    return [str(name) for name in WEEKDAYS_SHORT]
+
+
+def month_weeks(
+    month: date, free_by_day: dict[date, int], selected: date | None, link: Callable[[date], str]
+) -> list[list[Day | None]]:
+    """Weeks Monday to Sunday; days outside the month are None."""
+    weeks: list[list[Day | None]] = []
+    for week in calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month):
+        row: list[Day | None] = []
+        for day in week:
+            if day.month != month.month:
+                row.append(None)
+                continue
+            free = free_by_day.get(day, 0)
+            if free:
+                label = ngettext("%(day)s: %(count)d free time", "%(day)s: %(count)d free times", free) % {
+                    "day": day_text(day),
+                    "count": free,
+                }
+            else:
+                label = _("%(day)s: no free times") % {"day": day_text(day)}
+            row.append(Day(day=day, free=free, selected=day == selected, label=label, url=link(day) if free else ""))
+        weeks.append(row)
+    return weeks
+
+
+# --- the times of a day -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeGroup:
+    key: str
+    title: str
+    times: list[time]
+
+
+def group_times(starts: Sequence[datetime]) -> list[TimeGroup]:
+    """Distinct clinic-local start times, grouped into morning, afternoon and evening."""
+    seen: list[time] = sorted({local(start).time() for start in starts})
+    groups = [
+        TimeGroup("morning", _("Morning"), [t for t in seen if t < time(12)]),
+        TimeGroup("afternoon", _("Afternoon"), [t for t in seen if time(12) <= t < time(17)]),
+        TimeGroup("evening", _("Evening"), [t for t in seen if t >= time(17)]),
+    ]
+    return [group for group in groups if group.times]
+
+
+def duration_text(span: timedelta) -> str:
+    """A notice period in words: "24 hours", "2 days", "90 minutes"."""
+    total = int(span.total_seconds() // 60)
+    if total % (24 * 60) == 0 and total >= 48 * 60:
+        days = total // (24 * 60)
+        return ngettext("%(count)d day", "%(count)d days", days) % {"count": days}
+    if total % 60 == 0:
+        hours = total // 60
+        return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
+    return ngettext("%(count)d minute", "%(count)d minutes", total) % {"count": total}
