@@ -9,24 +9,11 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from patients.models import Allergy, HealthDeclaration, Patient
+from patients.models import DECLARATION_YES_NO, Allergy, HealthDeclaration, Patient
 from patients.services import patient_update
 
 # The yes/no answers, in questionnaire order; a declaration's flags list these.
-ANSWER_FIELDS = (
-    "pregnant_or_breastfeeding",
-    "keloid_tendency",
-    "cold_sore_history",
-    "active_cold_sore",
-    "anticoagulants",
-    "photosensitising_medication",
-    "active_skin_infection",
-    "recent_sun_exposure",
-    "autoimmune_condition",
-    "neuromuscular_disorder",
-    "active_acne",
-    "implanted_electronic_device",
-)
+ANSWER_FIELDS = DECLARATION_YES_NO
 
 
 def declaration_flags(declaration: HealthDeclaration) -> str:

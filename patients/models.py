@@ -81,6 +81,23 @@ class Allergy(models.TextChoices):
     SALICYLATE = "salicylate", _("Salicylate")
 
 
+# The declaration's yes/no questions in questionnaire order; a "yes" to any of them is a risk to flag.
+DECLARATION_YES_NO: tuple[str, ...] = (
+    "pregnant_or_breastfeeding",
+    "keloid_tendency",
+    "cold_sore_history",
+    "active_cold_sore",
+    "anticoagulants",
+    "photosensitising_medication",
+    "active_skin_infection",
+    "recent_sun_exposure",
+    "autoimmune_condition",
+    "neuromuscular_disorder",
+    "active_acne",
+    "implanted_electronic_device",
+)
+
+
 class HealthDeclaration(models.Model):
     """A patient's answers to the health questionnaire at one moment.
 

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from clinic.api import CleanCharField
-from patients.models import Allergy, HealthDeclaration, Language, Patient
+from patients.models import DECLARATION_YES_NO, Allergy, HealthDeclaration, Language, Patient
 from patients.validators import normalize_phone
 
 
@@ -138,22 +138,7 @@ class HealthDeclarationSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "patient", "submitted_at", "entered_by_staff"]
         extra_kwargs = {
             name: {"required": True}
-            for name in (
-                "pregnant_or_breastfeeding",
-                "keloid_tendency",
-                "cold_sore_history",
-                "active_cold_sore",
-                "anticoagulants",
-                "photosensitising_medication",
-                "active_skin_infection",
-                "recent_sun_exposure",
-                "autoimmune_condition",
-                "neuromuscular_disorder",
-                "active_acne",
-                "implanted_electronic_device",
-                "isotretinoin_last_dose",
-                "topical_retinoid_last_use",
-            )
+            for name in (*DECLARATION_YES_NO, "isotretinoin_last_dose", "topical_retinoid_last_use")
         }
 
     def get_entered_by_staff(self, declaration: HealthDeclaration) -> bool:

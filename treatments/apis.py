@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +25,7 @@ from patients import roles
 from patients.models import Patient
 from treatments import history, selectors, services
 from treatments.models import Assessment, AssessmentPhoto, PlanSession, Treatment, TreatmentPlan
-from treatments.photos import MAX_BYTES
+from treatments.photos import MAX_BYTES, photo_response
 from treatments.screening import screen
 from treatments.serializers import (
     AssessmentCorrectionSerializer,
@@ -298,17 +298,7 @@ class _PhotoFileApi(APIView):
         photo = get_object_or_404(
             _own_patient_filter(request, AssessmentPhoto.objects.all(), "assessment__patient"), pk=pk
         )
-        stored = getattr(photo, self.field)
-        try:
-            handle = stored.storage.open(stored.name, "rb")
-        except FileNotFoundError:
-            raise Http404 from None
-        extension = stored.name.rsplit(".", 1)[-1]
-        response = FileResponse(handle, content_type=photo.content_type)
-        response["Content-Disposition"] = f'inline; filename="photo-{photo.pk}-{self.field}.{extension}"'
-        response["Cache-Control"] = "private, no-store"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return photo_response(photo, self.field)
 
 
 class PhotoImageApi(_PhotoFileApi):

@@ -14,10 +14,14 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-from typing import IO, Final
+from typing import IO, TYPE_CHECKING, Final
 
+from django.http import FileResponse, Http404
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from treatments.models import AssessmentPhoto
 
 MAX_BYTES: Final = 10 * 1024 * 1024
 MAX_PIXELS: Final = 50_000_000  # a 10 MB JPEG from a good camera is well under this
@@ -111,3 +115,22 @@ def clean_photo(stream: IO[bytes], *, size: int) -> CleanPhoto:
         width=upright.width,
         height=upright.height,
     )
+
+
+def photo_response(photo: AssessmentPhoto, variant: str) -> FileResponse:
+    """The stored photo (``image``) or its ``thumbnail`` as a private, uncacheable
+    download for a caller whose right to see it was already checked; Http404 when
+    the variant is unknown or the file is gone from storage."""
+    if variant not in ("image", "thumbnail"):
+        raise Http404
+    stored = getattr(photo, variant)
+    try:
+        handle = stored.storage.open(stored.name, "rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    extension = stored.name.rsplit(".", 1)[-1]
+    response = FileResponse(handle, content_type=photo.content_type)
+    response["Content-Disposition"] = f'inline; filename="photo-{photo.pk}-{variant}.{extension}"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
