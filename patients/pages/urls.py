@@ -7,10 +7,11 @@ app_name = "account"
 urlpatterns = [
     path("accounts/login/", auth.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth.LogoutView.as_view(), name="logout"),
-    path("accounts/password-reset/", views.placeholder, name="password_reset"),
-    path("account/reset/<uidb64>/<token>/", views.placeholder, name="password_reset_confirm"),
-    path("me/", views.placeholder, name="profile"),
-    path("me/password/", views.placeholder, name="password_change"),
-    path("progress/", views.placeholder, name="progress"),
-    path("plans/<int:pk>/", views.placeholder, name="plan"),
+    path("accounts/password-reset/", views.password_reset, name="password_reset"),
+    path("account/reset/<uidb64>/<token>/", views.password_reset_confirm, name="password_reset_confirm"),
+    path("me/", views.profile, name="profile"),
+    path("me/password/", views.password_change, name="password_change"),
+    path("progress/", views.progress, name="progress"),
+    path("progress/photos/<int:pk>/<slug:kind>/", views.photo, name="photo"),
+    path("plans/<int:pk>/", views.plan, name="plan"),
 ]
