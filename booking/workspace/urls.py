@@ -1,15 +1,23 @@
 from django.urls import path
 
-from booking.workspace import views
+from booking.workspace import book, closures, lists, views
 
 app_name = "staff"
 
 urlpatterns = [
-    path("", views.placeholder, name="schedule"),
-    path("appointments/<int:pk>/", views.placeholder, name="appointment"),
-    path("book/", views.placeholder, name="book"),
-    path("closures/", views.placeholder, name="closures"),
-    path("due/", views.placeholder, name="due"),
-    path("no-shows/", views.placeholder, name="no_shows"),
-    path("notifications/failed/", views.placeholder, name="failed_notifications"),
+    path("", views.schedule, name="schedule"),
+    path("appointments/<int:pk>/", views.appointment, name="appointment"),
+    path("appointments/<int:pk>/check-in/", views.appointment_check_in, name="appointment_check_in"),
+    path("appointments/<int:pk>/no-show/", views.appointment_no_show, name="appointment_no_show"),
+    path("appointments/<int:pk>/cancel/", views.appointment_cancel, name="appointment_cancel"),
+    path("appointments/<int:pk>/reschedule/", views.appointment_reschedule, name="appointment_reschedule"),
+    path("book/", book.book, name="book"),
+    path("book/patients/", book.patient_search, name="patient_search"),
+    path("book/patients/new/", book.patient_new, name="patient_new"),
+    path("closures/", closures.closures, name="closures"),
+    path("closures/<str:kind>/<int:pk>/", closures.closure, name="closure"),
+    path("due/", lists.due, name="due"),
+    path("no-shows/", lists.no_shows, name="no_shows"),
+    path("notifications/failed/", lists.failed_notifications, name="failed_notifications"),
+    path("notifications/<int:pk>/send-again/", lists.notification_send_again, name="notification_send_again"),
 ]

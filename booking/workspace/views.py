@@ -1,8 +1,380 @@
-"""Placeholder until the pages are written; replace every use."""
+"""The staff workspace's schedule (day and week, by practitioner, room or
+device) and one appointment's actions: check in, no-show, reschedule, cancel;
+"complete" leads to the session record form (chart:session_record).
 
-from django.http import HttpRequest, HttpResponse
+Views parse input, call the services and render; the rules stay in the
+services, whose ``clinic.errors`` become a message in place with the error's
+status (never a 500). htmx requests get the partial that changes; every page
+also works as plain forms.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from booking import selectors, services
+from booking.models import Appointment, ClinicClosure, Device, Practitioner, Room, TimeOff, WorkingHours
+from booking.workspace import schedule as layout
+from booking.workspace.common import (
+    changed,
+    clinic_today,
+    clinic_zone,
+    date_param,
+    describe,
+    int_param,
+    is_panel,
+    labelled,
+    local,
+    safe_next,
+    slot_choices,
+    when,
+)
+from booking.workspace.forms import CancelForm, RescheduleForm
+from clinic.errors import ApplicationError
+from clinic.pages import is_clinician, staff_required
+from treatments import services as clinical
 
 
-def placeholder(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-    return HttpResponse(status=501)
+@staff_required
+def schedule(request: HttpRequest) -> HttpResponse:
+    errors: list[str] = []
+    today = clinic_today()
+    day = date_param(request.GET.get("date"), errors, today)
+    view = request.GET.get("view") if request.GET.get("view") in ("day", "week") else "day"
+    by = request.GET.get("by") if request.GET.get("by") in ("practitioner", "room", "device") else "practitioner"
+    practitioners = list(Practitioner.objects.filter(active=True).select_related("user"))
+    chosen = int_param(request.GET.get("practitioner"))
+    if request.GET.get("practitioner") and (chosen is None or chosen not in {p.pk for p in practitioners}):
+        errors.append(_("Unknown practitioner: showing everyone."))
+        chosen = None
+    own = next((p for p in practitioners if p.user_id == request.user.pk), None)
+    if own is not None:  # a practitioner sees their own column first
+        practitioners.sort(key=lambda p: p.pk != own.pk)
+    context: dict[str, Any] = {
+        "day": day,
+        "today": today,
+        "view": view,
+        "by": by,
+        "chosen": chosen,
+        "practitioners": practitioners,
+        "errors": errors,
+        "clinician": is_clinician(request),
+        "prev_day": day - timedelta(days=7 if view == "week" else 1),
+        "next_day": day + timedelta(days=7 if view == "week" else 1),
+    }
+    if view == "week":
+        context.update(_week(day, chosen))
+    else:
+        context.update(_day(day, str(by), chosen, practitioners))
+    template = "workspace/_schedule.html" if request.htmx and not request.htmx.boosted else "workspace/schedule.html"
+    return render(request, template, context, status=400 if errors else 200)
 
+
+def _working_spans(rows: list[WorkingHours]) -> dict[int, list[tuple[time, time]]]:
+    spans: dict[int, list[tuple[time, time]]] = defaultdict(list)
+    for row in rows:
+        if row.break_start and row.break_end:
+            spans[row.practitioner_id] += [(row.start, row.break_start), (row.break_end, row.end)]
+        else:
+            spans[row.practitioner_id].append((row.start, row.end))
+    return spans
+
+
+def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitioner]) -> dict[str, Any]:
+    zone = clinic_zone()
+    start, end = layout.day_bounds(day, zone)
+    appointments = labelled(selectors.appointments_for(start=start, end=end))
+    if chosen is not None:
+        appointments = [a for a in appointments if a.practitioner_id == chosen]
+    cancelled = [a for a in appointments if a.status == Appointment.Status.CANCELLED]
+    shown = [a for a in appointments if a.status != Appointment.Status.CANCELLED]
+    hours = list(WorkingHours.objects.filter(weekday=day.weekday(), practitioner__active=True))
+    working = _working_spans(hours)
+    closures = list(ClinicClosure.objects.filter(start__lt=end, end__gt=start).order_by("start"))
+    off: list[tuple[int | None, datetime, datetime, str]] = [
+        (None, c.start, c.end, c.reason or c.get_kind_display()) for c in closures
+    ]
+    columns: list[layout.Column]
+    if by == "practitioner":
+        listed = {p.pk for p in practitioners}
+        extra = [a.practitioner for a in shown if a.practitioner_id not in listed]
+        people = [*practitioners, *{p.pk: p for p in extra}.values()]
+        if chosen is not None:
+            people = [p for p in people if p.pk == chosen]
+        columns = [layout.Column(key=p.pk, title=p.name, subtitle=p.localized("title")) for p in people]
+        keys = {p.pk for p in people}
+        for item in TimeOff.objects.filter(practitioner_id__in=keys, start__lt=end, end__gt=start):
+            off.append((item.practitioner_id, item.start, item.end, item.reason or _("Time off")))
+
+        def column_of(appointment: Appointment) -> int:
+            return appointment.practitioner_id
+
+        spans: dict[int, list[tuple[time, time]]] = {key: working.get(key, []) for key in keys}
+    else:
+        resources: list[Any] = list(
+            (Room if by == "room" else Device).objects.filter(active=True).select_related("kind")  # type: ignore[attr-defined]
+        )
+        columns = [
+            layout.Column(key=r.pk, title=r.localized("name"), subtitle=r.kind.localized("name")) for r in resources
+        ]
+        if by == "device":
+            shown = [a for a in shown if a.device_id is not None]
+
+        def column_of(appointment: Appointment) -> int:
+            return appointment.room_id if by == "room" else appointment.device_id  # type: ignore[return-value]
+
+        every = [span for values in working.values() for span in values]
+        spans = {r.pk: every for r in resources}
+    open_at, close_at = layout.opening(
+        [(a, b) for values in working.values() for a, b in values], [(a.start, a.end) for a in shown], zone, day
+    )
+    grid = layout.build_day(
+        day=day,
+        zone=zone,
+        columns=columns,
+        appointments=shown,
+        column_of=column_of,
+        working=spans,
+        off=off,
+        open_at=open_at,
+        close_at=close_at,
+        now=timezone.now(),
+    )
+    return {
+        "grid": grid,
+        "closures": closures,
+        "cancelled": cancelled,
+        "count": len(shown),
+        "column_count": len(grid.columns) + 1,
+    }
+
+
+def _week(day: date, chosen: int | None) -> dict[str, Any]:
+    zone = clinic_zone()
+    days = layout.week_of(day)
+    start, _unused = layout.day_bounds(days[0], zone)
+    _unused, end = layout.day_bounds(days[-1], zone)
+    appointments = selectors.appointments_for(start=start, end=end).exclude(status=Appointment.Status.CANCELLED)
+    if chosen is not None:
+        appointments = appointments.filter(practitioner_id=chosen)
+    by_day: dict[date, list[Appointment]] = defaultdict(list)
+    for appointment in labelled(appointments):
+        by_day[local(appointment.start).date()].append(appointment)
+    closures = list(ClinicClosure.objects.filter(start__lt=end, end__gt=start).order_by("start"))
+    closed: dict[date, list[ClinicClosure]] = defaultdict(list)
+    for closure in closures:
+        for each in days:
+            first, last = layout.day_bounds(each, zone)
+            if closure.start < last and closure.end > first:
+                closed[each].append(closure)
+    return {
+        "week": [
+            {"day": each, "appointments": by_day.get(each, []), "closures": closed.get(each, [])} for each in days
+        ],
+        "week_start": days[0],
+        "week_end": days[-1],
+    }
+
+
+# --- one appointment and its actions --------------------------------------------------
+
+
+def _appointment(pk: int) -> Appointment:
+    found = get_object_or_404(
+        selectors.appointments_for().select_related("plan_session__plan", "cancelled_by_user"), pk=pk
+    )
+    return labelled([found])[0]
+
+
+def _actions(request: HttpRequest, appointment: Appointment) -> dict[str, bool]:
+    now = timezone.now()
+    confirmed = appointment.status == Appointment.Status.CONFIRMED
+    return {
+        "can_check_in": confirmed and local(appointment.start).date() == clinic_today(),
+        "can_no_show": confirmed and now >= appointment.start,
+        "can_complete": appointment.status == Appointment.Status.CHECKED_IN and is_clinician(request),
+        "can_change": confirmed,
+    }
+
+
+def _render_appointment(
+    request: HttpRequest,
+    appointment: Appointment,
+    *,
+    status: int = 200,
+    error: str = "",
+    success: str = "",
+    cancel_form: CancelForm | None = None,
+    reschedule: dict[str, Any] | None = None,
+) -> HttpResponse:
+    context = {
+        "appointment": appointment,
+        "clinician": is_clinician(request),
+        "error": error,
+        "success": success,
+        "cancel_form": cancel_form or CancelForm(),
+        "reschedule": reschedule,
+        "next": safe_next(request, ""),
+        # On its own page (also after an htmx action there) the patient's name is the page's h1; in the dialog, h2.
+        "level": 1 if not request.htmx or "/staff/appointments/" in (request.htmx.current_url or "") else 2,
+        **_actions(request, appointment),
+    }
+    template = "workspace/_appointment.html" if is_panel(request) else "workspace/appointment.html"
+    return render(request, template, context, status=status)
+
+
+@staff_required
+def appointment(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render_appointment(request, _appointment(pk))
+
+
+def _after_action(request: HttpRequest, appointment: Appointment, message: str) -> HttpResponse:
+    target = safe_next(request, "")
+    if request.htmx and target:  # opened from a list (e.g. a closure's): back to it
+        messages.success(request, message)
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = target
+        return response
+    if is_panel(request):
+        fresh = _appointment(appointment.pk)
+        return changed(_render_appointment(request, fresh, success=message))
+    messages.success(request, message)
+    return HttpResponseRedirect(safe_next(request, reverse("staff:appointment", args=[appointment.pk])))
+
+
+def _action_failed(
+    request: HttpRequest, appointment: Appointment, error: ApplicationError, **extra: Any
+) -> HttpResponse:
+    fresh = _appointment(appointment.pk)
+    return _render_appointment(request, fresh, status=error.status, error=describe(error), **extra)
+
+
+@staff_required
+@require_POST
+def appointment_check_in(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _appointment(pk)
+    try:
+        services.appointment_check_in(appointment=appointment, by=request.user)
+    except ApplicationError as error:
+        return _action_failed(request, appointment, error)
+    return _after_action(request, appointment, _("%(name)s is checked in.") % {"name": appointment.patient.full_name})
+
+
+@staff_required
+@require_POST
+def appointment_no_show(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _appointment(pk)
+    try:
+        services.appointment_no_show(appointment=appointment, by=request.user)
+    except ApplicationError as error:
+        return _action_failed(request, appointment, error)
+    return _after_action(
+        request, appointment, _("%(name)s is marked as a no-show.") % {"name": appointment.patient.full_name}
+    )
+
+
+@staff_required
+@require_POST
+def appointment_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _appointment(pk)
+    form = CancelForm(request.POST)
+    if not form.is_valid():
+        return _render_appointment(request, appointment, status=400, cancel_form=form)
+    try:
+        services.appointment_cancel(
+            appointment=appointment, by=request.user, staff=True, reason=form.cleaned_data["reason"].strip()
+        )
+    except ApplicationError as error:
+        return _action_failed(request, appointment, error, cancel_form=form)
+    return _after_action(
+        request,
+        appointment,
+        _("The appointment of %(name)s is cancelled; the patient is emailed.")
+        % {"name": appointment.patient.full_name},
+    )
+
+
+def _reschedule_context(
+    request: HttpRequest, appointment: Appointment, source: Any
+) -> tuple[dict[str, Any], list[str]]:
+    errors: list[str] = []
+    local_start = local(appointment.start).date()
+    day = date_param(source.get("date"), errors, max(local_start, clinic_today()))
+    practitioner_raw = source.get("practitioner", "")
+    practitioner_id: int | None = appointment.practitioner_id
+    if practitioner_raw == "any":
+        practitioner_id = None
+    elif practitioner_raw:
+        practitioner_id = int_param(practitioner_raw)
+        if practitioner_id is None:
+            errors.append(_("Unknown practitioner."))
+            practitioner_id = appointment.practitioner_id
+    window = None
+    if appointment.plan_session_id is not None:
+        session = appointment.plan_session
+        window = clinical.plan_session_window(session=session, staff=True, today=clinic_today())  # type: ignore[arg-type]
+    groups = slot_choices(
+        appointment.treatment, day, practitioner_id=practitioner_id, window=window, exclude=appointment.pk
+    )
+    qualified = Practitioner.objects.filter(active=True, treatments=appointment.treatment).select_related("user")
+    return {
+        "day": day,
+        "groups": groups,
+        "practitioner_id": practitioner_id,
+        "practitioner_choice": "any" if practitioner_id is None else str(practitioner_id),
+        "qualified": list(qualified),
+        "window": window,
+        "errors": errors,
+    }, errors
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def appointment_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _appointment(pk)
+    if request.method == "GET":
+        context, errors = _reschedule_context(request, appointment, request.GET)
+        return _render_appointment(request, appointment, reschedule=context, status=400 if errors else 200)
+    form = RescheduleForm(request.POST)
+    if not form.is_valid():
+        context, _errors = _reschedule_context(request, appointment, request.POST)
+        message = " ".join(str(m) for values in form.errors.values() for m in values)
+        return _render_appointment(request, appointment, status=400, error=message, reschedule=context)
+    practitioner: Any = services.KEEP
+    raw = request.POST.get("practitioner", "")
+    if raw == "any":
+        practitioner = None
+    elif raw:
+        found = int_param(raw)
+        practitioner = Practitioner.objects.filter(pk=found, active=True).first() if found else None
+        if practitioner is None:
+            context, _errors = _reschedule_context(request, appointment, request.POST)
+            return _render_appointment(
+                request, appointment, status=400, error=_("Unknown practitioner."), reschedule=context
+            )
+    try:
+        moved = services.appointment_reschedule(
+            appointment=appointment,
+            start=form.cleaned_data["start"],
+            practitioner=practitioner,
+            by=request.user,
+            staff=True,
+        )
+    except ApplicationError as error:
+        context, _errors = _reschedule_context(request, appointment, request.POST)
+        return _action_failed(request, appointment, error, reschedule=context)
+    return _after_action(
+        request,
+        moved,
+        _("Moved to %(when)s; the patient is emailed.") % {"when": when(moved.start)},
+    )

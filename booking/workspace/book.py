@@ -1,0 +1,282 @@
+"""Booking for a patient: find them (or register one without a login), pick
+the treatment, practitioner and a free time, see the screening first and give
+a reason to go past it; walk-ins take the next free start today."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from booking import services
+from booking.models import Appointment, Practitioner
+from booking.workspace.common import (
+    clinic_today,
+    date_param,
+    describe,
+    int_param,
+    local,
+    query_string,
+    slot_choices,
+    when,
+)
+from booking.workspace.forms import BookForm, PatientCreateForm
+from clinic.errors import ApplicationError, Contraindicated, InvalidInput
+from clinic.pages import staff_required
+from patients.models import Patient
+from patients.services import patient_create
+from treatments import services as clinical
+from treatments.models import PlanSession, Treatment
+from treatments.screening import DECLARATION_REQUIRED, screen
+
+
+def _patients_matching(query: str) -> list[Patient]:
+    query = " ".join(query.split())[:100]
+    if len(query) < 2:
+        return []
+    digits = "".join(ch for ch in query if ch.isdigit())
+    match = Q(full_name__icontains=query) | Q(email__icontains=query)
+    if len(digits) >= 4:
+        match |= Q(phone__contains=digits)
+    return list(Patient.objects.filter(match).order_by("full_name", "id")[:20])
+
+
+CARRIED = ("treatment", "practitioner", "date", "time", "plan_session")
+
+
+def _carried(source: Any) -> dict[str, str]:
+    return {name: source.get(name, "")[:40] for name in CARRIED if source.get(name)}
+
+
+@staff_required
+def patient_search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    return render(
+        request,
+        "workspace/_patient_results.html",
+        {"query": query, "results": _patients_matching(query), "carry": _carried(request.GET)},
+    )
+
+
+@staff_required
+@require_POST
+def patient_new(request: HttpRequest) -> HttpResponse:
+    form = PatientCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            patient = patient_create(created_by=request.user, **form.cleaned_data)
+        except InvalidInput as error:
+            for field, problems in (error.fields or {}).items():
+                for problem in problems:
+                    form.add_error(field if field in form.fields else None, problem)
+            if not error.fields:
+                form.add_error(None, describe(error))
+        else:
+            messages.success(request, _("%(name)s is registered (no login yet).") % {"name": patient.full_name})
+            carry = _carried(request.POST)
+            return HttpResponseRedirect(f"{reverse('staff:book')}?{query_string(patient=patient.pk, **carry)}")
+    form.full_clean = lambda: None  # type: ignore[method-assign]  # keep the errors added above
+    return _book_page(request, request.POST, new_form=form, status=400)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def book(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _book_post(request)
+    return _book_page(request, request.GET)
+
+
+def _book_page(
+    request: HttpRequest,
+    source: Any,
+    *,
+    new_form: PatientCreateForm | None = None,
+    status: int = 200,
+    error: str = "",
+    posted: dict[str, Any] | None = None,
+    field_errors: dict[str, str] | None = None,
+) -> HttpResponse:
+    errors: list[str] = []
+    today = clinic_today()
+    patient = None
+    patient_id = int_param(source.get("patient"))
+    if source.get("patient"):
+        patient = Patient.objects.filter(pk=patient_id).first() if patient_id else None
+        if patient is None:
+            errors.append(_("That patient does not exist. Search again."))
+            status = max(status, 404)
+    session = None
+    if source.get("plan_session"):
+        session_id = int_param(source.get("plan_session"))
+        session = (
+            PlanSession.objects.select_related("plan__treatment", "plan__patient").filter(pk=session_id).first()
+            if session_id
+            else None
+        )
+        if session is None or (patient is not None and session.plan.patient_id != patient.pk):
+            errors.append(_("That plan session does not exist for this patient."))
+            status = max(status, 404)
+            session = None
+    treatments = list(Treatment.objects.filter(active=True).order_by("display_order", "name_en"))
+    for each in treatments:
+        each.label = each.localized("name")  # type: ignore[attr-defined]
+    treatment = None
+    raw_treatment = source.get("treatment", "")
+    if session is not None:
+        treatment = session.plan.treatment
+    elif raw_treatment:
+        treatment = next((t for t in treatments if str(t.pk) == raw_treatment or t.slug == raw_treatment), None)
+        if treatment is None:
+            errors.append(_("Unknown treatment: choose one from the list."))
+            status = max(status, 400)
+    qualified: list[Practitioner] = []
+    practitioner_id = None
+    if treatment is not None:
+        qualified = list(
+            Practitioner.objects.filter(active=True, treatments=treatment).select_related("user").order_by("id")
+        )
+        practitioner_id = int_param(source.get("practitioner"))
+        if source.get("practitioner") and practitioner_id not in {p.pk for p in qualified}:
+            errors.append(_("That practitioner does not offer this treatment: showing everyone's times."))
+            practitioner_id = None
+    default_day = today
+    window = None
+    offered = True
+    if session is not None:
+        offered, window = clinical.plan_session_offer(session=session, staff=True, today=today, rescheduling=False)
+        if window is not None:
+            default_day = max(today, window[0])
+        if not offered:
+            errors.append(_("This plan session cannot be booked now (already booked, done, or not its turn)."))
+    date_errors: list[str] = []
+    day = date_param(source.get("date"), date_errors, default_day)
+    if date_errors:
+        errors += date_errors
+        status = max(status, 400)
+    if day < today:
+        errors.append(_("That day has passed: choose today or later."))
+        day = today
+    screening = None
+    groups: list[dict[str, Any]] = []
+    walk_in = None
+    if patient is not None and treatment is not None:
+        screening = screen(patient=patient, treatment=treatment, on=day)
+        groups = slot_choices(treatment, day, practitioner_id=practitioner_id, window=window, offered=offered)
+        if day == today:
+            first = next((t for g in groups for t in g["times"]), None)
+            walk_in = first
+        elif offered:
+            today_groups = slot_choices(treatment, today, practitioner_id=practitioner_id, window=window)
+            walk_in = next((t for g in today_groups for t in g["times"]), None)
+    chosen_time = (source.get("time") or "")[:5]
+    chosen_start = (posted or {}).get("start", "")
+    context = {
+        "patient": patient,
+        "query": source.get("q", "") if patient is None else "",
+        "results": _patients_matching(source.get("q", "")) if patient is None and source.get("q") else None,
+        "new_form": new_form or PatientCreateForm(),
+        "session": session,
+        "treatments": treatments,
+        "treatment": treatment,
+        "treatment_label": treatment.localized("name") if treatment else "",
+        "qualified": qualified,
+        "practitioner_id": practitioner_id,
+        "day": day,
+        "today": today,
+        "screening": screening,
+        "groups": groups,
+        "walk_in": walk_in,
+        "chosen_time": chosen_time,
+        "chosen_start": chosen_start,
+        "errors": errors,
+        "error": error,
+        "posted": posted or {},
+        "field_errors": field_errors or {},
+        "carry": _carried(source),
+        "needs_reason": screening is not None and screening.outcome != "clear",
+        "needs_declaration": screening is not None and any(f.code == DECLARATION_REQUIRED for f in screening.findings),
+        "consultation": next((t for t in treatments if t.slug == "consultation"), None),
+        "practitioner_name": next((p.name for p in qualified if p.pk == practitioner_id), ""),
+    }
+    return render(request, "workspace/book.html", context, status=status)
+
+
+def _book_post(request: HttpRequest) -> HttpResponse:
+    data = request.POST.copy()
+    walk_in = bool(data.get("walk_in_start"))
+    if walk_in:
+        data["start"] = str(data["walk_in_start"])
+        data["walk_in"] = "1"
+    form = BookForm(data)
+    posted = {
+        "notes": data.get("notes", "")[:2000],
+        "override_reason": data.get("override_reason", "")[:2000],
+        "start": data.get("start", ""),
+    }
+    source = data.copy()
+    if not form.is_valid():
+        problems = {name: " ".join(str(m) for m in errors) for name, errors in form.errors.items()}
+        message = problems.pop("start", "") or _("Check the form below.")
+        return _book_page(request, source, status=400, error=message, posted=posted, field_errors=problems)
+    values = form.cleaned_data
+    patient = Patient.objects.filter(pk=values["patient"]).first()
+    treatment = Treatment.objects.filter(pk=values["treatment"]).first()
+    if patient is None or treatment is None:
+        return _book_page(
+            request, source, status=404, error=_("That patient or treatment does not exist."), posted=posted
+        )
+    practitioner = None
+    if values.get("practitioner"):
+        practitioner = Practitioner.objects.filter(pk=values["practitioner"]).first()
+        if practitioner is None:
+            return _book_page(request, source, status=400, error=_("Unknown practitioner."), posted=posted)
+    start: datetime = values["start"]
+    result = screen(patient=patient, treatment=treatment, on=local(start).date())
+    reason = values["override_reason"].strip()
+    if result.outcome != "clear" and not reason:
+        return _book_page(
+            request,
+            source,
+            status=422,
+            error=_("Screening found something: say why you are going ahead, or choose another treatment."),
+            posted=posted,
+            field_errors={"override_reason": _("Give a reason to go ahead despite the screening.")},
+        )
+    notes = values["notes"].strip()
+    if result.outcome == "caution":
+        note = _("Screening cautions discussed: %(reason)s") % {"reason": reason}
+        notes = f"{notes}\n{note}".strip()[:2000]
+    try:
+        booked = services.appointment_book(
+            patient=patient,
+            treatment=treatment,
+            start=start,
+            practitioner=practitioner,
+            booked_by=request.user,
+            staff=True,
+            source=Appointment.Source.WALK_IN if values["walk_in"] else Appointment.Source.STAFF,
+            notes=notes,
+            override_reason=reason if result.outcome == "blocked" else "",
+            plan_session_id=values.get("plan_session"),
+        )
+    except ApplicationError as error:
+        source["date"] = local(start).date().isoformat()
+        message = describe(error)
+        if isinstance(error, Contraindicated):
+            message = _("Screening blocks this treatment: say why you are going ahead.")
+        return _book_page(request, source, status=error.status, error=message, posted=posted)
+    messages.success(
+        request,
+        _("Booked %(treatment)s for %(name)s on %(when)s.")
+        % {"treatment": treatment.localized("name"), "name": patient.full_name, "when": when(booked.start)},
+    )
+    day = local(booked.start).date().isoformat()
+    return HttpResponseRedirect(f"{reverse('staff:schedule')}?{query_string(date=day)}")

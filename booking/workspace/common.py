@@ -1,0 +1,148 @@
+"""What the workspace's views share: reading query strings, clinic-local
+dates, messages from service errors, htmx answers and the free-time buttons."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+
+from booking import availability
+from booking.models import Appointment, Practitioner
+from clinic.errors import ApplicationError, InvalidInput
+from treatments.models import Treatment
+
+MAX_ID = 2**31 - 1
+
+
+def clinic_zone() -> Any:
+    return availability.clinic_zone()
+
+
+def clinic_today() -> date:
+    return timezone.localdate(timezone.now(), timezone=clinic_zone())
+
+
+def local(moment: datetime) -> datetime:
+    return moment.astimezone(clinic_zone())
+
+
+def int_param(raw: str | None) -> int | None:
+    """A positive id from a query string, or None for anything else."""
+    if raw and raw.isdigit() and len(raw) <= 10 and 0 < int(raw) <= MAX_ID:
+        return int(raw)
+    return None
+
+
+def date_param(raw: str | None, errors: list[str], default: date) -> date:
+    if not raw:
+        return default
+    try:
+        day = date.fromisoformat(raw.strip())
+    except ValueError:
+        errors.append(_("“%(value)s” is not a date. Showing %(day)s instead.") % {"value": raw[:20], "day": default})
+        return default
+    if abs((day - default).days) > 3660:
+        errors.append(_("That date is too far away. Showing %(day)s instead.") % {"day": default})
+        return default
+    return day
+
+
+def describe(error: ApplicationError) -> str:
+    """A service error as one sentence for a message in place."""
+    detail = str(error.detail)
+    if error.fields and isinstance(error, InvalidInput):
+        extra = " ".join(str(m) for values in error.fields.values() for m in values)
+        if extra and extra not in detail:
+            return f"{detail} {extra}" if detail != str(InvalidInput.default_detail) else extra
+    return detail
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback
+
+
+def is_panel(request: HttpRequest) -> bool:
+    return bool(request.htmx) and request.htmx.target == "appointment-panel"
+
+
+def changed(response: HttpResponse) -> HttpResponse:
+    response["HX-Trigger"] = "schedule-changed"
+    return response
+
+
+def when(moment: datetime) -> str:
+    return date_format(local(moment), "DATETIME_FORMAT")
+
+
+def labelled(appointments: Any) -> list[Appointment]:
+    """Names in the active language, for templates (which cannot pass arguments)."""
+    appointments = list(appointments)
+    for item in appointments:
+        item.treatment_label = item.treatment.localized("name")  # type: ignore[attr-defined]
+        item.room_label = item.room.localized("name")  # type: ignore[attr-defined]
+        item.device_label = item.device.localized("name") if item.device else ""  # type: ignore[attr-defined]
+    return appointments
+
+
+def query_string(**params: Any) -> str:
+    return urlencode({key: value for key, value in params.items() if value not in (None, "")})
+
+
+def slot_choices(
+    treatment: Treatment,
+    day: date,
+    *,
+    practitioner_id: int | None,
+    window: tuple[date, date] | None = None,
+    exclude: int | None = None,
+    offered: bool = True,
+) -> list[dict[str, Any]]:
+    """Free starts of one date for staff, grouped morning / afternoon / evening.
+    With no practitioner named, one button per start (booking picks fairly)."""
+    if not offered:
+        return []
+    slots = availability.find_slots(
+        treatment=treatment,
+        first_date=day,
+        last_date=day,
+        practitioner_id=practitioner_id,
+        staff=True,
+        window=window,
+        exclude_appointment_id=exclude,
+    )
+    names = {
+        p.pk: p.name
+        for p in Practitioner.objects.filter(pk__in={s.practitioner_id for s in slots}).select_related("user")
+    }
+    by_start: dict[datetime, list[int]] = {}
+    for slot in slots:
+        by_start.setdefault(slot.start, []).append(slot.practitioner_id)
+    groups: list[dict[str, Any]] = [
+        {"name": _("Morning"), "times": []},
+        {"name": _("Afternoon"), "times": []},
+        {"name": _("Evening"), "times": []},
+    ]
+    for start, who in by_start.items():
+        wall = local(start)
+        group = 0 if wall.hour < 12 else 1 if wall.hour < 17 else 2
+        groups[group]["times"].append(
+            {
+                "start": start,
+                "value": wall.isoformat(),
+                "label": wall.strftime("%H:%M"),
+                "practitioner": who[0] if practitioner_id is not None or len(who) == 1 else None,
+                "who": ", ".join(names.get(pk, "") for pk in who),
+                "free": len(who),
+            }
+        )
+    return [group for group in groups if group["times"]]
