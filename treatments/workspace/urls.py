@@ -5,8 +5,19 @@ from treatments.workspace import views
 app_name = "chart"
 
 urlpatterns = [
-    path("patients/", views.placeholder, name="patients"),
-    path("patients/<int:pk>/", views.placeholder, name="patient"),
-    path("patients/<int:pk>/assessments/new/", views.placeholder, name="assessment_new"),
-    path("appointments/<int:pk>/record/", views.placeholder, name="session_record"),
+    path("patients/", views.patients, name="patients"),
+    path("patients/new/", views.patient_new, name="patient_new"),
+    path("patients/<int:pk>/", views.patient, name="patient"),
+    path("patients/<int:pk>/edit/", views.patient_edit, name="patient_edit"),
+    path("patients/<int:pk>/declarations/new/", views.declaration_new, name="declaration_new"),
+    path("patients/<int:pk>/assessments/new/", views.assessment_new, name="assessment_new"),
+    path("patients/<int:pk>/plans/new/", views.plan_new, name="plan_new"),
+    path(
+        "patients/<int:pk>/photos/<int:photo_pk>/<str:variant>/",
+        views.photo_file,
+        name="photo",
+    ),
+    path("assessments/score/", views.assessment_score, name="assessment_score"),
+    path("plans/<int:pk>/cancel/", views.plan_cancel, name="plan_cancel"),
+    path("appointments/<int:pk>/record/", views.session_record, name="session_record"),
 ]

@@ -1,8 +1,433 @@
-"""Placeholder until the pages are written; replace every use."""
+"""The staff workspace's patient chart: patients, the chart, assessments with
+photos and a live score, plans, declarations from paper, session records.
 
+Roles (shared/api-v1.md): every staff role sees patients, details,
+declarations, appointments, notifications and the history of those; only
+practitioners and managers see or write assessments, photos, plans and
+session records (a receptionist gets 403 on those URLs and the chart leaves
+them out). Views parse with forms and call the services; a refused input is
+shown in place with what was typed, never a 500.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from booking.models import Appointment, SessionRecord
+from booking.services import appointment_complete
+from clinic.errors import ApplicationError, InvalidInput, InvalidState
+from clinic.pages import clinician_required, is_clinician, staff_required
+from patients.models import Patient
+from patients.services import declaration_submit, patient_create, patient_update
+from treatments import selectors, services
+from treatments.models import AssessmentPhoto, PhotoView, QualitativeGrade, TreatmentPlan
+from treatments.photos import MAX_BYTES, PhotoRejected, clean_photo, photo_response
+from treatments.scoring import WEIGHTS, count_band, goodman_baron_score, keloid_points
+from treatments.workspace import chart
+from treatments.workspace.forms import (
+    LESION_GROUPS,
+    SCORE_FIELDS,
+    AssessmentForm,
+    DeclarationForm,
+    PatientForm,
+    PatientSearchForm,
+    PlanCancelForm,
+    PlanForm,
+    ScoreForm,
+    SessionRecordForm,
+    apply_errors,
+)
+
+PAGE_SIZE = 25
+UPLOAD_OVERHEAD = 256 * 1024  # the other fields and multipart boundaries around the photos
 
 
-def placeholder(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-    return HttpResponse(status=501)
+def _patient(pk: int) -> Patient:
+    return get_object_or_404(Patient, pk=pk)
 
+
+# --- patients ------------------------------------------------------------------------------
+
+
+def _search(query: str) -> QuerySet[Patient]:
+    """As the API's ``GET /patients/?q=``: part of a name or email, or 3+ digits of a phone."""
+    patients = Patient.objects.order_by("full_name", "id")
+    if query:
+        digits = "".join(ch for ch in query if ch.isdigit())
+        condition = Q(full_name__icontains=query) | Q(email__icontains=query)
+        if len(digits) >= 3:
+            condition |= Q(phone__contains=digits)
+        patients = patients.filter(condition)
+    return patients
+
+
+@staff_required
+@require_GET
+def patients(request: HttpRequest) -> HttpResponse:
+    search = PatientSearchForm(request.GET)
+    query = search.query()
+    page = Paginator(_search(query), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"search": search, "query": query, "page": page, "form": PatientForm()}
+    if request.htmx and request.htmx.target == "patient-results":
+        return render(request, "chart/_patient_results.html", context)
+    return render(request, "chart/patients.html", context)
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def patient_new(request: HttpRequest) -> HttpResponse:
+    form = PatientForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if form.is_valid():
+            fields = {name: form.cleaned_data[name] for name in PatientForm.Meta.fields}
+            try:
+                patient = patient_create(created_by=request.user, **fields)
+            except InvalidInput as error:
+                apply_errors(form, error.fields, error.detail)
+            else:
+                messages.success(request, _("%(name)s was added.") % {"name": patient.full_name})
+                return redirect("chart:patient", pk=patient.pk)
+        return render(request, "chart/patient_form.html", {"form": form, "patient": None}, status=400)
+    return render(request, "chart/patient_form.html", {"form": form, "patient": None})
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = _patient(pk)
+    form = PatientForm(request.POST if request.method == "POST" else None, instance=patient)
+    if request.method == "POST":
+        if form.is_valid():
+            fields = {name: form.cleaned_data[name] for name in form.changed_data if name in PatientForm.Meta.fields}
+            try:
+                if fields:
+                    patient_update(patient=Patient.objects.get(pk=patient.pk), changed_by=request.user, **fields)
+            except InvalidInput as error:
+                apply_errors(form, error.fields, error.detail)
+            else:
+                messages.success(request, _("The details were saved."))
+                return redirect(reverse("chart:patient", args=[patient.pk]) + "#details")
+        return render(request, "chart/patient_form.html", {"form": form, "patient": patient}, status=400)
+    return render(request, "chart/patient_form.html", {"form": form, "patient": patient})
+
+
+@staff_required
+@require_GET
+def patient(request: HttpRequest, pk: int) -> HttpResponse:
+    found = _patient(pk)
+    context = chart.chart_context(patient=found, clinical=is_clinician(request), query=request.GET)
+    if request.htmx and request.htmx.target == "photos-compare" and context["clinical"]:
+        return render(request, "chart/_photos.html", context)
+    return render(request, "chart/patient.html", context)
+
+
+# --- health declarations -------------------------------------------------------------------
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def declaration_new(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = _patient(pk)
+    form = DeclarationForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if form.is_valid():
+            declaration_submit(patient=patient, entered_by=request.user, **form.answers())
+            messages.success(request, _("The health declaration was recorded."))
+            return redirect(reverse("chart:patient", args=[patient.pk]) + "#declarations")
+        return render(request, "chart/declaration_form.html", {"form": form, "patient": patient}, status=400)
+    return render(request, "chart/declaration_form.html", {"form": form, "patient": patient})
+
+
+# --- assessments ---------------------------------------------------------------------------
+
+
+def _score_context(form: ScoreForm) -> dict[str, Any]:
+    """The score of what was typed so far, by the same function the service uses."""
+    form.is_valid()
+    bad_fields = [form[name] for name in (*WEIGHTS, "keloid_area_cm2") if form.errors.get(name)]
+    grade = form.cleaned_data.get("qualitative_grade")
+    context: dict[str, Any] = {
+        "score": None,
+        "bad_fields": bad_fields,
+        "breakdown": [],
+        "keloid_points": 0,
+        "grade": grade,
+        "grade_label": dict(QualitativeGrade.choices).get(grade) if grade else None,
+    }
+    if bad_fields:
+        return context
+    lesions = form.lesions()
+    area = form.keloid_area()
+    context["score"] = goodman_baron_score(lesions, area)
+    context["breakdown"] = [
+        {"label": form.fields[key].label, "count": lesions[key], "points": WEIGHTS[key] * count_band(lesions[key])}
+        for _group, keys in LESION_GROUPS
+        for key in keys
+        if lesions[key]
+    ]
+    context["keloid_points"] = keloid_points(area)
+    context["keloid_area"] = area
+    return context
+
+
+@clinician_required
+@require_POST
+def assessment_score(request: HttpRequest) -> HttpResponse:
+    """The live score: a fragment the assessment form swaps in as counts are typed."""
+    return render(request, "chart/_score.html", _score_context(ScoreForm(request.POST)))
+
+
+def _check_photos(form: AssessmentForm) -> list[tuple[str, Any]]:
+    """Every chosen photo is checked before anything is saved, as the API checks one."""
+    found = []
+    for view, upload in form.photos():
+        try:
+            if upload.size > MAX_BYTES:
+                raise PhotoRejected(_("The picture is larger than 10 MB."))
+            clean_photo(upload, size=upload.size)
+        except PhotoRejected as error:
+            form.add_error(f"photo_{view}", str(error))
+        else:
+            upload.seek(0)
+            found.append((view, upload))
+    return found
+
+
+@clinician_required
+@require_http_methods(["GET", "POST"])
+def assessment_new(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = _patient(pk)
+    if request.method == "GET":
+        form = AssessmentForm(
+            patient=patient,
+            initial={
+                "assessed_on": services.clinic_today(),
+                "fitzpatrick_type": patient.fitzpatrick_type,
+                "pih": "none",
+                "pie": "none",
+            },
+        )
+        return _assessment_page(request, form, patient)
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > len(PhotoView.values) * MAX_BYTES + UPLOAD_OVERHEAD:
+        # Refused before the body is read at all (so nothing typed can be shown again).
+        form = AssessmentForm(patient=patient, initial={"assessed_on": services.clinic_today()})
+        error = _("The photos together are too large. Each may be at most 10 MB.")
+        return _assessment_page(request, form, patient, status=400, page_error=error)
+    form = AssessmentForm(request.POST, request.FILES, patient=patient)
+    if not form.is_valid():
+        return _assessment_page(request, form, patient, status=400)
+    uploads = _check_photos(form)
+    if form.errors:
+        return _assessment_page(request, form, patient, status=400)
+    stored: list[AssessmentPhoto] = []
+    try:
+        with transaction.atomic():
+            assessment = services.assessment_record(patient=patient, by=request.user, **form.values())
+            for view, upload in uploads:
+                try:
+                    stored.append(
+                        services.photo_add(
+                            assessment=assessment, view=view, upload=upload, size=upload.size, by=request.user
+                        )
+                    )
+                except InvalidInput as error:
+                    form.add_error(f"photo_{view}", (error.fields or {}).get("image", [str(error.detail)])[0])
+                    raise
+    except BaseException as error:
+        for photo in stored:  # rolled back: their files must not stay behind
+            for name in (photo.image.name, photo.thumbnail.name):
+                default_storage.delete(name)
+        if not isinstance(error, InvalidInput):
+            raise
+        if not form.errors:
+            apply_errors(form, error.fields, error.detail)
+        return _assessment_page(request, form, patient, status=400)
+    messages.success(
+        request,
+        _("The assessment was saved: Goodman & Baron score %(score)s, %(photos)s photos.")
+        % {"score": assessment.quantitative_score, "photos": len(stored)},
+    )
+    return redirect(reverse("chart:patient", args=[patient.pk]) + "#assessments")
+
+
+def _assessment_page(
+    request: HttpRequest, form: AssessmentForm, patient: Patient, status: int = 200, page_error: str = ""
+) -> HttpResponse:
+    if form.is_bound:
+        score = _score_context(ScoreForm(form.data))
+    else:
+        score = {"score": 0, "bad_fields": [], "breakdown": [], "keloid_points": 0, "grade_label": None}
+    groups = [(label, [(form[key], WEIGHTS[key]) for key in keys]) for label, keys in LESION_GROUPS]
+    context = {
+        "form": form,
+        "patient": patient,
+        "groups": groups,
+        "score_fields": ",".join(SCORE_FIELDS),
+        "page_error": page_error,
+        **score,
+    }
+    return render(request, "chart/assessment_form.html", context, status=status)
+
+
+# --- photos --------------------------------------------------------------------------------
+
+
+@clinician_required
+@require_GET
+def photo_file(request: HttpRequest, pk: int, photo_pk: int, variant: str) -> HttpResponse:
+    """A photo's bytes for the chart: clinicians only, never a public media URL,
+    never cached by a shared cache. A photo of another patient is 404."""
+    return photo_response(get_object_or_404(AssessmentPhoto, pk=photo_pk, assessment__patient_id=pk), variant)
+
+
+# --- plans ---------------------------------------------------------------------------------
+
+
+@clinician_required
+@require_http_methods(["GET", "POST"])
+def plan_new(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = _patient(pk)
+    form = PlanForm(request.POST if request.method == "POST" else None, patient=patient)
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.plan_create(
+                    patient=patient,
+                    treatment=data["treatment"],
+                    sessions=data["sessions"],
+                    assessment=data.get("assessment"),
+                    start_after=data.get("start_after"),
+                    by=request.user,
+                )
+            except InvalidInput as error:
+                apply_errors(form, error.fields, error.detail)
+            else:
+                messages.success(request, _("The plan was created."))
+                return redirect(reverse("chart:patient", args=[patient.pk]) + "#plans")
+        return render(request, "chart/plan_form.html", {"form": form, "patient": patient}, status=400)
+    return render(request, "chart/plan_form.html", {"form": form, "patient": patient})
+
+
+@clinician_required
+@require_POST
+def plan_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    plan = get_object_or_404(TreatmentPlan.objects.select_related("patient", "treatment"), pk=pk)
+    form = PlanCancelForm(request.POST)
+    target = reverse("chart:patient", args=[plan.patient_id]) + "#plans"
+    if not form.is_valid():
+        messages.error(request, _("The reason is too long."))
+        return redirect(target)
+    try:
+        services.plan_cancel(plan=plan, by=request.user, reason=form.cleaned_data["reason"].strip())
+    except ApplicationError as error:
+        messages.error(request, str(error.detail))
+    else:
+        messages.success(request, _("The plan was cancelled."))
+    return redirect(target)
+
+
+# --- session records -----------------------------------------------------------------------
+
+
+def _appointment(pk: int) -> Appointment:
+    return get_object_or_404(
+        Appointment.objects.select_related(
+            "patient", "treatment", "practitioner__user", "room", "plan_session__plan__treatment"
+        ),
+        pk=pk,
+    )
+
+
+def _plan_state(appointment: Appointment) -> chart.PlanRow | None:
+    if appointment.plan_session is None:
+        return None
+    plan = selectors.plans_for().get(pk=appointment.plan_session.plan_id)
+    return chart.plan_rows([plan], services.clinic_today())[0]
+
+
+@clinician_required
+@require_http_methods(["GET", "POST"])
+def session_record(request: HttpRequest, pk: int) -> HttpResponse:
+    appointment = _appointment(pk)
+    category = appointment.treatment.category
+    context: dict[str, Any] = {"appointment": appointment, "patient": appointment.patient}
+    context.update(chart.safety_context(appointment.patient))
+    status = 200
+    if appointment.status == Appointment.Status.COMPLETED:
+        record = SessionRecord.objects.filter(appointment=appointment).select_related("recorded_by").first()
+        if record is not None:
+            record.appointment = appointment
+            row = chart.record_rows([record])[0]
+            context.update(record=record, record_areas=row.areas, record_parameters=row.parameters)
+        context["plan"] = _plan_state(appointment)
+        if request.method == "POST":
+            context["state_error"] = _("This appointment is already completed; its session record is below.")
+            status = 409
+        return render(request, "chart/session_record.html", context, status=status)
+    if appointment.status != Appointment.Status.CHECKED_IN:
+        context["state_error"] = _state_message(appointment)
+        return render(request, "chart/session_record.html", context, status=409 if request.method == "POST" else 200)
+    if request.method == "POST":
+        form = SessionRecordForm(request.POST, category=category)
+        if form.is_valid():
+            try:
+                appointment_complete(appointment=appointment, by=request.user, record=form.record())
+            except InvalidInput as error:
+                apply_errors(form, error.fields, error.detail)
+                status = 400
+            except InvalidState as error:
+                context["state_error"] = str(error.detail)
+                status = 409
+            else:
+                messages.success(request, _("The session was recorded and the appointment completed."))
+                return redirect("chart:session_record", pk=appointment.pk)
+        else:
+            status = 400
+    else:
+        previous = chart.previous_record(appointment)
+        initial = SessionRecordForm.initial_from(previous) if previous is not None else {}
+        form = SessionRecordForm(initial=initial, category=category)
+        context["previous"] = previous
+    context.update(form=form, plan=_plan_state(appointment))
+    return render(request, "chart/session_record.html", context, status=status)
+
+
+def _state_message(appointment: Appointment) -> str:
+    if appointment.status == Appointment.Status.CONFIRMED:
+        return _("The patient has not been checked in yet. Check them in first, then record the session.")
+    if appointment.status == Appointment.Status.CANCELLED:
+        return _("This appointment was cancelled, so there is no session to record.")
+    if appointment.status == Appointment.Status.NO_SHOW:
+        return _("The patient did not come to this appointment, so there is no session to record.")
+    return _("This appointment cannot be completed in its current state.")
+
+
+__all__ = [
+    "assessment_new",
+    "assessment_score",
+    "declaration_new",
+    "patient",
+    "patient_edit",
+    "patient_new",
+    "patients",
+    "photo_file",
+    "plan_cancel",
+    "plan_new",
+    "session_record",
+]

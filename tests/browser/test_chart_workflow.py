@@ -1,0 +1,176 @@
+"""A practitioner's day in the chart, in a real browser at desktop size: open a
+patient's chart, record an assessment with photos while the score follows the
+counts as they are typed, then complete a session through the session record
+form and see the plan move on."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.utils import timezone
+from PIL import Image
+from playwright.sync_api import expect
+
+from booking.models import Appointment, SessionRecord
+from tests.factories import HealthDeclarationFactory, PatientFactory
+from tests.pages.chart_fixtures import checked_in_plan_appointment, staff
+from treatments.models import Assessment, PlanSession
+from treatments.scoring import goodman_baron_score
+
+
+def _image(fmt: str, color: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), color=color).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def _sign_in(page: Any, base_url: str, email: str) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.locator("#id_username").fill(email)
+    page.locator("#id_password").fill("correct-horse-battery")
+    page.locator("#id_password").press("Enter")
+    page.wait_for_url(f"{base_url}/staff/")
+
+
+def test_a_practitioner_records_an_assessment_and_completes_a_session(page: Any, base_url: str, shot: Any) -> None:
+    page.set_viewport_size({"width": 1366, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    doctor = staff("practitioner")
+    patient = PatientFactory(full_name="Chan Siu Ying", fitzpatrick_type=3)
+    HealthDeclarationFactory(patient=patient, cold_sore_history=True)
+    appointment = checked_in_plan_appointment(patient, doctor)
+
+    _sign_in(page, base_url, doctor.email)
+
+    # Find the patient and open the chart.
+    page.goto(f"{base_url}/staff/patients/")
+    page.get_by_label("Search by name, phone or email").fill("siu ying")
+    expect(page.locator("#patient-results").get_by_role("link", name="Chan Siu Ying")).to_be_visible()
+    shot("patients-search")
+    page.locator("#patient-results").get_by_role("link", name="Chan Siu Ying").click()
+    expect(page.get_by_role("heading", name="Chan Siu Ying", level=1)).to_be_visible()
+    expect(page.locator(".risks")).to_contain_text("History of cold sores")
+    shot("chart")
+
+    # A new assessment: the score follows the counts as they are typed.
+    page.locator(".chart-header").get_by_role("link", name="New assessment").click()
+    expect(page.get_by_role("heading", name="New assessment")).to_be_visible()
+    score = page.locator("#score output")
+    expect(score).to_have_text("0")
+    page.get_by_label("Macular: flat, red or brown").press_sequentially("12", delay=40)
+    expect(score).to_have_text(str(goodman_baron_score({"macular": 12})))
+    shot("score-after-macular")
+    page.get_by_label("Punched-out, shallow base, under 5 mm").fill("25")
+    expected = goodman_baron_score({"macular": 12, "punched_out_shallow": 25})
+    expect(score).to_have_text(str(expected))
+    page.get_by_label("Deep, broad atrophic areas").fill("4")
+    expected = goodman_baron_score({"macular": 12, "punched_out_shallow": 25, "broad_deep": 4})
+    expect(score).to_have_text(str(expected))
+    page.get_by_label("Keloidal or hypertrophic area (cm²)").fill("2.5")
+    expected = goodman_baron_score({"macular": 12, "punched_out_shallow": 25, "broad_deep": 4}, 2.5)  # type: ignore[arg-type]
+    expect(score).to_have_text(str(expected))
+    page.get_by_label("Qualitative grade", exact=True).select_option("3")
+    expect(page.locator("#score [data-grade]")).to_have_text("3 moderate")
+    # A negative count is named in the score box instead of a wrong score.
+    page.get_by_label("Mildly atrophic, dish-like").fill("-2")
+    expect(page.locator("#score")).to_contain_text("Fix these to see the score")
+    page.get_by_label("Mildly atrophic, dish-like").fill("")
+    expect(score).to_have_text(str(expected))
+    page.get_by_label("Rolling scar").check()
+    page.get_by_label("Front", exact=True).set_input_files(
+        {"name": "front.png", "mimeType": "image/png", "buffer": _image("PNG", (200, 120, 90))}
+    )
+    page.get_by_label("Left 45°", exact=True).set_input_files(
+        {"name": "left.jpg", "mimeType": "image/jpeg", "buffer": _image("JPEG", (180, 100, 80))}
+    )
+    page.get_by_label("Notes").fill("Baseline before the laser course.")
+    shot("assessment-filled")
+    page.get_by_role("button", name="Save assessment").click()
+
+    expect(page.get_by_text(f"Goodman & Baron score {expected}, 2 photos")).to_be_visible()
+    assessment = Assessment.objects.get(patient=patient)
+    assert assessment.quantitative_score == expected and assessment.photos.count() == 2
+    photos = page.locator("#photos-compare img")
+    expect(photos).to_have_count(2)
+    page.locator("#photos").scroll_into_view_if_needed()
+    loaded = "[...document.querySelectorAll('#photos-compare img')].every(i => i.complete && i.naturalWidth > 0)"
+    for _ in range(50):  # polled from Python: wait_for_function would need eval, which the CSP forbids
+        if page.evaluate(loaded):
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate(loaded), "the photos did not load"
+    expect(page.locator("#assessments svg.chart")).to_be_visible()
+    shot("chart-with-assessment")
+
+    # The checked-in appointment: record the session.
+    page.locator("#appointments").get_by_role("link", name="Record session").click()
+    expect(page.get_by_role("heading", name="Session record")).to_be_visible()
+    page.get_by_label("Left cheek").check()
+    page.get_by_label("Right cheek").check()
+    page.get_by_label("Device").fill("PicoSure")
+    page.get_by_label("Wavelength (nm)").fill("755")
+    page.get_by_label("Fluence (J/cm²)").fill("0.71")
+    page.get_by_label("Passes").fill("2")
+    page.get_by_label("Pain (0 to 10)").select_option("3")
+    # A value out of range is answered in place; what was typed stays.
+    page.get_by_label("Spot size (mm)").fill("300")
+    page.get_by_role("button", name="Complete session").click()
+    expect(page.get_by_text("Give a number from 0 to 30.")).to_be_visible()
+    expect(page.get_by_label("Device")).to_have_value("PicoSure")
+    expect(page.get_by_label("Spot size (mm)")).to_have_attribute("aria-invalid", "true")
+    shot("session-error-in-place")
+    page.get_by_label("Spot size (mm)").fill("8")
+    page.get_by_label("Spot size (mm)").press("Enter")  # Enter submits
+
+    expect(page.get_by_text("The session was recorded and the appointment completed.")).to_be_visible()
+    expect(page.locator(".plan-summary")).to_contain_text("1 of 3 sessions done")
+    next_session = appointment.plan_session.plan.sessions.get(number=2)
+    book = page.get_by_role("link", name="Book session 2").first
+    expect(book).to_have_attribute("href", f"/staff/book/?patient={patient.pk}&plan_session={next_session.pk}")
+    shot("session-completed-plan-advanced")
+
+    appointment.refresh_from_db()
+    assert appointment.status == Appointment.Status.COMPLETED
+    record = SessionRecord.objects.get(appointment=appointment)
+    assert record.parameters["fluence_j_cm2"] == 0.71 and record.areas == ["left_cheek", "right_cheek"]
+    first = PlanSession.objects.get(pk=appointment.plan_session_id)
+    assert first.status == PlanSession.Status.COMPLETED and first.completed_on == timezone.localdate(appointment.start)
+
+    # The chart shows the session and the plan's progress; nothing broke the content security policy.
+    page.goto(f"{base_url}/staff/patients/{patient.pk}/#plans")
+    expect(page.locator("#records")).to_contain_text("PicoSure")
+    expect(page.locator("#plans")).to_contain_text("1 of 3 sessions done")
+    shot("chart-after-session")
+    page.set_viewport_size({"width": 360, "height": 740})
+    shot("chart-at-360")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    for path in (f"/staff/patients/{patient.pk}/assessments/new/", f"/staff/appointments/{appointment.pk}/record/"):
+        page.goto(f"{base_url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
+    shot("session-record-at-360")
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_keyboard_only_closes_dialogs_with_escape(page: Any, base_url: str, shot: Any) -> None:
+    page.set_viewport_size({"width": 1366, "height": 900})
+    doctor = staff("manager")
+    _sign_in(page, base_url, doctor.email)
+    page.goto(f"{base_url}/staff/patients/")
+    page.get_by_role("button", name="New patient").focus()
+    page.keyboard.press("Enter")
+    dialog = page.locator("dialog#new-patient")
+    expect(dialog).to_be_visible()
+    shot("new-patient-dialog")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    # Adding a patient from the dialog with the keyboard.
+    page.get_by_role("button", name="New patient").click()
+    dialog.get_by_label("Full name").fill("Lam Wing Sze")
+    dialog.get_by_label("Date of birth").fill("1992-04-05")
+    dialog.get_by_label("Phone").fill("6123 4567")
+    dialog.get_by_label("Phone").press("Enter")
+    expect(page.get_by_role("heading", name="Lam Wing Sze", level=1)).to_be_visible()
+    expect(page.locator(".risks")).to_contain_text("Health declaration missing.")
+    shot("new-patient-chart")

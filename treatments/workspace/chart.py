@@ -1,0 +1,495 @@
+"""What the patient chart shows, read in a fixed number of queries whatever the
+patient's history (each list is one query, or one per prefetch), and the
+score trend drawn as server-side SVG (no scripts: the CSP allows none inline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Model
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from booking.models import Appointment, Notification, SessionRecord
+from booking.selectors import appointments_for
+from patients.models import DECLARATION_YES_NO, Allergy, HealthDeclaration, Patient
+from treatments import history, plans, selectors
+from treatments.models import Assessment, AssessmentPhoto, PhotoView, PlanSession, TreatmentPlan
+from treatments.screening import RETINOID_WINDOW, SUN_EXPOSURE_WINDOW
+from treatments.services import clinic_today
+from treatments.workspace.forms import AREA_LABELS, CHOICE_LABELS, LESION_LABELS, PARAMETER_LABELS
+
+LIST_LIMIT = 100  # appointments and notifications shown; the newest first
+HISTORY_LIMIT = 50  # history entries shown unless all are asked for
+
+# --- health declarations -------------------------------------------------------------------
+
+_FLAG_FIELDS = DECLARATION_YES_NO
+
+
+def _label(model: type[Model], name: str) -> str:
+    text = str(model._meta.get_field(name).verbose_name)
+    return text[:1].upper() + text[1:]
+
+
+def risk_flags(declaration: HealthDeclaration | None, today: date) -> list[str]:
+    """The answers of a declaration that matter for treatment, in words."""
+    if declaration is None:
+        return []
+    flags = [_label(HealthDeclaration, name) for name in _FLAG_FIELDS if getattr(declaration, name)]
+    submitted_on = timezone.localdate(declaration.submitted_at, timezone.get_default_timezone())
+    if declaration.recent_sun_exposure and (today - submitted_on) < SUN_EXPOSURE_WINDOW:
+        flags.append(_label(HealthDeclaration, "recent_sun_exposure"))
+    dose = declaration.isotretinoin_last_dose
+    if dose is not None and (today - dose) < settings.CLINIC_ISOTRETINOIN_WINDOW:
+        flags.append(_("Isotretinoin, last dose %(date)s") % {"date": dose.isoformat()})
+    retinoid = declaration.topical_retinoid_last_use
+    if retinoid is not None and (today - retinoid) < RETINOID_WINDOW:
+        flags.append(_("Retinoid cream, last used %(date)s") % {"date": retinoid.isoformat()})
+    allergy_names = dict(Allergy.choices)
+    for code in declaration.allergies or ():
+        flags.append(_("Allergy: %(name)s") % {"name": allergy_names.get(code, code)})
+    if declaration.allergies_other:
+        flags.append(_("Other allergies noted"))
+    return flags
+
+
+@dataclass
+class DeclarationRow:
+    declaration: HealthDeclaration
+    flags: list[str]
+    submitted_on: date
+
+
+def declaration_state(latest: HealthDeclaration | None, today: date) -> str:
+    """``missing``, ``stale`` (older than CLINIC_DECLARATION_MAX_AGE) or ``current``."""
+    if latest is None:
+        return "missing"
+    submitted_on = timezone.localdate(latest.submitted_at, timezone.get_default_timezone())
+    if timedelta(days=(today - submitted_on).days) > settings.CLINIC_DECLARATION_MAX_AGE:
+        return "stale"
+    return "current"
+
+
+# --- the score trend -----------------------------------------------------------------------
+
+CHART_WIDTH = 640
+CHART_HEIGHT = 280
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 44, 16, 16, 76
+GRADE_BAND = 36  # the grade strip under the score line
+
+
+@dataclass
+class ChartPoint:
+    x: float
+    y: float
+    grade_y: float
+    score: int
+    grade: int
+    on: date
+
+
+@dataclass
+class TrendChart:
+    width: int = CHART_WIDTH
+    height: int = CHART_HEIGHT
+    points: list[ChartPoint] = field(default_factory=list)
+    line: str = ""
+    grade_line: str = ""
+    y_ticks: list[tuple[float, int]] = field(default_factory=list)
+    x_labels: list[tuple[float, str, str]] = field(default_factory=list)
+    sessions: list[tuple[float, date]] = field(default_factory=list)
+    left: int = PAD_LEFT
+    right: int = CHART_WIDTH - PAD_RIGHT
+    top: int = PAD_TOP
+    bottom: int = CHART_HEIGHT - PAD_BOTTOM
+    grade_top: int = CHART_HEIGHT - PAD_BOTTOM + 22
+    grade_bottom: int = CHART_HEIGHT - PAD_BOTTOM + 22 + GRADE_BAND
+
+
+def trend_chart(assessments: Sequence[Assessment], session_days: Iterable[date]) -> TrendChart | None:
+    """Score over time (0 at the bottom) with a step strip of the qualitative
+    grade below, and a dashed mark on each day a plan session was done."""
+    ordered = sorted(assessments, key=lambda a: (a.assessed_on, a.pk))
+    if not ordered:
+        return None
+    chart = TrendChart()
+    first, last = ordered[0].assessed_on, ordered[-1].assessed_on
+    days = [day for day in session_days if first <= day <= last]
+    span = max((last - first).days, 1)
+    top_score = max(10, -(-max(a.quantitative_score for a in ordered) // 10) * 10)
+    inner_w = chart.right - chart.left
+    inner_h = chart.bottom - chart.top
+
+    def x_of(day: date) -> float:
+        if len(ordered) == 1:
+            return chart.left + inner_w / 2
+        return round(chart.left + inner_w * (day - first).days / span, 1)
+
+    def y_of(score: int) -> float:
+        return round(chart.bottom - inner_h * score / top_score, 1)
+
+    def grade_y(grade: int) -> float:
+        return round(chart.grade_bottom - (chart.grade_bottom - chart.grade_top) * (grade - 1) / 3, 1)
+
+    for assessment in ordered:
+        chart.points.append(
+            ChartPoint(
+                x=x_of(assessment.assessed_on),
+                y=y_of(assessment.quantitative_score),
+                grade_y=grade_y(assessment.qualitative_grade),
+                score=assessment.quantitative_score,
+                grade=assessment.qualitative_grade,
+                on=assessment.assessed_on,
+            )
+        )
+    chart.line = " ".join(f"{p.x},{p.y}" for p in chart.points)
+    chart.grade_line = " ".join(f"{p.x},{p.grade_y}" for p in chart.points)
+    step = top_score // 2
+    chart.y_ticks = [(y_of(value), value) for value in range(0, top_score + 1, step)]
+    if len(chart.points) > 1:
+        chart.x_labels = [
+            (chart.points[0].x, chart.points[0].on.isoformat(), "start"),
+            (chart.points[-1].x, chart.points[-1].on.isoformat(), "end"),
+        ]
+    else:
+        chart.x_labels = [(chart.points[0].x, chart.points[0].on.isoformat(), "middle")]
+    chart.sessions = [(x_of(day), day) for day in sorted(set(days))]
+    return chart
+
+
+# --- photos --------------------------------------------------------------------------------
+
+
+@dataclass
+class ViewPhotos:
+    view: str
+    label: str
+    photos: list[AssessmentPhoto]
+    left: AssessmentPhoto | None
+    right: AssessmentPhoto | None
+
+
+def _pick(photos: list[AssessmentPhoto], raw: str | None, default: AssessmentPhoto) -> AssessmentPhoto:
+    if raw and raw.isdigit():
+        for photo in photos:
+            if photo.pk == int(raw):
+                return photo
+    return default
+
+
+def photo_views(photos: Iterable[AssessmentPhoto], query: Any) -> list[ViewPhotos]:
+    """Per view, its photos oldest first and the two chosen (``a_<view>`` and
+    ``b_<view>`` in the query; first and latest by default)."""
+    by_view: dict[str, list[AssessmentPhoto]] = {}
+    for photo in photos:
+        by_view.setdefault(photo.view, []).append(photo)
+    found = []
+    for view in PhotoView:
+        items = by_view.get(view.value)
+        if not items:
+            continue
+        left = _pick(items, query.get(f"a_{view.value}"), items[0])
+        right = _pick(items, query.get(f"b_{view.value}"), items[-1])
+        found.append(ViewPhotos(view.value, str(view.label), items, left, right if len(items) > 1 else None))
+    return found
+
+
+# --- plans ---------------------------------------------------------------------------------
+
+
+@dataclass
+class SessionRow:
+    session: PlanSession
+    shown: str
+    appointment_id: int | None
+    bookable: bool
+
+
+@dataclass
+class PlanRow:
+    plan: TreatmentPlan
+    sessions: list[SessionRow]
+    done: int
+    overdue: int
+    next_bookable: SessionRow | None
+    name: str = ""
+
+
+def plan_rows(found: Iterable[TreatmentPlan], today: date) -> list[PlanRow]:
+    rows = []
+    for plan in found:
+        sessions = list(plan.sessions.all())
+        by_number = {s.number: s for s in sessions}
+        session_rows = []
+        for session in sessions:
+            previous = by_number.get(session.number - 1)
+            turn = plans.turn_has_come(number=session.number, previous_state=previous.status if previous else None)  # type: ignore[arg-type]
+            active = getattr(session, "active_appointments", [])
+            session_rows.append(
+                SessionRow(
+                    session=session,
+                    shown=selectors.shown_status(session, today),
+                    appointment_id=active[0].pk if active else None,
+                    bookable=plan.status == TreatmentPlan.Status.ACTIVE
+                    and session.status == PlanSession.Status.PENDING
+                    and turn,
+                )
+            )
+        rows.append(
+            PlanRow(
+                plan=plan,
+                sessions=session_rows,
+                done=sum(1 for s in sessions if s.status == PlanSession.Status.COMPLETED),
+                overdue=sum(1 for r in session_rows if r.shown == "overdue"),
+                next_bookable=next((r for r in session_rows if r.bookable), None),
+                name=plan.treatment.localized("name"),
+            )
+        )
+    return rows
+
+
+# --- session records -----------------------------------------------------------------------
+
+
+@dataclass
+class RecordRow:
+    record: SessionRecord
+    treatment: str
+    areas: list[str]
+    parameters: list[tuple[str, str]]
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, str):
+        return str(CHOICE_LABELS.get(value, value))
+    return str(value)
+
+
+def record_rows(records: Iterable[SessionRecord]) -> list[RecordRow]:
+    rows = []
+    for record in records:
+        rows.append(
+            RecordRow(
+                record=record,
+                treatment=record.appointment.treatment.localized("name"),
+                areas=[str(AREA_LABELS.get(area, area)) for area in record.areas or ()],
+                parameters=[
+                    (str(PARAMETER_LABELS.get(key, key)), _value_text(value))
+                    for key, value in (record.parameters or {}).items()
+                ],
+            )
+        )
+    return rows
+
+
+# --- history -------------------------------------------------------------------------------
+
+
+def _display(model: type[Model], name: str, value: Any) -> tuple[str, bool]:
+    """(text, typed by a person) of one value in a history entry."""
+    if value in (None, "", []):
+        return "—", False
+    try:
+        model_field = model._meta.get_field(name)
+    except Exception:  # a field since removed
+        return str(value), True
+    if isinstance(value, bool):
+        return (_("Yes") if value else _("No")), False
+    if model is Patient and name == "fitzpatrick_type":
+        return str(dict(model_field.flatchoices).get(value, value)), True  # Roman numerals stay as they are
+    if model_field.is_relation:
+        return f"#{value}", False
+    choices = dict(model_field.flatchoices or ())
+    if choices:
+        return str(choices.get(value, value)), value not in choices
+    return str(value), True
+
+
+HISTORY_LABELS: dict[str, Any] = {
+    **LESION_LABELS,
+    "number": gettext_lazy("Session number"),
+    "window_start": gettext_lazy("Window from"),
+    "window_end": gettext_lazy("Window until"),
+    "status": gettext_lazy("Status"),
+    "booked_on": gettext_lazy("Booked for"),
+    "completed_on": gettext_lazy("Done on"),
+    "treatment": gettext_lazy("Treatment"),
+    "assessment": gettext_lazy("Assessment"),
+    "start_after": gettext_lazy("First session from"),
+    "created_by": gettext_lazy("Created by"),
+    "cancelled_at": gettext_lazy("Cancelled at"),
+    "cancellation_reason": gettext_lazy("Reason"),
+    "assessed_on": gettext_lazy("Assessed on"),
+    "assessed_by": gettext_lazy("Assessed by"),
+    "keloid_area_cm2": gettext_lazy("Keloidal or hypertrophic area (cm²)"),
+    "types_present": gettext_lazy("Scar types seen"),
+    "qualitative_grade": gettext_lazy("Qualitative grade"),
+    "quantitative_score": gettext_lazy("Goodman & Baron score"),
+    "pih": gettext_lazy("Post-inflammatory hyperpigmentation"),
+    "pie": gettext_lazy("Post-inflammatory erythema"),
+    "notes": gettext_lazy("Notes"),
+    "entered_by": gettext_lazy("Entered by"),
+    "submitted_at": gettext_lazy("Submitted"),
+}
+
+
+def _field_name(model: type[Model], name: str) -> tuple[str, bool]:
+    """(label, translated): ours for clinical fields, else the model's verbose name."""
+    if name in HISTORY_LABELS:
+        return str(HISTORY_LABELS[name]), True
+    try:
+        model_field = model._meta.get_field(name)
+    except Exception:
+        return name, False
+    verbose = str(getattr(model_field, "verbose_name", name))
+    if verbose == name.replace("_", " "):
+        return name, False
+    return verbose[:1].upper() + verbose[1:], True
+
+
+_HIDDEN_FIELDS = ("patient", "plan", "user")  # the object the entry is of, and a login's id
+
+
+def history_entries(
+    *, patient: Patient, clinical: bool, plan_ids: Sequence[int], show_all: bool
+) -> tuple[list[dict[str, Any]], int]:
+    """Who changed what and when, newest first: the patient and their
+    declarations; for clinicians also assessments, plans and plan sessions.
+    One query per model and one for the names."""
+    sources: list[tuple[type[Model], str, list[Any]]] = [
+        (Patient, "patient", list(Patient.history.filter(id=patient.pk))),
+        (HealthDeclaration, "declaration", list(HealthDeclaration.history.filter(patient_id=patient.pk))),
+    ]
+    if clinical:
+        sources += [
+            (Assessment, "assessment", list(Assessment.history.filter(patient_id=patient.pk))),
+            (TreatmentPlan, "plan", list(TreatmentPlan.history.filter(patient_id=patient.pk))),
+            (PlanSession, "plan_session", list(PlanSession.history.filter(plan_id__in=list(plan_ids)))),
+        ]
+    names = history.user_names(row.history_user_id for _model, _kind, rows in sources for row in rows)
+    found: list[dict[str, Any]] = []
+    for model, kind, rows in sources:
+        for entry in history.entries(rows, model=model, kind=kind, user_names=names):
+            entry["changes"] = [
+                {
+                    "field": _field_name(model, change["field"]),
+                    "old": _display(model, change["field"], change["old"]),
+                    "new": _display(model, change["field"], change["new"]),
+                }
+                for change in entry["changes"]
+                if change["field"] not in _HIDDEN_FIELDS
+                and not (entry["type"] == "created" and type(change["new"]) is int and change["new"] == 0)
+            ]
+            found.append(entry)
+    found.sort(key=lambda entry: (entry["at"], entry["history_id"]), reverse=True)
+    total = len(found)
+    return (found if show_all else found[:HISTORY_LIMIT]), total
+
+
+# --- the whole chart -----------------------------------------------------------------------
+
+
+def chart_context(*, patient: Patient, clinical: bool, query: Any) -> dict[str, Any]:
+    today = clinic_today()
+    declarations = list(HealthDeclaration.objects.filter(patient=patient).select_related("entered_by"))
+    latest = declarations[0] if declarations else None
+    context: dict[str, Any] = {
+        "patient": patient,
+        "age": patient.age_on(today),
+        "today": today,
+        "clinical": clinical,
+        "latest_declaration": latest,
+        "declaration_state": declaration_state(latest, today),
+        "declaration_max_age_days": settings.CLINIC_DECLARATION_MAX_AGE.days,
+        "risk_flags": risk_flags(latest, today),
+        "declarations": [
+            DeclarationRow(d, risk_flags(d, today), timezone.localdate(d.submitted_at)) for d in declarations
+        ],
+        "appointments": list(appointments_for(patient_id=patient.pk).order_by("-start", "-id")[:LIST_LIMIT]),
+        "notifications": list(
+            Notification.objects.filter(patient=patient)
+            .select_related("appointment__treatment", "plan_session__plan__treatment")
+            .order_by("-due_at", "-id")[:LIST_LIMIT]
+        ),
+        "list_limit": LIST_LIMIT,
+    }
+    plan_ids: list[int] = []
+    if clinical:
+        assessments = list(selectors.assessments_for(patient_id=patient.pk).select_related("assessed_by"))
+        found_plans = list(selectors.plans_for(patient_id=patient.pk))
+        plan_ids = [plan.pk for plan in found_plans]
+        rows = plan_rows(found_plans, today)
+        session_days = [
+            row.session.completed_on for plan in rows for row in plan.sessions if row.session.completed_on is not None
+        ]
+        photos = [photo for assessment in reversed(assessments) for photo in assessment.photos.all()]
+        by_id = {assessment.pk: assessment for assessment in assessments}
+        for photo in photos:  # the assessment is already loaded: no query per photo
+            photo.assessment = by_id[photo.assessment_id]
+        context.update(
+            assessments=assessments,
+            trend=trend_chart(assessments, session_days),
+            photo_views=photo_views(photos, query),
+            photo_count=len(photos),
+            plans=rows,
+            session_records=record_rows(
+                SessionRecord.objects.filter(appointment__patient=patient)
+                .select_related("appointment__treatment", "appointment__plan_session", "recorded_by")
+                .order_by("-recorded_at", "-id")
+            ),
+        )
+    entries, total = history_entries(
+        patient=patient, clinical=clinical, plan_ids=plan_ids, show_all=query.get("history") == "all"
+    )
+    context.update(history=entries, history_total=total, history_limit=HISTORY_LIMIT)
+    return context
+
+
+def safety_context(patient: Patient) -> dict[str, Any]:
+    """The latest declaration's state and risk flags, for the forms used at the chair."""
+    today = clinic_today()
+    latest = HealthDeclaration.objects.filter(patient=patient).order_by("-submitted_at", "-id").first()
+    return {
+        "latest_declaration": latest,
+        "declaration_state": declaration_state(latest, today),
+        "declaration_max_age_days": settings.CLINIC_DECLARATION_MAX_AGE.days,
+        "risk_flags": risk_flags(latest, today),
+    }
+
+
+def previous_record(appointment: Appointment) -> SessionRecord | None:
+    """The record to prefill a session form from: the plan's latest earlier
+    session, else this patient's latest record of the same treatment."""
+    records = SessionRecord.objects.select_related("appointment__plan_session")
+    session = appointment.plan_session
+    if session is not None:
+        found = (
+            records.filter(
+                appointment__plan_session__plan_id=session.plan_id, appointment__plan_session__number__lt=session.number
+            )
+            .order_by("-appointment__plan_session__number", "-recorded_at")
+            .first()
+        )
+        if found is not None:
+            return found
+    return (
+        records.filter(
+            appointment__patient_id=appointment.patient_id, appointment__treatment_id=appointment.treatment_id
+        )
+        .exclude(appointment_id=appointment.pk)
+        .order_by("-recorded_at", "-id")
+        .first()
+    )
+
+
+def status_word(status: str) -> str:
+    return str(dict(Appointment.Status.choices).get(status, status))

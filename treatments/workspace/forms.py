@@ -1,0 +1,583 @@
+"""Forms of the patient chart: plain Django forms that parse and check what a
+person typed, then hand clean values to the services (which own the rules).
+
+Errors the services raise (``clinic.errors.InvalidInput.fields``) are put back
+on the matching field with ``apply_errors`` so they show in place.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from patients.models import DECLARATION_YES_NO, Allergy, FitzpatrickType, HealthDeclaration, Language, Patient
+from patients.validators import normalize_phone
+from treatments.models import (
+    KELOID_AREA_MAX,
+    LESION_COUNT_MAX,
+    LESION_KEYS,
+    Assessment,
+    MarkSeverity,
+    PhotoView,
+    QualitativeGrade,
+    ScarType,
+    Treatment,
+)
+from treatments.parameters import AREAS, PARAMETERS, TEXT_MAX, Day, Number, Text
+from treatments.services import clinic_today
+
+# --- shared helpers ------------------------------------------------------------------------
+
+
+def apply_errors(form: forms.Form, fields: dict[str, list[Any]] | None, detail: Any = None) -> None:
+    """Puts a service's field errors on the form's fields (unknown ones on the form)."""
+    placed = False
+    for name, messages in (fields or {}).items():
+        target = name if name in form.fields else None
+        if target is None and name.startswith("parameters.") and name.split(".", 1)[1] in form.fields:
+            target = name.split(".", 1)[1]
+        for message in messages:
+            form.add_error(target, str(message))
+            placed = True
+    if not placed and detail:
+        form.add_error(None, str(detail))
+
+
+def _check_past(value: date | None, *, born: date | None = None) -> date | None:
+    if value is None:
+        return value
+    if value > clinic_today():
+        raise forms.ValidationError(_("This date is in the future."))
+    if value.year < 1900 or (born is not None and value < born):
+        raise forms.ValidationError(_("Check the year."))
+    return value
+
+
+class PhoneInput(forms.CharField):
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value)
+        if not text:
+            return text
+        return normalize_phone(text)
+
+
+# --- patients ------------------------------------------------------------------------------
+
+
+class PatientForm(forms.ModelForm):
+    """Details and contact: creating a patient without a login, or editing one."""
+
+    phone = PhoneInput(
+        label=_("Phone"),
+        max_length=40,
+        help_text=_("A Hong Kong number or one with its country code, e.g. +852 9123 4567."),
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+    )
+    email = forms.EmailField(
+        label=_("Email"), required=False, max_length=254, help_text=_("Optional. Confirmations and reminders go here.")
+    )
+    date_of_birth = forms.DateField(label=_("Date of birth"), widget=forms.DateInput(attrs={"type": "date"}))
+    full_name = forms.CharField(label=_("Full name"), max_length=200)
+    preferred_language = forms.ChoiceField(label=_("Preferred language"), choices=Language.choices)
+    reminders_opt_out = forms.BooleanField(label=_("No reminder emails"), required=False)
+
+    class Meta:
+        model = Patient
+        fields = ["full_name", "date_of_birth", "phone", "email", "preferred_language", "reminders_opt_out"]
+
+    def clean_full_name(self) -> str:
+        name = " ".join(self.cleaned_data["full_name"].split())
+        if not name or "\x00" in name:
+            raise forms.ValidationError(_("Enter the patient's name."))
+        return name
+
+    def clean_date_of_birth(self) -> date:
+        born = self.cleaned_data["date_of_birth"]
+        if born > clinic_today():
+            raise forms.ValidationError(_("The date of birth cannot be in the future."))
+        if born.year < clinic_today().year - 120:
+            raise forms.ValidationError(_("Check the year of birth."))
+        return born
+
+    def _post_clean(self) -> None:
+        # The services validate and save; do not run the model's full_clean here.
+        pass
+
+
+class PatientSearchForm(forms.Form):
+    q = forms.CharField(label=_("Search patients"), required=False, max_length=100)
+
+    def query(self) -> str:
+        if not self.is_valid():
+            return ""
+        return self.cleaned_data["q"].replace("\x00", "").strip()
+
+
+# --- health declarations -------------------------------------------------------------------
+
+DECLARATION_QUESTIONS = DECLARATION_YES_NO
+YES_NO = [("yes", _("Yes")), ("no", _("No"))]
+
+
+class DeclarationForm(forms.Form):
+    """A health declaration typed in from the paper form: every question needs
+    an explicit answer (an unanswered question is not a "no")."""
+
+    isotretinoin_last_dose = forms.DateField(
+        label=_("Last dose of oral isotretinoin"),
+        required=False,
+        help_text=_("Leave empty if never taken."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    topical_retinoid_last_use = forms.DateField(
+        label=_("Last use of a retinoid cream"),
+        required=False,
+        help_text=_("Leave empty if never used."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    allergies = forms.MultipleChoiceField(
+        label=_("Allergies"), choices=Allergy.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    allergies_other = forms.CharField(
+        label=_("Other allergies"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        questions = {}
+        for name in DECLARATION_QUESTIONS:
+            label = HealthDeclaration._meta.get_field(name).verbose_name
+            questions[name] = forms.ChoiceField(
+                label=str(label)[:1].upper() + str(label)[1:], choices=YES_NO, widget=forms.RadioSelect
+            )
+        self.fields = {**questions, **self.fields}
+        for name in DECLARATION_QUESTIONS:
+            self.fields[name].error_messages["required"] = _("Answer yes or no.")
+
+    def clean_isotretinoin_last_dose(self) -> date | None:
+        return _check_past(self.cleaned_data.get("isotretinoin_last_dose"))
+
+    def clean_topical_retinoid_last_use(self) -> date | None:
+        return _check_past(self.cleaned_data.get("topical_retinoid_last_use"))
+
+    def answers(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        values: dict[str, Any] = {name: data[name] == "yes" for name in DECLARATION_QUESTIONS}
+        values["isotretinoin_last_dose"] = data.get("isotretinoin_last_dose")
+        values["topical_retinoid_last_use"] = data.get("topical_retinoid_last_use")
+        values["allergies"] = sorted(set(data.get("allergies") or []))
+        values["allergies_other"] = (data.get("allergies_other") or "").replace("\x00", "").strip()
+        return values
+
+
+# --- assessments ---------------------------------------------------------------------------
+
+# The Goodman & Baron sub-types as a clinician reads them, grouped by grade
+# (weights as in treatments.scoring.WEIGHTS, which the page reads for the points).
+LESION_LABELS: dict[str, Any] = {
+    "macular": _("Macular: flat, red or brown"),
+    "mild_atrophic": _("Mildly atrophic, dish-like"),
+    "moderate_atrophic": _("Moderately atrophic, several small"),
+    "punched_out_shallow": _("Punched-out, shallow base, under 5 mm"),
+    "broad_shallow": _("Shallow but broad atrophic areas"),
+    "punched_out_deep_normal_base": _("Punched-out, deep, normal base, under 5 mm"),
+    "punched_out_deep_abnormal_base": _("Punched-out, deep, abnormal base, under 5 mm"),
+    "linear_troughed": _("Linear or troughed dermal scarring"),
+    "broad_deep": _("Deep, broad atrophic areas"),
+    "hyperplastic_papular": _("Hyperplastic papular"),
+}
+LESION_GROUPS: tuple[tuple[Any, tuple[str, ...]], ...] = (
+    (_("Grade 1 and 2: macular and mild"), ("macular", "mild_atrophic")),
+    (_("Grade 3: moderate"), ("moderate_atrophic", "punched_out_shallow", "broad_shallow")),
+    (
+        _("Grade 4: severe"),
+        ("punched_out_deep_normal_base", "punched_out_deep_abnormal_base", "linear_troughed", "broad_deep"),
+    ),
+    (_("Hyperplastic"), ("hyperplastic_papular",)),
+)
+SCORE_FIELDS: tuple[str, ...] = (*LESION_KEYS, "keloid_area_cm2", "qualitative_grade")
+
+
+class CountInput(forms.IntegerField):
+    default_error_messages = {
+        "invalid": _("Give a whole number of lesions."),
+        "min_value": _("A count cannot be negative."),
+        "max_value": _("At most %(limit_value)s lesions."),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            min_value=0,
+            max_value=LESION_COUNT_MAX,
+            required=False,
+            widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": 1, "class": "count"}),
+            **kwargs,
+        )
+
+    def to_python(self, value: Any) -> int | None:
+        if isinstance(value, str) and len(value) > 30:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
+class AreaInput(forms.DecimalField):
+    default_error_messages = {
+        "invalid": _("Give an area in cm², e.g. 2.5."),
+        "min_value": _("An area cannot be negative."),
+        "max_value": _("At most %(limit_value)s cm²."),
+        "max_decimal_places": _("At most 2 decimal places."),
+        "max_digits": _("The area is too large."),
+        "max_whole_digits": _("The area is too large."),
+    }
+
+    def to_python(self, value: Any) -> Decimal | None:
+        if isinstance(value, str) and len(value) > 30:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        result = super().to_python(value)
+        if result is not None and not result.is_finite():
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return result
+
+
+class ScoreForm(forms.Form):
+    """The inputs of the live score: the ten counts, the keloid area and the grade."""
+
+    keloid_area_cm2 = AreaInput(
+        label=_("Keloidal or hypertrophic area (cm²)"),
+        required=False,
+        min_value=Decimal("0"),
+        max_value=Decimal(KELOID_AREA_MAX),
+        decimal_places=2,
+        max_digits=6,
+        widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "0.01"}),
+    )
+    qualitative_grade = forms.TypedChoiceField(
+        label=_("Qualitative grade"),
+        choices=[("", "—"), *QualitativeGrade.choices],
+        coerce=int,
+        error_messages={"required": _("Choose the qualitative grade."), "invalid_choice": _("Choose a grade.")},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        counts = {key: CountInput(label=LESION_LABELS[key]) for key in LESION_KEYS}
+        self.fields = {**counts, **self.fields}
+
+    def lesions(self) -> dict[str, int]:
+        return {key: self.cleaned_data.get(key) or 0 for key in LESION_KEYS}
+
+    def keloid_area(self) -> Decimal:
+        return self.cleaned_data.get("keloid_area_cm2") or Decimal("0")
+
+
+class AssessmentForm(ScoreForm):
+    assessed_on = forms.DateField(
+        label=_("Assessed on"), widget=forms.DateInput(attrs={"type": "date"}), help_text=_("Today unless from paper.")
+    )
+    fitzpatrick_type = forms.TypedChoiceField(
+        label=_("Fitzpatrick skin type"),
+        choices=[("", "—"), *FitzpatrickType.choices],
+        coerce=int,
+        error_messages={"required": _("Choose the skin type.")},
+    )
+    types_present = forms.MultipleChoiceField(
+        label=_("Scar types seen"), choices=ScarType.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    pih = forms.ChoiceField(label=_("Post-inflammatory hyperpigmentation"), choices=MarkSeverity.choices)
+    pie = forms.ChoiceField(label=_("Post-inflammatory erythema"), choices=MarkSeverity.choices)
+    notes = forms.CharField(label=_("Notes"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
+        self.patient = patient
+        super().__init__(*args, **kwargs)
+        for view in PhotoView:
+            self.fields[f"photo_{view.value}"] = forms.FileField(
+                label=view.label,
+                required=False,
+                widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}),
+                error_messages={"invalid": _("Upload a JPEG or PNG picture."), "empty": _("The file is empty.")},
+            )
+
+    def clean_assessed_on(self) -> date | None:
+        return _check_past(self.cleaned_data.get("assessed_on"), born=self.patient.date_of_birth)
+
+    def clean_notes(self) -> str:
+        return self.cleaned_data["notes"].replace("\x00", "").strip()
+
+    def photo_fields(self) -> list[forms.BoundField]:
+        return [self[f"photo_{view.value}"] for view in PhotoView]
+
+    def photos(self) -> list[tuple[str, Any]]:
+        return [
+            (view.value, self.cleaned_data[f"photo_{view.value}"])
+            for view in PhotoView
+            if self.cleaned_data.get(f"photo_{view.value}")
+        ]
+
+    def values(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "assessed_on": data["assessed_on"],
+            "fitzpatrick_type": data["fitzpatrick_type"],
+            "qualitative_grade": data["qualitative_grade"],
+            "pih": data["pih"],
+            "pie": data["pie"],
+            "lesions": self.lesions(),
+            "keloid_area_cm2": self.keloid_area(),
+            "types_present": data.get("types_present") or [],
+            "notes": data.get("notes", ""),
+        }
+
+
+# --- plans ---------------------------------------------------------------------------------
+
+
+class PlanForm(forms.Form):
+    treatment = forms.ModelChoiceField(
+        label=_("Treatment"),
+        queryset=Treatment.objects.none(),
+        empty_label="—",
+        error_messages={"required": _("Choose a treatment."), "invalid_choice": _("Choose a treatment.")},
+    )
+    sessions = forms.IntegerField(
+        label=_("Number of sessions"),
+        min_value=1,
+        max_value=50,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+        error_messages={"invalid": _("Give a whole number of sessions.")},
+    )
+    start_after = forms.DateField(
+        label=_("First session from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Empty for today."),
+    )
+    assessment = forms.ModelChoiceField(
+        label=_("Based on assessment"), queryset=Assessment.objects.none(), required=False, empty_label="—"
+    )
+
+    def __init__(self, *args: Any, patient: Patient, assessments: list[Assessment] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["treatment"].queryset = Treatment.objects.filter(
+            active=True, interval_days_min__isnull=False, interval_days_max__isnull=False
+        ).order_by("display_order", "slug")
+        self.fields["treatment"].label_from_instance = lambda t: t.localized("name")
+        self.fields["assessment"].queryset = Assessment.objects.filter(patient=patient).order_by("-assessed_on", "-id")
+        self.fields["assessment"].label_from_instance = lambda a: (
+            _("%(date)s · score %(score)s")
+            % {
+                "date": a.assessed_on.isoformat(),
+                "score": a.quantitative_score,
+            }
+        )
+
+
+class PlanCancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+# --- session records -----------------------------------------------------------------------
+
+PARAMETER_LABELS: dict[str, Any] = {
+    "device": _("Device"),
+    "wavelength_nm": _("Wavelength (nm)"),
+    "mode": _("Mode"),
+    "fluence_j_cm2": _("Fluence (J/cm²)"),
+    "energy_mj": _("Energy (mJ)"),
+    "spot_size_mm": _("Spot size (mm)"),
+    "pulse_duration": _("Pulse duration, with its unit"),
+    "density_percent": _("Density (%)"),
+    "passes": _("Passes"),
+    "tip": _("Tip"),
+    "energy_mj_per_pin": _("Energy per pin (mJ)"),
+    "needle_depth_mm": _("Needle depth (mm)"),
+    "endpoint": _("Clinical endpoint"),
+    "agent": _("Agent"),
+    "concentration_percent": _("Concentration (%)"),
+    "coats": _("Coats"),
+    "contact_time_min": _("Contact time (minutes)"),
+    "applicator": _("Applicator"),
+    "scars_treated": _("Scars treated"),
+    "product": _("Product"),
+    "lot": _("Lot number"),
+    "volume_ml": _("Volume (ml)"),
+    "sites": _("Injection sites"),
+    "depth": _("Depth"),
+    "needle_or_cannula": _("Needle or cannula"),
+    "drug": _("Drug"),
+    "concentration_mg_ml": _("Concentration (mg/ml)"),
+    "total_dose_mg": _("Total dose (mg)"),
+    "dilution": _("Dilution"),
+    "units": _("Units"),
+    "units_per_site": _("Units per site"),
+    "instrument": _("Instrument"),
+    "technique": _("Technique"),
+    "punch_size_mm": _("Punch size (mm)"),
+    "closure": _("Closure"),
+    "suture_removal_date": _("Suture removal date"),
+    "serums": _("Serums"),
+}
+CHOICE_LABELS: dict[str, Any] = {"needle": _("Needle"), "cannula": _("Cannula")}
+AREA_LABELS: dict[str, Any] = {
+    "forehead": _("Forehead"),
+    "left_cheek": _("Left cheek"),
+    "right_cheek": _("Right cheek"),
+    "temples": _("Temples"),
+    "nose": _("Nose"),
+    "perioral": _("Around the mouth"),
+    "chin": _("Chin"),
+    "jawline": _("Jawline"),
+    "neck": _("Neck"),
+    "chest": _("Chest"),
+    "back": _("Back"),
+}
+PAIN_CHOICES = [("", "—"), *((str(n), str(n)) for n in range(11))]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+class NumberParameter(forms.Field):
+    """A parameter number as typed; the range is the one treatments.parameters checks."""
+
+    def __init__(self, spec: Number, **kwargs: Any) -> None:
+        self.spec = spec
+        attrs = {"inputmode": "numeric" if spec.integer else "decimal", "step": "1" if spec.integer else "any"}
+        attrs.update(min=_fmt(spec.low), max=_fmt(spec.high))
+        super().__init__(required=False, widget=forms.NumberInput(attrs=attrs), **kwargs)
+        self.help_text = _("From %(low)s to %(high)s.") % {"low": _fmt(spec.low), "high": _fmt(spec.high)}
+
+    def to_python(self, value: Any) -> int | float | None:
+        text = str(value or "").strip()
+        if not text:
+            return None
+        try:
+            number = Decimal(text[:40])
+        except InvalidOperation:
+            raise forms.ValidationError(_("Give a number, e.g. 2.5.")) from None
+        if not number.is_finite():
+            raise forms.ValidationError(_("Give a number, e.g. 2.5."))
+        if self.spec.integer:
+            if number != number.to_integral_value():
+                raise forms.ValidationError(_("Give a whole number."))
+            result: int | float = int(number)
+        else:
+            result = float(number)
+            if not math.isfinite(result):
+                raise forms.ValidationError(_("Give a number, e.g. 2.5."))
+        if not self.spec.low <= result <= self.spec.high:
+            raise forms.ValidationError(
+                _("Give a number from %(low)s to %(high)s.")
+                % {"low": _fmt(self.spec.low), "high": _fmt(self.spec.high)}
+            )
+        return result
+
+
+class SessionRecordForm(forms.Form):
+    """The common fields of domain.md, then the treatment category's parameters."""
+
+    areas = forms.MultipleChoiceField(
+        label=_("Areas treated"),
+        choices=[(code, AREA_LABELS[code]) for code in AREAS],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    anaesthesia = forms.CharField(label=_("Anaesthesia"), required=False, max_length=200)
+    pain_score = forms.TypedChoiceField(
+        label=_("Pain (0 to 10)"), choices=PAIN_CHOICES, coerce=int, empty_value=None, required=False
+    )
+    immediate_reaction = forms.CharField(
+        label=_("Immediate reaction"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    adverse_events = forms.CharField(
+        label=_("Adverse events"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    consent_version = forms.CharField(label=_("Consent form version"), required=False, max_length=50)
+    notes = forms.CharField(label=_("Notes"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    COMMON = ("areas", "anaesthesia", "pain_score", "immediate_reaction", "adverse_events", "consent_version", "notes")
+
+    def __init__(self, *args: Any, category: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.category = category
+        self.parameter_names: list[str] = []
+        for key, spec in PARAMETERS.get(category, {}).items():
+            label = PARAMETER_LABELS.get(key, key)
+            field: forms.Field
+            if isinstance(spec, Number):
+                field = NumberParameter(spec, label=label)
+            elif isinstance(spec, Day):
+                field = forms.DateField(label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}))
+            elif isinstance(spec, Text) and spec.choices:
+                field = forms.ChoiceField(
+                    label=label,
+                    required=False,
+                    choices=[("", "—"), *((c, CHOICE_LABELS.get(c, c)) for c in spec.choices)],
+                )
+            else:
+                field = forms.CharField(label=label, required=False, max_length=TEXT_MAX)
+            self.fields[key] = field
+            self.parameter_names.append(key)
+
+    def common_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.COMMON]
+
+    def parameter_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.parameter_names]
+
+    def record(self) -> dict[str, Any]:
+        """What ``appointment_complete`` takes as ``record``."""
+        data = self.cleaned_data
+
+        def text(name: str) -> str:
+            return (data.get(name) or "").replace("\x00", "").strip()
+
+        parameters: dict[str, Any] = {}
+        for key in self.parameter_names:
+            value = data.get(key)
+            if value in (None, ""):
+                continue
+            parameters[key] = value.isoformat() if isinstance(value, date) else value
+        return {
+            "areas": list(data.get("areas") or []),
+            "anaesthesia": text("anaesthesia"),
+            "pain_score": data.get("pain_score"),
+            "immediate_reaction": text("immediate_reaction"),
+            "adverse_events": text("adverse_events"),
+            "consent_version": text("consent_version"),
+            "notes": text("notes"),
+            "parameters": parameters,
+        }
+
+    @classmethod
+    def initial_from(cls, record: Any) -> dict[str, Any]:
+        """Initial values copied from an earlier session record."""
+        initial: dict[str, Any] = {
+            "areas": list(record.areas or []),
+            "anaesthesia": record.anaesthesia,
+            "consent_version": record.consent_version,
+        }
+        for key, value in (record.parameters or {}).items():
+            initial[key] = int(value) if isinstance(value, float) and value.is_integer() else value
+        return initial
+
+
+__all__ = [
+    "AssessmentForm",
+    "DeclarationForm",
+    "PatientForm",
+    "PatientSearchForm",
+    "PlanCancelForm",
+    "PlanForm",
+    "ScoreForm",
+    "SessionRecordForm",
+    "apply_errors",
+]
