@@ -376,3 +376,34 @@ def test_runs_with_debug_off_when_forced(settings: Any) -> None:
     call_command("seed_demo", "--force", stdout=StringIO())
     assert Treatment.objects.count() == 18
     assert WorkingHours.objects.count() == 24
+
+
+def test_demo_history_gives_the_pages_something_to_show(seeded: str) -> None:
+    from booking.models import Appointment, Notification
+    from patients.models import Patient
+    from treatments.models import Assessment, AssessmentPhoto, PlanSession
+
+    emily = Patient.objects.get(user__username="patient@example.com")
+    scores = list(
+        Assessment.objects.filter(patient=emily).order_by("assessed_on").values_list("quantitative_score", flat=True)
+    )
+    assert len(scores) == 3 and scores[0] > scores[1] > scores[2]  # improving
+    assert AssessmentPhoto.objects.filter(assessment__patient=emily).count() == 9
+    sessions = dict(PlanSession.objects.filter(plan__patient=emily).values_list("number", "status"))
+    assert sessions[1] == sessions[2] == PlanSession.Status.COMPLETED and sessions[3] == PlanSession.Status.PENDING
+    assert Appointment.objects.filter(patient=emily, status=Appointment.Status.COMPLETED).count() == 2
+    assert Appointment.objects.filter(start__gte=timezone.now(), status=Appointment.Status.CONFIRMED).exists()
+    # Nothing is mailed about the invented past.
+    assert not Notification.objects.filter(
+        status=Notification.Status.PENDING, appointment__start__lt=timezone.now()
+    ).exists()
+    assert "Demo history seeded" in seeded
+
+
+def test_demo_history_is_seeded_once(seed: Callable[[], str]) -> None:
+    from treatments.models import Assessment
+
+    seed()
+    count = Assessment.objects.count()
+    assert "Demo history seeded" not in seed()
+    assert Assessment.objects.count() == count

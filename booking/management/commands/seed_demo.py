@@ -8,12 +8,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from booking.demo import DEMO_PASSWORD, seed_demo
+from booking.demo_history import seed_history
 
 
 class Command(BaseCommand):
     help = (
         "Seeds the demo clinic: the treatment catalogue, rooms, devices, four practitioners, demo accounts "
-        "and Hong Kong public holidays. Safe to run again: a second run changes nothing."
+        "Hong Kong public holidays, and (once) a demo patient's course and the next days' appointments. "
+        "Safe to run again: a second run changes nothing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -22,8 +24,13 @@ class Command(BaseCommand):
             action="store_true",
             help="Run even with DEBUG off. The demo accounts have a published password.",
         )
+        parser.add_argument(
+            "--without-history",
+            action="store_true",
+            help="Only the catalogue, staff and accounts: no demo assessments, plans or appointments.",
+        )
 
-    def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
+    def handle(self, *args: Any, force: bool = False, without_history: bool = False, **options: Any) -> None:
         if not settings.DEBUG and not force:
             raise CommandError(
                 "seed_demo creates demo accounts whose password is published and resets the catalogue to the "
@@ -37,6 +44,13 @@ class Command(BaseCommand):
             self.stdout.write("Demo clinic already up to date: nothing changed.")
         for line in tally.lines():
             self.stdout.write(f"  {line}")
+        if not without_history:
+            # Outside the transaction above: the booking services run their own (durable) transactions.
+            history = seed_history(today=timezone.localdate())
+            if history.created:
+                self.stdout.write(self.style.SUCCESS("Demo history seeded (Emily Cheung's course, the next days)."))
+            for line in history.lines():
+                self.stdout.write(f"  {line}")
         self.stdout.write(
             f"  log in as manager@, reception@, doctor@ or patient@example.com with password {DEMO_PASSWORD!r}"
         )
