@@ -1,0 +1,204 @@
+"""How fast the busiest pages render, and whether their query counts stay flat as data grows.
+
+Seeds the demo clinic (``seed_demo`` with its history) into its own database,
+then grows the tables: N past appointments spread over many patients, and for
+the demo patient Emily Cheung N/100 extra assessments and appointments. For
+N = 0, 1,000 and 10,000 it renders each page in-process with Django's test
+client (no network, no browser: the server's share of the time) and prints
+the median of ``--runs`` renders and the number of SQL queries.
+
+    .venv/bin/python bench/pages.py [--runs 15] [--sizes 0,1000,10000]
+
+DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/clinic_bench_pages;
+the database is created if missing and migrated; its clinical and booking rows
+are replaced.
+
+Goals: every page under 150 ms median at N = 10,000 on this 2-core machine,
+and the same query count for every N (a count that grows with N is an N+1 bug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic_bench_pages")
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("STATIC_MANIFEST", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+os.environ.pop("CLINIC_TIME_ZONE", None)
+
+GOAL_MS = 150
+
+
+def ensure_database(url: str) -> None:
+    if not url.startswith(("postgres://", "postgresql://")):
+        return
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    server = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(server, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--sizes", default="0,1000,10000")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+
+    ensure_database(os.environ["DATABASE_URL"])
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from booking.models import Appointment, Notification, Practitioner, Room
+    from clinic.i18n import compile_catalogues
+    from patients.models import Patient
+    from treatments.models import Assessment, Treatment, TreatmentPlan
+
+    logging.disable(logging.WARNING)  # django-axes logs every sign-in
+    compile_catalogues()
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+    if not Patient.objects.filter(user__username="patient@example.com").exists():
+        settings.DEBUG = True
+        from io import StringIO
+
+        call_command("seed_demo", "--force", stdout=StringIO())
+        settings.DEBUG = False
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+    emily = Patient.objects.get(user__username="patient@example.com")
+    doctor = User.objects.get(username="doctor@example.com")
+    reception = User.objects.get(username="reception@example.com")
+    practitioner = Practitioner.objects.get(user=doctor)
+    consultation = Treatment.objects.get(slug="consultation")
+    room = Room.objects.filter(kind=consultation.room_kind).first() or Room.objects.first()
+    first_assessment = Assessment.objects.filter(patient=emily).order_by("assessed_on").first()
+    plan = TreatmentPlan.objects.filter(patient=emily).first()
+    today = timezone.localdate()
+    busy_day = Appointment.objects.filter(start__date__gte=today).order_by("start").values_list("start", flat=True)
+    day = timezone.localtime(busy_day[0]).date() if busy_day else today
+
+    from booking.availability import find_slots
+
+    free = find_slots(
+        treatment=Treatment.objects.get(slug="pico-laser"), first_date=today, last_date=today + timedelta(days=14)
+    )
+    slot_day = timezone.localtime(free[0].start).date() if free else today
+
+    def grow_to(n: int) -> None:
+        """Exactly n bench rows: past appointments of many patients, and Emily's extra history."""
+        Appointment.objects.filter(notes="bench").delete()
+        Assessment.objects.filter(notes="bench").delete()
+        Patient.objects.filter(full_name__startswith="Bench patient").exclude(appointments__isnull=False).delete()
+        if not n:
+            return
+        patients = Patient.objects.bulk_create(
+            Patient(full_name=f"Bench patient {i}", date_of_birth=today - timedelta(days=9000), phone=f"+8526{i:07d}")
+            for i in range(max(1, n // 20))
+        )
+        start = timezone.now() - timedelta(days=400)  # clear of the demo history (the last 90 days)
+        rows = []
+        for i in range(n):
+            begins = start - timedelta(minutes=45 * (i + 1))
+            owner = emily if i % 100 == 0 else patients[i % len(patients)]
+            rows.append(
+                Appointment(
+                    patient=owner,
+                    treatment=consultation,
+                    practitioner=practitioner,
+                    room=room,
+                    start=begins,
+                    end=begins + timedelta(minutes=30),
+                    blocked_until=begins + timedelta(minutes=30),
+                    status=Appointment.Status.COMPLETED if i % 7 else Appointment.Status.NO_SHOW,
+                    source=Appointment.Source.STAFF,
+                    notes="bench",
+                )
+            )
+        Appointment.objects.bulk_create(rows, batch_size=2000)
+        extra = [
+            Assessment(
+                patient=emily,
+                assessed_on=today - timedelta(days=400 + i),
+                assessed_by=doctor,
+                fitzpatrick_type=3,
+                qualitative_grade=2,
+                quantitative_score=20 + i % 10,
+                notes="bench",
+                **{k: getattr(first_assessment, k) for k in first_assessment.lesions},
+            )
+            for i in range(n // 100)
+        ]
+        Assessment.objects.bulk_create(extra)
+
+    pages = [
+        ("staff day view", reception, f"/staff/?date={day.isoformat()}"),
+        ("staff week view", reception, f"/staff/?date={day.isoformat()}&view=week"),
+        ("patient chart", doctor, f"/staff/patients/{emily.pk}/"),
+        ("due sessions", reception, "/staff/due/"),
+        ("no-shows", reception, "/staff/no-shows/"),
+        ("failed emails", reception, "/staff/notifications/failed/"),
+        ("my appointments", emily.user, "/appointments/"),
+        ("my progress", emily.user, "/progress/"),
+        ("my plan", emily.user, f"/plans/{plan.pk}/"),
+        ("book: calendar", emily.user, "/book/?treatment=pico-laser&practitioner=any"),
+        ("book: day's times", emily.user, f"/book/?treatment=pico-laser&practitioner=any&date={slot_day.isoformat()}"),
+        ("treatments", None, "/treatments/"),
+    ]
+    print(f"{'page':<18}{'N':>8}{'median ms':>12}{'queries':>9}  status")
+    worst = 0.0
+    counts: dict[str, set[int]] = {}
+    for n in sizes:
+        grow_to(n)
+        Notification.objects.filter(status=Notification.Status.PENDING).count()  # warm the connection
+        for label, user, url in pages:
+            client = Client()
+            if user is not None:
+                client.force_login(user)
+            client.get(url, secure=True)  # warm caches and templates
+            timings = []
+            for _ in range(args.runs):
+                begin = time.perf_counter()
+                response = client.get(url, secure=True)
+                timings.append((time.perf_counter() - begin) * 1000)
+            with CaptureQueriesContext(connection) as queries:
+                client.get(url, secure=True)
+            median = statistics.median(timings)
+            worst = max(worst, median) if n == max(sizes) else worst
+            counts.setdefault(label, set()).add(len(queries))
+            print(f"{label:<18}{n:>8}{median:>12.1f}{len(queries):>9}  {response.status_code}")
+    grow_to(0)
+    flat = all(len(c) == 1 for c in counts.values())
+    print(
+        f"\nslowest page at N={max(sizes)}: {worst:.1f} ms (goal < {GOAL_MS} ms): {'met' if worst < GOAL_MS else 'NOT met'}"
+    )
+    print(
+        f"query counts the same for every N: {'yes' if flat else 'NO: ' + str({k: sorted(v) for k, v in counts.items() if len(v) > 1})}"
+    )
+
+
+if __name__ == "__main__":
+    main()
