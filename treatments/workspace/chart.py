@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Model
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -350,10 +351,11 @@ def _field_name(model: type[Model], name: str) -> tuple[str, bool]:
         model_field = model._meta.get_field(name)
     except Exception:
         return name, False
-    verbose = str(getattr(model_field, "verbose_name", name))
-    if verbose == name.replace("_", " "):
+    verbose = getattr(model_field, "verbose_name", None)
+    if not isinstance(verbose, Promise):  # Django's default from the name: not translated
         return name, False
-    return verbose[:1].upper() + verbose[1:], True
+    text = str(verbose)
+    return text[:1].upper() + text[1:], True
 
 
 _HIDDEN_FIELDS = ("patient", "plan", "user")  # the object the entry is of, and a login's id
