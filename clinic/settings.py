@@ -48,6 +48,8 @@ CLINIC_ADDRESS_ZH_HANT = env_str("CLINIC_ADDRESS_ZH_HANT", "香港中環皇后�
 CLINIC_BASE_URL = env_url("CLINIC_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https")).rstrip("/")
 CLINIC_TIME_ZONE = env_time_zone("CLINIC_TIME_ZONE", "Asia/Hong_Kong")
 CLINIC_CURRENCY = env_str("CLINIC_CURRENCY", "HKD")
+# How often the staff schedule redraws itself (it waits while a keyboard user is in it).
+STAFF_SCHEDULE_REFRESH_SECONDS = env_int("STAFF_SCHEDULE_REFRESH_SECONDS", 120, minimum=5, maximum=3600)
 CLINIC_SLOT_MINUTES = env_int("CLINIC_SLOT_MINUTES", 15, minimum=5, maximum=240)
 CLINIC_NOTIFICATION_SWEEP_SECONDS = env_int("CLINIC_NOTIFICATION_SWEEP_SECONDS", 60, minimum=1, maximum=3600)
 # The outbox (booking.notifications): attempts before a row is failed, the

@@ -83,7 +83,9 @@ class PatientCreateForm(AccessibleForm):
         label=_("Mobile phone"), max_length=40, help_text=_("Hong Kong numbers need no code, e.g. 9123 4567.")
     )
     date_of_birth = forms.DateField(
-        label=_("Date of birth"), validators=[_birth_date], widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Date of birth"),
+        validators=[_birth_date],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     email = forms.EmailField(
         label=_("Email (optional)"),

@@ -4,7 +4,9 @@ The page may not use style attributes (CSP ``style-src 'self'``), so every
 block is placed on a CSS grid by class names that staff.css defines: a row per
 ``ROW_MINUTES`` of the day (``.rs-N`` starts at grid row N, ``.rsp-N`` spans N
 rows) and a column per practitioner, room or device (``.cs-N``). Row 1 is the
-column headers; the first time row is row 2.
+column headers; the first time row is row 2. The week grid uses the same rows
+with a column per day; overlapping appointments of a day take lanes side by
+side (a day spans its lanes: ``.csp-N``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Block:
     span: int
     item: Any = None
     label: str = ""
+    cspan: int = 1  # grid columns covered (lanes of a week's day)
 
 
 @dataclass
@@ -45,6 +48,9 @@ class Cell:
     key: int = 0
     title: str = ""
     past: bool = False
+    cspan: int = 1
+    day: date | None = None
+    kind: str = "cell"
 
 
 @dataclass
@@ -67,6 +73,16 @@ class DayGrid:
     overflow: list[Any] = field(default_factory=list)  # appointments that cannot sit on the grid
     now_row: int | None = None
     now_offset: int = 0  # minutes into now_row
+
+    @property
+    def items(self) -> list[Block | Cell]:
+        return in_reading_order(self.blocks, self.cells)
+
+
+def in_reading_order(blocks: Sequence[Block], cells: Sequence[Cell]) -> list[Block | Cell]:
+    """Blocks and cells column by column, top to bottom: the order keyboard
+    focus moves in (the grid places them by class, whatever the order)."""
+    return sorted([*blocks, *cells], key=lambda item: (item.column, item.row))
 
 
 def local(moment: datetime, zone: tzinfo) -> datetime:
@@ -225,6 +241,189 @@ def _runs(numbers: Sequence[int]) -> list[tuple[int, int]]:
         else:
             runs.append((number, number + 1))
     return runs
+
+
+MAX_LANES = 5  # side-by-side appointments in one day of the week grid; more are listed below it
+
+
+@dataclass
+class WeekDay:
+    day: date
+    column: int = 2  # first grid column
+    lanes: int = 1
+    is_today: bool = False
+
+
+@dataclass
+class WeekGrid:
+    days: list[WeekDay]
+    rows: list[tuple[int, time]]
+    blocks: list[Block] = field(default_factory=list)
+    cells: list[Cell] = field(default_factory=list)
+    overflow: list[Any] = field(default_factory=list)
+    now_row: int | None = None
+    now_offset: int = 0
+    now_column: int = 0
+    now_span: int = 1
+
+    @property
+    def items(self) -> list[Block | Cell]:
+        """Day by day, then top to bottom, then lane by lane."""
+        starts = [d.column for d in self.days]
+
+        def day_of(item: Block | Cell) -> int:
+            return max((n for n, start in enumerate(starts) if start <= item.column), default=0)
+
+        return sorted([*self.blocks, *self.cells], key=lambda item: (day_of(item), item.row, item.column))
+
+    @property
+    def width(self) -> int:
+        """Grid columns, the time labels included."""
+        return 1 + sum(d.lanes for d in self.days)
+
+
+def _lanes(spans: list[tuple[int, int, Any]]) -> list[tuple[Any, int, int, int, int]]:
+    """Side-by-side lanes for overlapping (low, high, item) row spans: gives
+    (item, low, high, lane, lanes in its cluster of overlapping items)."""
+    placed: list[tuple[Any, int, int, int, int]] = []
+    cluster: list[tuple[Any, int, int, int]] = []
+    ends: list[int] = []
+    cluster_end = -1
+
+    def close() -> None:
+        placed.extend((item, low, high, lane, len(ends)) for item, low, high, lane in cluster)
+
+    for low, high, item in sorted(spans, key=lambda s: (s[0], -s[1], getattr(s[2], "pk", 0) or 0)):
+        if cluster and low >= cluster_end:
+            close()
+            cluster, ends = [], []
+        lane = next((n for n, end in enumerate(ends) if end <= low), None)
+        if lane is None:
+            lane = len(ends)
+            ends.append(high)
+        else:
+            ends[lane] = high
+        cluster.append((item, low, high, lane))
+        cluster_end = max(cluster_end, high) if len(cluster) > 1 else high
+    if cluster:
+        close()
+    return placed
+
+
+def build_week(
+    *,
+    days: Sequence[date],
+    zone: tzinfo,
+    appointments: Sequence[Any],
+    working: dict[date, list[tuple[time, time]]],
+    off: Sequence[tuple[datetime, datetime, str]],
+    open_at: time,
+    close_at: time,
+    now: datetime,
+) -> WeekGrid:
+    """Lays out a week: a column per day, the day view's rows down. Overlapping
+    appointments (several practitioners) sit side by side in lanes of their
+    day; ``working`` gives each day's working wall-clock spans (the clinic's,
+    or one practitioner's); ``off`` is (start, end, label) of closures and time
+    off, shaded across the whole day."""
+    open_minutes = _minutes(open_at)
+    close_minutes = 24 * 60 if close_at == time(23, 59) else _minutes(close_at)
+    count = min(MAX_ROWS, max(1, (close_minutes - open_minutes) // ROW_MINUTES))
+    rows = [(2 + n, _at(open_minutes + n * ROW_MINUTES)) for n in range(count)]
+    grid = WeekGrid(days=[WeekDay(day=d) for d in days], rows=rows)
+    local_now = local(now, zone)
+    by_day: dict[date, list[Any]] = {d: [] for d in days}
+    for appointment in appointments:
+        found = by_day.get(local(appointment.start, zone).date())
+        (grid.overflow if found is None else found).append(appointment)
+
+    column = 2
+    for entry in grid.days:
+        day_start, day_end = day_bounds(entry.day, zone)
+        entry.is_today = entry.day == local_now.date()
+        spans: list[tuple[int, int, Any]] = []
+        for appointment in by_day[entry.day]:
+            rows_of = _span_rows(appointment.start, appointment.end, day_start, day_end, open_minutes, count)
+            if rows_of is None:
+                grid.overflow.append(appointment)
+            else:
+                spans.append((rows_of[0], rows_of[1], appointment))
+        placed = []
+        for item, low, high, lane, lanes in _lanes(spans):
+            if lane >= MAX_LANES:
+                grid.overflow.append(item)
+            else:
+                placed.append((item, low, high, lane, min(lanes, MAX_LANES)))
+        entry.lanes = max([lanes for *_rest, lanes in placed], default=1)
+        entry.column = column
+        column += entry.lanes
+        taken: dict[int, set[int]] = {n: set() for n in range(count)}  # row -> lanes
+        for item, low, high, lane, lanes in placed:
+            # Alone in its time: the whole day's width; the last lane of a cluster widens to the day's edge.
+            first = 0 if lanes == 1 else lane
+            width = entry.lanes - first if lanes == 1 or lane == lanes - 1 else 1
+            grid.blocks.append(Block("appointment", entry.column + first, low + 2, high - low, item=item, cspan=width))
+            for n in range(low, high):
+                taken[n] |= set(range(first, first + width))
+        off_rows: set[int] = set()
+        for start, end, label in off:
+            rows_of = _span_rows(start, end, day_start, day_end, open_minutes, count)
+            if rows_of is None:
+                continue
+            free = [n for n in range(*rows_of) if not taken[n] and n not in off_rows]
+            for run_start, run_end in _runs(free):
+                grid.blocks.append(
+                    Block(
+                        "off",
+                        entry.column,
+                        run_start + 2,
+                        run_end - run_start,
+                        label=label,
+                        item=(start, end),
+                        cspan=entry.lanes,
+                    )
+                )
+            off_rows |= set(free)
+        spans_of_day = working.get(entry.day, [])
+        for number, (row, at) in enumerate(rows):
+            if number in off_rows:
+                continue
+            minutes = _minutes(at)
+            works = any(_minutes(a) <= minutes and minutes + ROW_MINUTES <= _minutes(b) for a, b in spans_of_day)
+            moment = datetime.combine(entry.day, at, tzinfo=zone)
+            free_lanes = [lane for lane in range(entry.lanes) if lane not in taken[number]]
+            for run_start, run_end in _runs(free_lanes):
+                grid.cells.append(
+                    Cell(
+                        entry.column + run_start,
+                        row,
+                        at,
+                        working=works and moment >= now,
+                        past=moment < now and works,
+                        cspan=run_end - run_start,
+                        day=entry.day,
+                    )
+                )
+        if entry.is_today:
+            minutes = local_now.hour * 60 + local_now.minute - open_minutes
+            if 0 <= minutes < count * ROW_MINUTES:
+                grid.now_row = 2 + minutes // ROW_MINUTES
+                grid.now_offset = minutes % ROW_MINUTES
+                grid.now_column = entry.column
+                grid.now_span = entry.lanes
+    return grid
+
+
+def _span_rows(
+    start: datetime, end: datetime, day_start: datetime, day_end: datetime, open_minutes: int, count: int
+) -> tuple[int, int] | None:
+    """The grid rows (first, one past the last; 0 = the first time row) a time covers on a day."""
+    first = max(0.0, _row_of(max(start, day_start), day_start, open_minutes))
+    last = min(float(count), _row_of(min(end, day_end), day_start, open_minutes))
+    if last <= 0 or first >= count:
+        return None
+    low = math.floor(first)
+    return low, max(low + 1, math.ceil(last))
 
 
 def week_of(day: date) -> list[date]:

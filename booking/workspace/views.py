@@ -14,6 +14,7 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -71,6 +72,7 @@ def schedule(request: HttpRequest) -> HttpResponse:
         "clinician": is_clinician(request),
         "prev_day": day - timedelta(days=7 if view == "week" else 1),
         "next_day": day + timedelta(days=7 if view == "week" else 1),
+        "refresh_seconds": settings.STAFF_SCHEDULE_REFRESH_SECONDS,
     }
     if view == "week":
         context.update(_week(day, chosen))
@@ -160,29 +162,58 @@ def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitione
 
 
 def _week(day: date, chosen: int | None) -> dict[str, Any]:
+    """The week as a time grid: a column per day (days nobody works and nothing
+    is booked are left out), the day view's rows, closures (and, for one
+    practitioner, their time off) shaded. A fixed handful of queries."""
     zone = clinic_zone()
-    days = layout.week_of(day)
-    start, _unused = layout.day_bounds(days[0], zone)
-    _unused, end = layout.day_bounds(days[-1], zone)
+    week = layout.week_of(day)
+    start, _unused = layout.day_bounds(week[0], zone)
+    _unused, end = layout.day_bounds(week[-1], zone)
     appointments = selectors.appointments_for(start=start, end=end).exclude(status=Appointment.Status.CANCELLED)
+    hours = WorkingHours.objects.filter(practitioner__active=True)
     if chosen is not None:
         appointments = appointments.filter(practitioner_id=chosen)
-    by_day: dict[date, list[Appointment]] = defaultdict(list)
-    for appointment in labelled(appointments):
-        by_day[local(appointment.start).date()].append(appointment)
+        hours = hours.filter(practitioner_id=chosen)
+    shown = labelled(appointments)
+    by_weekday: dict[int, list[tuple[time, time]]] = defaultdict(list)
+    for row in hours:
+        by_weekday[row.weekday] += _working_spans([row])[row.practitioner_id]
+    booked_days = {local(a.start).date() for a in shown}
+    today = clinic_today()
+    days = [d for d in week if by_weekday.get(d.weekday()) or d in booked_days or d == today] or week
+    working = {d: by_weekday.get(d.weekday(), []) for d in days}
     closures = list(ClinicClosure.objects.filter(start__lt=end, end__gt=start).order_by("start"))
-    closed: dict[date, list[ClinicClosure]] = defaultdict(list)
-    for closure in closures:
-        for each in days:
-            first, last = layout.day_bounds(each, zone)
-            if closure.start < last and closure.end > first:
-                closed[each].append(closure)
+    off: list[tuple[datetime, datetime, str]] = [(c.start, c.end, c.reason or c.get_kind_display()) for c in closures]
+    time_off = list(
+        TimeOff.objects.filter(start__lt=end, end__gt=start, practitioner__active=True)
+        .select_related("practitioner__user")
+        .order_by("start")
+    )
+    if chosen is not None:
+        time_off = [item for item in time_off if item.practitioner_id == chosen]
+        off += [(item.start, item.end, item.reason or _("Time off")) for item in time_off]
+    bounds = [
+        layout.opening(working[d], [(a.start, a.end) for a in shown if local(a.start).date() == d], zone, d)
+        for d in days
+        if working[d] or d in booked_days
+    ] or [(layout.DEFAULT_OPEN, layout.DEFAULT_CLOSE)]
+    grid = layout.build_week(
+        days=days,
+        zone=zone,
+        appointments=shown,
+        working=working,
+        off=off,
+        open_at=min(b[0] for b in bounds),
+        close_at=max(b[1] for b in bounds),
+        now=timezone.now(),
+    )
     return {
-        "week": [
-            {"day": each, "appointments": by_day.get(each, []), "closures": closed.get(each, [])} for each in days
-        ],
-        "week_start": days[0],
-        "week_end": days[-1],
+        "week": grid,
+        "closures": closures,
+        "week_start": week[0],
+        "week_end": week[-1],
+        "count": len(shown),
+        "time_off": time_off if chosen is None else [],  # one practitioner's is shaded on the grid instead
     }
 
 

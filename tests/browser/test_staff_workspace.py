@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from booking import services
 from booking.models import Appointment, ClinicClosure, Notification, WorkingHours
 from patients.models import Patient
-from tests.factories import HealthDeclarationFactory, PatientFactory
+from tests.factories import HealthDeclarationFactory, PatientFactory, RoomFactory
 from tests.pages.staff_fixtures import PASSWORD, at, make_clinic, next_workday, overdue_plan
 
 
@@ -96,16 +96,37 @@ def test_receptionist_books_a_patient_and_checks_them_in(page: Any, base_url: st
     shot("checked-in")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+    # Focus is back on the appointment, although the grid behind the dialog was redrawn.
+    expect(block).to_be_focused()
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.CHECKED_IN
     assert not [e for e in errors if "Content Security Policy" in e], errors
 
     page.get_by_role("link", name="Week", exact=True).click()
-    expect(page.locator(".week-day.is-today")).to_contain_text("Wing Lee")
+    today_head = page.locator(".day-head.is-today")
+    expect(today_head).to_contain_text("Today")
+    week_block = page.locator(f'.week-time-grid [data-appointment="{appointment.pk}"]')
+    expect(week_block).to_contain_text("Wing Lee")
+    expect(week_block).to_contain_text("Checked in")
+    # In today's column: the block starts where today's header starts.
+    head_box, block_box = today_head.bounding_box(), week_block.bounding_box()
+    assert (
+        abs(head_box["x"] - block_box["x"]) < 6
+        and block_box["x"] + block_box["width"] <= head_box["x"] + head_box["width"] + 1
+    )
     shot("week-view")
+    week_block.click()
+    expect(dialog.get_by_role("heading", name="Wing Lee")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    assert not [e for e in errors if "Content Security Policy" in e], errors
     page.get_by_role("button", name="繁體中文").click()
     expect(page.get_by_role("link", name="日", exact=True)).to_be_visible()
     shot("week-view-chinese")
+    page.set_viewport_size({"width": 360, "height": 740})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    shot("week-view-narrow")
+    page.set_viewport_size({"width": 1366, "height": 900})
     page.get_by_role("link", name="日", exact=True).click()
     expect(page.locator(f'[data-appointment="{appointment.pk}"]')).to_contain_text("已到診")
     shot("day-view-chinese")
@@ -267,3 +288,87 @@ def test_due_list_shows_an_overdue_patient_until_booked(page: Any, base_url: str
     expect(page.locator(f'tr[data-session="{session.pk}"]')).to_have_count(0)
     expect(page.get_by_text("Nobody is due")).to_be_visible()
     shot("due-list-empty")
+
+
+def test_the_timer_leaves_a_keyboard_user_and_an_open_dialog_alone(
+    page: Any, base_url: str, shot: Any, settings: Any
+) -> None:
+    settings.STAFF_SCHEDULE_REFRESH_SECONDS = 1
+    clinic = make_clinic()
+    day = next_workday()
+
+    def booked(hour: int, name: str) -> Appointment:
+        patient = PatientFactory(full_name=name)
+        HealthDeclarationFactory(patient=patient)
+        return services.appointment_book(
+            patient=patient,
+            treatment=clinic.treatment,
+            start=at(day, hour),
+            practitioner=clinic.practitioner,
+            booked_by=clinic.receptionist,
+            staff=True,
+        )
+
+    first = booked(10, "Chan Siu Ming")
+    RoomFactory(kind=clinic.treatment.room_kind)
+    patient = PatientFactory(full_name="Ng Wai Man")
+    HealthDeclarationFactory(patient=patient)
+    beside = services.appointment_book(
+        patient=patient,
+        treatment=clinic.treatment,
+        start=at(day, 10),
+        practitioner=clinic.other,
+        booked_by=clinic.receptionist,
+        staff=True,
+    )
+    errors = watch_console(page)
+    sign_in(page, base_url, clinic.receptionist)
+    page.goto(f"{base_url}/staff/?view=week&date={day}")
+    page.wait_for_load_state("load")
+    poll = page.locator("[data-schedule-poll]")
+
+    # The week grid: two practitioners at 10:00 side by side in the day's column, neither hiding the other.
+    one = page.locator(f'[data-appointment="{first.pk}"]').bounding_box()
+    two = page.locator(f'[data-appointment="{beside.pk}"]').bounding_box()
+    head = page.locator(f'.day-head[data-day="{day}"]').bounding_box()
+    assert abs(one["y"] - two["y"]) < 2 and (one["x"] + one["width"] <= two["x"] or two["x"] + two["width"] <= one["x"])
+    for box in (one, two):
+        assert head["x"] - 1 <= box["x"] and box["x"] + box["width"] <= head["x"] + head["width"] + 1
+    expect(page.locator(f'[data-appointment="{beside.pk}"]')).to_contain_text(clinic.other.name)
+    shot("week-grid-lanes")
+
+    # Nobody in the grid: the timer brings in a booking made elsewhere.
+    booked(11, "Lee Ka Wai")
+    expect(page.get_by_text("Lee Ka Wai")).to_be_visible(timeout=5000)
+
+    # A keyboard user in the grid keeps their place: the timer waits.
+    block = page.locator(f'[data-focus-key="appt-{first.pk}"]')
+    block.focus()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Shift+Tab")
+    expect(block).to_be_focused()
+    booked(12, "Wong Mei Yee")
+    page.wait_for_timeout(2500)
+    expect(block).to_be_focused()
+    assert int(poll.get_attribute("data-skipped") or 0) >= 1
+    expect(page.get_by_text("Wong Mei Yee")).to_have_count(0)
+    shot("focus-kept")
+
+    # An open dialog is not disturbed either.
+    page.keyboard.press("Enter")
+    dialog = page.locator("#appointment-dialog")
+    expect(dialog.get_by_role("heading", name="Chan Siu Ming")).to_be_visible()
+    skipped = int(poll.get_attribute("data-skipped") or 0)
+    page.wait_for_timeout(2500)
+    assert int(poll.get_attribute("data-skipped") or 0) > skipped
+    expect(dialog).to_be_visible()
+    assert page.evaluate("document.getElementById('appointment-dialog').contains(document.activeElement)")
+    shot("dialog-kept")
+    page.keyboard.press("Escape")
+    expect(block).to_be_focused()
+
+    # Once focus leaves the grid, the next tick refreshes it.
+    page.get_by_role("link", name="Book for a patient").first.focus()
+    expect(page.get_by_text("Wong Mei Yee")).to_be_visible(timeout=5000)
+    shot("refreshed-after-leaving")
+    assert not [e for e in errors if "Content Security Policy" in e], errors
