@@ -142,12 +142,13 @@ CORRECTABLE = (
 
 @transaction.atomic
 def assessment_correct(
-    *, assessment: Assessment, by: User, lesions: Mapping[str, int] | None = None, **changes: Any
+    *, assessment: Assessment, by: User, lesions: Mapping[str, int] | None = None, reason: str = "", **changes: Any
 ) -> Assessment:
     """Corrects an assessment in place, keeping the previous version in its
     history. ``lesions`` updates the counts it names and keeps the others.
     The score is recomputed; the patient's Fitzpatrick type follows if this
-    is still their newest assessment."""
+    is still their newest assessment. ``reason`` (why it was corrected) is
+    kept with the new version in the history (at most 100 characters)."""
     unknown = set(changes) - set(CORRECTABLE)
     if unknown:
         raise InvalidInput(fields={name: [_("This field cannot be corrected.")] for name in sorted(unknown)})
@@ -162,6 +163,8 @@ def assessment_correct(
         setattr(locked, name, value)
     locked.quantitative_score = goodman_baron_score(locked.lesions, locked.keloid_area_cm2)
     locked._history_user = by  # type: ignore[attr-defined]
+    if reason:
+        locked._change_reason = reason[:100]  # type: ignore[attr-defined]
     locked.save(update_fields=[*fields, "quantitative_score", "updated_at"])
     _sync_fitzpatrick(locked, by)
     return locked

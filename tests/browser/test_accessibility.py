@@ -60,5 +60,6 @@ def test_staff_pages_meet_wcag_aa(page: Any, base_url: str, demo: dict, who: str
              "/staff/patients/", f"/staff/patients/{emily}/", f"/staff/appointments/{demo['today'].pk}/"]  # fmt: skip
     if who.startswith("doctor"):
         paths += [f"/staff/patients/{emily}/assessments/new/"]
+        paths += [f"/staff/patients/{emily}/assessments/{demo['emily'].assessments.first().pk}/correct/"]
     found = _both_languages(page, base_url, paths)
     assert not found, "\n".join(found)

@@ -1,7 +1,7 @@
 """A practitioner's day in the chart, in a real browser at desktop size: open a
 patient's chart, record an assessment with photos while the score follows the
 counts as they are typed, then complete a session through the session record
-form and see the plan move on."""
+form and see the plan move on; correct a saved assessment."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from booking.models import Appointment, SessionRecord
 from tests.factories import HealthDeclarationFactory, PatientFactory
-from tests.pages.chart_fixtures import checked_in_plan_appointment, staff
+from tests.pages.chart_fixtures import assess, checked_in_plan_appointment, staff
 from treatments.models import Assessment, PlanSession
 from treatments.scoring import goodman_baron_score
 
@@ -174,3 +174,85 @@ def test_keyboard_only_closes_dialogs_with_escape(page: Any, base_url: str, shot
     expect(page.get_by_role("heading", name="Lam Wing Sze", level=1)).to_be_visible()
     expect(page.locator(".risks")).to_contain_text("Health declaration missing.")
     shot("new-patient-chart")
+
+
+def test_a_practitioner_corrects_an_assessment_and_adds_a_photo(page: Any, base_url: str, shot: Any) -> None:
+    page.set_viewport_size({"width": 1366, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    doctor = staff("practitioner")
+    doctor.first_name, doctor.last_name = "Wong", "Ka Yan"
+    doctor.save()
+    patient = PatientFactory(full_name="Lau Mei Kuen", fitzpatrick_type=3)
+    HealthDeclarationFactory(patient=patient)
+    assessment = assess(patient, doctor, photos=1, macular=12, punched_out_shallow=25)
+    saved = assessment.quantitative_score
+    _sign_in(page, base_url, doctor.email)
+
+    page.goto(f"{base_url}/staff/patients/{patient.pk}/#assessments")
+    row = page.locator(f"#assessment-{assessment.pk}")
+    expect(row).to_contain_text(str(saved))
+    shot("correct-01-chart-before")
+    row.get_by_role("link", name="Correct").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Correct the assessment of")
+    score = page.locator("#score output")
+    expect(score).to_have_text(str(saved))  # starts from the saved values
+    expect(page.get_by_label("Macular: flat, red or brown")).to_have_value("12")
+    expect(page.locator(".saved-photos img")).to_have_count(1)
+    shot("correct-02-prefilled")
+
+    # The score follows the corrected counts as they are typed.
+    macular = page.get_by_label("Macular: flat, red or brown")
+    macular.fill("")
+    macular.press_sequentially("3", delay=40)
+    expected = goodman_baron_score({"macular": 3, "punched_out_shallow": 25})
+    expect(score).to_have_text(str(expected))
+    page.get_by_label("Deep, broad atrophic areas").fill("4")
+    expected = goodman_baron_score({"macular": 3, "punched_out_shallow": 25, "broad_deep": 4})
+    expect(score).to_have_text(str(expected))
+    shot("correct-03-live-score")
+
+    # Saving without a reason is answered in place; what was typed stays.
+    page.get_by_role("button", name="Save correction").click()
+    reason = page.get_by_label("Reason for the correction")
+    expect(reason).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_text("Say why the assessment is corrected")).to_be_visible()
+    expect(page.get_by_label("Deep, broad atrophic areas")).to_have_value("4")
+    expect(score).to_have_text(str(expected))
+    shot("correct-04-reason-needed")
+    reason.fill("Recounted the macular scars")
+    page.get_by_label("Left 45°", exact=True).set_input_files(
+        {"name": "left.jpg", "mimeType": "image/jpeg", "buffer": _image("JPEG", (180, 100, 80))}
+    )
+    page.get_by_role("button", name="Save correction").click()
+
+    expect(page.get_by_text(f"was corrected: Goodman & Baron score {expected}. 1 photo added.")).to_be_visible()
+    row = page.locator(f"#assessment-{assessment.pk}")
+    expect(row.locator("strong")).to_have_text(str(expected))
+    expect(row).to_contain_text("Corrected")
+    expect(row).to_contain_text("Wong Ka Yan")
+    shot("correct-05-chart-after")
+    expect(page.locator("#history tbody tr").first).to_contain_text("Assessment photo")  # the photo, added last
+    history = page.locator("#history tbody tr").filter(has_text="corrected")
+    expect(history).to_have_count(1)
+    expect(history).to_contain_text("Goodman & Baron score")
+    expect(history).to_contain_text(f"{saved} → {expected}")
+    expect(history).to_contain_text("Reason: Recounted the macular scars")
+    expect(page.locator("#history")).not_to_contain_text(f"#{doctor.pk}")
+    page.locator("#history").scroll_into_view_if_needed()
+    shot("correct-06-history")
+
+    fresh = Assessment.objects.get(pk=assessment.pk)
+    assert fresh.quantitative_score == expected and fresh.photos.count() == 2
+    # In Traditional Chinese the page names its last correction.
+    page.get_by_role("button", name="繁體中文").first.click()
+    page.wait_for_load_state()
+    page.goto(f"{base_url}/staff/patients/{patient.pk}/assessments/{assessment.pk}/correct/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("更正")
+    expect(page.locator("main, body").first).to_contain_text("上次更正")
+    shot("correct-07-chinese")
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(f"{base_url}/staff/patients/{patient.pk}/assessments/{assessment.pk}/correct/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    shot("correct-08-at-360")
+    assert not [e for e in errors if "Content Security Policy" in e], errors

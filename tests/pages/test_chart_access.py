@@ -20,7 +20,13 @@ def world() -> dict:
     assessment = assess(patient, doctor, photos=1)
     appointment = checked_in_plan_appointment(patient, doctor)
     photo = assessment.photos.get()
-    return {"doctor": doctor, "patient": patient, "photo": photo, "appointment": appointment}
+    return {
+        "doctor": doctor,
+        "patient": patient,
+        "assessment": assessment,
+        "photo": photo,
+        "appointment": appointment,
+    }
 
 
 def _pages(world: dict) -> dict[str, tuple[str, bool]]:
@@ -33,6 +39,7 @@ def _pages(world: dict) -> dict[str, tuple[str, bool]]:
         "patient_edit": (reverse("chart:patient_edit", args=[pk]), False),
         "declaration_new": (reverse("chart:declaration_new", args=[pk]), False),
         "assessment_new": (reverse("chart:assessment_new", args=[pk]), True),
+        "assessment_correct": (reverse("chart:assessment_correct", args=[pk, world["assessment"].pk]), True),
         "plan_new": (reverse("chart:plan_new", args=[pk]), True),
         "photo": (reverse("chart:photo", args=[pk, world["photo"].pk, "thumbnail"]), True),
         "session_record": (reverse("chart:session_record", args=[world["appointment"].pk]), True),
@@ -71,6 +78,8 @@ def test_receptionists_cannot_write_clinical_records(client, world) -> None:
     plan = world["appointment"].plan_session.plan
     assert client.post(reverse("chart:assessment_new", args=[pk]), {"fitzpatrick_type": "3"}).status_code == 403
     assert client.post(reverse("chart:plan_new", args=[pk]), {"sessions": "3"}).status_code == 403
+    correct = reverse("chart:assessment_correct", args=[pk, world["assessment"].pk])
+    assert client.post(correct, {"macular": "1", "reason": "x"}).status_code == 403
     assert client.post(reverse("chart:plan_cancel", args=[plan.pk]), {"reason": "x"}).status_code == 403
     record = reverse("chart:session_record", args=[world["appointment"].pk])
     assert client.post(record, {"notes": "x"}).status_code == 403
@@ -94,6 +103,7 @@ def test_the_receptionists_chart_holds_no_clinical_data(client, world) -> None:
         "New assessment",
         "Record session",
         "Treatment plan",
+        "/correct/",
     ):
         assert clinical not in page, clinical
     # Non-clinical sections are there.

@@ -34,7 +34,7 @@ def test_every_chart_page_is_fully_translated(client) -> None:
     HealthDeclarationFactory(patient=patient, anticoagulants=True, allergies=["lidocaine"])
     full_history(patient, doctor, n=2)
     appointment = checked_in_plan_appointment(patient, doctor)
-    allow = [*_names(), "III", "PicoSure", "zzz"]
+    allow = [*_names(), "III", "PicoSure", "zzz", "Baseline"]  # Baseline: notes typed on an assessment
     pages = [
         reverse("chart:patients"),
         reverse("chart:patients") + "?q=zzz",
@@ -43,6 +43,7 @@ def test_every_chart_page_is_fully_translated(client) -> None:
         reverse("chart:patient_edit", args=[patient.pk]),
         reverse("chart:declaration_new", args=[patient.pk]),
         reverse("chart:assessment_new", args=[patient.pk]),
+        reverse("chart:assessment_correct", args=[patient.pk, patient.assessments.first().pk]),
         reverse("chart:plan_new", args=[patient.pk]),
         reverse("chart:session_record", args=[appointment.pk]),
     ]

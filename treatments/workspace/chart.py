@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Model
+from django.contrib.auth import get_user_model
+from django.db.models import DateTimeField, Model
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -19,9 +20,9 @@ from django.utils.translation import gettext_lazy
 
 from booking.models import Appointment, Notification, SessionRecord
 from booking.selectors import appointments_for
-from patients.models import DECLARATION_YES_NO, Allergy, HealthDeclaration, Patient
+from patients.models import DECLARATION_YES_NO, Allergy, FitzpatrickType, HealthDeclaration, Patient
 from treatments import history, plans, selectors
-from treatments.models import Assessment, AssessmentPhoto, PhotoView, PlanSession, TreatmentPlan
+from treatments.models import Assessment, AssessmentPhoto, PhotoView, PlanSession, Treatment, TreatmentPlan
 from treatments.screening import RETINOID_WINDOW, SUN_EXPOSURE_WINDOW
 from treatments.services import clinic_today
 from treatments.workspace.forms import AREA_LABELS, CHOICE_LABELS, LESION_LABELS, PARAMETER_LABELS
@@ -295,8 +296,9 @@ def record_rows(records: Iterable[SessionRecord]) -> list[RecordRow]:
 # --- history -------------------------------------------------------------------------------
 
 
-def _display(model: type[Model], name: str, value: Any) -> tuple[str, bool]:
-    """(text, typed by a person) of one value in a history entry."""
+def _display(model: type[Model], name: str, value: Any, labels: dict[type[Model], dict[Any, str]]) -> tuple[str, bool]:
+    """(text, typed by a person) of one value in a history entry; a foreign key
+    is shown by the name in ``labels`` (a person's name, a treatment's name)."""
     if value in (None, "", []):
         return "—", False
     try:
@@ -305,10 +307,17 @@ def _display(model: type[Model], name: str, value: Any) -> tuple[str, bool]:
         return str(value), True
     if isinstance(value, bool):
         return (_("Yes") if value else _("No")), False
-    if model is Patient and name == "fitzpatrick_type":
-        return str(dict(model_field.flatchoices).get(value, value)), True  # Roman numerals stay as they are
+    if name == "fitzpatrick_type":  # Roman numerals stay as they are
+        return str(dict(FitzpatrickType.choices).get(value, value)), True
+    if isinstance(model_field, DateTimeField) and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value, True
+        return timezone.localtime(moment, timezone.get_default_timezone()).strftime("%Y-%m-%d %H:%M"), False
     if model_field.is_relation:
-        return f"#{value}", False
+        label = labels.get(model_field.related_model, {}).get(value)
+        return (label, True) if label else (f"#{value}", False)
     choices = dict(model_field.flatchoices or ())
     if choices:
         return str(choices.get(value, value)), value not in choices
@@ -331,6 +340,7 @@ HISTORY_LABELS: dict[str, Any] = {
     "cancellation_reason": gettext_lazy("Reason"),
     "assessed_on": gettext_lazy("Assessed on"),
     "assessed_by": gettext_lazy("Assessed by"),
+    "fitzpatrick_type": gettext_lazy("Fitzpatrick skin type"),
     "keloid_area_cm2": gettext_lazy("Keloidal or hypertrophic area (cm²)"),
     "types_present": gettext_lazy("Scar types seen"),
     "qualitative_grade": gettext_lazy("Qualitative grade"),
@@ -340,6 +350,7 @@ HISTORY_LABELS: dict[str, Any] = {
     "notes": gettext_lazy("Notes"),
     "entered_by": gettext_lazy("Entered by"),
     "submitted_at": gettext_lazy("Submitted"),
+    "view": gettext_lazy("Photo angle"),
 }
 
 
@@ -361,12 +372,78 @@ def _field_name(model: type[Model], name: str) -> tuple[str, bool]:
 _HIDDEN_FIELDS = ("patient", "plan", "user")  # the object the entry is of, and a login's id
 
 
+@dataclass
+class Correction:
+    """The latest correction of an assessment, for its row in the chart."""
+
+    at: Any
+    by_name: str
+    reason: str
+    count: int
+
+
+def _assessment_label(assessment: Assessment) -> str:
+    return _("%(date)s · score %(score)s") % {
+        "date": assessment.assessed_on.isoformat(),
+        "score": assessment.quantitative_score,
+    }
+
+
+def _related_labels(
+    sources: Sequence[tuple[type[Model], str, list[Any]]],
+    *,
+    known_assessments: dict[int, Assessment],
+    known_treatments: dict[int, Treatment],
+    more_user_ids: Iterable[int | None] = (),
+) -> dict[type[Model], dict[Any, str]]:
+    """Names for the foreign keys in the history rows: one query per related
+    model whatever the number of rows (none for what the chart already loaded)."""
+    wanted: dict[type[Model], set[Any]] = {}
+    for model, _kind, rows in sources:
+        relations = [
+            f for f in model._meta.concrete_fields if f.is_relation and f.name not in _HIDDEN_FIELDS and f.related_model
+        ]
+        for relation in relations:
+            ids = wanted.setdefault(relation.related_model, set())  # type: ignore[arg-type]
+            ids.update(value for row in rows if (value := getattr(row, relation.attname, None)) is not None)
+    user_model = get_user_model()
+    user_ids = {row.history_user_id for _model, _kind, rows in sources for row in rows} | wanted.pop(user_model, set())
+    user_ids |= set(more_user_ids)
+    labels: dict[type[Model], dict[Any, str]] = {user_model: history.user_names(user_ids)}
+    treatment_ids = wanted.pop(Treatment, set())
+    treatments = {pk: t.localized("name") for pk, t in known_treatments.items() if pk in treatment_ids}
+    missing = treatment_ids - set(treatments)
+    if missing:
+        found = Treatment.objects.filter(pk__in=missing).only("id", "name_en", "name_zh_hant")
+        treatments.update({t.pk: t.localized("name") for t in found})
+    labels[Treatment] = treatments
+    assessment_ids = wanted.pop(Assessment, set())
+    assessments = {pk: _assessment_label(a) for pk, a in known_assessments.items() if pk in assessment_ids}
+    missing = assessment_ids - set(assessments)
+    if missing:
+        found_assessments = Assessment.objects.filter(pk__in=missing).only("id", "assessed_on", "quantitative_score")
+        assessments.update({a.pk: _assessment_label(a) for a in found_assessments})
+    labels[Assessment] = assessments
+    return labels
+
+
 def history_entries(
-    *, patient: Patient, clinical: bool, plan_ids: Sequence[int], show_all: bool
-) -> tuple[list[dict[str, Any]], int]:
+    *,
+    patient: Patient,
+    clinical: bool,
+    plan_ids: Sequence[int],
+    show_all: bool,
+    known_assessments: dict[int, Assessment] | None = None,
+    known_treatments: dict[int, Treatment] | None = None,
+    photos: Sequence[AssessmentPhoto] = (),
+) -> tuple[list[dict[str, Any]], int, dict[int, Correction]]:
     """Who changed what and when, newest first: the patient and their
     declarations; for clinicians also assessments, plans and plan sessions.
-    One query per model and one for the names."""
+    One query per model, one for the people's names and one per other model
+    a foreign key points at (treatments, assessments) unless already loaded.
+    Also each corrected assessment's latest correction, by assessment id.
+    Photos (already loaded with the assessments) are listed as added, as
+    they have no history of their own: a photo added later shows here."""
     sources: list[tuple[type[Model], str, list[Any]]] = [
         (Patient, "patient", list(Patient.history.filter(id=patient.pk))),
         (HealthDeclaration, "declaration", list(HealthDeclaration.history.filter(patient_id=patient.pk))),
@@ -377,24 +454,58 @@ def history_entries(
             (TreatmentPlan, "plan", list(TreatmentPlan.history.filter(patient_id=patient.pk))),
             (PlanSession, "plan_session", list(PlanSession.history.filter(plan_id__in=list(plan_ids)))),
         ]
-    names = history.user_names(row.history_user_id for _model, _kind, rows in sources for row in rows)
+    labels = _related_labels(
+        sources,
+        known_assessments=known_assessments or {},
+        known_treatments=known_treatments or {},
+        more_user_ids=[photo.uploaded_by_id for photo in photos],
+    )
+    names = labels[get_user_model()]
     found: list[dict[str, Any]] = []
+    corrections: dict[int, Correction] = {}
     for model, kind, rows in sources:
+        reasons = {row.history_id: (getattr(row, "history_change_reason", None) or "") for row in rows}
         for entry in history.entries(rows, model=model, kind=kind, user_names=names):
+            entry["reason"] = reasons.get(entry["history_id"], "")
             entry["changes"] = [
                 {
                     "field": _field_name(model, change["field"]),
-                    "old": _display(model, change["field"], change["old"]),
-                    "new": _display(model, change["field"], change["new"]),
+                    "old": _display(model, change["field"], change["old"], labels),
+                    "new": _display(model, change["field"], change["new"], labels),
                 }
                 for change in entry["changes"]
                 if change["field"] not in _HIDDEN_FIELDS
                 and not (entry["type"] == "created" and type(change["new"]) is int and change["new"] == 0)
             ]
+            if kind == "assessment" and entry["type"] == "changed":
+                before = corrections.get(entry["object_id"])
+                corrections[entry["object_id"]] = Correction(
+                    at=entry["at"],
+                    by_name=entry["by_name"],
+                    reason=entry["reason"],
+                    count=(before.count if before else 0) + 1,
+                )
             found.append(entry)
+    view_label = str(HISTORY_LABELS["view"])
+    for photo in photos:
+        found.append(
+            {
+                "history_id": photo.pk,
+                "object": "photo",
+                "object_id": photo.assessment_id,
+                "at": photo.taken_at,
+                "by": photo.uploaded_by_id,
+                "by_name": names.get(photo.uploaded_by_id, "") if photo.uploaded_by_id else "",
+                "type": "added",
+                "changes": [
+                    {"field": (view_label, True), "old": ("—", False), "new": (photo.get_view_display(), False)}
+                ],
+                "reason": "",
+            }
+        )
     found.sort(key=lambda entry: (entry["at"], entry["history_id"]), reverse=True)
     total = len(found)
-    return (found if show_all else found[:HISTORY_LIMIT]), total
+    return (found if show_all else found[:HISTORY_LIMIT]), total, corrections
 
 
 # --- the whole chart -----------------------------------------------------------------------
@@ -425,6 +536,9 @@ def chart_context(*, patient: Patient, clinical: bool, query: Any) -> dict[str, 
         "list_limit": LIST_LIMIT,
     }
     plan_ids: list[int] = []
+    known_assessments: dict[int, Assessment] = {}
+    known_treatments: dict[int, Treatment] = {}
+    loaded_photos: list[AssessmentPhoto] = []
     if clinical:
         assessments = list(selectors.assessments_for(patient_id=patient.pk).select_related("assessed_by"))
         found_plans = list(selectors.plans_for(patient_id=patient.pk))
@@ -437,6 +551,9 @@ def chart_context(*, patient: Patient, clinical: bool, query: Any) -> dict[str, 
         by_id = {assessment.pk: assessment for assessment in assessments}
         for photo in photos:  # the assessment is already loaded: no query per photo
             photo.assessment = by_id[photo.assessment_id]
+        known_assessments = by_id
+        loaded_photos = photos
+        known_treatments = {plan.treatment_id: plan.treatment for plan in found_plans}
         context.update(
             assessments=assessments,
             trend=trend_chart(assessments, session_days),
@@ -449,9 +566,17 @@ def chart_context(*, patient: Patient, clinical: bool, query: Any) -> dict[str, 
                 .order_by("-recorded_at", "-id")
             ),
         )
-    entries, total = history_entries(
-        patient=patient, clinical=clinical, plan_ids=plan_ids, show_all=query.get("history") == "all"
+    entries, total, corrections = history_entries(
+        patient=patient,
+        clinical=clinical,
+        plan_ids=plan_ids,
+        show_all=query.get("history") == "all",
+        known_assessments=known_assessments,
+        known_treatments=known_treatments,
+        photos=loaded_photos,
     )
+    for assessment in context.get("assessments", ()):
+        assessment.correction = corrections.get(assessment.pk)
     context.update(history=entries, history_total=total, history_limit=HISTORY_LIMIT)
     return context
 

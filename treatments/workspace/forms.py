@@ -58,6 +58,12 @@ def _check_past(value: date | None, *, born: date | None = None) -> date | None:
     return value
 
 
+def day_input() -> forms.DateInput:
+    """A date picker: its value is always ISO (YYYY-MM-DD), as ``type="date"`` requires,
+    never the language's own date format (which the browser would show as empty)."""
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
 class PhoneInput(forms.CharField):
     def to_python(self, value: Any) -> str:
         text = super().to_python(value)
@@ -81,7 +87,7 @@ class PatientForm(forms.ModelForm):
     email = forms.EmailField(
         label=_("Email"), required=False, max_length=254, help_text=_("Optional. Confirmations and reminders go here.")
     )
-    date_of_birth = forms.DateField(label=_("Date of birth"), widget=forms.DateInput(attrs={"type": "date"}))
+    date_of_birth = forms.DateField(label=_("Date of birth"), widget=day_input())
     full_name = forms.CharField(label=_("Full name"), max_length=200)
     preferred_language = forms.ChoiceField(label=_("Preferred language"), choices=Language.choices)
     reminders_opt_out = forms.BooleanField(label=_("No reminder emails"), required=False)
@@ -132,13 +138,13 @@ class DeclarationForm(forms.Form):
         label=_("Last dose of oral isotretinoin"),
         required=False,
         help_text=_("Leave empty if never taken."),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=day_input(),
     )
     topical_retinoid_last_use = forms.DateField(
         label=_("Last use of a retinoid cream"),
         required=False,
         help_text=_("Leave empty if never used."),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=day_input(),
     )
     allergies = forms.MultipleChoiceField(
         label=_("Allergies"), choices=Allergy.choices, required=False, widget=forms.CheckboxSelectMultiple
@@ -276,9 +282,7 @@ class ScoreForm(forms.Form):
 
 
 class AssessmentForm(ScoreForm):
-    assessed_on = forms.DateField(
-        label=_("Assessed on"), widget=forms.DateInput(attrs={"type": "date"}), help_text=_("Today unless from paper.")
-    )
+    assessed_on = forms.DateField(label=_("Assessed on"), widget=day_input(), help_text=_("Today unless from paper."))
     fitzpatrick_type = forms.TypedChoiceField(
         label=_("Fitzpatrick skin type"),
         choices=[("", "—"), *FitzpatrickType.choices],
@@ -334,6 +338,67 @@ class AssessmentForm(ScoreForm):
         }
 
 
+REASON_MAX = 100  # the history's change-reason column
+
+
+class AssessmentCorrectForm(AssessmentForm):
+    """A correction of a saved assessment: the same fields prefilled with its
+    values, a reason for the history when a value changes, and photos to add."""
+
+    reason = forms.CharField(
+        label=_("Reason for the correction"),
+        required=False,
+        max_length=REASON_MAX,
+        help_text=_("Kept in the change history. Needed when you change a value; not for only adding photos."),
+        error_messages={"max_length": _("At most %(limit_value)d characters.")},
+    )
+
+    def __init__(self, *args: Any, assessment: Assessment, **kwargs: Any) -> None:
+        self.assessment = assessment
+        if not args or args[0] is None:
+            kwargs.setdefault("initial", self.initial_from(assessment))
+        super().__init__(*args, patient=assessment.patient, **kwargs)
+
+    @staticmethod
+    def initial_from(assessment: Assessment) -> dict[str, Any]:
+        initial: dict[str, Any] = {
+            "assessed_on": assessment.assessed_on,
+            "fitzpatrick_type": assessment.fitzpatrick_type,
+            "qualitative_grade": assessment.qualitative_grade,
+            "pih": assessment.pih,
+            "pie": assessment.pie,
+            "types_present": list(assessment.types_present or []),
+            "notes": assessment.notes,
+            "keloid_area_cm2": assessment.keloid_area_cm2 or "",
+        }
+        for key, count in assessment.lesions.items():
+            initial[key] = count or ""
+        return initial
+
+    def clean_reason(self) -> str:
+        return " ".join(self.cleaned_data["reason"].replace("\x00", "").split())
+
+    def changes(self) -> dict[str, Any]:
+        """What differs from the saved assessment, as ``assessment_correct`` takes it."""
+        values = self.values()
+        saved = self.assessment
+        found: dict[str, Any] = {}
+        lesions = {key: count for key, count in values.pop("lesions").items() if saved.lesions.get(key) != count}
+        if lesions:
+            found["lesions"] = lesions
+        for name, value in values.items():
+            current = getattr(saved, name)
+            if name == "types_present":
+                if sorted(value) != sorted(current or []):
+                    found[name] = value
+            elif name == "keloid_area_cm2":
+                if Decimal(value) != Decimal(current or 0):
+                    found[name] = value
+            elif value != current:
+                found[name] = value
+        return found
+
+
 # --- plans ---------------------------------------------------------------------------------
 
 
@@ -354,7 +419,7 @@ class PlanForm(forms.Form):
     start_after = forms.DateField(
         label=_("First session from"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=day_input(),
         help_text=_("Empty for today."),
     )
     assessment = forms.ModelChoiceField(
@@ -515,7 +580,7 @@ class SessionRecordForm(forms.Form):
             if isinstance(spec, Number):
                 field = NumberParameter(spec, label=label)
             elif isinstance(spec, Day):
-                field = forms.DateField(label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}))
+                field = forms.DateField(label=label, required=False, widget=day_input())
             elif isinstance(spec, Text) and spec.choices:
                 field = forms.ChoiceField(
                     label=label,
@@ -571,6 +636,7 @@ class SessionRecordForm(forms.Form):
 
 
 __all__ = [
+    "AssessmentCorrectForm",
     "AssessmentForm",
     "DeclarationForm",
     "PatientForm",

@@ -11,6 +11,11 @@ urlpatterns = [
     path("patients/<int:pk>/edit/", views.patient_edit, name="patient_edit"),
     path("patients/<int:pk>/declarations/new/", views.declaration_new, name="declaration_new"),
     path("patients/<int:pk>/assessments/new/", views.assessment_new, name="assessment_new"),
+    path(
+        "patients/<int:pk>/assessments/<int:assessment_pk>/correct/",
+        views.assessment_correct,
+        name="assessment_correct",
+    ),
     path("patients/<int:pk>/plans/new/", views.plan_new, name="plan_new"),
     path(
         "patients/<int:pk>/photos/<int:photo_pk>/<str:variant>/",

@@ -11,6 +11,7 @@ shown in place with what was typed, never a 500.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -22,6 +23,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from booking.models import Appointment, SessionRecord
@@ -31,13 +33,14 @@ from clinic.pages import clinician_required, is_clinician, staff_required
 from patients.models import Patient
 from patients.services import declaration_submit, patient_create, patient_update
 from treatments import selectors, services
-from treatments.models import AssessmentPhoto, PhotoView, QualitativeGrade, TreatmentPlan
+from treatments.models import Assessment, AssessmentPhoto, PhotoView, QualitativeGrade, TreatmentPlan
 from treatments.photos import MAX_BYTES, PhotoRejected, clean_photo, photo_response
 from treatments.scoring import WEIGHTS, count_band, goodman_baron_score, keloid_points
 from treatments.workspace import chart
 from treatments.workspace.forms import (
     LESION_GROUPS,
     SCORE_FIELDS,
+    AssessmentCorrectForm,
     AssessmentForm,
     DeclarationForm,
     PatientForm,
@@ -204,40 +207,28 @@ def _check_photos(form: AssessmentForm) -> list[tuple[str, Any]]:
     return found
 
 
-@clinician_required
-@require_http_methods(["GET", "POST"])
-def assessment_new(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = _patient(pk)
-    if request.method == "GET":
-        form = AssessmentForm(
-            patient=patient,
-            initial={
-                "assessed_on": services.clinic_today(),
-                "fitzpatrick_type": patient.fitzpatrick_type,
-                "pih": "none",
-                "pie": "none",
-            },
-        )
-        return _assessment_page(request, form, patient)
+def _too_large(request: HttpRequest) -> bool:
+    """Refused before the body is read at all (so nothing typed can be shown again)."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
-    if declared > len(PhotoView.values) * MAX_BYTES + UPLOAD_OVERHEAD:
-        # Refused before the body is read at all (so nothing typed can be shown again).
-        form = AssessmentForm(patient=patient, initial={"assessed_on": services.clinic_today()})
-        error = _("The photos together are too large. Each may be at most 10 MB.")
-        return _assessment_page(request, form, patient, status=400, page_error=error)
-    form = AssessmentForm(request.POST, request.FILES, patient=patient)
-    if not form.is_valid():
-        return _assessment_page(request, form, patient, status=400)
-    uploads = _check_photos(form)
-    if form.errors:
-        return _assessment_page(request, form, patient, status=400)
+    return declared > len(PhotoView.values) * MAX_BYTES + UPLOAD_OVERHEAD
+
+
+TOO_LARGE = gettext_lazy("The photos together are too large. Each may be at most 10 MB.")
+
+
+def _save_with_photos(
+    request: HttpRequest, form: AssessmentForm, write: Callable[[], Assessment], uploads: list[tuple[str, Any]]
+) -> tuple[Assessment, list[AssessmentPhoto]] | None:
+    """Runs ``write`` (a service call) and stores the photos in one transaction.
+    None when a service refused: its errors are on the form and nothing is kept
+    (neither rows nor the photos' files)."""
     stored: list[AssessmentPhoto] = []
     try:
         with transaction.atomic():
-            assessment = services.assessment_record(patient=patient, by=request.user, **form.values())
+            assessment = write()
             for view, upload in uploads:
                 try:
                     stored.append(
@@ -256,7 +247,40 @@ def assessment_new(request: HttpRequest, pk: int) -> HttpResponse:
             raise
         if not form.errors:
             apply_errors(form, error.fields, error.detail)
+        return None
+    return assessment, stored
+
+
+@clinician_required
+@require_http_methods(["GET", "POST"])
+def assessment_new(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = _patient(pk)
+    if request.method == "GET":
+        form = AssessmentForm(
+            patient=patient,
+            initial={
+                "assessed_on": services.clinic_today(),
+                "fitzpatrick_type": patient.fitzpatrick_type,
+                "pih": "none",
+                "pie": "none",
+            },
+        )
+        return _assessment_page(request, form, patient)
+    if _too_large(request):
+        form = AssessmentForm(patient=patient, initial={"assessed_on": services.clinic_today()})
+        return _assessment_page(request, form, patient, status=400, page_error=str(TOO_LARGE))
+    form = AssessmentForm(request.POST, request.FILES, patient=patient)
+    if not form.is_valid():
         return _assessment_page(request, form, patient, status=400)
+    uploads = _check_photos(form)
+    if form.errors:
+        return _assessment_page(request, form, patient, status=400)
+    saved = _save_with_photos(
+        request, form, lambda: services.assessment_record(patient=patient, by=request.user, **form.values()), uploads
+    )
+    if saved is None:
+        return _assessment_page(request, form, patient, status=400)
+    assessment, stored = saved
     messages.success(
         request,
         _("The assessment was saved: Goodman & Baron score %(score)s, %(photos)s photos.")
@@ -265,11 +289,117 @@ def assessment_new(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(reverse("chart:patient", args=[patient.pk]) + "#assessments")
 
 
+def _version(assessment: Assessment) -> str:
+    """What the correction form was opened on: a newer save means someone else corrected it meanwhile."""
+    return assessment.updated_at.isoformat()
+
+
+@clinician_required
+@require_http_methods(["GET", "POST"])
+def assessment_correct(request: HttpRequest, pk: int, assessment_pk: int) -> HttpResponse:
+    """Corrects a saved assessment through ``services.assessment_correct`` (the
+    previous version stays in the history, with the reason given) and adds
+    photos to it. An assessment of another patient under this URL is 404."""
+    assessment = get_object_or_404(
+        Assessment.objects.select_related("patient", "assessed_by"), pk=assessment_pk, patient_id=pk
+    )
+    patient = assessment.patient
+    page: dict[str, Any] = {"patient": patient, "assessment": assessment}
+    if request.method == "POST":  # shown again as sent: a form re-shown after an error still detects a conflict
+        page["version"] = request.POST.get("version", "")[:64]
+    if request.method == "GET":
+        return _assessment_page(request, AssessmentCorrectForm(assessment=assessment), **page)
+    if _too_large(request):  # nothing typed can be shown again: the saved values are
+        form = AssessmentCorrectForm(assessment=assessment)
+        page["version"] = _version(assessment)
+        return _assessment_page(request, form, **page, status=400, page_error=str(TOO_LARGE))
+    form = AssessmentCorrectForm(request.POST, request.FILES, assessment=assessment)
+    if not form.is_valid():
+        return _assessment_page(request, form, **page, status=400)
+    uploads = _check_photos(form)
+    if form.errors:
+        return _assessment_page(request, form, **page, status=400)
+    changes = form.changes()
+    reason = form.cleaned_data["reason"]
+    conflict = _(
+        "Someone else corrected this assessment after you opened it (see the change history). "
+        "Check the values below and save again to replace theirs."
+    )
+    if changes and request.POST.get("version") != _version(assessment):
+        # Saving would silently undo what someone else saved since this form was opened.
+        form.add_error(None, conflict)
+        page["version"] = _version(assessment)
+        return _assessment_page(request, form, **page, status=409)
+    if not changes and not uploads:
+        form.add_error(None, _("Nothing was changed. Change a value or choose a photo to add."))
+    elif changes and not reason:
+        form.add_error("reason", _("Say why the assessment is corrected; it is kept in the change history."))
+    if form.errors:
+        return _assessment_page(request, form, **page, status=400)
+
+    def write() -> Assessment:
+        if not changes:
+            return assessment
+        saved_at = Assessment.objects.select_for_update().values_list("updated_at", flat=True).get(pk=assessment.pk)
+        if saved_at != assessment.updated_at:  # saved by someone else since this request read it
+            raise InvalidInput(conflict)
+        return services.assessment_correct(assessment=assessment, by=request.user, reason=reason, **changes)
+
+    saved = _save_with_photos(request, form, write, uploads)
+    if saved is None:
+        return _assessment_page(request, form, **page, status=400)
+    corrected, stored = saved
+    if changes:
+        text = _("The assessment of %(date)s was corrected: Goodman & Baron score %(score)s.") % {
+            "date": corrected.assessed_on.isoformat(),
+            "score": corrected.quantitative_score,
+        }
+        if stored:
+            text += " " + ngettext("%(photos)s photo added.", "%(photos)s photos added.", len(stored)) % {
+                "photos": len(stored)
+            }
+    else:
+        text = ngettext(
+            "%(photos)s photo added to the assessment of %(date)s.",
+            "%(photos)s photos added to the assessment of %(date)s.",
+            len(stored),
+        ) % {"photos": len(stored), "date": corrected.assessed_on.isoformat()}
+    messages.success(request, text)
+    return redirect(reverse("chart:patient", args=[patient.pk]) + "#assessments")
+
+
+def _last_correction(assessment: Assessment) -> dict[str, Any] | None:
+    """When, by whom and why the assessment was last corrected (None if never)."""
+    row = (
+        Assessment.history.filter(id=assessment.pk, history_type="~")
+        .select_related("history_user")
+        .order_by("-history_date", "-history_id")
+        .first()
+    )
+    if row is None:
+        return None
+    user = row.history_user
+    return {
+        "at": row.history_date,
+        "by": (user.get_full_name() or user.get_username()) if user is not None else "",
+        "reason": row.history_change_reason or "",
+    }
+
+
 def _assessment_page(
-    request: HttpRequest, form: AssessmentForm, patient: Patient, status: int = 200, page_error: str = ""
+    request: HttpRequest,
+    form: AssessmentForm,
+    patient: Patient,
+    status: int = 200,
+    page_error: str = "",
+    assessment: Assessment | None = None,
+    version: str | None = None,
 ) -> HttpResponse:
     if form.is_bound:
         score = _score_context(ScoreForm(form.data))
+    elif assessment is not None:  # the saved values, scored as the live score would
+        values = {name: str(value) for name, value in form.initial.items() if name in SCORE_FIELDS}
+        score = _score_context(ScoreForm(values))
     else:
         score = {"score": 0, "bad_fields": [], "breakdown": [], "keloid_points": 0, "grade_label": None}
     groups = [(label, [(form[key], WEIGHTS[key]) for key in keys]) for label, keys in LESION_GROUPS]
@@ -279,6 +409,10 @@ def _assessment_page(
         "groups": groups,
         "score_fields": ",".join(SCORE_FIELDS),
         "page_error": page_error,
+        "assessment": assessment,
+        "version": version if version is not None else (_version(assessment) if assessment is not None else ""),
+        "existing_photos": list(assessment.photos.all()) if assessment is not None else [],
+        "last_correction": _last_correction(assessment) if assessment is not None else None,
         **score,
     }
     return render(request, "chart/assessment_form.html", context, status=status)
@@ -419,6 +553,7 @@ def _state_message(appointment: Appointment) -> str:
 
 
 __all__ = [
+    "assessment_correct",
     "assessment_new",
     "assessment_score",
     "declaration_new",
