@@ -28,7 +28,7 @@ from booking import services
 from booking.availability import clinic_zone, find_slots
 from booking.models import Appointment, Notification, Practitioner
 from clinic.errors import ApplicationError
-from patients.models import HealthDeclaration, Patient
+from patients.models import DECLARATION_YES_NO, Patient
 from patients.services import declaration_submit, patient_create
 from treatments import services as clinical
 from treatments.models import Assessment, PhotoView, Treatment
@@ -161,14 +161,7 @@ def _assess(patient: Patient, by: User, on: date, number: int, history: History)
 
 def _declare(patient: Patient, history: History) -> None:
     """A health declaration with nothing to declare."""
-    no = dict.fromkeys(
-        [
-            f.name
-            for f in HealthDeclaration._meta.get_fields()
-            if getattr(f, "get_internal_type", lambda: "")() == "BooleanField"
-        ],
-        False,
-    )
+    no = dict.fromkeys(DECLARATION_YES_NO, False)
     declaration_submit(patient=patient, **no)
     history.count("health declarations")
 

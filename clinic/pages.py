@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from patients.roles import MANAGER, PRACTITIONER, RECEPTIONIST, role_of
 
@@ -53,3 +54,13 @@ def clinician_required(view: View) -> View:
 
 def is_clinician(request: HttpRequest) -> bool:
     return role_of(request.user) in CLINICAL
+
+
+def safe_next(request: HttpRequest, fallback: str) -> str:
+    """The ``next`` parameter when it points into this site, else ``fallback``."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback

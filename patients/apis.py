@@ -6,7 +6,7 @@ from typing import Any
 
 from axes.exceptions import AxesBackendPermissionDenied
 from django.contrib.auth import authenticate, logout
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -23,6 +23,7 @@ from clinic.errors import InvalidInput
 from clinic.schema import errors
 from patients import services
 from patients.models import HealthDeclaration, Patient
+from patients.selectors import patients_matching
 from patients.serializers import (
     HealthDeclarationSerializer,
     OwnProfileSerializer,
@@ -186,15 +187,7 @@ class PatientListApi(generics.ListCreateAPIView):
     serializer_class = StaffPatientSerializer
 
     def get_queryset(self) -> QuerySet[Patient]:
-        patients = Patient.objects.all().order_by("full_name", "id")
-        query = (self.request.query_params.get("q") or "").strip()[:100].replace("\x00", "")
-        if query:
-            digits = "".join(ch for ch in query if ch.isdigit())
-            condition = Q(full_name__icontains=query) | Q(email__icontains=query)
-            if len(digits) >= 3:
-                condition |= Q(phone__contains=digits)
-            patients = patients.filter(condition)
-        return patients
+        return patients_matching(self.request.query_params.get("q") or "")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = StaffPatientSerializer(data=request.data)

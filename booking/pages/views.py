@@ -50,8 +50,7 @@ from booking.pages.forms import (
     registration_allowed,
 )
 from clinic.errors import ApplicationError, CancellationWindowPassed, Contraindicated, InvalidInput, SlotUnavailable
-from clinic.pages import patient_required
-from patients.pages.auth import safe_next
+from clinic.pages import patient_required, safe_next
 from patients.roles import is_staff_role, role_of
 from patients.services import declaration_submit, patient_register
 from treatments import plans

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -31,6 +30,7 @@ from booking.workspace.forms import BookForm, PatientCreateForm
 from clinic.errors import ApplicationError, Contraindicated, InvalidInput
 from clinic.pages import staff_required
 from patients.models import Patient
+from patients.selectors import patients_matching
 from patients.services import patient_create
 from treatments import services as clinical
 from treatments.models import PlanSession, Treatment
@@ -38,14 +38,10 @@ from treatments.screening import DECLARATION_REQUIRED, screen
 
 
 def _patients_matching(query: str) -> list[Patient]:
-    query = " ".join(query.split())[:100]
-    if len(query) < 2:
+    """The first 20 matches, once at least two characters are typed."""
+    if len(query.strip()) < 2:
         return []
-    digits = "".join(ch for ch in query if ch.isdigit())
-    match = Q(full_name__icontains=query) | Q(email__icontains=query)
-    if len(digits) >= 4:
-        match |= Q(phone__contains=digits)
-    return list(Patient.objects.filter(match).order_by("full_name", "id")[:20])
+    return list(patients_matching(query)[:20])
 
 
 CARRIED = ("treatment", "practitioner", "date", "time", "plan_session")

@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
 from booking import availability
@@ -62,13 +61,6 @@ def describe(error: ApplicationError) -> str:
         if extra and extra not in detail:
             return f"{detail} {extra}" if detail != str(InvalidInput.default_detail) else extra
     return detail
-
-
-def safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        return target
-    return fallback
 
 
 def is_panel(request: HttpRequest) -> bool:

@@ -36,13 +36,12 @@ from booking.workspace.common import (
     is_panel,
     labelled,
     local,
-    safe_next,
     slot_choices,
     when,
 )
 from booking.workspace.forms import CancelForm, RescheduleForm
 from clinic.errors import ApplicationError
-from clinic.pages import is_clinician, staff_required
+from clinic.pages import is_clinician, safe_next, staff_required
 from treatments import services as clinical
 
 

@@ -6,8 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
-from django.http import HttpRequest, HttpResponse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from patients.models import Patient
@@ -51,13 +50,3 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     next_page = "/"
-
-
-def safe_next(request: HttpRequest, fallback: str) -> str:
-    """The ``next`` parameter when it points into this site, else ``fallback``."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback

@@ -18,7 +18,6 @@ from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -31,6 +30,7 @@ from booking.services import appointment_complete
 from clinic.errors import ApplicationError, InvalidInput, InvalidState
 from clinic.pages import clinician_required, is_clinician, staff_required
 from patients.models import Patient
+from patients.selectors import patients_matching
 from patients.services import declaration_submit, patient_create, patient_update
 from treatments import selectors, services
 from treatments.models import Assessment, AssessmentPhoto, PhotoView, QualitativeGrade, TreatmentPlan
@@ -63,24 +63,12 @@ def _patient(pk: int) -> Patient:
 # --- patients ------------------------------------------------------------------------------
 
 
-def _search(query: str) -> QuerySet[Patient]:
-    """As the API's ``GET /patients/?q=``: part of a name or email, or 3+ digits of a phone."""
-    patients = Patient.objects.order_by("full_name", "id")
-    if query:
-        digits = "".join(ch for ch in query if ch.isdigit())
-        condition = Q(full_name__icontains=query) | Q(email__icontains=query)
-        if len(digits) >= 3:
-            condition |= Q(phone__contains=digits)
-        patients = patients.filter(condition)
-    return patients
-
-
 @staff_required
 @require_GET
 def patients(request: HttpRequest) -> HttpResponse:
     search = PatientSearchForm(request.GET)
     query = search.query()
-    page = Paginator(_search(query), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(patients_matching(query), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"search": search, "query": query, "page": page, "form": PatientForm()}
     if request.htmx and request.htmx.target == "patient-results":
         return render(request, "chart/_patient_results.html", context)
