@@ -6,13 +6,16 @@ import os
 
 from celery import Celery
 
+from clinic import broker, watchdog
 from clinic.env import env_int
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
+broker.install()
 app = Celery("clinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+watchdog.install(app)
 
 # Read as settings.CLINIC_NOTIFICATION_SWEEP_SECONDS is: this module is imported
 # while the settings load (clinic/__init__.py), so it cannot ask them.
