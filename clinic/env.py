@@ -139,6 +139,9 @@ def database_from_url(name: str, url: str) -> dict:
         raise ImproperlyConfigured(f"{name} is not a database URL Django understands: {error}") from None
     if config.get("ENGINE") not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:
         raise ImproperlyConfigured(f"{name} must point at PostgreSQL (postgres://...) or SQLite (sqlite:///...).")
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # A database that does not answer fails a request in seconds (503) rather than hanging it.
+        config.setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
     return config
 
 

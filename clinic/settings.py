@@ -62,6 +62,8 @@ CLINIC_NOTIFICATION_CLAIM_SECONDS = env_int("CLINIC_NOTIFICATION_CLAIM_SECONDS",
 # Plan nudges: sent at this clinic-local hour; the last call this many days
 # before a session's window closes while it is still unbooked.
 CLINIC_NOTIFICATION_HOUR = env_int("CLINIC_NOTIFICATION_HOUR", 10, minimum=0, maximum=23)
+# Staff pages warn when due messages are this late (a stalled worker, beat or broker).
+CLINIC_NOTIFICATION_STALL_AFTER = env_duration("CLINIC_NOTIFICATION_STALL_AFTER", "5m")
 CLINIC_NOTIFICATION_LAST_CALL_DAYS = env_int("CLINIC_NOTIFICATION_LAST_CALL_DAYS", 3, minimum=1, maximum=60)
 CLINIC_MIN_NOTICE = env_duration("CLINIC_MIN_NOTICE", "2h")
 CLINIC_BOOKING_HORIZON = env_duration("CLINIC_BOOKING_HORIZON", "90d")
@@ -97,8 +99,11 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before anything that may query: a database outage answers 503 (clinic/outage.py),
+    # in the visitor's language, so after the locale middleware on the way in.
     "clinic.middleware.ClinicLocaleMiddleware",
+    "clinic.outage.OutageMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -169,11 +174,44 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
+# No task may outlive this (a batch is 20 messages over one SMTP connection, each
+# with its own timeout): a stuck pool process is killed and replaced, and the
+# outbox takes its rows back when their claim expires.
+CELERY_TASK_TIME_LIMIT = env_int("CLINIC_TASK_TIME_LIMIT_SECONDS", 300, minimum=10, maximum=3600)
+# A worker that loses Redis keeps trying to reconnect for as long as it takes
+# (Celery's default gives up after 100 attempts and the worker exits).
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Tasks already running when the connection drops finish their work: their rows
+# are claimed in the database, so the copy Redis hands out again finds nothing to do.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# How often an idle worker sends itself a beacon, and how long it may go without
+# receiving anything while Redis accepts those beacons before it exits to be
+# restarted (clinic/watchdog.py). The heartbeat file is what the liveness probe reads.
+CELERY_WORKER_DIRECT = True  # each worker also reads its own queue, where its beacons go
+CLINIC_WORKER_BEACON_SECONDS = env_int("CLINIC_WORKER_BEACON_SECONDS", 15, minimum=1, maximum=600)
+CLINIC_WORKER_DEAF_SECONDS = env_int("CLINIC_WORKER_DEAF_SECONDS", 120, minimum=3, maximum=3600)
+CLINIC_WORKER_HEARTBEAT_FILE = env_str("CLINIC_WORKER_HEARTBEAT_FILE", str(VAR_DIR / "worker-heartbeat"))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    # A hung or stopped Redis must fail a publish within a second, never block a
-    # request: the outbox sweep sends what is due once Redis is back.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1, "visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A hung or stopped Redis must fail a publish within a second, never block
+        # a request: the outbox sweep sends what is due once Redis is back.
+        "socket_connect_timeout": 1,
+        "socket_timeout": 1,
+        "socket_keepalive": True,
+        # redis-py checks a connection idle this long before reusing it, and kombu
+        # drops a consumer connection whose reply is this overdue.
+        "health_check_interval": 10,
+        # A message held by a worker that died (or whose acknowledgement failed,
+        # clinic/broker.py) is handed out again after this long; longer than any
+        # task may run, so a live task is never run twice at once.
+        "visibility_timeout": env_int(
+            "CLINIC_BROKER_VISIBILITY_SECONDS", 2 * CELERY_TASK_TIME_LIMIT, minimum=CELERY_TASK_TIME_LIMIT + 1
+        ),
+        # Look for such messages every 10 s rather than every 100 s.
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+    }
     CELERY_BROKER_CONNECTION_TIMEOUT = 1
     CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 0}
 else:
@@ -269,7 +307,7 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # The health check answers plain HTTP inside the container network.
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$"]
 
 # --- API --------------------------------------------------------------------
 REST_FRAMEWORK = {

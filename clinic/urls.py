@@ -15,6 +15,7 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", views.healthz, name="healthz"),
+    path("readyz/", views.readyz, name="readyz"),
     path("api/v1/", include(api_v1)),
     path("i18n/setlang/", views.set_language, name="set_language"),
     # Staff workspace (issue 8): the schedule and lists, then the patient chart.

@@ -47,7 +47,27 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. Touches nothing else, so an outage elsewhere
+    never gets a web process restarted."""
     return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: 200 while the database and the broker both answer, else 503 in the
+    API's error shape with what is down, so a load balancer stops sending traffic."""
+    from clinic.readiness import check_broker, check_database
+
+    checks = {"database": check_database(), "broker": check_broker()}
+    down = sorted(name for name, ok in checks.items() if not ok)
+    body: dict = {"checks": {name: "ok" if ok else "unavailable" for name, ok in checks.items()}}
+    headers = {"Cache-Control": "no-store"}
+    if down:
+        body = {
+            "code": "unavailable",
+            "detail": _("Not ready: %(down)s unavailable.") % {"down": ", ".join(down)},
+        } | body
+        return JsonResponse(body, status=503, headers=headers)
+    return JsonResponse({"status": "ok"} | body, headers=headers)
 
 
 def lockout(
