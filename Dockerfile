@@ -21,4 +21,5 @@ RUN python -m clinic.i18n compile \
 
 USER clinic
 EXPOSE 8000
-CMD ["gunicorn", "clinic.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+ENV BIND=0.0.0.0:8000
+CMD ["bin/serve"]

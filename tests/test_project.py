@@ -121,8 +121,19 @@ class TestDockerCompose:
         assert compose["services"]["beat"].get("deploy", {}).get("replicas", 1) == 1
 
     def test_web_runs_gunicorn_and_worker_runs_celery(self, compose: dict) -> None:
-        assert compose["services"]["web"]["command"][0] == "gunicorn"
+        web = compose["services"]["web"]
+        assert web["command"] == ["bin/serve"]
+        assert "gunicorn" in (ROOT / "bin" / "serve").read_text()
+        assert web["environment"]["BIND"] == "0.0.0.0:8000"
         assert compose["services"]["worker"]["command"][:4] == ["celery", "-A", "clinic", "worker"]
+
+    def test_worker_and_beat_are_checked_by_progress_not_by_ping(self, compose: dict) -> None:
+        worker = " ".join(compose["services"]["worker"]["healthcheck"]["test"])
+        beat = " ".join(compose["services"]["beat"]["healthcheck"]["test"])
+        assert "clinic.probe worker" in worker and "ping" not in worker
+        assert "outbox_check" in beat
+        for name in ("web", "worker", "beat"):
+            assert compose["services"][name]["restart"] == "unless-stopped"
 
     def test_environment_points_at_the_stack_services(self, compose: dict) -> None:
         for name in ("web", "worker", "beat"):
