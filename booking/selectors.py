@@ -4,11 +4,14 @@ availability engine loads (one query each, whatever the number of rows)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time
 
+from django.conf import settings
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
+from django.utils import timezone
 
 from booking.constraints import TsTzRange
 from booking.models import (
@@ -166,3 +169,24 @@ def patient_has_overlap(
 def notification_log() -> QuerySet[Notification]:
     """Newest first. The log renders ids only, so it needs no joins."""
     return Notification.objects.order_by("-due_at", "-id")
+
+
+@dataclass(frozen=True)
+class OutboxDelay:
+    """Messages that should have gone out more than ``CLINIC_NOTIFICATION_STALL_AFTER`` ago."""
+
+    count: int
+    oldest_due: datetime | None
+
+
+def notifications_late(*, now: datetime | None = None) -> OutboxDelay:
+    """Due rows still waiting long after their time, and rows claimed by a sender
+    that has not finished long after: a stalled worker, beat or broker. Rows
+    waiting for a retry after a refused send are not late (their next attempt
+    is in the future). One query, on the outbox's two partial indexes."""
+    cutoff = (now or timezone.now()) - settings.CLINIC_NOTIFICATION_STALL_AFTER
+    late = Notification.objects.filter(
+        Q(status=Notification.Status.PENDING, next_attempt_at__lte=cutoff)
+        | Q(status=Notification.Status.SENDING, claimed_at__lte=cutoff)
+    ).aggregate(count=Count("pk"), oldest=Min("next_attempt_at"))
+    return OutboxDelay(count=late["count"], oldest_due=late["oldest"])
