@@ -57,13 +57,14 @@ test: dev-venv var/secret_key messages
 lint: dev-venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: dev-venv
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
 typecheck: dev-venv
-	SECRET_KEY=typecheck $(PY) -m mypy clinic patients treatments booking
+	SECRET_KEY=typecheck $(PY) -m mypy clinic patients treatments booking portal workspace demo
 
 bench: dev-venv
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

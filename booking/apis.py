@@ -35,10 +35,11 @@ from booking.serializers import (
     RescheduleSerializer,
     SessionRecordSerializer,
 )
-from clinic.api import IsClinician, IsPatientOrStaff, IsStaff, ScopedThrottle, is_staff
+from clinic.api import ScopedThrottle
 from clinic.errors import InvalidInput
 from clinic.schema import errors
 from patients.models import Patient
+from patients.permissions import IsClinician, IsPatientOrStaff, IsStaff, is_staff
 from treatments import services as clinical
 from treatments.models import PlanSession, Treatment
 

@@ -1,4 +1,5 @@
-"""Building blocks every app's API shares: fields, permissions, throttles."""
+"""Building blocks every app's API shares: fields and throttles (role permissions:
+patients/permissions.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,7 @@ from django.core.cache import caches
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission
-from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
-
-from patients import roles
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -51,36 +47,6 @@ class CleanCharField(serializers.CharField):
         if "\x00" in value:
             self.fail("nul")
         return value
-
-
-class HasRole(BasePermission):
-    roles: tuple[str, ...] = ()
-    message = _("Your role may not do this.")
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return roles.role_of(request.user) in self.roles
-
-
-class IsPatient(HasRole):
-    roles = (roles.PATIENT,)
-
-
-class IsStaff(HasRole):
-    roles = roles.STAFF_ROLES
-
-
-class IsClinician(HasRole):
-    """Practitioners and managers: clinical records and session completion."""
-
-    roles = (roles.PRACTITIONER, roles.MANAGER)
-
-
-class IsPatientOrStaff(HasRole):
-    roles = (roles.PATIENT, *roles.STAFF_ROLES)
-
-
-def is_staff(request: Request) -> bool:
-    return roles.is_staff_role(roles.role_of(request.user))
 
 
 class ScopedThrottle(ScopedRateThrottle):

@@ -1,4 +1,5 @@
-"""What every page's template needs: the clinic, its time zone, the visitor's role."""
+"""What every page's template needs: the clinic and its time zone (the visitor's role:
+patients/context.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-
-from patients.roles import is_staff_role, role_of
 
 
 def time_zone_label() -> str:
@@ -21,7 +20,6 @@ def time_zone_label() -> str:
 
 
 def clinic(request: HttpRequest) -> dict[str, Any]:
-    role = role_of(getattr(request, "user", None))
     chinese = get_language() == "zh-hant"
     return {
         "clinic_name": settings.CLINIC_NAME_ZH_HANT if chinese else settings.CLINIC_NAME,
@@ -31,7 +29,4 @@ def clinic(request: HttpRequest) -> dict[str, Any]:
         "clinic_time_zone": settings.CLINIC_TIME_ZONE,
         "clinic_time_zone_label": time_zone_label(),
         "clinic_currency": settings.CLINIC_CURRENCY,
-        "user_role": role,
-        "user_is_staff": is_staff_role(role),
-        "user_is_patient": role == "patient",
     }

@@ -26,7 +26,7 @@ import polib
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCALE_DIR = BASE_DIR / "locale"
 LOCALES = ("zh_Hant",)
-SOURCE_DIRS = ("clinic", "patients", "treatments", "booking")
+SOURCE_DIRS = ("clinic", "patients", "treatments", "booking", "portal", "workspace", "demo")
 TEMPLATE_DIR = BASE_DIR / "templates"
 # Emails are written once per language (templates/emails/<lang>/), not translated by catalogue.
 TEMPLATE_EXCLUDE = ("emails",)

@@ -94,6 +94,10 @@ INSTALLED_APPS = [
     "patients",
     "treatments",
     "booking",
+    # The pages and the demo, on top of the domain apps (docs/architecture.md).
+    "portal",
+    "workspace",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -131,6 +135,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "clinic.context.clinic",
+                "patients.context.role",
             ],
         },
     },

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from clinic import views
 from clinic.schema import DocsView, SchemaView
+from portal.account import views as account_views
 
 api_v1 = [
     path("", include("patients.urls")),
@@ -17,13 +18,13 @@ urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("readyz/", views.readyz, name="readyz"),
     path("api/v1/", include(api_v1)),
-    path("i18n/setlang/", views.set_language, name="set_language"),
+    path("i18n/setlang/", account_views.set_language, name="set_language"),
     # Staff workspace (issue 8): the schedule and lists, then the patient chart.
-    path("staff/", include("booking.workspace.urls")),
-    path("staff/", include("treatments.workspace.urls")),
+    path("staff/", include("workspace.schedule.urls")),
+    path("staff/", include("workspace.chart.urls")),
     # Patient pages (issue 7): catalogue, booking, appointments; account and progress.
-    path("", include("patients.pages.urls")),
-    path("", include("booking.pages.urls")),
+    path("", include("portal.account.urls")),
+    path("", include("portal.book.urls")),
 ]
 
 handler400 = "clinic.views.bad_request"

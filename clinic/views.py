@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -78,19 +77,3 @@ def lockout(
     if _is_api(request):
         return JsonResponse({"code": "throttled", "detail": detail}, status=429, headers={"Retry-After": "900"})
     return render(request, "403.html", {"lockout": True, "detail": detail}, status=429)
-
-
-def set_language(request: HttpRequest) -> HttpResponse:
-    """Django's language switch (a cookie), which a signed-in patient's record also remembers
-    so that their emails follow the same choice."""
-    from django.views.i18n import set_language as django_set_language
-
-    response = django_set_language(request)
-    language = request.POST.get("language")
-    if request.method == "POST" and language in dict(settings.LANGUAGES) and request.user.is_authenticated:
-        from patients.models import Patient
-
-        Patient.objects.filter(user=request.user).exclude(preferred_language=language).update(
-            preferred_language=language
-        )
-    return response

@@ -18,11 +18,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clinic.api import IsPatient, IsStaff, ScopedThrottle
+from clinic.api import ScopedThrottle
 from clinic.errors import InvalidInput
 from clinic.schema import errors
 from patients import services
 from patients.models import HealthDeclaration, Patient
+from patients.permissions import IsPatient, IsStaff
 from patients.selectors import patients_matching
 from patients.serializers import (
     HealthDeclarationSerializer,

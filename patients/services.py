@@ -176,3 +176,8 @@ def password_reset_confirm(*, uid: str, token: str, password: str) -> User:
     user.save(update_fields=["password"])
     Patient.objects.filter(email__iexact=user.email, user__isnull=True).update(user=user)
     return user
+
+
+def patient_language_remember(*, user: Any, language: str) -> None:
+    """The language a signed-in patient chose on the pages becomes their emails' language too."""
+    Patient.objects.filter(user=user).exclude(preferred_language=language).update(preferred_language=language)

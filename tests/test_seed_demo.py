@@ -17,8 +17,8 @@ from django.http import HttpRequest
 from django.test import Client
 from django.utils import timezone
 
-from booking.demo import _one_year_later, hong_kong_holidays
 from booking.models import ClinicClosure, Device, Practitioner, Room, WorkingHours
+from demo.clinic import _one_year_later, hong_kong_holidays
 from patients.models import Patient
 from treatments.models import ContraindicationRule, ScarType, Treatment
 

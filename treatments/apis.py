@@ -18,11 +18,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clinic.api import AwareDateTimeField, HasRole, IsClinician, IsPatient, IsPatientOrStaff, is_staff
+from clinic.api import AwareDateTimeField
 from clinic.errors import InvalidInput
 from clinic.schema import ReasonSerializer, errors
 from patients import roles
 from patients.models import Patient
+from patients.permissions import HasRole, IsClinician, IsPatient, IsPatientOrStaff, is_staff
 from treatments import history, selectors, services
 from treatments.models import Assessment, AssessmentPhoto, PlanSession, Treatment, TreatmentPlan
 from treatments.photos import MAX_BYTES, photo_response

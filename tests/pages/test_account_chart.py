@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from django.utils import translation
 
-from patients.pages.progress import change_words, day_label, score_chart, session_rows
+from portal.account.progress import change_words, day_label, score_chart, session_rows
 from tests.factories import PatientFactory
 from tests.pages.account_fixtures import plan
 from treatments.models import PlanSession, TreatmentPlan

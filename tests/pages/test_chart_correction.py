@@ -268,7 +268,7 @@ def test_a_correction_saved_meanwhile_by_someone_else_is_not_undone_silently(cli
 
 
 def test_a_correction_racing_another_is_refused_under_the_lock(client, assessment, doctor, monkeypatch) -> None:
-    from treatments.workspace import views
+    from workspace.chart import views
 
     client.force_login(doctor)
     checked = views._check_photos

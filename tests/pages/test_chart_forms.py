@@ -16,7 +16,7 @@ from tests.factories import AppointmentFactory, PatientFactory, TreatmentFactory
 from tests.pages.chart_fixtures import assess, checked_in_plan_appointment, laser, picture, staff, upload
 from treatments.models import LESION_KEYS, Assessment, AssessmentPhoto, Category, PlanSession, TreatmentPlan
 from treatments.scoring import goodman_baron_score
-from treatments.workspace.forms import DECLARATION_QUESTIONS
+from workspace.chart.forms import DECLARATION_QUESTIONS
 
 pytestmark = pytest.mark.django_db
 
@@ -257,7 +257,7 @@ def test_a_wrong_photo_saves_nothing(client, doctor, content, message) -> None:
 
 
 def test_a_photo_over_10_mb_is_refused(client, doctor, monkeypatch) -> None:
-    from treatments.workspace import views
+    from workspace.chart import views
 
     monkeypatch.setattr(views, "MAX_BYTES", 100)
     patient = PatientFactory()
@@ -459,7 +459,7 @@ def test_completing_twice_shows_the_record_not_an_error(client, doctor) -> None:
 def test_a_race_to_complete_is_a_message(client, doctor, monkeypatch) -> None:
     """Checked in when the form was shown, completed by someone else before it was saved."""
     from booking import services as booking_services
-    from treatments.workspace import views
+    from workspace.chart import views
 
     appointment = checked_in_plan_appointment(PatientFactory(), doctor)
 
@@ -496,7 +496,7 @@ def test_staff_user_without_name_renders(client) -> None:
 def test_the_trend_is_drawn_from_every_assessment_with_the_sessions_marked() -> None:
     from datetime import date
 
-    from treatments.workspace.chart import trend_chart
+    from workspace.chart.chart import trend_chart
 
     rows = [
         Assessment(pk=1, assessed_on=date(2026, 1, 1), quantitative_score=30, qualitative_grade=4),

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from booking.workspace import schedule as layout
+from workspace.schedule import schedule as layout
 
 HK = ZoneInfo("Asia/Hong_Kong")
 DAY = date(2026, 12, 1)

@@ -13,11 +13,11 @@ from django.test.utils import CaptureQueriesContext
 
 from booking import services
 from booking.models import Appointment, ClinicClosure, TimeOff
-from booking.workspace.schedule import week_of
 from tests.factories import PatientFactory, RoomFactory
 from tests.pages.helpers import assert_translated
 from tests.pages.staff_fixtures import at, make_clinic, names, next_workday
 from tests.pages.test_staff_pages import book
+from workspace.schedule.schedule import week_of
 
 pytestmark = pytest.mark.django_db
 

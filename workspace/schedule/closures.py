@@ -18,11 +18,11 @@ from django.views.decorators.http import require_http_methods
 
 from booking import availability, selectors, services
 from booking.models import Appointment, ClinicClosure, Practitioner, TimeOff
-from booking.workspace.common import clinic_today, describe, labelled, local
-from booking.workspace.forms import BulkForm, ClosureForm, TimeOffForm
 from clinic.errors import ApplicationError
-from clinic.pages import staff_required
+from patients.permissions import staff_required
 from treatments import services as clinical
+from workspace.schedule.common import clinic_today, describe, labelled, local
+from workspace.schedule.forms import BulkForm, ClosureForm, TimeOffForm
 
 
 def _upcoming_closures() -> dict[str, Any]:

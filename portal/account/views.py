@@ -35,13 +35,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
+from django.views.i18n import set_language as django_set_language
 
 from clinic.api import ScopedThrottle
 from clinic.errors import InvalidInput
-from clinic.pages import CLINICAL, patient_required
 from patients import services
-from patients.pages.forms import ClinicPasswordChangeForm, NewPasswordForm, PasswordResetRequestForm, ProfileForm
-from patients.pages.progress import (
+from patients.permissions import CLINICAL, patient_required
+from patients.roles import PATIENT, is_staff_role, role_of
+from portal.account.forms import ClinicPasswordChangeForm, NewPasswordForm, PasswordResetRequestForm, ProfileForm
+from portal.account.progress import (
     GRADE_WORDS,
     VIEW_WORDS,
     booked_appointment_ids,
@@ -50,7 +52,6 @@ from patients.pages.progress import (
     plan_view,
     score_chart,
 )
-from patients.roles import PATIENT, is_staff_role, role_of
 from treatments import selectors
 from treatments.models import AssessmentPhoto, PlanSession, TreatmentPlan
 from treatments.photos import photo_response
@@ -335,3 +336,13 @@ def photo(request: HttpRequest, pk: int, kind: str) -> FileResponse:
     """A photo of the signed-in patient's own assessments; anyone else's is 404."""
     own = AssessmentPhoto.objects.filter(assessment__patient__user=request.user)  # type: ignore[misc]
     return photo_response(get_object_or_404(own, pk=pk), kind)
+
+
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Django's language switch (a cookie), which a signed-in patient's record also remembers
+    so that their emails follow the same choice."""
+    response = django_set_language(request)
+    language = request.POST.get("language")
+    if request.method == "POST" and language in dict(settings.LANGUAGES) and request.user.is_authenticated:
+        services.patient_language_remember(user=request.user, language=language)
+    return response

@@ -27,8 +27,13 @@ from django_htmx.http import HttpResponseClientRedirect
 from booking import selectors, services
 from booking.calendar import appointment_calendar
 from booking.models import Appointment
-from booking.pages import present
-from booking.pages.flow import (
+from clinic.errors import ApplicationError, CancellationWindowPassed, Contraindicated, InvalidInput, SlotUnavailable
+from clinic.pages import safe_next
+from patients.permissions import patient_required
+from patients.roles import is_staff_role, role_of
+from patients.services import declaration_submit, patient_register
+from portal.book import present
+from portal.book.flow import (
     HtmxHttpRequest,
     Span,
     calendar_context,
@@ -41,7 +46,7 @@ from booking.pages.flow import (
     slots,
     times_context,
 )
-from booking.pages.forms import (
+from portal.book.forms import (
     CancelForm,
     QuestionnaireForm,
     RegisterForm,
@@ -49,10 +54,6 @@ from booking.pages.forms import (
     initial_answers,
     registration_allowed,
 )
-from clinic.errors import ApplicationError, CancellationWindowPassed, Contraindicated, InvalidInput, SlotUnavailable
-from clinic.pages import patient_required, safe_next
-from patients.roles import is_staff_role, role_of
-from patients.services import declaration_submit, patient_register
 from treatments import plans
 from treatments import services as clinical
 from treatments.models import PlanSession, Treatment, TreatmentPlan

@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from booking.demo import DEMO_PASSWORD, seed_demo
-from booking.demo_history import seed_history
+from demo.clinic import DEMO_PASSWORD, seed_demo
+from demo.history import seed_history
 
 
 class Command(BaseCommand):

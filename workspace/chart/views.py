@@ -28,16 +28,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from booking.models import Appointment, SessionRecord
 from booking.services import appointment_complete
 from clinic.errors import ApplicationError, InvalidInput, InvalidState
-from clinic.pages import clinician_required, is_clinician, staff_required
 from patients.models import Patient
+from patients.permissions import clinician_required, is_clinician, staff_required
 from patients.selectors import patients_matching
 from patients.services import declaration_submit, patient_create, patient_update
 from treatments import selectors, services
 from treatments.models import Assessment, AssessmentPhoto, PhotoView, QualitativeGrade, TreatmentPlan
 from treatments.photos import MAX_BYTES, PhotoRejected, clean_photo, photo_response
 from treatments.scoring import WEIGHTS, count_band, goodman_baron_score, keloid_points
-from treatments.workspace import chart
-from treatments.workspace.forms import (
+from workspace.chart import chart
+from workspace.chart.forms import (
     LESION_GROUPS,
     SCORE_FIELDS,
     AssessmentCorrectForm,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking.workspace import book, closures, lists, views
+from workspace.schedule import book, closures, lists, views
 
 app_name = "staff"
 

@@ -25,8 +25,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from booking import selectors, services
 from booking.models import Appointment, ClinicClosure, Device, Practitioner, Room, TimeOff, WorkingHours
-from booking.workspace import schedule as layout
-from booking.workspace.common import (
+from clinic.errors import ApplicationError
+from clinic.pages import safe_next
+from patients.permissions import is_clinician, staff_required
+from treatments import services as clinical
+from workspace.schedule import schedule as layout
+from workspace.schedule.common import (
     changed,
     clinic_today,
     clinic_zone,
@@ -39,10 +43,7 @@ from booking.workspace.common import (
     slot_choices,
     when,
 )
-from booking.workspace.forms import CancelForm, RescheduleForm
-from clinic.errors import ApplicationError
-from clinic.pages import is_clinician, safe_next, staff_required
-from treatments import services as clinical
+from workspace.schedule.forms import CancelForm, RescheduleForm
 
 
 @staff_required

@@ -19,10 +19,10 @@ from django.views.decorators.http import require_POST
 from booking import selectors
 from booking.models import Appointment, Notification
 from booking.notifications import notification_retry
-from booking.workspace import schedule as layout
-from booking.workspace.common import clinic_today, clinic_zone, date_param, labelled
-from clinic.pages import staff_required
+from patients.permissions import staff_required
 from treatments.models import PlanSession, TreatmentPlan
+from workspace.schedule import schedule as layout
+from workspace.schedule.common import clinic_today, clinic_zone, date_param, labelled
 
 DUE_SOON_DAYS = 7
 

@@ -1,6 +1,6 @@
 """A lived-in demo clinic: the demo patient's course so far, and a few days of appointments.
 
-``make run`` seeds the catalogue and accounts (booking/demo.py); this adds what
+``make run`` seeds the catalogue and accounts (demo/clinic.py); this adds what
 makes the pages worth looking at: Emily Cheung's three assessments with photos,
 a Pico laser plan with two sessions done and the third due now, a patient whose
 next session is overdue, and appointments for other patients today and on the

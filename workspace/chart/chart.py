@@ -25,7 +25,7 @@ from treatments import history, plans, selectors
 from treatments.models import Assessment, AssessmentPhoto, PhotoView, PlanSession, Treatment, TreatmentPlan
 from treatments.screening import RETINOID_WINDOW, SUN_EXPOSURE_WINDOW
 from treatments.services import clinic_today
-from treatments.workspace.forms import AREA_LABELS, CHOICE_LABELS, LESION_LABELS, PARAMETER_LABELS
+from workspace.chart.forms import AREA_LABELS, CHOICE_LABELS, LESION_LABELS, PARAMETER_LABELS
 
 LIST_LIMIT = 100  # appointments and notifications shown; the newest first
 HISTORY_LIMIT = 50  # history entries shown unless all are asked for

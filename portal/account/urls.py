@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients.pages import auth, views
+from portal.account import auth, views
 
 app_name = "account"
 

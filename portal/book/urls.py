@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking.pages import flow, views
+from portal.book import flow, views
 
 app_name = "site"
 

@@ -16,7 +16,15 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from booking import services
 from booking.models import Appointment, Practitioner
-from booking.workspace.common import (
+from clinic.errors import ApplicationError, Contraindicated, InvalidInput
+from patients.models import Patient
+from patients.permissions import staff_required
+from patients.selectors import patients_matching
+from patients.services import patient_create
+from treatments import services as clinical
+from treatments.models import PlanSession, Treatment
+from treatments.screening import DECLARATION_REQUIRED, screen
+from workspace.schedule.common import (
     clinic_today,
     date_param,
     describe,
@@ -26,15 +34,7 @@ from booking.workspace.common import (
     slot_choices,
     when,
 )
-from booking.workspace.forms import BookForm, PatientCreateForm
-from clinic.errors import ApplicationError, Contraindicated, InvalidInput
-from clinic.pages import staff_required
-from patients.models import Patient
-from patients.selectors import patients_matching
-from patients.services import patient_create
-from treatments import services as clinical
-from treatments.models import PlanSession, Treatment
-from treatments.screening import DECLARATION_REQUIRED, screen
+from workspace.schedule.forms import BookForm, PatientCreateForm
 
 
 def _patients_matching(query: str) -> list[Patient]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from treatments.workspace import views
+from workspace.chart import views
 
 app_name = "chart"
 

@@ -35,13 +35,13 @@ from django_htmx.middleware import HtmxDetails
 
 from booking import availability, services
 from booking.models import Practitioner
-from booking.pages import present
-from booking.pages.forms import QuestionnaireForm, RegisterForm, apply_error, initial_answers, registration_allowed
 from clinic.errors import Contraindicated, InvalidInput, InvalidState, NotBookable, SlotUnavailable
 from patients.models import HealthDeclaration, Patient
-from patients.pages.auth import EmailAuthenticationForm
 from patients.roles import PATIENT, role_of
 from patients.services import declaration_submit, patient_register
+from portal.account.auth import EmailAuthenticationForm
+from portal.book import present
+from portal.book.forms import QuestionnaireForm, RegisterForm, apply_error, initial_answers, registration_allowed
 from treatments import services as clinical
 from treatments.models import Category, PlanSession, Treatment
 from treatments.screening import DECLARATION_REQUIRED, screen

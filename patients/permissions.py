@@ -1,0 +1,97 @@
+"""Who may do what, by role (see patients/roles.py), for the API and the pages alike.
+
+API views use the permission classes; page views the decorators: anonymous visitors
+are sent to sign in, a signed-in user without the role gets 403 (a patient never
+reaches a staff page). Objects another patient owns are 404, decided by each view's
+queryset, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from patients import roles
+from patients.roles import MANAGER, PRACTITIONER, RECEPTIONIST, role_of
+
+# --- the API ----------------------------------------------------------------
+
+
+class HasRole(BasePermission):
+    roles: tuple[str, ...] = ()
+    message = _("Your role may not do this.")
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return roles.role_of(request.user) in self.roles
+
+
+class IsPatient(HasRole):
+    roles = (roles.PATIENT,)
+
+
+class IsStaff(HasRole):
+    roles = roles.STAFF_ROLES
+
+
+class IsClinician(HasRole):
+    """Practitioners and managers: clinical records and session completion."""
+
+    roles = (roles.PRACTITIONER, roles.MANAGER)
+
+
+class IsPatientOrStaff(HasRole):
+    roles = (roles.PATIENT, *roles.STAFF_ROLES)
+
+
+def is_staff(request: Request) -> bool:
+    return roles.is_staff_role(roles.role_of(request.user))
+
+
+# --- the pages --------------------------------------------------------------
+
+View = Callable[..., HttpResponse]
+FRONT_DESK = (RECEPTIONIST, PRACTITIONER, MANAGER)
+CLINICAL = (PRACTITIONER, MANAGER)
+
+
+def _require(roles: tuple[str, ...]) -> Callable[[View], View]:
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if role_of(request.user) not in roles:
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def patient_required(view: View) -> View:
+    """A signed-in patient; ``request.user.patient`` is their record."""
+    return _require(("patient",))(view)
+
+
+def staff_required(view: View) -> View:
+    """Any staff role: receptionist, practitioner or manager."""
+    return _require(FRONT_DESK)(view)
+
+
+def clinician_required(view: View) -> View:
+    """Practitioners and managers: assessments, photos, plans, session records."""
+    return _require(CLINICAL)(view)
+
+
+def is_clinician(request: HttpRequest) -> bool:
+    return role_of(request.user) in CLINICAL
