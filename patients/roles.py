@@ -78,9 +78,10 @@ def sync_roles() -> None:
 def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
     from django.apps import apps
 
-    # post_migrate is sent once per app, each time after that app's permissions
-    # are created; the last app's turn is when every permission exists.
-    if sender is list(apps.get_app_configs())[-1]:
+    # post_migrate is sent once per app with models, each time after that app's
+    # permissions are created; the last such app's turn is when every permission exists.
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if sender is with_models[-1]:
         sync_roles()
 
 
