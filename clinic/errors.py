@@ -2,7 +2,7 @@
 
 Services raise ``ApplicationError`` subclasses; the DRF exception handler and
 the Django error views render every error, DRF's and Django's included, as
-``{"code", "detail", "fields"?}`` (shared/api-v1.md, Conventions).
+``{"code", "detail", "fields"?}`` (docs/architecture.md, Errors).
 """
 
 from __future__ import annotations
@@ -79,12 +79,6 @@ class NotFound(ApplicationError):
     code = "not_found"
     status = 404
     default_detail = _("Not found.")
-
-
-class PermissionDeniedError(ApplicationError):
-    code = "permission_denied"
-    status = 403
-    default_detail = _("You do not have permission to do this.")
 
 
 def _text(value: Any) -> str:

@@ -52,13 +52,6 @@ def catalogue_paths(locale: str = "zh_Hant") -> list[Path]:
     return sorted(LOCALE_DIR.glob(f"*/{locale}/LC_MESSAGES/django.po"))
 
 
-def locale_paths() -> list[Path]:
-    """The folders Django should search, one per area of the site."""
-    if not LOCALE_DIR.is_dir():
-        return []
-    return sorted(path for path in LOCALE_DIR.iterdir() if path.is_dir())
-
-
 def compile_catalogues() -> list[Path]:
     """Writes ``django.mo`` next to every ``django.po`` that is newer; returns what it wrote."""
     written = []

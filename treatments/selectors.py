@@ -62,13 +62,6 @@ def assessments_for(*, patient_id: int | None = None) -> QuerySet[Assessment]:
     return queryset.order_by("-assessed_on", "-id")
 
 
-def photos_for(*, patient_id: int | None = None) -> QuerySet[AssessmentPhoto]:
-    queryset = AssessmentPhoto.objects.select_related("assessment")
-    if patient_id is not None:
-        queryset = queryset.filter(assessment__patient_id=patient_id)
-    return queryset
-
-
 def progress(*, patient_id: int, today: date) -> dict[str, Any]:
     """Assessments over time, per plan the sessions done and due, and per
     view the first and latest photo: four queries whatever the history.

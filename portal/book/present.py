@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -219,10 +219,6 @@ def day_text(day: date) -> str:
     return date_format(day, pgettext("date format", "l j F Y"))
 
 
-def short_day_text(day: date) -> str:
-    return date_format(day, pgettext("date format", "D j M"))
-
-
 def month_text(day: date) -> str:
     return date_format(day, pgettext("date format", "F Y"))
 
@@ -243,10 +239,6 @@ def when_text(start: datetime, end: datetime | None = None) -> str:
 def combine(day: date, at: time) -> datetime:
     """A clinic-local wall-clock time as an aware datetime."""
     return timezone.make_aware(datetime.combine(day, at), clinic_zone())
-
-
-def iso_date(day: date) -> str:
-    return formats.date_format(day, "Y-m-d")
 
 
 # --- statuses ------------------------------------------------------------------------------
