@@ -7,7 +7,7 @@ nothing and adds no history rows. That is ``update_or_create`` without its
 unconditional ``save()``, which would bump ``updated_at`` and write a
 simple_history row on every run.
 
-The catalogue is transcribed from shared/domain.md ("Treatment catalogue"),
+The catalogue is transcribed from the clinic's reference table of treatments,
 keeping its notation: ``"45*"`` is an estimate, so the treatment is seeded with
 ``verified=False``; a rule ``"FST_IV_VI B*"`` is seeded with ``verified=False``.
 Seeding resets the seeded rows to these values: clinic edits to them are
@@ -25,7 +25,6 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import Group, User
@@ -187,7 +186,7 @@ def _row(
     device: str | None = None,
     rules: str = "",
 ) -> TreatmentSpec:
-    """One row of domain.md's table, in its own notation."""
+    """One row of the reference table, in its own notation."""
     low, _, high = sessions.partition("-")
     interval_min = interval_max = None
     interval_estimated = False
@@ -410,7 +409,7 @@ DESCRIPTIONS: dict[str, tuple[str, str]] = {
     ),
 }
 
-# Pre-care, from domain.md's clinic protocol paragraph.
+# Pre-care, from the clinic's protocol.
 _PRE: dict[str, tuple[str, str]] = {
     "general": (
         "Come with clean skin and no make-up on the treatment area. Tell us before your visit about any new "
@@ -733,7 +732,7 @@ def seed_catalogue(
                 tally=tally,
             )
         # Rules not in the table (left from an older seed) go, so the seeded
-        # rules are exactly domain.md's.
+        # rules are exactly the table's.
         stale = treatment.contraindications.exclude(code__in=[rule.code for rule in spec.rules])
         for stale_rule in stale:
             stale_rule.delete()
@@ -846,7 +845,12 @@ def hong_kong_holidays(today: date) -> list[tuple[date, str]]:
 
     ``holidays``' default category for HK is the statutory holidays; general
     holidays that are not statutory (Good Friday until 2028, for one) need
-    ``categories=(PUBLIC, OPTIONAL)``."""
+    ``categories=(PUBLIC, OPTIONAL)``.
+
+    ``holidays`` is the demo's own dependency (requirements.in), imported
+    here so that nothing else loads it."""
+    import holidays
+
     until = _one_year_later(today)
     calendar = holidays.country_holidays("HK", years=range(today.year, until.year + 1), language="en_HK")
     return sorted((day, name) for day, name in calendar.items() if today <= day < until)
