@@ -11,7 +11,7 @@ role, one patient row) on the same server.
 
     .venv/bin/python bench/booking.py [--seconds 20] [--clients 16] [--workers 4]
 
-Goal (issue 4): bookings/s at least 30 % of the trivial endpoint's rate.
+Goal: bookings/s at least 30 % of the trivial endpoint's rate.
 """
 
 from __future__ import annotations

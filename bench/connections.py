@@ -8,7 +8,7 @@ status codes seen and the peak number of connections the server held.
 
     .venv/bin/python bench/connections.py [--seconds 60] [--clients 20] [--workers 2] [--threads 4]
 
-Goal (issue 13): the peak stays at most WEB_WORKERS x WEB_THREADS, and no request fails.
+Goal: the peak stays at most WEB_WORKERS x WEB_THREADS, and no request fails.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Practitioners, availability and appointments (shared/api-v1.md)."""
+"""Practitioners, availability and appointments (docs/architecture.md, The HTTP API)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Exclusion constraints that exist on PostgreSQL and are inert on SQLite.
 
-One set of migrations serves both databases (shared/recipes.md): the SQL
+One set of migrations serves both databases (docs/architecture.md): the SQL
 methods return None on other vendors, which Django skips, so SQLite can still
 rebuild tables later; the embedded default relies on SQLite's single writer.
 """

@@ -294,8 +294,8 @@ class Appointment(models.Model):
 
 
 class SessionRecord(models.Model):
-    """What was done at one appointment (shared/domain.md, What a session record
-    holds), written by ``booking.services.appointment_complete`` and never
+    """What was done at one appointment (docs/domain.md, Session records),
+    written by ``booking.services.appointment_complete`` and never
     deleted; corrections keep history. ``parameters`` carry their unit in their
     keys and follow ``category``, the treatment's category when recorded
     (treatments.parameters)."""

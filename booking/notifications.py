@@ -1,7 +1,7 @@
 """The notification outbox: every email to a patient is a row, written in the
 same transaction as the change that causes it, and sent by a sweep.
 
-Why an outbox (shared/conventions.md, Background work): a Celery task with an
+Why an outbox (docs/architecture.md, The notification outbox): a Celery task with an
 ETA is lost on a restart and re-run by Redis visibility timeouts, and a
 ``.delay()`` inside a transaction can run before the row exists; a row in the
 database is none of these. Each row exists once, by its identity (database

@@ -154,12 +154,12 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class CompleteSerializer(serializers.Serializer):
-    """The ``complete`` body (api-v1.md). ``parameters`` are checked against the
+    """The ``complete`` body. ``parameters`` are checked against the
     treatment's category by the service (treatments.parameters: the keys and
-    units of shared/domain.md)."""
+    units of docs/domain.md, Session records)."""
 
     areas = serializers.ListField(
-        child=CleanCharField(max_length=40), required=False, max_length=20, help_text="Area codes of domain.md."
+        child=CleanCharField(max_length=40), required=False, max_length=20, help_text="Area codes (docs/domain.md)."
     )
     anaesthesia = CleanCharField(allow_blank=True, required=False, max_length=200)
     pain_score = serializers.IntegerField(min_value=0, max_value=10, required=False, allow_null=True)

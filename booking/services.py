@@ -67,7 +67,7 @@ KEEP: Final = _Keep.KEEP
 
 # Advisory lock namespaces (first key of pg_advisory_xact_lock(int, int)). Every
 # transaction takes its locks sorted by (namespace, id), so two bookings never
-# wait on each other in a cycle (recipes.md: 40P01 bursts without them).
+# wait on each other in a cycle (without that order, deadlocks, 40P01, come in bursts).
 LOCK_PRACTITIONER = 1
 LOCK_ROOM_KIND = 2
 LOCK_DEVICE_KIND = 3

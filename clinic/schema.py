@@ -61,7 +61,7 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
 
 class _JsonErrorsMixin:
     """drf-spectacular's views negotiate YAML or HTML; their errors still use
-    the API's JSON envelope (api-v1.md: whatever raised them)."""
+    the API's JSON envelope (clinic/errors.py), whatever raised them."""
 
     def handle_exception(self, exc: Exception):  # type: ignore[no-untyped-def]
         from rest_framework.renderers import JSONRenderer

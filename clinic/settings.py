@@ -149,7 +149,7 @@ else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "clinic.sqlite3")}}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # IMMEDIATE serialises check-then-insert on the embedded default, where
-    # exclusion constraints do not exist (see shared/recipes.md).
+    # exclusion constraints do not exist (see booking/constraints.py).
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,

@@ -19,10 +19,10 @@ urlpatterns = [
     path("readyz/", views.readyz, name="readyz"),
     path("api/v1/", include(api_v1)),
     path("i18n/setlang/", account_views.set_language, name="set_language"),
-    # Staff workspace (issue 8): the schedule and lists, then the patient chart.
+    # Staff workspace: the schedule and lists, then the patient chart.
     path("staff/", include("workspace.schedule.urls")),
     path("staff/", include("workspace.chart.urls")),
-    # Patient pages (issue 7): catalogue, booking, appointments; account and progress.
+    # Patient pages: catalogue, booking, appointments; account and progress.
     path("", include("portal.account.urls")),
     path("", include("portal.book.urls")),
 ]

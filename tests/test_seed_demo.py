@@ -1,4 +1,4 @@
-"""``manage.py seed_demo``: the demo clinic of shared/domain.md, idempotently."""
+"""``manage.py seed_demo``: the demo clinic (demo/clinic.py), idempotently."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from treatments.models import ContraindicationRule, ScarType, Treatment
 
 pytestmark = pytest.mark.django_db
 
-# shared/domain.md, "Treatment catalogue (seed data)", copied verbatim: the
+# The clinic's reference table of treatments, kept here as written: the
 # seed's own transcription is checked against the table, not against itself.
 # A backslash continues a row on the next line.
 DOMAIN_TABLE = """

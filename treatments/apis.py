@@ -108,7 +108,7 @@ class ScreeningApi(APIView):
         return Response({"outcome": result.outcome, "reasons": result.reasons()})
 
 
-# --- clinical records (api-v1.md: Assessments, Treatment plans, progress) ---------------------
+# --- clinical records (assessments, treatment plans, progress; docs/domain.md) --------------
 #
 # Role table: practitioners and managers read and write; a patient reads their
 # own assessments, photos, plans and progress (another patient's are 404);

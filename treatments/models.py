@@ -1,7 +1,7 @@
 """The catalogue: what the clinic offers and what each treatment needs.
 
-Clinical rules (intervals, contraindications) are editable data seeded from
-shared/domain.md, never constants in code; unverified values carry
+Clinical rules (intervals, contraindications) are editable data seeded by
+demo/clinic.py (docs/domain.md), never constants in code; unverified values carry
 ``verified=False`` for a clinician to review in the admin.
 """
 
@@ -217,7 +217,7 @@ class QualitativeGrade(models.IntegerChoices):
     SEVERE = 4, _("4 severe")
 
 
-# The ten Goodman & Baron lesion counts, by their API key (shared/domain.md);
+# The ten Goodman & Baron lesion counts, by their API key (treatments/scoring.py);
 # each is a column of Assessment so the database checks it and history diffs it.
 LESION_KEYS: tuple[str, ...] = (
     "macular",

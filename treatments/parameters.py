@@ -1,4 +1,4 @@
-"""What a session record holds, per treatment category (shared/domain.md).
+"""What a session record holds, per treatment category (docs/domain.md).
 
 Pure validation, no ORM: the ``complete`` endpoint and the service that writes
 session records both call ``validate_parameters`` and ``validate_areas``. Keys
@@ -123,7 +123,7 @@ PARAMETERS: Final[Mapping[str, Mapping[str, Spec]]] = {
     Category.CONSULTATION: {},
 }
 
-# Keys of which at most one may be given (domain.md: "fluence_j_cm2 or energy_mj").
+# Keys of which at most one may be given: a laser session records fluence or energy, not both.
 ONE_OF: Final[Mapping[str, tuple[tuple[str, ...], ...]]] = {
     Category.LASER: (("fluence_j_cm2", "energy_mj"),),
 }

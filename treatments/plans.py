@@ -1,4 +1,4 @@
-"""Plan window arithmetic and session rules (shared/api-v1.md, Treatment plans).
+"""Plan window arithmetic and session rules (docs/domain.md, Treatment plans).
 
 Pure functions over plain values, no ORM: ``treatments.services`` feeds them
 the sessions' stored facts and writes back what they return.
@@ -16,7 +16,7 @@ later, and while nothing is booked the windows are the plan's projection.
 
 Booking rules. A patient may book session k only when k−1 is booked or
 completed, and only on a date inside k's window. Staff follow the same rules,
-with one exemption (api-v1.md: "staff may book an overdue session"): once a
+with one exemption (staff may book an overdue session): once a
 session's window has ended (``window_end`` before today), staff may book or
 move it to any date the booking engine allows, since no date inside the window
 is left. The date is measured in the clinic's zone.

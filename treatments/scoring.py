@@ -1,4 +1,4 @@
-"""The Goodman & Baron quantitative acne-scar score (shared/domain.md).
+"""The Goodman & Baron quantitative acne-scar score (docs/domain.md has a worked example).
 
 One pure function, used by the assessment service and by the staff pages, so
 the score shown is the score stored. Scoring is per sub-type: ``weight ×
@@ -7,7 +7,7 @@ more than 20; the keloidal/hypertrophic sub-type (D2) scores by total area
 instead. The total runs from 0 to 84.
 
 The sub-type table is a reconstruction checked against the published maximum
-(domain.md marks it *unverified* in detail), which is why assessments store the
+(not verified by a clinician in every detail), which is why assessments store the
 raw counts: a corrected table recomputes every score from them.
 """
 

@@ -6,7 +6,7 @@ the API returns ``reasons()`` as the ``reasons`` of a 422 ``contraindicated``
 and of ``POST /api/v1/screening/``.
 
 Which treatment has which rule, and how severe, is data (``ContraindicationRule``
-rows seeded from shared/domain.md). What each code *means* (which declaration
+rows seeded by demo/clinic.py). What each code *means* (which declaration
 field it reads) and the words the patient sees are here.
 """
 

@@ -410,7 +410,7 @@ def plan_session_completed(*, session: PlanSession, on: date, by: User | None) -
 def plan_session_offer(
     *, session: PlanSession, staff: bool, today: date, rescheduling: bool
 ) -> tuple[bool, tuple[date, date] | None]:
-    """What availability may offer for a session (api-v1.md: only what booking
+    """What availability may offer for a session (only what booking
     would accept): (False, None) when booking it now would fail whatever the
     date (not its turn, already booked, done or cancelled), else (True, the
     dates allowed, None for any). ``rescheduling``: the caller is moving the

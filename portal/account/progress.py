@@ -24,7 +24,7 @@ from clinic.context import time_zone_label
 from treatments import plans
 from treatments.models import PlanSession, TreatmentPlan
 
-# Plain words for the Goodman & Baron qualitative grade (shared/domain.md).
+# Plain words for the Goodman & Baron qualitative grade (docs/domain.md).
 GRADE_WORDS = {
     1: pgettext_lazy("scar grade", "Flat marks only"),
     2: pgettext_lazy("scar grade", "Mild"),

@@ -1,4 +1,4 @@
-"""The patient's account and progress pages (issue 7, items 4 and 5).
+"""The patient's account and progress pages.
 
 Account: the profile (language and reminders included), password change, and
 password reset by email, which is also how a patient registered by the front

@@ -59,7 +59,7 @@ STEPS: tuple[tuple[str, Any], ...] = (
     ("confirm", pgettext_lazy("booking", "Confirm")),
 )
 STEP_KEYS = [key for key, _title in STEPS]
-MAX_DAYS_PER_CALL = 62  # availability's limit per call (api-v1.md)
+MAX_DAYS_PER_CALL = 62  # availability's limit per call (booking/apis.py)
 
 
 class HtmxHttpRequest(HttpRequest):

@@ -1,4 +1,4 @@
-"""The public site and the patient's own appointments (issue 7).
+"""The public site and the patient's own appointments.
 
 Access: the catalogue, the booking flow's first steps and registration are
 public; appointments and the questionnaire are the signed-in patient's own

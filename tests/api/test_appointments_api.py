@@ -1,4 +1,4 @@
-"""Booking through the API, as patients and as staff (api-v1.md, Appointments)."""
+"""Booking through the API, as patients and as staff (docs/architecture.md, The HTTP API)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Assessments through the API (api-v1.md, Assessments; shared/domain.md)."""
+"""Assessments through the API (docs/domain.md, The Goodman & Baron score)."""
 
 from __future__ import annotations
 
@@ -29,12 +29,12 @@ def test_practitioner_records_an_assessment_and_the_server_scores_it(
     response = record(as_practitioner, patient_a)
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert body["quantitative_score"] == 12  # domain.md worked example 1
+    assert body["quantitative_score"] == 12  # docs/domain.md's worked example
     assert body["patient"] == patient_a.pk
     assert body["assessed_on"] == timezone.localdate().isoformat()
     assert body["lesions"] == {key: ASSESSMENT["lesions"].get(key, 0) for key in LESION_KEYS}
     assert body["keloid_area_cm2"] == 0
-    assert body["types_present"] == ["pih", "icepick", "rolling"]  # canonical order, as domain.md lists them
+    assert body["types_present"] == ["pih", "icepick", "rolling"]  # canonical order (treatments.models.ScarType)
     assert (body["qualitative_grade"], body["pih"], body["pie"]) == (3, "moderate", "mild")
     assert body["notes"] == ASSESSMENT["notes"] and body["photos"] == []
     stored = Assessment.objects.get(pk=body["id"])

@@ -9,8 +9,8 @@ login, and A's appointment.
 
 The garbage sweep at the end posts odd values in every field, one field at a
 time and all at once, and odd whole bodies, to every write endpoint: nothing
-may answer 500 (api-v1.md, Conventions: "No client input of any shape may
-produce a 500").
+may answer 500 (docs/architecture.md, Errors: no client input of any shape may
+produce a 500).
 """
 
 from __future__ import annotations

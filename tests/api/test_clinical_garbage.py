@@ -1,5 +1,5 @@
 """No client input of any shape gives a 500 on the clinical-record endpoints
-(api-v1.md, Conventions): odd values in every field, alone and all at once, in
+(docs/architecture.md, Errors): odd values in every field, alone and all at once, in
 every lesion key and every parameter key, and odd whole bodies."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Completing an appointment writes its session record (api-v1.md, Appointments, complete;
-shared/domain.md, What a session record holds)."""
+"""Completing an appointment writes its session record (POST /api/v1/appointments/<id>/complete/;
+docs/domain.md, Session records)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def test_a_practitioner_completes_and_the_record_keeps_what_was_done(as_practiti
     assert body["id"] == appointment.pk and body["status"] == "completed"
     record = SessionRecord.objects.get(pk=body["session_record"])
     assert record.appointment_id == appointment.pk
-    assert record.areas == ["forehead", "left_cheek", "right_cheek"]  # domain.md's order
+    assert record.areas == ["forehead", "left_cheek", "right_cheek"]  # treatments.parameters.AREAS order
     assert record.parameters == LASER
     assert (record.pain_score, record.anaesthesia, record.notes) == (4, BODY["anaesthesia"], BODY["notes"])
     assert record.health_declaration_id == newest.pk  # the declaration used: the newest

@@ -1,7 +1,7 @@
 """Who may call what: a permission matrix generated from the URL configuration.
 
 Every route under ``/api/v1/`` and every HTTP method its view handles is
-called by six actors (api-v1.md, Authentication, the role table). ``EXPECTED``
+called by six actors (the roles of patients/roles.py). ``EXPECTED``
 states each outcome explicitly; a route or method that appears in the URL
 configuration without an entry there fails, so a new endpoint cannot ship
 without someone deciding who may call it.

@@ -1,4 +1,4 @@
-"""Photo upload and serving (api-v1.md, Assessments; the issue's photo rules).
+"""Photo upload and serving (treatments/photos.py).
 
 Uploads are checked by content with Pillow, at most 10 MB, re-encoded
 without EXIF (location included) after applying the orientation, stored under

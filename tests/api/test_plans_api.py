@@ -1,4 +1,4 @@
-"""Treatment plans through the API (api-v1.md, Treatment plans; Appointments with plan_session).
+"""Treatment plans through the API (docs/domain.md, Treatment plans; appointments with plan_session).
 
 The course is the factory's superficial peel: 3–6 sessions, 14–35 days apart,
 so session 1's window is [start_after, start_after + 21] and session k's is

@@ -1,4 +1,4 @@
-"""Progress for the patient and for staff (api-v1.md, Treatment plans, Progress)."""
+"""Progress for the patient and for staff (docs/domain.md, Treatment plans)."""
 
 from __future__ import annotations
 

@@ -113,7 +113,7 @@ def test_fifty_patients_race_for_one_slot_and_one_wins(treatment) -> None:
     assert race(THREADS, book) == {"ok": 1, "unavailable": THREADS - 1}
     assert active_at(SLOT) == 1
     # Without the advisory locks, bursts of 40P01 deadlocks (each detected after
-    # deadlock_timeout) stretch this to tens of seconds (recipes.md).
+    # deadlock_timeout) stretch this to tens of seconds (booking/services.py, _lock).
     assert time_module.monotonic() - began < 20
 
 

@@ -1,4 +1,4 @@
-"""Who may open which page of the patient chart (shared/api-v1.md's role table):
+"""Who may open which page of the patient chart (the roles of patients/roles.py):
 anonymous → sign in, patient → 403, receptionist → the non-clinical pages only,
 practitioner and manager → everything. Photos are served to clinicians only."""
 

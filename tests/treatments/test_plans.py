@@ -1,4 +1,4 @@
-"""Plan windows and session rules as pure functions (shared/api-v1.md, Treatment plans).
+"""Plan windows and session rules as pure functions (docs/domain.md, Treatment plans).
 
 A course with an interval of 14–35 days (the factory's superficial peel):
 session 1 may happen in [start_after, start_after + 21]; each later session

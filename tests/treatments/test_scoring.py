@@ -1,4 +1,4 @@
-"""The Goodman & Baron quantitative score (shared/domain.md), worked examples first."""
+"""The Goodman & Baron quantitative score (docs/domain.md), worked examples first."""
 
 from __future__ import annotations
 

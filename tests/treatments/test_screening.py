@@ -1,4 +1,4 @@
-"""Screening: the rules of shared/domain.md, mostly through the pure ``evaluate``."""
+"""Screening: the rules of docs/domain.md, mostly through the pure ``evaluate``."""
 
 from __future__ import annotations
 

@@ -547,7 +547,7 @@ class NumberParameter(forms.Field):
 
 
 class SessionRecordForm(forms.Form):
-    """The common fields of domain.md, then the treatment category's parameters."""
+    """The common fields of a session record, then the treatment category's parameters (docs/domain.md)."""
 
     areas = forms.MultipleChoiceField(
         label=_("Areas treated"),

@@ -1,7 +1,7 @@
 """The staff workspace's patient chart: patients, the chart, assessments with
 photos and a live score, plans, declarations from paper, session records.
 
-Roles (shared/api-v1.md): every staff role sees patients, details,
+Roles (patients/roles.py): every staff role sees patients, details,
 declarations, appointments, notifications and the history of those; only
 practitioners and managers see or write assessments, photos, plans and
 session records (a receptionist gets 403 on those URLs and the chart leaves
