@@ -11,7 +11,8 @@ WORKDIR /app
 RUN groupadd --system clinic && useradd --system --gid clinic --home /app clinic
 
 COPY requirements.txt ./
-RUN pip install -r requirements.txt
+# The lock: every package pinned with its hashes (make lock writes it from requirements.in).
+RUN pip install --require-hashes -r requirements.txt
 
 COPY . .
 # collectstatic needs a key to import settings; it is not used at run time.

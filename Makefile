@@ -1,5 +1,6 @@
 # The README's two commands: `make run` and `make test`. Both work on a fresh
-# clone: they find Python 3.12+, build .venv, install the pinned dependencies.
+# clone: they find Python 3.12+, build .venv, install the locked dependencies
+# (requirements.txt, requirements-dev.txt: generated from the .in files by `make lock`).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 VENV := .venv
@@ -10,28 +11,42 @@ PORT ?= 8000
 DEV_ENV = DEBUG=$${DEBUG:-1} ALLOWED_HOSTS=$${ALLOWED_HOSTS:-127.0.0.1,localhost} \
   CLINIC_BASE_URL=$${CLINIC_BASE_URL:-http://127.0.0.1:$(PORT)} SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)}
 
-.PHONY: help run test lint format typecheck bench venv dev-venv messages migrate seed clean
+.PHONY: help run test lint format typecheck bench venv dev-venv lock messages migrate seed clean
 
 help:
 	@echo "make run    set up everything and serve http://127.0.0.1:$(PORT) with a Celery worker and beat"
 	@echo "make test   set up and run the whole test suite (ARGS='-k name' to narrow it)"
 	@echo "make lint   ruff lint and format check"
 	@echo "make bench  run the benchmarks in bench/"
+	@echo "make lock   re-resolve requirements*.in into the lock files requirements*.txt"
 
 $(VENV)/.python:
 	@python=$$(bin/find-python) && echo "Using $$python ($$($$python --version))" && \
 	  $$python -m venv $(VENV) && $(PY) -m pip install --quiet --upgrade pip && echo "$$python" > $@
 
+# The lock files pin every package with its hashes, so pip installs exactly
+# that tree (--require-hashes: a package missing from the lock is an error).
 $(VENV)/.run-deps: requirements.txt | $(VENV)/.python
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements.txt
 	@touch $@
 
 $(VENV)/.dev-deps: requirements.txt requirements-dev.txt | $(VENV)/.python
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
 	@touch $@ $(VENV)/.run-deps
 
 venv: $(VENV)/.run-deps
 dev-venv: $(VENV)/.dev-deps
+
+# Edit the top-level pins in requirements.in / requirements-dev.in, then run
+# this: it resolves the whole tree again (the runtime lock first; the dev lock
+# is constrained by it, so the two agree) and `make dev-venv` installs it.
+# tests/test_project.py fails while an input pin and a lock disagree.
+# `make lock LOCK_ARGS=--upgrade` also moves the unpinned packages to their newest.
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(PY) -m piptools compile --quiet --generate-hashes \
+  --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host $(LOCK_ARGS)
+lock: dev-venv
+	$(PIP_COMPILE) --output-file requirements.txt requirements.in
+	$(PIP_COMPILE) --output-file requirements-dev.txt requirements-dev.in
 
 var/secret_key: | $(VENV)/.python
 	@mkdir -p var

@@ -165,3 +165,73 @@ def test_healthz_answers(client) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/healthz/")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+# --- dependencies: the .in files hold the top-level pins, the .txt files lock the whole tree ---
+
+LOCKS = {"requirements.in": "requirements.txt", "requirements-dev.in": "requirements-dev.txt"}
+
+
+def _logical_lines(path: Path) -> list[str]:
+    """The file's requirement lines, continuations joined, comments dropped."""
+    text = path.read_text().replace("\\\n", " ")
+    lines = (line.split(" #", 1)[0].strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _input_pins(name: str) -> dict[str, str]:
+    """``name -> version`` of an input file and the inputs it includes with ``-r``."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins: dict[str, str] = {}
+    for line in _logical_lines(ROOT / name):
+        if line.startswith("-r "):
+            pins.update(_input_pins(line.split()[1]))
+            continue
+        if line.startswith("-c "):
+            continue
+        requirement = Requirement(line)
+        specifiers = list(requirement.specifier)
+        assert len(specifiers) == 1 and specifiers[0].operator == "==", f"{name}: pin {line!r} with =="
+        pins[canonicalize_name(requirement.name)] = specifiers[0].version
+    return pins
+
+
+def _locked(name: str) -> dict[str, str]:
+    """``name -> version`` of a lock file, checking that each entry is pinned and hashed."""
+    from packaging.utils import canonicalize_name
+
+    locked: dict[str, str] = {}
+    for line in _logical_lines(ROOT / name):
+        requirement, *options = line.split()
+        assert "==" in requirement and "[" not in requirement, f"{name}: {line!r} is not an exact pin"
+        assert options and all(option.startswith("--hash=sha256:") for option in options), (
+            f"{name}: {requirement} has no hashes (or an option a lock should not carry)"
+        )
+        package, version = requirement.split("==")
+        locked[canonicalize_name(package)] = version
+    return locked
+
+
+@pytest.mark.parametrize("source", sorted(LOCKS))
+def test_each_top_level_pin_is_what_the_lock_installs(source: str) -> None:
+    lock = LOCKS[source]
+    pins, locked = _input_pins(source), _locked(lock)
+    disagree = {name: (version, locked.get(name)) for name, version in pins.items() if locked.get(name) != version}
+    assert not disagree, f"{source} and {lock} disagree (input, lock): {disagree}; run `make lock`"
+
+
+def test_the_dev_lock_installs_the_runtime_lock_unchanged() -> None:
+    runtime, dev = _locked("requirements.txt"), _locked("requirements-dev.txt")
+    differ = {name: (version, dev.get(name)) for name, version in runtime.items() if dev.get(name) != version}
+    assert not differ, f"requirements-dev.txt must lock the runtime packages as requirements.txt does: {differ}"
+    # Something besides the top level: a lock of the inputs alone would pin no dependency of theirs.
+    assert set(runtime) > set(_input_pins("requirements.in"))
+
+
+def test_everything_that_installs_installs_from_the_lock() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert "pip install --quiet --require-hashes -r requirements.txt" in makefile
+    assert "pip install --quiet --require-hashes -r requirements-dev.txt" in makefile
+    assert "RUN pip install --require-hashes -r requirements.txt" in (ROOT / "Dockerfile").read_text()
