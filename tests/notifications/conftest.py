@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -275,6 +276,48 @@ class Worker:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def mark(self) -> int:
+        """A point in the worker's log, for ``sweeps_since``."""
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def sweeps_since(self, mark: int) -> int:
+        """Sweeps this worker received after ``mark`` and has finished (each one
+        read the outbox after everything committed before the mark), or 0 while
+        any task received since then is still running: the barrier waits for
+        the deliveries those sweeps handed out, too."""
+        with self.log.open("rb") as log:
+            log.seek(mark)
+            text = log.read().decode(errors="replace")
+        received: dict[str, str] = {}
+        succeeded: set[str] = set()
+        finished: set[str] = set()
+        for match in _TASK_LOG.finditer(text):
+            if match["event"] == "received":
+                received[match["id"]] = match["name"]
+                continue
+            finished.add(match["id"])  # succeeded, raised, or discarded as expired
+            if match["event"] == "succeeded":
+                succeeded.add(match["id"])
+        if set(received) - finished:
+            return 0
+        return sum(1 for id_, name in received.items() if name == SWEEP_TASK and id_ in succeeded)
+
+    def wait_for_sweeps(self, count: int, *, since: int | None = None, timeout: float = 30) -> None:
+        """A barrier instead of a fixed sleep: returns once ``count`` whole
+        sweeps, and every task received with them, have run after ``since``
+        (default: now). Whatever was due by then has been sent or retried,
+        so a test can then assert that nothing more came."""
+        start = self.mark() if since is None else since
+        wait_until(lambda: self.sweeps_since(start) >= count, timeout=timeout, what=f"{count} sweep(s) in the log")
+
+
+SWEEP_TASK = "booking.tasks.sweep_notifications"
+# Celery's worker log at INFO: "Task <name>[<id>] received", then "... succeeded in ...", "... raised ...",
+# or, for a sweep that expired on its way (clinic/celery.py), "Discarding revoked task: <name>[<id>]".
+_TASK_LOG = re.compile(
+    r"(?:Task |Discarding revoked task: )(?P<name>[\w.]+)\[(?P<id>[0-9a-f-]+)\](?: (?P<event>received|succeeded|raised))?"
+)
 
 
 def database_url() -> str:

@@ -18,7 +18,7 @@ from booking.emails import format_when
 from booking.models import Appointment, Notification
 from tests.api.conftest import client_for
 from tests.factories import PatientFactory
-from tests.notifications.conftest import SmtpSink, Workers, short_reminder
+from tests.notifications.conftest import SmtpSink, Workers, short_reminder, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
 
@@ -55,14 +55,14 @@ def invite(received: Any) -> tuple[Calendar, Any]:
 def test_booking_sends_one_confirmation_with_a_parseable_invite(
     workers: Workers, smtp: SmtpSink, book_api: Callable, patient: Any
 ) -> None:
-    workers.start(beat=True)
+    worker = workers.start(beat=True)
     start = on_the_grid(timedelta(days=2))
     booked_at = time.time()
     appointment = book_api(patient, start)
 
     [received] = smtp.wait_for("confirmation", timeout=10)
     assert received.at - booked_at < 5  # published after commit, not left for the sweep
-    time.sleep(3)  # three sweeps later, still one
+    worker.wait_for_sweeps(3)  # three whole sweeps later, still one
     assert len(smtp.of_kind("confirmation")) == 1
 
     calendar, event = invite(received)
@@ -109,7 +109,7 @@ def test_cancel_sends_a_cancel_and_no_reminder_afterwards(
 ) -> None:
     start, offset = short_reminder(timezone.now())
     settings.CLINIC_REMINDER_OFFSETS = [timedelta(minutes=offset)]
-    workers.start(beat=True)
+    worker = workers.start(beat=True)
     appointment = book_api(patient, start)
     [confirmation] = smtp.wait_for("confirmation")
 
@@ -125,7 +125,9 @@ def test_cancel_sends_a_cancel_and_no_reminder_afterwards(
     assert "Doctor unwell" in cancellation.part("text/plain")
 
     reminder = Notification.objects.get(appointment=appointment, kind="reminder")
-    time.sleep(max(0.0, (reminder.due_at - timezone.now()).total_seconds()) + 4)  # past its time, and sweeps
+    timeout = max(0.0, (reminder.due_at - timezone.now()).total_seconds()) + 10
+    wait_until(lambda: timezone.now() > reminder.due_at, timeout=timeout, what="the reminder's time")
+    worker.wait_for_sweeps(2)  # sweeps that ran after it was due
     assert smtp.of_kind("reminder") == []
     reminder.refresh_from_db()
     assert (reminder.status, reminder.skip_reason) == ("skipped", "cancelled")
@@ -136,7 +138,7 @@ def test_a_short_offset_reminder_arrives_once_at_its_time(
 ) -> None:
     start, offset = short_reminder(timezone.now())
     settings.CLINIC_REMINDER_OFFSETS = [timedelta(minutes=offset)]
-    workers.start(beat=True)
+    worker = workers.start(beat=True)
     appointment = book_api(patient, start)
     due = Notification.objects.get(appointment=appointment, kind="reminder").due_at
     assert due > timezone.now()
@@ -144,7 +146,9 @@ def test_a_short_offset_reminder_arrives_once_at_its_time(
     [reminder] = smtp.wait_for("reminder", timeout=(due - timezone.now()).total_seconds() + 20)
     assert reminder.at >= due.timestamp() - 0.5  # not early (clocks are the same machine's)
     assert reminder.at <= due.timestamp() + 6  # the sweep runs every second
-    time.sleep(3)
+    row = Notification.objects.get(appointment=appointment, kind="reminder")
+    wait_until(lambda: row.refresh_from_db() or row.status == "sent", timeout=10, what="the reminder marked sent")
+    worker.wait_for_sweeps(3)
     assert len(smtp.of_kind("reminder")) == 1
     assert format_when(start, "en") in reminder.part("text/plain")
 

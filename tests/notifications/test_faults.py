@@ -79,14 +79,16 @@ def test_smtp_refusing_for_a_while_then_accepting_sends_each_message_once(
     workers: Workers, smtp: SmtpSink, book_api: Callable
 ) -> None:
     smtp.refuse_for(5)
-    workers.start(beat=True, NOTIFICATION_MAX_ATTEMPTS=10)
+    worker = workers.start(beat=True, NOTIFICATION_MAX_ATTEMPTS=10)
     start = timezone.localtime(timezone.now() + timedelta(days=2)).replace(hour=10, minute=0, second=0, microsecond=0)
     for hour in range(3):
         response, _ = book_api(PatientFactory(), start + timedelta(hours=hour))
         assert response.status_code == 201, response.content
 
     smtp.wait_for("confirmation", count=3, timeout=60)
-    time.sleep(3)
+    sent = Notification.objects.filter(kind="confirmation", status="sent")
+    wait_until(lambda: sent.count() == 3, timeout=30, what="the confirmations marked sent")
+    worker.wait_for_sweeps(3)  # retries would have come by now
     assert len(smtp.of_kind("confirmation")) == 3
     assert smtp.duplicates() == {}
     assert smtp.refused >= 3
@@ -194,7 +196,7 @@ def test_with_redis_stopped_booking_answers_and_the_reminder_goes_out_once_redis
     settings: Any,
 ) -> None:
     use_broker(private_redis.url)
-    workers.start(beat=True, broker=private_redis.url)
+    worker = workers.start(beat=True, broker=private_redis.url)
     start, offset = short_reminder(timezone.now())
     settings.CLINIC_REMINDER_OFFSETS = [timedelta(minutes=offset)]
 
@@ -204,15 +206,24 @@ def test_with_redis_stopped_booking_answers_and_the_reminder_goes_out_once_redis
     assert response.status_code == 201, response.content
     assert took < 5
     appointment = Appointment.objects.get(pk=response.json()["id"])
-    time.sleep(3)
+    # The worker has tried the broker again since the booking and found it still down.
+    since = worker.mark()
+    wait_until(
+        lambda: "Cannot connect to redis" in worker.log.read_bytes()[since:].decode(errors="replace"),
+        timeout=30,
+        what="the worker to retry the broker",
+    )
     assert smtp.received == []  # nothing can move while the broker is down
+    confirmation = Notification.objects.get(appointment=appointment, kind="confirmation")
+    assert (confirmation.status, confirmation.attempts) == ("pending", 0)
 
     private_redis.start()
     smtp.wait_for("confirmation", timeout=60)
     reminder = Notification.objects.get(appointment=appointment, kind="reminder")
     [received] = smtp.wait_for("reminder", timeout=max(0.0, (reminder.due_at - timezone.now()).total_seconds()) + 60)
     assert received.at >= reminder.due_at.timestamp() - 0.5
-    time.sleep(3)
+    wait_until(lambda: statuses() == {"sent": 2}, timeout=10, what="both rows marked sent")
+    worker.wait_for_sweeps(3)
     assert len(smtp.of_kind("confirmation")) == 1
     assert len(smtp.of_kind("reminder")) == 1
     assert smtp.duplicates() == {}

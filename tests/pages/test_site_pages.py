@@ -5,6 +5,7 @@ default two hours' notice, the first free time is 11:00 that day."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -372,11 +373,18 @@ def test_a_taken_time_gives_fresh_times_of_that_day(clinic: Clinic, patient: Pat
 
 def test_a_past_or_off_grid_time_posted_is_refused_with_words(clinic: Clinic, patient: Patient) -> None:
     client = _signed_in(patient.user)
-    for day, when in [("2026-11-30", "08:00"), (WEDNESDAY.isoformat(), "10:07"), ("2026-11-02", "10:00")]:
+    refusals = [
+        ("2026-11-30", "08:00", "That time has passed."),
+        (WEDNESDAY.isoformat(), "10:07", "Appointments start on the clinic&#x27;s 15-minute grid."),
+        ("2026-11-02", "10:00", "That day cannot be booked online. Please pick a day from the calendar."),
+    ]
+    for day, when, words in refusals:
         response = client.post("/book/", {"action": "confirm", "treatment": "peel", "practitioner": "any",
                                           "date": day, "time": when})  # fmt: skip
         assert response.status_code == 200
-        assert "alert" in response.text
+        # In a notice of the booking flow, not just somewhere on the page.
+        notice = rf'<div class="alert \w+" role="(alert|status)">{re.escape(words)}</div>'
+        assert re.search(notice, response.text), words
     assert not Appointment.objects.filter(patient=patient).exists()
 
 
