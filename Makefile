@@ -16,7 +16,7 @@ DEV_ENV = DEBUG=$${DEBUG:-1} ALLOWED_HOSTS=$${ALLOWED_HOSTS:-127.0.0.1,localhost
 help:
 	@echo "make run    set up everything and serve http://127.0.0.1:$(PORT) with a Celery worker and beat"
 	@echo "make test   set up and run the whole test suite (ARGS='-k name' to narrow it)"
-	@echo "make lint   ruff lint and format check"
+	@echo "make lint   ruff lint and format check, import-linter"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make lock   re-resolve requirements*.in into the lock files requirements*.txt"
 
