@@ -586,6 +586,37 @@ def test_moving_says_which_could_not_be_moved(client, clinic) -> None:
     assert stuck.start == at(day, 10) and stuck.status == "confirmed"
 
 
+def test_booking_the_treatment_of_a_course_offers_the_course_session_first(client, clinic) -> None:
+    plan = overdue_plan(clinic)
+    session = plan.sessions.get(number=1)
+    client.force_login(clinic.receptionist)
+    url = f"/staff/book/?patient={clinic.patient.pk}&treatment={clinic.treatment.pk}"
+    page = client.get(url).text
+    assert "Part of Wing Lee's Glycolic peel course, session 1" in page
+    assert 'name="separate_visit" value="" checked' in page and "A separate visit" in page
+    day = next_workday()
+    response = client.post(
+        "/staff/book/",
+        {"patient": clinic.patient.pk, "treatment": clinic.treatment.pk, "start": at(day, 10).isoformat()},
+    )
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.status == "booked" and Appointment.objects.get(patient=clinic.patient).plan_session == session
+    # The next session's turn has come, but a separate visit is not tied to it.
+    separate = client.get(f"{url}&separate_visit=1").text
+    assert 'name="separate_visit" value="1" checked' in separate
+    client.post(
+        "/staff/book/",
+        {
+            "patient": clinic.patient.pk,
+            "treatment": clinic.treatment.pk,
+            "start": at(day, 15).isoformat(),
+            "separate_visit": "1",
+        },
+    )
+    assert Appointment.objects.get(patient=clinic.patient, start=at(day, 15)).plan_session is None
+
+
 def test_a_caution_is_shown_but_needs_no_reason_and_a_reason_given_is_kept(client, clinic) -> None:
     from tests.factories import ContraindicationRuleFactory
 
