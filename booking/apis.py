@@ -231,6 +231,7 @@ class AppointmentListApi(generics.ListCreateAPIView):
             notes=values["notes"],
             override_reason=values.get("override_reason", ""),
             plan_session_id=values["plan_session"],
+            separate_visit=values["separate_visit"],
         )
         return Response(
             AppointmentSerializer(appointment, context={"request": request}).data, status=status.HTTP_201_CREATED

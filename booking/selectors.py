@@ -10,7 +10,7 @@ from datetime import datetime, time
 from django.conf import settings
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from booking.constraints import TsTzRange
@@ -24,7 +24,8 @@ from booking.models import (
     TimeOff,
     WorkingHours,
 )
-from treatments.models import Treatment
+from treatments.models import PlanSession, Treatment, TreatmentPlan
+from treatments.plans import turn_has_come
 
 ACTIVE = [str(status) for status in Appointment.ACTIVE_STATUSES]
 # Appointments a closure or time off can still affect: not yet completed.
@@ -190,3 +191,30 @@ def notifications_late(*, now: datetime | None = None) -> OutboxDelay:
         | Q(status=Notification.Status.SENDING, claimed_at__lte=cutoff)
     ).aggregate(count=Count("pk"), oldest=Min("next_attempt_at"))
     return OutboxDelay(count=late["count"], oldest_due=late["oldest"])
+
+
+def next_open_plan_session(*, patient_id: int, treatment_id: int) -> PlanSession | None:
+    """The plan session a booking of ``treatment_id`` for the patient is for
+    when the caller names none (booking.services.appointment_book): of the
+    patient's active plans of that treatment, oldest first, the lowest-numbered
+    session still open (pending; overdue is pending with its window passed),
+    provided its turn has come (the one before is booked or completed,
+    treatments.plans). None when there is no such session, so the booking is
+    a visit of its own."""
+    plans = (
+        TreatmentPlan.objects.filter(
+            patient_id=patient_id, treatment_id=treatment_id, status=TreatmentPlan.Status.ACTIVE
+        )
+        .order_by("created_at", "id")
+        .prefetch_related(Prefetch("sessions", queryset=PlanSession.objects.order_by("number")))
+    )
+    for plan in plans:
+        previous: str | None = None
+        for session in plan.sessions.all():
+            if session.status == PlanSession.Status.PENDING:
+                if turn_has_come(number=session.number, previous_state=previous):  # type: ignore[arg-type]
+                    session.plan = plan
+                    return session
+                break
+            previous = session.status
+    return None

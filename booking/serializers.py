@@ -81,7 +81,14 @@ class BookSerializer(serializers.Serializer):
         min_value=1,
         max_value=2**62,
         help_text="A session of the patient's plan for this treatment: booked only inside its window, and only "
-        "once the previous session is booked or completed (staff: any date once its window has ended).",
+        "once the previous session is booked or completed (staff: any date once its window has ended). "
+        "Omitted or null: the patient's next open session of an active plan of this treatment, if there is one "
+        "whose turn has come, with the same checks (unless separate_visit).",
+    )
+    separate_visit = serializers.BooleanField(
+        default=False,
+        help_text="True: a visit of its own, not tied to the patient's plan of this treatment even if a session "
+        "of it is open. Cannot be combined with plan_session.",
     )
     notes = CleanCharField(allow_blank=True, default="", max_length=2000)
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all(), required=False)

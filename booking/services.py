@@ -46,6 +46,7 @@ from clinic.errors import (
     Contraindicated,
     InvalidInput,
     InvalidState,
+    NotBookable,
     SlotUnavailable,
 )
 from patients.models import HealthDeclaration, Patient
@@ -187,14 +188,37 @@ def _screening_decision(
     *, patient: Patient, treatment: Treatment, start: datetime, staff: bool, override_reason: str
 ) -> _Screening:
     """Raises Contraindicated for a block, unless staff override it with a
-    reason; then every finding (blocks included) is kept as a caution."""
+    reason; then every finding (blocks included) is kept as a caution.
+
+    Cautions never need a reason (api-v1.md: they are shown, and stored as
+    ``cautions``). A reason staff give anyway for a caution is kept in
+    ``override_reason`` too, so it is stored the same way whichever door it
+    came through; ``overridden_by`` is set only when a block was passed. With
+    nothing found there is nothing to go past, and the reason is dropped."""
     result = _screen(patient=patient, treatment=treatment, start=start)
-    override_reason = override_reason.strip()
+    override_reason = override_reason.strip() if staff else ""
     if result.outcome == "blocked":
-        if not (staff and override_reason):
+        if not override_reason:
             raise Contraindicated(result.reasons())
         return _Screening(cautions=result.reasons(), override_reason=override_reason, overridden=True)
-    return _Screening(cautions=result.reasons(), override_reason="", overridden=False)
+    kept = override_reason if result.outcome == "caution" else ""
+    return _Screening(cautions=result.reasons(), override_reason=kept, overridden=False)
+
+
+def _outside_course_window(session: PlanSession, treatment: Treatment, window: tuple[date, date]) -> NotBookable:
+    return NotBookable(
+        _(
+            "This booking is session %(number)d of the patient's %(treatment)s course, which can be booked "
+            "only between %(first)s and %(last)s. Choose a time in that window, or book it as a separate visit "
+            "if it is not part of the course."
+        )
+        % {
+            "number": session.number,
+            "treatment": treatment.localized("name"),
+            "first": window[0].isoformat(),
+            "last": window[1].isoformat(),
+        }
+    )
 
 
 def _candidates(
@@ -222,6 +246,7 @@ def appointment_book(
     override_reason: str = "",
     window: tuple[date, date] | None = None,
     plan_session_id: int | None = None,
+    separate_visit: bool = False,
     now: datetime | None = None,
 ) -> Appointment:
     """Books ``start`` for ``patient`` or raises NotBookable (not a time this
@@ -239,6 +264,13 @@ def appointment_book(
     on any date, treatments.plans); InvalidState (409, after screening) if it
     already has an appointment, is completed, or its plan is cancelled.
 
+    Without ``plan_session_id`` the booking is for the patient's next open
+    session of this treatment (``selectors.next_open_plan_session``), with
+    exactly the checks and effects of naming it, unless ``separate_visit``
+    says it is a visit of its own. Outside that session's window it is
+    NotBookable, saying how to book a separate visit instead. Naming a
+    session and ``separate_visit`` together is InvalidInput.
+
     The caller has checked that ``booked_by`` may book for ``patient`` and has
     decided ``staff`` (staff are exempt from notice and the patient horizon).
     Enqueues the confirmation (sent after commit) and a reminder per
@@ -247,8 +279,19 @@ def appointment_book(
     start = start.astimezone(UTC)
     if source is not None and source not in Appointment.Source.values:
         raise InvalidInput(fields={"source": [_("Unknown source.")]})
+    if separate_visit and plan_session_id is not None:
+        raise InvalidInput(
+            fields={
+                "separate_visit": [_("A booking for a plan session is not a separate visit: send one or the other.")]
+            }
+        )
     with transaction.atomic(durable=True):
         session: PlanSession | None = None
+        implied = False
+        if plan_session_id is None and not separate_visit:
+            found = selectors.next_open_plan_session(patient_id=patient.pk, treatment_id=treatment.pk)
+            if found is not None:
+                plan_session_id, implied = found.pk, True
         if plan_session_id is not None:
             session, window = clinical.plan_session_for_booking(
                 session_id=plan_session_id,
@@ -257,6 +300,8 @@ def appointment_book(
                 staff=staff,
                 today=_clinic_date(now),
             )
+            if implied and window is not None and not window[0] <= _clinic_date(start) <= window[1]:
+                raise _outside_course_window(session, treatment, window)
         check: dict[str, Any] = {
             "treatment": treatment,
             "start": start,

@@ -1,7 +1,8 @@
 """The booking flow at /book/: one decision per screen.
 
 Everything chosen so far lives in the query string (``treatment``,
-``practitioner``, ``date``, ``time``, ``month``, ``plan_session``), so a
+``practitioner``, ``date``, ``time``, ``month``, ``plan_session``,
+``separate``), so a
 refresh, the back button, an expired sign-in or a failed submit loses
 nothing; forms carry the same values as hidden fields. The step shown is the
 first one not yet decided. htmx swaps ``#flow`` in place (the server renders
@@ -9,7 +10,11 @@ the same partial); without JavaScript every step is a plain link or form.
 
 Business rules stay in the services: free times come from
 ``availability.find_slots``, booking from ``services.appointment_book``,
-screening from ``treatments.screening.screen``.
+screening from ``treatments.screening.screen``. A signed-in patient who
+picks a treatment they have a course of is booking that course's next session
+(the service ties it: ``booking.selectors.next_open_plan_session``), so the
+flow shows that session and its window from the start, and offers a separate
+visit instead (``separate=1``, the service's ``separate_visit``).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from django.views.decorators.cache import never_cache
 from django_htmx.http import HttpResponseClientRedirect, push_url
 from django_htmx.middleware import HtmxDetails
 
-from booking import availability, services
+from booking import availability, selectors, services
 from booking.models import Practitioner
 from clinic.errors import Contraindicated, InvalidInput, InvalidState, NotBookable, SlotUnavailable
 from patients.models import HealthDeclaration, Patient
@@ -110,12 +115,19 @@ class Choice:
     month: date | None = None
     session: PlanSession | None = None
     session_id: int | None = None
+    implied: bool = False  # the session is the course the treatment joins, not one named in the URL
+    separate: bool = False
     account: str = ""
     problems: list[str] = field(default_factory=list)
 
     @property
     def practitioner_chosen(self) -> bool:
         return self.any_practitioner or self.practitioner is not None
+
+    @property
+    def session_named(self) -> PlanSession | None:
+        """The session named in the URL (the treatment is then fixed)."""
+        return None if self.implied else self.session
 
     @property
     def start(self) -> datetime | None:
@@ -125,8 +137,9 @@ class Choice:
 
     def params(self, **changes: Any) -> dict[str, str]:
         values: dict[str, Any] = {
-            "plan_session": self.session.pk if self.session else None,
-            "treatment": self.treatment.slug if self.treatment and not self.session else None,
+            "plan_session": self.session.pk if self.session and not self.implied else None,
+            "treatment": self.treatment.slug if self.treatment and self.session_named is None else None,
+            "separate": "1" if self.separate else None,
             "practitioner": "any" if self.any_practitioner else (self.practitioner.pk if self.practitioner else None),
             "date": self.day.isoformat() if self.day else None,
             "time": self.at.strftime("%H:%M") if self.at else None,
@@ -157,6 +170,7 @@ def parse_choice(data: QueryDict) -> Choice:
             choice.treatment = Treatment.objects.filter(slug=slug, active=True).first()
         if choice.treatment is None:
             choice.problems.append(_("We could not find that treatment. Please choose one from the list."))
+    choice.separate = data.get("separate") == "1" and choice.session_id is None
     choice.account = "signin" if data.get("account") == "signin" else ""
     who = data.get("practitioner") or ""
     if who == "any":
@@ -365,6 +379,13 @@ def book(request: HtmxHttpRequest) -> HttpResponse:
                 "This session of your plan cannot be booked online right now: the session before it needs to be "
                 "booked first, or this one is already booked or done."
             )
+    elif choice.treatment is not None and not choice.separate and (patient := patient_of(request)) is not None:
+        course = selectors.next_open_plan_session(patient_id=patient.pk, treatment_id=choice.treatment.pk)
+        if course is not None:
+            choice.session, choice.implied = course, True
+            offered, window = clinical.plan_session_offer(
+                session=course, staff=False, today=present.today(), rescheduling=False
+            )
     flow = Flow(request=request, choice=choice, span=Span.for_patient(window), closed=closed)
     if request.method == "POST" and not closed:
         return _post(flow)
@@ -436,7 +457,8 @@ def _confirm(flow: Flow, patient: Patient) -> HttpResponse:
             practitioner=choice.practitioner,
             booked_by=signed_in(request),
             staff=False,
-            plan_session_id=choice.session.pk if choice.session else None,
+            plan_session_id=choice.session_named.pk if choice.session_named else None,
+            separate_visit=choice.separate,
             notes=_notes(request),
         )
     except SlotUnavailable as error:
@@ -596,7 +618,7 @@ def _steps(choice: Choice, current: str) -> list[dict[str, Any]]:
     index = STEP_KEYS.index(current)
     links = {
         "treatment": choice.url(treatment=None, practitioner=None, date=None, time=None, month=None)
-        if not choice.session
+        if not choice.session_named
         else "",
         "practitioner": choice.url(practitioner=None, date=None, time=None, month=None),
         "date": choice.url(date=None, time=None, month=choice.day.strftime("%Y-%m") if choice.day else None),
@@ -627,7 +649,9 @@ def _summary(choice: Choice, step: str) -> dict[str, Any]:
                 "label": pgettext("booking", "Treatment"),
                 "value": view.name,
                 "detail": view.duration,
-                "url": "" if choice.session else choice.url(treatment=None, practitioner=None, date=None, time=None),
+                "url": ""
+                if choice.session_named
+                else choice.url(treatment=None, practitioner=None, date=None, time=None, separate=None),
             }
         )
         if choice.practitioner_chosen:
@@ -658,10 +682,15 @@ def _summary(choice: Choice, step: str) -> dict[str, Any]:
         rows.append({"label": pgettext("booking", "Price"), "value": view.price})
     session = choice.session
     plan = None
+    separate_url = ""
     if session is not None:
         plan = _("Session %(number)d of your plan, due between %(start)s and %(end)s.") % {
             "number": session.number,
             "start": present.day_text(session.window_start),
             "end": present.day_text(session.window_end),
         }
-    return {"rows": rows, "plan": plan}
+        if choice.implied:
+            separate_url = choice.url(separate="1", date=None, time=None, month=None)
+    elif choice.separate:
+        plan = _("A separate visit, not part of your plan.")
+    return {"rows": rows, "plan": plan, "separate_url": separate_url}

@@ -330,8 +330,6 @@ def reschedule(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     found = _own(request, pk)
     base = reverse("site:reschedule", args=[found.pk])
     context: dict[str, Any] = {**_detail_context(found), "notices": []}
-    if not context["changeable"]:
-        return render(request, "site/reschedule.html", context)
     session = found.plan_session
     window = clinical.plan_session_window(session=session, staff=False, today=present.today()) if session else None
     span = Span.for_patient(window)
@@ -374,6 +372,10 @@ def reschedule(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Your appointment has moved. We have emailed you the new time."))
             return _back(request, reverse("site:appointment", args=[found.pk]))
+    if not context["changeable"]:
+        # Only the page's wording: whether a move is allowed is the service's
+        # answer to the POST above (the notice window, the status).
+        return render(request, "site/reschedule.html", context)
     practitioner = None if anyone else found.practitioner
     context["anyone"] = anyone
     context["toggle_url"] = url(

@@ -65,3 +65,9 @@ def test_schema_and_docs_are_served(client) -> None:  # type: ignore[no-untyped-
     # Everything the docs page loads comes from this server (no CDN).
     page = docs.content.decode()
     assert "cdn." not in page and "https://" not in page.split("<body", 1)[-1]
+
+
+def test_booking_documents_separate_visit(schema: dict) -> None:
+    body = schema["components"]["schemas"]["BookRequest"]["properties"]
+    assert body["separate_visit"]["type"] == "boolean" and body["separate_visit"]["default"] is False
+    assert "separate_visit" not in schema["components"]["schemas"]["BookRequest"].get("required", [])

@@ -560,3 +560,9 @@ def test_a_staff_override_still_stands_when_the_appointment_moves(book, treatmen
 def test_an_unknown_source_is_invalid(book, room, at) -> None:
     with pytest.raises(InvalidInput):
         book(at(10), source="fax")
+
+
+def test_a_plan_session_and_a_separate_visit_together_are_invalid(book, treatment, room, declared, at) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        book(at(10), plan_session_id=1, separate_visit=True)
+    assert "separate_visit" in refused.value.fields

@@ -47,7 +47,7 @@ def patient() -> Patient:
     return patient
 
 
-def _book(clinic: Clinic, patient: Patient, day: date = WEDNESDAY, hour: int = 10) -> Appointment:
+def _book(clinic: Clinic, patient: Patient, day: date = WEDNESDAY, hour: int = 10, **extra: Any) -> Appointment:
     return services.appointment_book(
         patient=patient,
         treatment=clinic.peel,
@@ -55,6 +55,7 @@ def _book(clinic: Clinic, patient: Patient, day: date = WEDNESDAY, hour: int = 1
         practitioner=clinic.first,
         booked_by=patient.user,
         staff=False,
+        **extra,
     )
 
 
@@ -446,6 +447,27 @@ def test_a_plan_session_is_booked_inside_its_window(clinic: Clinic, patient: Pat
     assert "cannot be booked online right now" in client.get(f"/book/?plan_session={later.pk}").text
 
 
+def test_booking_the_treatment_of_a_plan_books_its_next_session_or_a_separate_visit(
+    clinic: Clinic, patient: Patient
+) -> None:
+    plan = plan_create(patient=patient, treatment=clinic.peel, sessions=3, by=clinic.first.user,
+                       start_after=WEDNESDAY)  # fmt: skip
+    session = plan.sessions.get(number=1)
+    client = _signed_in(patient.user)
+    confirm = client.get(_flow()).text
+    assert "Session 1 of your plan" in confirm and "Book a separate visit." in confirm
+    response = client.post("/book/", {"action": "confirm", "treatment": "peel", "practitioner": "any",
+                                      "date": WEDNESDAY.isoformat(), "time": "10:00"})  # fmt: skip
+    booked = Appointment.objects.get(patient=patient)
+    assert booked.plan_session_id == session.pk
+    assert "Plan session 1" in client.get(response["Location"]).text
+    separate = client.get(_flow(separate="1", time="15:00")).text
+    assert "A separate visit, not part of your plan." in separate
+    client.post("/book/", {"action": "confirm", "treatment": "peel", "practitioner": "any", "separate": "1",
+                           "date": WEDNESDAY.isoformat(), "time": "15:00"})  # fmt: skip
+    assert Appointment.objects.get(patient=patient, start=at(WEDNESDAY, 15)).plan_session_id is None
+
+
 # --- my appointments -------------------------------------------------------------------------
 
 
@@ -638,7 +660,8 @@ def test_appointments_list_queries_do_not_grow(
     plan_create(patient=patient, treatment=clinic.peel, sessions=3, by=clinic.first.user)
     one = _count_queries(client, "/appointments/", django_assert_max_num_queries)
     for week in range(1, 6):
-        _book(clinic, patient, day=WEDNESDAY + timedelta(days=7 * week))
+        # Weekly visits outside the plan's windows: separate visits, not its sessions.
+        _book(clinic, patient, day=WEDNESDAY + timedelta(days=7 * week), separate_visit=True)
         AppointmentFactory(patient=patient, treatment=clinic.peel, practitioner=clinic.second,
                            start=at(MONDAY - timedelta(days=7 * week), 10), status="completed")  # fmt: skip
     many = _count_queries(client, "/appointments/", django_assert_max_num_queries)

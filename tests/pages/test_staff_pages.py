@@ -586,7 +586,38 @@ def test_moving_says_which_could_not_be_moved(client, clinic) -> None:
     assert stuck.start == at(day, 10) and stuck.status == "confirmed"
 
 
-def test_a_caution_needs_a_reason_too_kept_in_the_notes(client, clinic) -> None:
+def test_booking_the_treatment_of_a_course_offers_the_course_session_first(client, clinic) -> None:
+    plan = overdue_plan(clinic)
+    session = plan.sessions.get(number=1)
+    client.force_login(clinic.receptionist)
+    url = f"/staff/book/?patient={clinic.patient.pk}&treatment={clinic.treatment.pk}"
+    page = client.get(url).text
+    assert "Part of Wing Lee's Glycolic peel course, session 1" in page
+    assert 'name="separate_visit" value="" checked' in page and "A separate visit" in page
+    day = next_workday()
+    response = client.post(
+        "/staff/book/",
+        {"patient": clinic.patient.pk, "treatment": clinic.treatment.pk, "start": at(day, 10).isoformat()},
+    )
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.status == "booked" and Appointment.objects.get(patient=clinic.patient).plan_session == session
+    # The next session's turn has come, but a separate visit is not tied to it.
+    separate = client.get(f"{url}&separate_visit=1").text
+    assert 'name="separate_visit" value="1" checked' in separate
+    client.post(
+        "/staff/book/",
+        {
+            "patient": clinic.patient.pk,
+            "treatment": clinic.treatment.pk,
+            "start": at(day, 15).isoformat(),
+            "separate_visit": "1",
+        },
+    )
+    assert Appointment.objects.get(patient=clinic.patient, start=at(day, 15)).plan_session is None
+
+
+def test_a_caution_is_shown_but_needs_no_reason_and_a_reason_given_is_kept(client, clinic) -> None:
     from tests.factories import ContraindicationRuleFactory
 
     ContraindicationRuleFactory(treatment=clinic.treatment, code="TAN", severity="caution")
@@ -596,10 +627,13 @@ def test_a_caution_needs_a_reason_too_kept_in_the_notes(client, clinic) -> None:
     client.force_login(clinic.receptionist)
     page = client.get(f"/staff/book/?patient={tanned.pk}&treatment={clinic.treatment.pk}&date={day}")
     assert "Screening found cautions" in page.text and "tan or sunburn" in page.text
+    assert "Why go ahead despite the cautions (optional)" in page.text
     data = {"patient": tanned.pk, "treatment": clinic.treatment.pk, "start": at(day, 10).isoformat()}
-    assert client.post("/staff/book/", data).status_code == 422
-    response = client.post("/staff/book/", {**data, "override_reason": "Tan has faded", "notes": "Sensitive skin"})
-    assert response.status_code == 302
+    assert client.post("/staff/book/", {**data, "notes": "Sensitive skin"}).status_code == 302
     booked = Appointment.objects.get(patient=tanned)
-    assert booked.notes == "Sensitive skin\nScreening cautions discussed: Tan has faded"
-    assert booked.override_reason == "" and booked.cautions[0]["code"] == "TAN"
+    assert booked.notes == "Sensitive skin" and booked.override_reason == "" and booked.overridden_by is None
+    assert booked.cautions[0]["code"] == "TAN"
+    later = {**data, "start": at(day, 14).isoformat(), "override_reason": "Tan has faded"}
+    assert client.post("/staff/book/", later).status_code == 302
+    second = Appointment.objects.get(patient=tanned, start=at(day, 14))
+    assert second.override_reason == "Tan has faded" and second.overridden_by is None and second.notes == ""

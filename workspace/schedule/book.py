@@ -1,6 +1,13 @@
 """Booking for a patient: find them (or register one without a login), pick
-the treatment, practitioner and a free time, see the screening first and give
-a reason to go past it; walk-ins take the next free start today."""
+the treatment, practitioner and a free time, see the screening first (a block
+needs a reason to go past it, cautions may have one); walk-ins take the next
+free start today.
+
+The rules are booking.services.appointment_book's: this page sends what the
+user chose (the reason as typed, whether the visit is part of the patient's
+course) and shows the service's answer, so it decides exactly as the API does.
+The course a booking joins when no plan session is named comes from
+booking.selectors.next_open_plan_session, the service's own choice."""
 
 from __future__ import annotations
 
@@ -14,9 +21,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from booking import services
+from booking import selectors, services
 from booking.models import Appointment, Practitioner
-from clinic.errors import ApplicationError, Contraindicated, InvalidInput
+from clinic.errors import ApplicationError, Contraindicated, InvalidInput, NotBookable
 from patients.models import Patient
 from patients.permissions import staff_required
 from patients.selectors import patients_matching
@@ -44,7 +51,7 @@ def _patients_matching(query: str) -> list[Patient]:
     return list(patients_matching(query)[:20])
 
 
-CARRIED = ("treatment", "practitioner", "date", "time", "plan_session")
+CARRIED = ("treatment", "practitioner", "date", "time", "plan_session", "separate_visit")
 
 
 def _carried(source: Any) -> dict[str, str]:
@@ -99,6 +106,7 @@ def _book_page(
     error: str = "",
     posted: dict[str, Any] | None = None,
     field_errors: dict[str, str] | None = None,
+    offer_separate: bool = False,
 ) -> HttpResponse:
     errors: list[str] = []
     today = clinic_today()
@@ -143,11 +151,18 @@ def _book_page(
         if source.get("practitioner") and practitioner_id not in {p.pk for p in qualified}:
             errors.append(_("That practitioner does not offer this treatment: showing everyone's times."))
             practitioner_id = None
+    # Without a session named, the booking joins the patient's course of this
+    # treatment (the service's rule) unless staff choose a separate visit.
+    separate = source.get("separate_visit") == "1" and session is None
+    course = None
+    if session is None and patient is not None and treatment is not None:
+        course = selectors.next_open_plan_session(patient_id=patient.pk, treatment_id=treatment.pk)
+    planned = session or (None if separate else course)
     default_day = today
     window = None
     offered = True
-    if session is not None:
-        offered, window = clinical.plan_session_offer(session=session, staff=True, today=today, rescheduling=False)
+    if planned is not None:
+        offered, window = clinical.plan_session_offer(session=planned, staff=True, today=today, rescheduling=False)
         if window is not None:
             default_day = max(today, window[0])
         if not offered:
@@ -172,6 +187,9 @@ def _book_page(
         elif offered:
             today_groups = slot_choices(treatment, today, practitioner_id=practitioner_id, window=window)
             walk_in = next((t for g in today_groups for t in g["times"]), None)
+    outside_course = (
+        course is not None and planned is course and window is not None and not window[0] <= day <= window[1]
+    )
     chosen_time = (source.get("time") or "")[:5]
     chosen_start = (posted or {}).get("start", "")
     context = {
@@ -180,6 +198,10 @@ def _book_page(
         "results": _patients_matching(source.get("q", "")) if patient is None and source.get("q") else None,
         "new_form": new_form or PatientCreateForm(),
         "session": session,
+        "course": course,
+        "separate": separate,
+        "outside_course": outside_course,
+        "offer_separate": offer_separate and course is not None and not separate,
         "treatments": treatments,
         "treatment": treatment,
         "treatment_label": treatment.localized("name") if treatment else "",
@@ -198,6 +220,7 @@ def _book_page(
         "field_errors": field_errors or {},
         "carry": _carried(source),
         "needs_reason": screening is not None and screening.outcome != "clear",
+        "reason_required": screening is not None and screening.outcome == "blocked",
         "needs_declaration": screening is not None and any(f.code == DECLARATION_REQUIRED for f in screening.findings),
         "consultation": next((t for t in treatments if t.slug == "consultation"), None),
         "practitioner_name": next((p.name for p in qualified if p.pk == practitioner_id), ""),
@@ -216,6 +239,7 @@ def _book_post(request: HttpRequest) -> HttpResponse:
         "notes": data.get("notes", "")[:2000],
         "override_reason": data.get("override_reason", "")[:2000],
         "start": data.get("start", ""),
+        "walk_in": "1" if walk_in else "",
     }
     source = data.copy()
     if not form.is_valid():
@@ -235,21 +259,6 @@ def _book_post(request: HttpRequest) -> HttpResponse:
         if practitioner is None:
             return _book_page(request, source, status=400, error=_("Unknown practitioner."), posted=posted)
     start: datetime = values["start"]
-    result = screen(patient=patient, treatment=treatment, on=local(start).date())
-    reason = values["override_reason"].strip()
-    if result.outcome != "clear" and not reason:
-        return _book_page(
-            request,
-            source,
-            status=422,
-            error=_("Screening found something: say why you are going ahead, or choose another treatment."),
-            posted=posted,
-            field_errors={"override_reason": _("Give a reason to go ahead despite the screening.")},
-        )
-    notes = values["notes"].strip()
-    if result.outcome == "caution":
-        note = _("Screening cautions discussed: %(reason)s") % {"reason": reason}
-        notes = f"{notes}\n{note}".strip()[:2000]
     try:
         booked = services.appointment_book(
             patient=patient,
@@ -259,16 +268,27 @@ def _book_post(request: HttpRequest) -> HttpResponse:
             booked_by=request.user,
             staff=True,
             source=Appointment.Source.WALK_IN if values["walk_in"] else Appointment.Source.STAFF,
-            notes=notes,
-            override_reason=reason if result.outcome == "blocked" else "",
+            notes=values["notes"].strip(),
+            override_reason=values["override_reason"],
             plan_session_id=values.get("plan_session"),
+            separate_visit=values["separate_visit"],
         )
     except ApplicationError as error:
         source["date"] = local(start).date().isoformat()
         message = describe(error)
+        field_errors: dict[str, str] = {}
         if isinstance(error, Contraindicated):
             message = _("Screening blocks this treatment: say why you are going ahead.")
-        return _book_page(request, source, status=error.status, error=message, posted=posted)
+            field_errors["override_reason"] = _("Give a reason to go ahead despite the screening.")
+        return _book_page(
+            request,
+            source,
+            status=error.status,
+            error=message,
+            posted=posted,
+            field_errors=field_errors,
+            offer_separate=isinstance(error, NotBookable) and not values.get("plan_session"),
+        )
     messages.success(
         request,
         _("Booked %(treatment)s for %(name)s on %(when)s.")

@@ -119,6 +119,8 @@ class BookForm(AccessibleForm):
     walk_in = forms.BooleanField(required=False)
     notes = forms.CharField(label=_("Note for the team (optional)"), max_length=2000, required=False)
     override_reason = forms.CharField(label=_("Why go ahead despite the screening"), max_length=2000, required=False)
+    # Checked: a visit of its own, not the patient's next course session (booking.services decides the tie).
+    separate_visit = forms.BooleanField(required=False)
 
 
 class CancelForm(AccessibleForm):
