@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from babel import dates, numbers
@@ -68,10 +69,12 @@ def time_text(value: datetime | time, *, language: str | None = None) -> str:
     return dates.format_time(value, TIME_PATTERN, tzinfo=zone, locale=locale(language))
 
 
-def datetime_text(value: datetime, style: str = "medium", *, language: str | None = None) -> str:
+def datetime_text(
+    value: datetime, style: Literal["short", "medium", "long", "full"] = "medium", *, language: str | None = None
+) -> str:
     """A moment in the clinic's zone, "7 Dec 2026, 14:30" / "2026年12月7日 14:30": the
     day and the time joined as the locale joins them."""
-    joined = dates.get_datetime_format(style, locale=locale(language))
+    joined = str(dates.get_datetime_format(style, locale=locale(language)))
     return joined.replace("{1}", date_text(value, style, language=language)).replace(
         "{0}", time_text(value, language=language)
     )

@@ -174,7 +174,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     which the API calls too: it also lets a patient the front desk registered
     claim their record, mails in the patient's language and caps mails per address."""
 
-    form_class = PasswordResetRequestForm
+    form_class = PasswordResetRequestForm  # type: ignore[assignment]  # its own form: the service mails
     template_name = "account/password_reset.html"
 
     def get_success_url(self) -> str:
@@ -193,7 +193,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         client = throttle.get_ident(self.request)  # type: ignore[arg-type]  # it reads only request.META
         if not _within(f"page-reset-client:{client}", limit or 0, period or 3600):
             form.add_error(None, _("Too many requests from this device. Please try again in an hour."))
-            response = self.form_invalid(form)
+            response = self.form_invalid(form)  # type: ignore[arg-type]
             response.status_code = 429
             return response
         services.password_reset_request(email=form.cleaned_data["email"])
@@ -206,7 +206,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     also links a staff-created record, and the person is signed in. A used, expired
     or mangled link gets a friendly page with the request form."""
 
-    form_class = NewPasswordForm
+    form_class = NewPasswordForm  # type: ignore[assignment]  # the service checks the strength
     template_name = "account/password_reset_confirm.html"
 
     def get_user(self, uidb64: str) -> User | None:  # type: ignore[override]
@@ -236,7 +236,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
                 self.validlink = False
                 return self.render_to_response(self.get_context_data())
             _add_service_errors(form, error, {"password": "new_password1"})
-            return self.form_invalid(form)
+            return self.form_invalid(form)  # type: ignore[arg-type]
         session.pop(INTERNAL_RESET_SESSION_TOKEN, None)
         login(self.request, user, backend=PASSWORD_BACKEND)
         messages.success(self.request, _("Your password is set and you are signed in."))
