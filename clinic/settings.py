@@ -137,6 +137,8 @@ TEMPLATES = [
                 "clinic.context.clinic",
                 "patients.context.role",
             ],
+            # clinic is no installed app; its filters (dates, times, money: clinic/formats.py).
+            "libraries": {"clinic_format": "clinic.templatetags.clinic_format"},
         },
     },
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import date
 from functools import partial
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
+from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
@@ -118,11 +120,32 @@ def declaration_submit(*, patient: Patient, entered_by: User | None = None, **an
 # --- password reset: also how a phone-registered patient claims their record ---
 
 
+# Reset mails per address: further requests answer the same but send nothing,
+# so nobody can flood a mailbox through either door (page or API).
+RESET_MAILS_PER_EMAIL = 3
+RESET_MAIL_PERIOD = 3600
+
+
+def _reset_mail_allowed(email: str) -> bool:
+    """Counts one more reset mail to ``email`` (hashed: the cache never holds addresses)."""
+    cache = caches["throttle"]
+    key = f"reset-email:{hashlib.sha256(email.encode()).hexdigest()}"
+    cache.add(key, 0, RESET_MAIL_PERIOD)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, RESET_MAIL_PERIOD)
+        count = 1
+    return count <= RESET_MAILS_PER_EMAIL
+
+
 def password_reset_request(*, email: str) -> None:
     """Mails a single-use link if the email belongs to an account or a patient;
     says nothing either way (no account enumeration). A staff-created patient
     gets an account with an unusable password, claimed when the link is used."""
     email = email.strip().lower()
+    if not _reset_mail_allowed(email):
+        return
     with transaction.atomic():
         user = User.objects.filter(email__iexact=email, is_active=True).first()
         patient = Patient.objects.filter(email__iexact=email).select_related("user").first()
@@ -158,14 +181,21 @@ def _send_reset_email(user_id: int, language: str) -> None:
     logger.info("password reset mailed for user %s", user.pk)
 
 
+def password_reset_user(*, uid: str, for_update: bool = False) -> User | None:
+    """The account a reset link's ``uid`` names, if it may still sign in: a
+    deactivated account's links stop working. Django's reset view asks this too."""
+    users = User.objects.select_for_update() if for_update else User.objects
+    try:
+        return users.get(pk=int(force_str(urlsafe_base64_decode(uid))), is_active=True)
+    except (ValueError, TypeError, OverflowError, User.DoesNotExist):
+        return None
+
+
 @transaction.atomic
 def password_reset_confirm(*, uid: str, token: str, password: str) -> User:
     """Sets the password if the link is valid and unused; links the login to
     the patient record with the same email if it is not linked yet."""
-    try:
-        user = User.objects.select_for_update().get(pk=int(force_str(urlsafe_base64_decode(uid))))
-    except (ValueError, TypeError, OverflowError, User.DoesNotExist):
-        user = None
+    user = password_reset_user(uid=uid, for_update=True)
     if user is None or not default_token_generator.check_token(user, token):
         raise InvalidInput(
             _("This link is invalid or has already been used. Ask for a new one."),

@@ -107,7 +107,8 @@ class PasswordResetRequestForm(forms.Form):
 
 
 class NewPasswordForm(forms.Form):
-    """The new password, twice; the strength rules are checked by the service."""
+    """The new password, twice; the strength rules are checked by the service.
+    Takes the link's ``user`` as Django's SetPasswordForm does (the reset view passes it)."""
 
     new_password1 = forms.CharField(
         label=_("New password"),
@@ -122,6 +123,10 @@ class NewPasswordForm(forms.Form):
         max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
+
+    def __init__(self, user: Any = None, *args: Any, **kwargs: Any) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext, pgettext_lazy
 
+from clinic import formats
 from clinic.context import time_zone_label
 from treatments import plans
 from treatments.models import PlanSession, TreatmentPlan
@@ -50,13 +50,12 @@ PLAN_STATUS_WORDS: dict[str, Any] = {
 
 def day_label(day: date) -> str:
     """A date as patients read it: "3 Feb 2026", "2026年2月3日"."""
-    return dateformat.format(day, pgettext("date format", "j M Y"))
+    return formats.date_text(day)
 
 
 def moment_label(moment: datetime) -> str:
-    """A time in the clinic's zone as patients read it: "Thu 3 Dec 2026, 14:30"."""
-    local = timezone.localtime(moment, timezone.get_default_timezone())
-    return dateformat.format(local, pgettext("date and time format", "D j M Y, H:i"))
+    """A time in the clinic's zone as patients read it: "Thursday, 3 December 2026, 14:30"."""
+    return formats.datetime_text(moment, "full")
 
 
 # --- the score chart ----------------------------------------------------------------

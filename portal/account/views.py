@@ -11,7 +11,6 @@ patient never reaches another patient's plan or photo: those are 404.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -19,20 +18,17 @@ import phonenumbers
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.contrib.auth.tokens import default_token_generator
-from django.contrib.auth.views import redirect_to_login
+from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, redirect_to_login
 from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
-from django.utils.encoding import force_str
-from django.utils.http import urlsafe_base64_decode
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django.views.i18n import set_language as django_set_language
@@ -57,15 +53,6 @@ from treatments.models import AssessmentPhoto, PlanSession, TreatmentPlan
 from treatments.photos import photo_response
 from treatments.services import clinic_today
 
-# The password reset request: per client, at the API's rate for the same
-# request (THROTTLE_PASSWORD_RESET), and per email (further requests answer
-# the same but send nothing, so nobody can flood a mailbox through us).
-RESET_PER_EMAIL = 3
-RESET_EMAIL_PERIOD = 3600
-# As Django's own reset view: the token leaves the address bar (and any
-# Referer) for the session as soon as the link is opened.
-RESET_SESSION_KEY = "_clinic_password_reset_token"
-RESET_URL_TOKEN = "set-password"  # noqa: S105 - a path segment, not a secret
 PASSWORD_BACKEND = "django.contrib.auth.backends.ModelBackend"  # noqa: S105 - a dotted path
 
 
@@ -172,70 +159,88 @@ def _within(key: str, limit: int, period: int) -> bool:
     return count <= limit
 
 
-@require_http_methods(["GET", "POST"])
-def password_reset(request: HttpRequest) -> HttpResponse:
-    """The same answer whatever the email: nobody learns who has an account."""
-    form = PasswordResetRequestForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    """ "Check your email": the request page itself with ?sent=1 (the URL the tests and emails know)."""
+
+    template_name = "account/password_reset.html"
+    extra_context = {"sent": True}
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """The same answer whatever the email: nobody learns who has an account.
+
+    Django's view with the clinic's form; instead of Django's form.save() (which
+    mails only accounts with a usable password) it calls the patients service,
+    which the API calls too: it also lets a patient the front desk registered
+    claim their record, mails in the patient's language and caps mails per address."""
+
+    form_class = PasswordResetRequestForm  # type: ignore[assignment]  # its own form: the service mails
+    template_name = "account/password_reset.html"
+
+    def get_success_url(self) -> str:
+        return f"{reverse('account:password_reset')}?sent=1"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.GET.get("sent") == "1":
+            return PasswordResetDoneView.as_view()(request)
+        return super().get(request, *args, **kwargs)
+
+    def form_valid(self, form: PasswordResetRequestForm) -> HttpResponse:  # type: ignore[override]
+        # Per client, at the API's rate for the same request (its throttle guards the API's door).
         throttle = ScopedThrottle()  # the API's notion of a client and of a rate
         rates: dict[str, str] = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]  # type: ignore[index,assignment]
         limit, period = throttle.parse_rate(rates["password_reset"])
-        client = throttle.get_ident(request)  # type: ignore[arg-type]  # it reads only request.META
+        client = throttle.get_ident(self.request)  # type: ignore[arg-type]  # it reads only request.META
         if not _within(f"page-reset-client:{client}", limit or 0, period or 3600):
             form.add_error(None, _("Too many requests from this device. Please try again in an hour."))
-            return render(request, "account/password_reset.html", {"form": form}, status=429)
-        email = form.cleaned_data["email"].strip().lower()
-        digest = hashlib.sha256(email.encode()).hexdigest()
-        if _within(f"page-reset-email:{digest}", RESET_PER_EMAIL, RESET_EMAIL_PERIOD):
-            services.password_reset_request(email=email)
-        return redirect(f"{reverse('account:password_reset')}?sent=1")
-    sent = request.method == "GET" and request.GET.get("sent") == "1"
-    return render(request, "account/password_reset.html", {"form": form, "sent": sent})
+            response = self.form_invalid(form)  # type: ignore[arg-type]
+            response.status_code = 429
+            return response
+        services.password_reset_request(email=form.cleaned_data["email"])
+        return redirect(self.get_success_url())
 
 
-def _link_user(uidb64: str, token: str) -> User | None:
-    """The account a reset link is for, while the link is valid and unused."""
-    try:
-        user = User.objects.get(pk=int(force_str(urlsafe_base64_decode(uidb64))))
-    except (ValueError, TypeError, OverflowError, User.DoesNotExist):
-        return None
-    valid = user.is_active and token and default_token_generator.check_token(user, token)
-    return user if valid else None
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's link handling (the token leaves the address bar, and so any Referer,
+    for the session at once: the URL ends in ``set-password``); the password is set by the patients service, which
+    also links a staff-created record, and the person is signed in. A used, expired
+    or mangled link gets a friendly page with the request form."""
 
+    form_class = NewPasswordForm  # type: ignore[assignment]  # the service checks the strength
+    template_name = "account/password_reset_confirm.html"
 
-def _invalid_link(request: HttpRequest) -> HttpResponse:
-    request.session.pop(RESET_SESSION_KEY, None)
-    return render(request, "account/password_reset_invalid.html", {"form": PasswordResetRequestForm()})
+    def get_user(self, uidb64: str) -> User | None:  # type: ignore[override]
+        return services.password_reset_user(uid=uidb64)
 
+    def get_template_names(self) -> list[str]:
+        return [self.template_name if self.validlink else "account/password_reset_invalid.html"]
 
-@never_cache
-@sensitive_post_parameters()
-@require_http_methods(["GET", "POST"])
-def password_reset_confirm(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
-    if token == RESET_URL_TOKEN:
-        token = request.session.get(RESET_SESSION_KEY, "")
-    elif request.method == "GET":
-        if _link_user(uidb64, token) is None:
-            return _invalid_link(request)
-        request.session[RESET_SESSION_KEY] = token
-        return redirect("account:password_reset_confirm", uidb64=uidb64, token=RESET_URL_TOKEN)
-    user = _link_user(uidb64, token)
-    if user is None:
-        return _invalid_link(request)
-    form = NewPasswordForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if self.validlink:
+            context["account_email"] = self.user.email  # type: ignore[union-attr]
+        else:
+            context["form"] = PasswordResetRequestForm()
+        return context
+
+    def form_valid(self, form: NewPasswordForm) -> HttpResponse:  # type: ignore[override]
+        session = self.request.session
         try:
-            user = services.password_reset_confirm(uid=uidb64, token=token, password=form.cleaned_data["new_password1"])
+            user = services.password_reset_confirm(
+                uid=self.kwargs["uidb64"],
+                token=session.get(INTERNAL_RESET_SESSION_TOKEN, ""),
+                password=form.cleaned_data["new_password1"],
+            )
         except InvalidInput as error:
             if error.fields and "token" in error.fields:
-                return _invalid_link(request)
+                self.validlink = False
+                return self.render_to_response(self.get_context_data())
             _add_service_errors(form, error, {"password": "new_password1"})
-        else:
-            request.session.pop(RESET_SESSION_KEY, None)
-            login(request, user, backend=PASSWORD_BACKEND)
-            messages.success(request, _("Your password is set and you are signed in."))
-            return redirect(_home_for(user))
-    return render(request, "account/password_reset_confirm.html", {"form": form, "account_email": user.email})
+            return self.form_invalid(form)  # type: ignore[arg-type]
+        session.pop(INTERNAL_RESET_SESSION_TOKEN, None)
+        login(self.request, user, backend=PASSWORD_BACKEND)
+        messages.success(self.request, _("Your password is set and you are signed in."))
+        return redirect(_home_for(user))
 
 
 def _appointment_starts(ids: list[int]) -> dict[int, datetime]:

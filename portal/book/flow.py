@@ -556,7 +556,7 @@ def _step(flow: Flow, context: dict[str, Any]) -> str:
             (
                 "warning",
                 _("%(time)s is no longer free on that day. Here are the times still free.")
-                % {"time": choice.at.strftime("%H:%M")},
+                % {"time": present.time_text(choice.at)},
             )
         )
         choice.at = None

@@ -13,14 +13,13 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
 
 from booking.models import Appointment, Practitioner
+from clinic import formats
 from treatments.models import Category, Treatment
 
 # --- what a treatment suits, in the patient's words --------------------------------
@@ -112,8 +111,7 @@ def money(amount: Decimal | None) -> str:
         return ""
     if amount == 0:
         return _("Free")
-    text = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
-    return f"{settings.CLINIC_CURRENCY} {text}"
+    return formats.money_text(amount)
 
 
 def minutes(total: int) -> str:
@@ -215,18 +213,15 @@ def today() -> date:
 
 
 def day_text(day: date) -> str:
-    # Translators: a date with its weekday, PHP-style format characters (Django's date filter).
-    return date_format(day, pgettext("date format", "l j F Y"))
+    return formats.date_text(day, "full")
 
 
 def month_text(day: date) -> str:
-    return date_format(day, pgettext("date format", "F Y"))
+    return formats.month_text(day)
 
 
 def time_text(moment: datetime | time) -> str:
-    if isinstance(moment, datetime):
-        moment = local(moment).time()
-    return moment.strftime("%H:%M")
+    return formats.time_text(moment)
 
 
 def when_text(start: datetime, end: datetime | None = None) -> str:

@@ -144,6 +144,41 @@ def test_password_reset_says_nothing_about_unknown_emails(
     assert not User.objects.exists()
 
 
+def test_password_reset_mails_an_address_at_most_three_times_an_hour_through_the_api_too(
+    anonymous: APIClient, mailoutbox: list, django_capture_on_commit_callbacks, settings
+) -> None:
+    # The API's per-client throttle out of the way: the cap per address is the service's own.
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "password_reset": "50/hour"},
+    }
+    patient = PatientFactory()
+    for _ in range(5):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = anonymous.post("/api/v1/auth/password-reset/", {"email": patient.email}, format="json")
+        assert response.status_code == 202
+    assert len(mailoutbox) == 3
+
+
+def test_a_reset_link_for_a_deactivated_account_sets_no_password_through_the_api(
+    anonymous: APIClient, mailoutbox: list, django_capture_on_commit_callbacks
+) -> None:
+    patient = PatientFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        anonymous.post("/api/v1/auth/password-reset/", {"email": patient.email}, format="json")
+    uid, token = _link_parts(mailoutbox)
+    User.objects.filter(pk=patient.user.pk).update(is_active=False)
+    response = anonymous.post(
+        "/api/v1/auth/password-reset/confirm/",
+        {"uid": uid, "token": token, "password": "my-own-new-passphrase"},
+        format="json",
+    )
+    assert response.status_code == 400 and "token" in response.json()["fields"]
+    patient.user.refresh_from_db()
+    assert not patient.user.check_password("my-own-new-passphrase")
+
+
 def test_me_patch_updates_own_profile_but_not_fitzpatrick(as_a: APIClient, patient_a: Patient) -> None:
     response = as_a.patch(
         "/api/v1/me/", {"phone": "+852 6123 4567", "reminders_opt_out": True, "fitzpatrick_type": 6}, format="json"

@@ -157,7 +157,7 @@ def test_a_booked_session_links_to_its_appointment(client: Client) -> None:
     text = client.get(f"/plans/{course.pk}/").text
     assert f'href="/appointments/{appointment.pk}/"' in text
     local = appointment.start.astimezone(ZoneInfo("Asia/Hong_Kong"))
-    assert f"Booked for {local:%a} {local.day} {local:%b %Y, %H:%M} (Hong Kong time (HKT))." in text
+    assert f"Booked for {local:%A}, {local.day} {local:%B %Y, %H:%M} (Hong Kong time (HKT))." in text
     assert appointment.status == Appointment.Status.CONFIRMED
 
 

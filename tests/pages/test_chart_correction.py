@@ -135,7 +135,7 @@ def test_a_correction_changes_the_score_and_shows_in_the_history(client, assessm
     chart = client.get(response.headers["Location"])
     html = chart.text
     assert (
-        f"The assessment of {fresh.assessed_on.isoformat()} was corrected: Goodman &amp; Baron score {expected}."
+        f"The assessment of {fresh.assessed_on.day} {fresh.assessed_on:%b %Y} was corrected: Goodman &amp; Baron score {expected}."
         in html
     )
     row = html[html.index(f'id="assessment-{fresh.pk}"') :]
@@ -224,7 +224,7 @@ def test_photos_can_be_added_without_a_reason(client, assessment, doctor) -> Non
     assert fresh.history.count() == before_history  # the values did not change: no new version
     assert fresh.photos.get(view="left_45").uploaded_by == doctor
     chart = client.get(response.headers["Location"])
-    assert f"2 photos added to the assessment of {fresh.assessed_on.isoformat()}." in chart.text
+    assert f"2 photos added to the assessment of {fresh.assessed_on.day} {fresh.assessed_on:%b %Y}." in chart.text
     # The history lists each photo as added, by whom (photos have no history rows of their own).
     history = " ".join(chart.text[chart.text.index('id="history"') :].split())
     assert history.count("Assessment photo") == 3
@@ -316,7 +316,7 @@ def test_the_history_shows_names_not_ids(client, doctor) -> None:
     history = " ".join(html[html.index('id="history"') :].split())
     assert 'Assessed by: <ins><span translate="no">Wong Ka Yan</span></ins>' in history
     assert 'Treatment: <ins><span translate="no">Pico laser</span></ins>' in history
-    assert f"{found.assessed_on.isoformat()} · score {found.quantitative_score}" in history
+    assert f"{found.assessed_on.day} {found.assessed_on:%b %Y} · score {found.quantitative_score}" in history
     assert 'Created by: <ins><span translate="no">Wong Ka Yan</span></ins>' in history
     # No changed value is a bare id (the "What" column's object numbers are another matter).
     for pk in (doctor.pk, treatment.pk):

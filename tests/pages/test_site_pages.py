@@ -154,7 +154,7 @@ def test_catalogue_explains_what_each_treatment_suits_in_plain_words(client: Cli
     page = client.get("/treatments/peel/").text
     assert "Brown or grey marks" in page and "do not fade when you press" in page
     assert "3 to 6 sessions" in page and "2 to 5 weeks apart" in page and "30 minutes" in page
-    assert "HKD 900" in page and "Stop retinoid creams 48 hours before." in page
+    assert "HK$900.00" in page and "Stop retinoid creams 48 hours before." in page
     assert 'href="/book/?treatment=peel"' in page
     listing = client.get("/treatments/?concern=raised").text
     assert "Scar consultation" in listing and "Glycolic peel" not in listing
@@ -179,14 +179,14 @@ def test_each_step_asks_one_thing_and_keeps_what_was_chosen(client: Client, clin
     assert "Who would you like to see?" in page and "Any practitioner" in page and "Mei Chan" in page
     page = client.get("/book/?treatment=peel&practitioner=any").text
     assert "Choose a day" in page and "November 2026" in page
-    assert 'aria-label="Monday 30 November 2026: 26 free times"' in page  # 11:00 to 18:30, lunch excluded
-    assert "Sunday 29 November 2026: no free times" in page
+    assert 'aria-label="Monday, 30 November 2026: 26 free times"' in page  # 11:00 to 18:30, lunch excluded
+    assert "Sunday, 29 November 2026: no free times" in page
     page = client.get(f"/book/?treatment=peel&practitioner=any&date={WEDNESDAY}").text
     assert "Choose a time" in page and "Morning" in page and "Evening" in page and "Hong Kong time (HKT)" in page
     assert f'href="/book/?treatment=peel&amp;practitioner=any&amp;date={WEDNESDAY}&amp;time=10%3A00"' in page
     page = client.get(_flow()).text
     assert "Your details" in page and "Create your account" in page
-    assert "Wednesday 2 December 2026" in page and "10:00" in page  # the summary keeps every choice
+    assert "Wednesday, 2 December 2026" in page and "10:00" in page  # the summary keeps every choice
 
 
 def test_the_calendar_opens_on_the_month_of_the_first_free_day(client: Client, clinic: Clinic) -> None:
@@ -337,10 +337,10 @@ def test_confirming_books_and_shows_the_confirmation(clinic: Clinic, patient: Pa
     assert appointment.notes == "Coming with my mother"
     assert appointment.start == at(WEDNESDAY, 10) and appointment.source == "patient_online"
     page = client.get(response.headers["Location"]).text
-    assert "You are booked" in page and "Wednesday 2 December 2026, 10:00–10:30" in page
+    assert "You are booked" in page and "Wednesday, 2 December 2026, 10:00–10:30" in page
     assert "Hong Kong time (HKT)" in page and "Stop retinoid creams 48 hours before." in page
     assert f"/appointments/{appointment.pk}/calendar.ics" in page and "google.com/maps" in page
-    assert "until Tuesday 1 December 2026, 10:00" in page and "Coming with my mother" in page
+    assert "until Tuesday, 1 December 2026, 10:00" in page and "Coming with my mother" in page
     ics = client.get(f"/appointments/{appointment.pk}/calendar.ics")
     assert ics.headers["Content-Type"].startswith("text/calendar") and b"BEGIN:VEVENT" in ics.content
 
@@ -393,7 +393,7 @@ def test_an_expired_sign_in_keeps_the_choices(client: Client, clinic: Clinic) ->
     response = client.post("/book/", {"action": "confirm", "treatment": "peel", "practitioner": "any",
                                       "date": WEDNESDAY.isoformat(), "time": "10:00"})  # fmt: skip
     assert response.status_code == 200
-    assert "Please sign in again" in response.text and "Wednesday 2 December 2026" in response.text
+    assert "Please sign in again" in response.text and "Wednesday, 2 December 2026" in response.text
 
 
 def test_screening_blocks_in_plain_words_and_offers_a_consultation(clinic: Clinic) -> None:
@@ -434,9 +434,9 @@ def test_a_plan_session_is_booked_inside_its_window(clinic: Clinic, patient: Pat
     client = _signed_in(patient.user)
     page = client.get(f"/book/?plan_session={session.pk}&practitioner=any").text
     assert "Session 1 of your plan" in page
-    assert "Tuesday 1 December 2026: no free times" in page
-    assert 'aria-label="Wednesday 2 December 2026: 30 free times"' in page
-    assert "Thursday 24 December 2026: no free times" in page
+    assert "Tuesday, 1 December 2026: no free times" in page
+    assert 'aria-label="Wednesday, 2 December 2026: 30 free times"' in page
+    assert "Thursday, 24 December 2026: no free times" in page
     outside = client.get(f"/book/?plan_session={session.pk}&practitioner=any&date=2026-12-28").text
     assert "That day cannot be booked online" in outside
     client.post("/book/", {"action": "confirm", "plan_session": session.pk, "practitioner": "any",
@@ -481,8 +481,8 @@ def test_appointments_show_upcoming_and_past_with_status_and_plan_window(clinic:
     page = _signed_in(patient.user).get("/appointments/").text
     upcoming, past = page.split("Past and cancelled")
     assert "status-booked" in upcoming and ">Booked<" in upcoming and "Plan session 1" in upcoming
-    assert "Due between Wednesday 2 December 2026 and Wednesday 23 December 2026" in upcoming
-    assert ">Done<" in past and "Monday 23 November 2026" in past
+    assert "Due between Wednesday, 2 December 2026 and Wednesday, 23 December 2026" in upcoming
+    assert ">Done<" in past and "Monday, 23 November 2026" in past
     to_book = upcoming.split("Plan sessions to book")[1]
     session = plan.sessions.get(number=2)
     assert f"/book/?plan_session={session.pk}" in to_book and "Plan session 2" in to_book
@@ -574,7 +574,7 @@ def test_questionnaire_page_prefills_and_saves_a_new_declaration(clinic: Clinic)
     HealthDeclarationFactory(patient=patient, cold_sore_history=True)
     client = _signed_in(patient.user)
     page = client.get("/me/health/").text
-    assert "Your last answers are from Monday 30 November 2026" in page
+    assert "Your last answers are from Monday, 30 November 2026" in page
     assert 'name="cold_sore_history" value="yes" required id="id_cold_sore_history_0" checked' in page
     answers = dict.fromkeys(_YES_NO, "no")
     response = client.post("/me/health/?next=/appointments/", {**answers, "pregnant_or_breastfeeding": "yes"})
@@ -637,7 +637,7 @@ def test_patient_pages_are_fully_translated(clinic: Clinic) -> None:
         assert response.status_code == 200, url
         assert_translated(response.content, allow=names)
     page = client.get(f"/appointments/{appointment.pk}/", **ZH).text
-    assert "2026年12月2日 星期三" in page and "香港時間" in page and "果酸換膚" in page
+    assert "2026年12月2日星期三" in page and "香港時間" in page and "果酸換膚" in page
 
 
 # --- queries do not grow with data ----------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import DateTimeField, Model
+from django.db.models import DateField, DateTimeField, Model
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from booking.models import Appointment, Notification, SessionRecord
 from booking.selectors import appointments_for
+from clinic import formats
 from patients.models import DECLARATION_YES_NO, Allergy, FitzpatrickType, HealthDeclaration, Patient
 from treatments import history, plans, selectors
 from treatments.models import Assessment, AssessmentPhoto, PhotoView, PlanSession, Treatment, TreatmentPlan
@@ -50,10 +51,10 @@ def risk_flags(declaration: HealthDeclaration | None, today: date) -> list[str]:
         flags.append(_label(HealthDeclaration, "recent_sun_exposure"))
     dose = declaration.isotretinoin_last_dose
     if dose is not None and (today - dose) < settings.CLINIC_ISOTRETINOIN_WINDOW:
-        flags.append(_("Isotretinoin, last dose %(date)s") % {"date": dose.isoformat()})
+        flags.append(_("Isotretinoin, last dose %(date)s") % {"date": formats.date_text(dose)})
     retinoid = declaration.topical_retinoid_last_use
     if retinoid is not None and (today - retinoid) < RETINOID_WINDOW:
-        flags.append(_("Retinoid cream, last used %(date)s") % {"date": retinoid.isoformat()})
+        flags.append(_("Retinoid cream, last used %(date)s") % {"date": formats.date_text(retinoid)})
     allergy_names = dict(Allergy.choices)
     for code in declaration.allergies or ():
         flags.append(_("Allergy: %(name)s") % {"name": allergy_names.get(code, code)})
@@ -157,11 +158,11 @@ def trend_chart(assessments: Sequence[Assessment], session_days: Iterable[date])
     chart.y_ticks = [(y_of(value), value) for value in range(0, top_score + 1, step)]
     if len(chart.points) > 1:
         chart.x_labels = [
-            (chart.points[0].x, chart.points[0].on.isoformat(), "start"),
-            (chart.points[-1].x, chart.points[-1].on.isoformat(), "end"),
+            (chart.points[0].x, formats.date_text(chart.points[0].on), "start"),
+            (chart.points[-1].x, formats.date_text(chart.points[-1].on), "end"),
         ]
     else:
-        chart.x_labels = [(chart.points[0].x, chart.points[0].on.isoformat(), "middle")]
+        chart.x_labels = [(chart.points[0].x, formats.date_text(chart.points[0].on), "middle")]
     chart.sessions = [(x_of(day), day) for day in sorted(set(days))]
     return chart
 
@@ -309,12 +310,14 @@ def _display(model: type[Model], name: str, value: Any, labels: dict[type[Model]
         return (_("Yes") if value else _("No")), False
     if name == "fitzpatrick_type":  # Roman numerals stay as they are
         return str(dict(FitzpatrickType.choices).get(value, value)), True
-    if isinstance(model_field, DateTimeField) and isinstance(value, str):
+    if isinstance(model_field, DateField) and isinstance(value, str):  # a DateTimeField is one too
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
             return value, True
-        return timezone.localtime(moment, timezone.get_default_timezone()).strftime("%Y-%m-%d %H:%M"), False
+        if isinstance(model_field, DateTimeField):
+            return formats.datetime_text(moment), False
+        return formats.date_text(moment.date()), False
     if model_field.is_relation:
         label = labels.get(model_field.related_model, {}).get(value)
         return (label, True) if label else (f"#{value}", False)
@@ -384,7 +387,7 @@ class Correction:
 
 def _assessment_label(assessment: Assessment) -> str:
     return _("%(date)s · score %(score)s") % {
-        "date": assessment.assessed_on.isoformat(),
+        "date": formats.date_text(assessment.assessed_on),
         "score": assessment.quantitative_score,
     }
 

@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from clinic import formats
 from patients.models import DECLARATION_YES_NO, Allergy, FitzpatrickType, HealthDeclaration, Language, Patient
 from patients.validators import normalize_phone
 from treatments.models import (
@@ -436,7 +437,7 @@ class PlanForm(forms.Form):
         self.fields["assessment"].label_from_instance = lambda a: (
             _("%(date)s · score %(score)s")
             % {
-                "date": a.assessed_on.isoformat(),
+                "date": formats.date_text(a.assessed_on),
                 "score": a.quantitative_score,
             }
         )

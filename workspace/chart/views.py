@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from booking.models import Appointment, SessionRecord
 from booking.services import appointment_complete
+from clinic import formats
 from clinic.errors import ApplicationError, InvalidInput, InvalidState
 from patients.models import Patient
 from patients.permissions import clinician_required, is_clinician, staff_required
@@ -339,7 +340,7 @@ def assessment_correct(request: HttpRequest, pk: int, assessment_pk: int) -> Htt
     corrected, stored = saved
     if changes:
         text = _("The assessment of %(date)s was corrected: Goodman & Baron score %(score)s.") % {
-            "date": corrected.assessed_on.isoformat(),
+            "date": formats.date_text(corrected.assessed_on),
             "score": corrected.quantitative_score,
         }
         if stored:
@@ -351,7 +352,7 @@ def assessment_correct(request: HttpRequest, pk: int, assessment_pk: int) -> Htt
             "%(photos)s photo added to the assessment of %(date)s.",
             "%(photos)s photos added to the assessment of %(date)s.",
             len(stored),
-        ) % {"photos": len(stored), "date": corrected.assessed_on.isoformat()}
+        ) % {"photos": len(stored), "date": formats.date_text(corrected.assessed_on)}
     messages.success(request, text)
     return redirect(reverse("chart:patient", args=[patient.pk]) + "#assessments")
 

@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from booking import availability
 from booking.models import Appointment, Practitioner
+from clinic import formats
 from clinic.errors import ApplicationError, InvalidInput
 from treatments.models import Treatment
 
@@ -73,7 +73,7 @@ def changed(response: HttpResponse) -> HttpResponse:
 
 
 def when(moment: datetime) -> str:
-    return date_format(local(moment), "DATETIME_FORMAT")
+    return formats.datetime_text(moment)
 
 
 def labelled(appointments: Any) -> list[Appointment]:
@@ -131,7 +131,7 @@ def slot_choices(
             {
                 "start": start,
                 "value": wall.isoformat(),
-                "label": wall.strftime("%H:%M"),
+                "label": formats.time_text(wall),
                 "practitioner": who[0] if practitioner_id is not None or len(who) == 1 else None,
                 "who": ", ".join(names.get(pk, "") for pk in who),
                 "free": len(who),
