@@ -124,12 +124,13 @@ class BookForm(AccessibleForm):
 
 
 class CancelForm(AccessibleForm):
+    # Optional, as through the API: booking.services.appointment_cancel decides what a cancellation needs.
     reason = forms.CharField(
-        label=_("Reason for cancelling"),
+        label=_("Reason for cancelling (optional)"),
         max_length=2000,
+        required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Kept with the appointment. The patient is emailed that it is cancelled."),
-        error_messages={"required": _("Give a reason for cancelling.")},
     )
 
 
