@@ -190,7 +190,7 @@ def _screening_decision(
     """Raises Contraindicated for a block, unless staff override it with a
     reason; then every finding (blocks included) is kept as a caution.
 
-    Cautions never need a reason (api-v1.md: they are shown, and stored as
+    Cautions never need a reason (the API contract: they are shown, and stored as
     ``cautions``). A reason staff give anyway for a caution is kept in
     ``override_reason`` too, so it is stored the same way whichever door it
     came through; ``overridden_by`` is set only when a block was passed. With
