@@ -6,6 +6,8 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# The packages mypy checks (`make typecheck`, and `make lint` so CI fails on a type error).
+TYPED := clinic patients treatments booking portal workspace demo
 
 # Development defaults for `make run`, used only when the variable is not set.
 DEV_ENV = DEBUG=$${DEBUG:-1} ALLOWED_HOSTS=$${ALLOWED_HOSTS:-127.0.0.1,localhost} \
@@ -16,7 +18,7 @@ DEV_ENV = DEBUG=$${DEBUG:-1} ALLOWED_HOSTS=$${ALLOWED_HOSTS:-127.0.0.1,localhost
 help:
 	@echo "make run    set up everything and serve http://127.0.0.1:$(PORT) with a Celery worker and beat"
 	@echo "make test   set up and run the whole test suite (ARGS='-k name' to narrow it)"
-	@echo "make lint   ruff lint and format check, import-linter"
+	@echo "make lint   ruff lint and format check, import layers, mypy"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make lock   re-resolve requirements*.in into the lock files requirements*.txt"
 
@@ -73,13 +75,14 @@ lint: dev-venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports
+	SECRET_KEY=typecheck $(PY) -m mypy $(TYPED)
 
 format: dev-venv
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
 typecheck: dev-venv
-	SECRET_KEY=typecheck $(PY) -m mypy clinic patients treatments booking portal workspace demo
+	SECRET_KEY=typecheck $(PY) -m mypy $(TYPED)
 
 bench: dev-venv
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -24,6 +24,7 @@ from booking.models import (
 )
 from booking.notifications import notification_retry
 from booking.services import closure_affected_appointments
+from patients.permissions import user_of
 
 
 class PractitionerFilter(admin.RelatedFieldListFilter):
@@ -65,7 +66,7 @@ class PractitionerAdmin(SimpleHistoryAdmin):
 
     @admin.display(description="treatments", ordering="treatment_count")
     def treatment_count(self, obj: Practitioner) -> int:
-        return obj.treatment_count  # type: ignore[attr-defined]
+        return obj.treatment_count  # type: ignore[attr-defined]  # annotated by get_queryset
 
 
 @admin.register(WorkingHours)
@@ -121,7 +122,7 @@ class TimeOffAdmin(admin.ModelAdmin):
         # booking.services.time_off_add is durable and so cannot run inside the
         # admin's transaction; the write is the same single insert.
         if not change:
-            obj.created_by = request.user  # type: ignore[assignment]
+            obj.created_by = user_of(request)
         super().save_model(request, obj, form, change)
         _warn_affected(
             request, closure_affected_appointments(start=obj.start, end=obj.end, practitioner=obj.practitioner)
@@ -141,7 +142,7 @@ class ClinicClosureAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ClinicClosure, form: Any, change: bool) -> None:
         # As for time off: closure_add is durable; the write is one insert.
         if not change:
-            obj.created_by = request.user  # type: ignore[assignment]
+            obj.created_by = user_of(request)
         super().save_model(request, obj, form, change)
         _warn_affected(request, closure_affected_appointments(start=obj.start, end=obj.end))
 
@@ -196,7 +197,7 @@ class NotificationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         # Links from an appointment or a patient to their log.
         return lookup in {
             "patient__id__exact",
@@ -236,12 +237,7 @@ class AppointmentAdmin(SimpleHistoryAdmin):
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Appointment | None = None) -> Any:
-        return [
-            name
-            for fieldset in self.fieldsets
-            for name in fieldset[1]["fields"]
-            if name != "notes"  # type: ignore[index]
-        ]
+        return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"] if name != "notes"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Appointment]:
         return super().get_queryset(request).select_related(*self.list_select_related)

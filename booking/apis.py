@@ -39,7 +39,7 @@ from clinic.api import ScopedThrottle
 from clinic.errors import InvalidInput
 from clinic.schema import errors
 from patients.models import Patient
-from patients.permissions import IsClinician, IsPatientOrStaff, IsStaff, is_staff
+from patients.permissions import IsClinician, IsPatientOrStaff, IsStaff, is_staff, user_of
 from treatments import services as clinical
 from treatments.models import PlanSession, Treatment
 
@@ -176,7 +176,7 @@ def visible_appointments(request: Request) -> QuerySet[Appointment]:
     """Staff see all; a patient sees only their own (others' are 404)."""
     appointments = selectors.appointments_for()
     if not is_staff(request):
-        appointments = appointments.filter(patient__user=request.user)
+        appointments = appointments.filter(patient__user=user_of(request))
     return appointments
 
 
@@ -220,13 +220,13 @@ class AppointmentListApi(generics.ListCreateAPIView):
             if patient is None:
                 raise InvalidInput(fields={"patient": [_("Say which patient this booking is for.")]})
         else:
-            patient = Patient.objects.get(user=request.user)
+            patient = Patient.objects.get(user=user_of(request))
         appointment = services.appointment_book(
             patient=patient,
             treatment=values["treatment"],
             start=values["start"],
             practitioner=values["practitioner"],
-            booked_by=request.user,
+            booked_by=user_of(request),
             staff=staff,
             notes=values["notes"],
             override_reason=values.get("override_reason", ""),
@@ -278,7 +278,7 @@ class RescheduleApi(_TransitionApi):
             appointment=appointment,
             start=values["start"],
             practitioner=values.get("practitioner", services.KEEP),
-            by=request.user,
+            by=user_of(request),
             staff=is_staff(request),
         )
         return self.respond(request, appointment)
@@ -291,7 +291,7 @@ class CancelApi(_TransitionApi):
         data = CancelSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         appointment = services.appointment_cancel(
-            appointment=appointment, by=request.user, staff=is_staff(request), reason=data.validated_data["reason"]
+            appointment=appointment, by=user_of(request), staff=is_staff(request), reason=data.validated_data["reason"]
         )
         return self.respond(request, appointment)
 
@@ -301,7 +301,7 @@ class CheckInApi(_TransitionApi):
 
     @extend_schema(request=None, responses={200: AppointmentSerializer, **errors(401, 403, 404, 409)})
     def post(self, request: Request, pk: int) -> Response:
-        appointment = services.appointment_check_in(appointment=self.appointment(request, pk), by=request.user)
+        appointment = services.appointment_check_in(appointment=self.appointment(request, pk), by=user_of(request))
         return self.respond(request, appointment)
 
 
@@ -310,7 +310,7 @@ class NoShowApi(_TransitionApi):
 
     @extend_schema(request=None, responses={200: AppointmentSerializer, **errors(401, 403, 404, 409)})
     def post(self, request: Request, pk: int) -> Response:
-        appointment = services.appointment_no_show(appointment=self.appointment(request, pk), by=request.user)
+        appointment = services.appointment_no_show(appointment=self.appointment(request, pk), by=user_of(request))
         return self.respond(request, appointment)
 
 
@@ -328,7 +328,7 @@ class CompleteApi(_TransitionApi):
         data = CompleteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         appointment, _record = services.appointment_complete(
-            appointment=appointment, by=request.user, record=dict(data.validated_data)
+            appointment=appointment, by=user_of(request), record=dict(data.validated_data)
         )
         fresh = selectors.appointments_for().select_related("session_record").get(pk=appointment.pk)
         return Response(CompletedAppointmentSerializer(fresh, context={"request": request}).data)

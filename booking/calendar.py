@@ -54,6 +54,6 @@ def appointment_calendar(appointment: Appointment, *, method: str | None = None,
         attendee = vCalAddress(f"mailto:{appointment.patient.email}")
         attendee.params["cn"] = vText(appointment.patient.full_name)
         attendee.params["role"] = vText("REQ-PARTICIPANT")
-        event.add("attendee", attendee, encode=0)
+        event.add("attendee", attendee, encode=False)
     calendar.add_component(event)
     return calendar.to_ical()

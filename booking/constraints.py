@@ -23,7 +23,7 @@ class TsTzRange(models.Func):
 
 
 class PostgresExclusionConstraint(ExclusionConstraint):
-    def constraint_sql(self, model: Any, schema_editor: Any) -> str | None:
+    def constraint_sql(self, model: Any, schema_editor: Any) -> str | None:  # type: ignore[override]  # None: no constraint on SQLite; Django skips empty SQL
         if schema_editor.connection.vendor != "postgresql":
             return None
         return super().constraint_sql(model, schema_editor)

@@ -28,18 +28,18 @@ class AppointmentFilter(django_filters.FilterSet):
         self.filters["from"].model = Appointment
 
     @staticmethod
-    def _midnight(day: object) -> datetime:
-        return timezone.make_aware(datetime.combine(day, time()), timezone.get_default_timezone())  # type: ignore[arg-type]
+    def _midnight(day: date) -> datetime:
+        return timezone.make_aware(datetime.combine(day, time()), timezone.get_default_timezone())
 
-    def filter_from(self, queryset: QuerySet[Appointment], name: str, value: object) -> QuerySet[Appointment]:
-        if value <= date.min + timedelta(days=1):  # type: ignore[operator]
+    def filter_from(self, queryset: QuerySet[Appointment], name: str, value: date) -> QuerySet[Appointment]:
+        if value <= date.min + timedelta(days=1):
             return queryset  # its midnight is not a datetime in UTC; nothing starts before it anyway
         return queryset.filter(start__gte=self._midnight(value))
 
-    def filter_to(self, queryset: QuerySet[Appointment], name: str, value: object) -> QuerySet[Appointment]:
-        if value >= date.max - timedelta(days=1):  # type: ignore[operator]
+    def filter_to(self, queryset: QuerySet[Appointment], name: str, value: date) -> QuerySet[Appointment]:
+        if value >= date.max - timedelta(days=1):
             return queryset  # the next midnight is not a datetime; nothing starts after it anyway
-        return queryset.filter(start__lt=self._midnight(value + timedelta(days=1)))  # type: ignore[operator]
+        return queryset.filter(start__lt=self._midnight(value + timedelta(days=1)))
 
 
 class NotificationFilter(django_filters.FilterSet):

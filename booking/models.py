@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -17,6 +18,9 @@ from simple_history.models import HistoricalRecords
 from booking.constraints import PostgresExclusionConstraint, TsTzRange
 from patients.models import HealthDeclaration, Patient
 from treatments.models import Bilingual, Category, DeviceKind, PlanSession, RoomKind, Treatment
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class Practitioner(Bilingual, models.Model):
@@ -226,6 +230,7 @@ class Appointment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
+    _history_user: User | None  # set before a save: django-simple-history records it on the history row
 
     class Meta:
         ordering = ["start", "id"]
@@ -324,6 +329,7 @@ class SessionRecord(models.Model):
     recorded_at = models.DateTimeField(default=timezone.now)
 
     history = HistoricalRecords()
+    _history_user: User | None  # set before a save: django-simple-history records it on the history row
 
     class Meta:
         ordering = ["-recorded_at", "-id"]

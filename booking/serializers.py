@@ -9,6 +9,7 @@ from booking.models import Appointment, Notification, Practitioner, SessionRecor
 from clinic.api import AwareDateTimeField, CleanCharField
 from clinic.schema import ReasonSerializer
 from patients.models import Patient
+from treatments.models import Treatment
 from treatments.parameters import validate_areas
 from treatments.serializers import TreatmentSlugField
 
@@ -32,7 +33,7 @@ class PractitionerSerializer(serializers.ModelSerializer):
 class AppointmentSerializer(serializers.ModelSerializer):
     """One appointment, the same in create, detail, list and every transition."""
 
-    treatment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    treatment: serializers.SlugRelatedField[Treatment] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     plan_session = serializers.SerializerMethodField()
@@ -187,6 +188,7 @@ class CompleteSerializer(serializers.Serializer):
 
 class SessionRecordSerializer(serializers.ModelSerializer):
     patient = serializers.IntegerField(source="appointment.patient_id", read_only=True)
+    treatment: serializers.SlugRelatedField[Treatment]
     treatment = serializers.SlugRelatedField(source="appointment.treatment", slug_field="slug", read_only=True)
     parameters = serializers.DictField(read_only=True)
     areas = serializers.ListField(child=serializers.CharField(), read_only=True)

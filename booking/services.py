@@ -346,7 +346,7 @@ def appointment_book(
                     plan_session=session,
                     sequence=0,
                 )
-                appointment._history_user = booked_by  # type: ignore[attr-defined]
+                appointment._history_user = booked_by
                 try:
                     with transaction.atomic():
                         appointment.save(force_insert=True)
@@ -437,7 +437,7 @@ def appointment_reschedule(
                 locked.end = end
                 locked.blocked_until = end + timedelta(minutes=treatment.buffer_minutes)
                 locked.cautions = result.reasons()
-                locked._history_user = by  # type: ignore[attr-defined]
+                locked._history_user = by
                 try:
                     with transaction.atomic():
                         locked.sequence += 1
@@ -482,7 +482,7 @@ def _appointment_cancel(*, appointment: Appointment, by: User, staff: bool, reas
     locked.cancelled_by_user = by
     locked.cancellation_reason = reason
     locked.sequence += 1
-    locked._history_user = by  # type: ignore[attr-defined]
+    locked._history_user = by
     locked.save(
         update_fields=[
             "status",
@@ -522,7 +522,7 @@ def _transition(appointment: Appointment, by: User, fields: dict[str, Any]) -> A
     for name, value in fields.items():
         setattr(appointment, name, value)
     appointment.sequence += 1
-    appointment._history_user = by  # type: ignore[attr-defined]
+    appointment._history_user = by
     appointment.save(update_fields=[*fields, "sequence", "updated_at"])
     return appointment
 
@@ -616,7 +616,7 @@ def appointment_complete(
             recorded_at=now,
             **fields,
         )
-        session_record._history_user = by  # type: ignore[attr-defined]
+        session_record._history_user = by
         session_record.save(force_insert=True)
         if locked.plan_session_id is not None:
             session = clinical.lock_plan_of_session(locked.plan_session_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import timedelta
+from typing import Any, overload
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -118,6 +119,10 @@ def env_time_zone(name: str, default: str) -> str:
     return value
 
 
+@overload
+def env_url(name: str, default: str, *, schemes: tuple[str, ...]) -> str: ...
+@overload
+def env_url(name: str, default: None = None, *, schemes: tuple[str, ...]) -> str | None: ...
 def env_url(name: str, default: str | None = None, *, schemes: tuple[str, ...]) -> str | None:
     value = _raw(name)
     if value is None or value == "":
@@ -134,7 +139,7 @@ def database_from_url(name: str, url: str) -> dict:
     import dj_database_url
 
     try:
-        config = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
     except Exception as error:  # dj-database-url raises several types for bad URLs
         raise ImproperlyConfigured(f"{name} is not a database URL Django understands: {error}") from None
     if config.get("ENGINE") not in {"django.db.backends.postgresql", "django.db.backends.sqlite3"}:

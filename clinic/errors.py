@@ -159,10 +159,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             (exc.default_code, exc.status_code),
         )
         headers = {}
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait))
+        if auth_header := getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = auth_header
+        if wait := getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(wait))
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return Response({"code": code, "detail": _text(detail)}, status=exc.status_code or status, headers=headers)
 

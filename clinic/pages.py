@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.middleware import HtmxDetails
+
+
+class HtmxHttpRequest(HttpRequest):
+    """For annotations: django-htmx's middleware gives every request ``request.htmx``."""
+
+    htmx: HtmxDetails
 
 
 def safe_next(request: HttpRequest, fallback: str) -> str:

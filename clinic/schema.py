@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from drf_spectacular.utils import OpenApiResponse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers
@@ -10,7 +12,7 @@ from rest_framework import serializers
 class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Machine-readable code, e.g. invalid, slot_unavailable.")
     detail = serializers.CharField(help_text="A message for people, in the request's language.")
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]  # DRF moves declared fields off the class; Serializer.fields stays
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Field name → messages, for 400 invalid.",
@@ -59,16 +61,25 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     }
 
 
-class _JsonErrorsMixin:
+if TYPE_CHECKING:
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+
+    _APIViewBase = APIView
+else:
+    _APIViewBase = object
+
+
+class _JsonErrorsMixin(_APIViewBase):
     """drf-spectacular's views negotiate YAML or HTML; their errors still use
     the API's JSON envelope (clinic/errors.py), whatever raised them."""
 
-    def handle_exception(self, exc: Exception):  # type: ignore[no-untyped-def]
+    def handle_exception(self, exc: Exception) -> Response:
         from rest_framework.renderers import JSONRenderer
 
-        response = super().handle_exception(exc)  # type: ignore[misc]
-        self.request.accepted_renderer = JSONRenderer()  # type: ignore[attr-defined]
-        self.request.accepted_media_type = "application/json"  # type: ignore[attr-defined]
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = "application/json"
         return response
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, Literal
 
 from django.utils.csp import CSP
 
@@ -200,7 +201,7 @@ CLINIC_WORKER_DEAF_SECONDS = env_int("CLINIC_WORKER_DEAF_SECONDS", 120, minimum=
 CLINIC_WORKER_HEARTBEAT_FILE = env_str("CLINIC_WORKER_HEARTBEAT_FILE", str(VAR_DIR / "worker-heartbeat"))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {
         # A hung or stopped Redis must fail a publish within a second, never block
         # a request: the outbox sweep sends what is due once Redis is back.
         "socket_connect_timeout": 1,
@@ -263,7 +264,7 @@ LOGIN_URL = "/accounts/login/"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hant", "繁體中文")]
 LANGUAGE_COOKIE_AGE = 365 * 24 * 3600  # the switch remembers the choice for a year
-LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SAMESITE: Literal["Lax", "Strict", "None", False] | None = "Lax"
 # One catalogue per area of the site (see clinic/i18n.py), compiled without system gettext.
 LOCALE_PATHS = sorted(path for path in (BASE_DIR / "locale").glob("*") if path.is_dir())
 USE_I18N = True
@@ -317,7 +318,7 @@ if env_bool("SECURE_PROXY_SSL_HEADER", False):
 SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$"]
 
 # --- API --------------------------------------------------------------------
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -1,11 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from clinic import views
 from clinic.schema import DocsView, SchemaView
 from portal.account import views as account_views
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("", include("patients.urls")),
     path("", include("treatments.urls")),
     path("", include("booking.urls")),

@@ -161,7 +161,7 @@ def _assess(patient: Patient, by: User, on: date, number: int, history: History)
 
 def _declare(patient: Patient, history: History) -> None:
     """A health declaration with nothing to declare."""
-    no = dict.fromkeys(DECLARATION_YES_NO, False)
+    no: dict[str, Any] = dict.fromkeys(DECLARATION_YES_NO, False)
     declaration_submit(patient=patient, **no)
     history.count("health declarations")
 

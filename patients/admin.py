@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients.models import DECLARATION_YES_NO, Allergy, HealthDeclaration, Patient
+from patients.permissions import user_of
 from patients.services import patient_update
 
 # The yes/no answers, in questionnaire order; a declaration's flags list these.
@@ -108,7 +109,7 @@ class PatientAdmin(SimpleHistoryAdmin):
         elif form.changed_data:
             # The service keeps the patient's login (username = email) in step.
             changes = {name: form.cleaned_data[name] for name in form.changed_data}
-            patient_update(patient=obj, changed_by=request.user, **changes)  # type: ignore[arg-type]
+            patient_update(patient=obj, changed_by=user_of(request), **changes)
 
 
 class HealthDeclarationForm(forms.ModelForm):
@@ -159,5 +160,5 @@ class HealthDeclarationAdmin(SimpleHistoryAdmin):
 
     def save_model(self, request: HttpRequest, obj: HealthDeclaration, form: Any, change: bool) -> None:
         if not change:
-            obj.entered_by = request.user  # type: ignore[assignment]
+            obj.entered_by = user_of(request)
         super().save_model(request, obj, form, change)

@@ -16,6 +16,7 @@ from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from clinic.api import ScopedThrottle
@@ -23,7 +24,7 @@ from clinic.errors import InvalidInput
 from clinic.schema import errors
 from patients import services
 from patients.models import HealthDeclaration, Patient
-from patients.permissions import IsPatient, IsStaff
+from patients.permissions import IsPatient, IsStaff, user_of
 from patients.selectors import patients_matching
 from patients.serializers import (
     HealthDeclarationSerializer,
@@ -121,7 +122,7 @@ class PasswordResetConfirmApi(APIView):
 
 
 def own_patient(request: Request) -> Patient:
-    return Patient.objects.get(user=request.user)
+    return Patient.objects.get(user=user_of(request))
 
 
 class MeApi(APIView):
@@ -138,12 +139,12 @@ class MeApi(APIView):
         data.is_valid(raise_exception=True)
         if patient.user_id and "email" in data.validated_data and not data.validated_data["email"]:
             raise InvalidInput(fields={"email": [_("A patient who signs in needs an email.")]})
-        patient = services.patient_update(patient=patient, changed_by=request.user, **data.validated_data)
+        patient = services.patient_update(patient=patient, changed_by=user_of(request), **data.validated_data)
         return Response(OwnProfileSerializer(patient).data)
 
 
 class DeclarationListMixin:
-    serializer_class = HealthDeclarationSerializer
+    serializer_class: type[BaseSerializer[Any]] | None = HealthDeclarationSerializer
 
     def patient(self) -> Patient:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -157,7 +158,7 @@ class DeclarationListMixin:
         patient = self.patient()
         data = HealthDeclarationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        staff_entry = request.user if getattr(self, "entered_by_staff", False) else None
+        staff_entry = user_of(request) if getattr(self, "entered_by_staff", False) else None
         declaration = services.declaration_submit(patient=patient, entered_by=staff_entry, **data.validated_data)
         return Response(HealthDeclarationSerializer(declaration).data, status=status.HTTP_201_CREATED)
 
@@ -193,7 +194,7 @@ class PatientListApi(generics.ListCreateAPIView):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = StaffPatientSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        patient = services.patient_create(created_by=request.user, **data.validated_data)
+        patient = services.patient_create(created_by=user_of(request), **data.validated_data)
         return Response(StaffPatientSerializer(patient).data, status=status.HTTP_201_CREATED)
 
 
@@ -208,5 +209,5 @@ class PatientDetailApi(generics.RetrieveUpdateAPIView):
         patient = self.get_object()
         data = StaffPatientSerializer(patient, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        patient = services.patient_update(patient=patient, changed_by=request.user, **data.validated_data)
+        patient = services.patient_update(patient=patient, changed_by=user_of(request), **data.validated_data)
         return Response(StaffPatientSerializer(patient).data)

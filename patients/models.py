@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
@@ -10,6 +11,9 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from patients.validators import validate_e164
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class Language(models.TextChoices):
@@ -50,6 +54,7 @@ class Patient(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
+    _history_user: User | None  # set before a save: django-simple-history records it on the history row
 
     class Meta:
         ordering = ["full_name", "id"]

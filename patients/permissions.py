@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -22,6 +22,9 @@ from rest_framework.views import APIView
 
 from patients import roles
 from patients.roles import MANAGER, PRACTITIONER, RECEPTIONIST, role_of
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # --- the API ----------------------------------------------------------------
 
@@ -56,39 +59,46 @@ def is_staff(request: Request) -> bool:
     return roles.is_staff_role(roles.role_of(request.user))
 
 
+def user_of(request: HttpRequest | Request) -> User:
+    """``request.user`` once a permission class, a decorator above or the admin site
+    has let the request through: each of them admits only signed-in accounts."""
+    return cast("User", request.user)
+
+
 # --- the pages --------------------------------------------------------------
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
+_V = TypeVar("_V", bound=View)  # a decorated view keeps its own signature
 FRONT_DESK = (RECEPTIONIST, PRACTITIONER, MANAGER)
 CLINICAL = (PRACTITIONER, MANAGER)
 
 
-def _require(roles: tuple[str, ...]) -> Callable[[View], View]:
-    def decorator(view: View) -> View:
+def _require(roles: tuple[str, ...]) -> Callable[[_V], _V]:
+    def decorator(view: _V) -> _V:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if role_of(request.user) not in roles:
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 
-        return wrapped
+        return cast(_V, wrapped)
 
     return decorator
 
 
-def patient_required(view: View) -> View:
+def patient_required[V: View](view: V) -> V:
     """A signed-in patient; ``request.user.patient`` is their record."""
     return _require(("patient",))(view)
 
 
-def staff_required(view: View) -> View:
+def staff_required[V: View](view: V) -> V:
     """Any staff role: receptionist, practitioner or manager."""
     return _require(FRONT_DESK)(view)
 
 
-def clinician_required(view: View) -> View:
+def clinician_required[V: View](view: V) -> V:
     """Practitioners and managers: assessments, photos, plans, session records."""
     return _require(CLINICAL)(view)
 

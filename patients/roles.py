@@ -6,9 +6,9 @@ record and no staff group is a patient. Managers grant roles in the admin.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, Permission
+from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 
 PATIENT = "patient"
 RECEPTIONIST = "receptionist"
@@ -85,19 +85,18 @@ def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
         sync_roles()
 
 
-def role_of(user: AbstractBaseUser | AnonymousUser | None) -> str | None:
+def role_of(user: User | AnonymousUser | None) -> str | None:
     """``manager``, ``practitioner``, ``receptionist``, ``patient`` or None.
 
     Cached on the user object, so one request asks the database once."""
     if user is None or not user.is_authenticated:
         return None
-    cached = getattr(user, "_clinic_role", False)
+    cached = cast("str | Literal[False] | None", getattr(user, "_clinic_role", False))
     if cached is not False:
         return cached
     if user.is_superuser:
         role: str | None = MANAGER
     else:
-        from django.contrib.auth.models import User
         from django.db.models import Case, Exists, IntegerField, Max, OuterRef, Value, When
 
         from patients.models import Patient
@@ -120,7 +119,7 @@ def role_of(user: AbstractBaseUser | AnonymousUser | None) -> str | None:
         )
         by_rank = {strength: name for name, strength in _STRENGTH.items()}
         role = by_rank[rank] if rank else (PATIENT if is_patient else None)
-    user._clinic_role = role  # type: ignore[union-attr]
+    user._clinic_role = role  # type: ignore[attr-defined]  # cached on the user object for this request
     return role
 
 

@@ -23,13 +23,12 @@ class PhoneField(CleanCharField):
             raise serializers.ValidationError(getattr(error, "messages", [str(error)])) from None
 
 
-def _validate_birth_date(value: date) -> date:
+def _validate_birth_date(value: date) -> None:
     today = timezone.localdate()
     if value > today:
         raise serializers.ValidationError(_("The date of birth cannot be in the future."))
     if value.year < today.year - 120:
         raise serializers.ValidationError(_("Check the year of birth."))
-    return value
 
 
 class PatientSerializer(serializers.ModelSerializer):

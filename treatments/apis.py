@@ -23,7 +23,7 @@ from clinic.errors import InvalidInput
 from clinic.schema import ReasonSerializer, errors
 from patients import roles
 from patients.models import Patient
-from patients.permissions import HasRole, IsClinician, IsPatient, IsPatientOrStaff, is_staff
+from patients.permissions import HasRole, IsClinician, IsPatient, IsPatientOrStaff, is_staff, user_of
 from treatments import history, selectors, services
 from treatments.models import Assessment, AssessmentPhoto, PlanSession, Treatment, TreatmentPlan
 from treatments.photos import MAX_BYTES, photo_response
@@ -101,7 +101,7 @@ class ScreeningApi(APIView):
             if patient is None:
                 raise InvalidInput(fields={"patient": [_("Staff must say which patient.")]})
         else:
-            patient = Patient.objects.get(user=request.user)
+            patient = Patient.objects.get(user=user_of(request))
         start = data.validated_data.get("start")
         on = timezone.localdate(start) if start else timezone.localdate()
         result = screen(patient=patient, treatment=data.validated_data["treatment"], on=on)
@@ -178,7 +178,7 @@ class AssessmentListApi(generics.ListCreateAPIView):
         data = AssessmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        assessment = services.assessment_record(by=request.user, **values)
+        assessment = services.assessment_record(by=user_of(request), **values)
         fresh = selectors.assessments_for().get(pk=assessment.pk)
         return Response(AssessmentSerializer(fresh, context=_context(request)).data, status=status.HTTP_201_CREATED)
 
@@ -212,7 +212,7 @@ class AssessmentDetailApi(generics.RetrieveAPIView):
         values = dict(data.validated_data)
         if values.get("assessed_on") and values["assessed_on"] < assessment.patient.date_of_birth:
             raise InvalidInput(fields={"assessed_on": [_("That is before the patient was born.")]})
-        services.assessment_correct(assessment=assessment, by=request.user, **values)
+        services.assessment_correct(assessment=assessment, by=user_of(request), **values)
         fresh = selectors.assessments_for().get(pk=assessment.pk)
         return Response(AssessmentSerializer(fresh, context=_context(request)).data)
 
@@ -273,7 +273,11 @@ class PhotoUploadApi(APIView):
         data.is_valid(raise_exception=True)
         upload = data.validated_data["image"]
         photo = services.photo_add(
-            assessment=assessment, view=data.validated_data["view"], upload=upload, size=upload.size, by=request.user
+            assessment=assessment,
+            view=data.validated_data["view"],
+            upload=upload,
+            size=upload.size,
+            by=user_of(request),
         )
         return Response(PhotoSerializer(photo, context=_context(request)).data, status=status.HTTP_201_CREATED)
 
@@ -354,7 +358,7 @@ class PlanListApi(generics.ListCreateAPIView):
             sessions=values["sessions"],
             assessment=values.get("assessment"),
             start_after=values.get("start_after"),
-            by=request.user,
+            by=user_of(request),
         )
         fresh = selectors.plans_for().get(pk=plan.pk)
         return Response(PlanSerializer(fresh, context=_context(request)).data, status=status.HTTP_201_CREATED)
@@ -388,7 +392,7 @@ class PlanCancelApi(APIView):
         plan = get_object_or_404(TreatmentPlan, pk=pk)
         data = PlanCancelSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.plan_cancel(plan=plan, by=request.user, reason=data.validated_data["reason"])
+        services.plan_cancel(plan=plan, by=user_of(request), reason=data.validated_data["reason"])
         fresh = selectors.plans_for().get(pk=plan.pk)
         return Response(PlanSerializer(fresh, context=_context(request)).data)
 
@@ -438,7 +442,7 @@ class MyProgressApi(APIView):
 
     @extend_schema(responses={200: ProgressSerializer, **errors(401, 403)})
     def get(self, request: Request) -> Response:
-        return _progress(request, Patient.objects.get(user=request.user))
+        return _progress(request, Patient.objects.get(user=user_of(request)))
 
 
 class PatientProgressApi(APIView):

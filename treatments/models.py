@@ -8,6 +8,7 @@ demo/clinic.py (docs/domain.md), never constants in code; unverified values carr
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -16,6 +17,11 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+    from treatments.plans import SessionState
 
 
 def is_chinese(language: str | None = None) -> bool:
@@ -276,6 +282,8 @@ class Assessment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
+    _history_user: User | None  # set before a save: django-simple-history records it on the history row
+    _change_reason: str  # likewise, the reason for the change
 
     class Meta:
         ordering = ["-assessed_on", "-id"]
@@ -372,6 +380,7 @@ class TreatmentPlan(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
+    _history_user: User | None  # set before a save: django-simple-history records it on the history row
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -405,12 +414,14 @@ class PlanSession(models.Model):
     number = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
     window_start = models.DateField()
     window_end = models.DateField()
+    status: models.CharField[str, SessionState]  # one of Status, as treatments/plans.py reads it
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     booked_on = models.DateField(null=True, blank=True)
     completed_on = models.DateField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
+    _history_user: User | None  # set before a save: django-simple-history records it on the history row
 
     class Meta:
         ordering = ["plan", "number"]

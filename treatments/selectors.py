@@ -18,13 +18,13 @@ from treatments.models import Assessment, AssessmentPhoto, PhotoView, PlanSessio
 
 
 def _appointment_model() -> type[Model]:
-    return PlanSession._meta.get_field("appointments").related_model  # type: ignore[return-value]
+    return PlanSession._meta.get_field("appointments").related_model
 
 
 def active_appointments_prefetch(lookup: str = "appointments") -> Prefetch:
     """Each session's active appointment (at most one) as ``active_appointments``."""
     appointment = _appointment_model()
-    statuses = [str(status) for status in appointment.ACTIVE_STATUSES]  # type: ignore[attr-defined]
+    statuses = [str(status) for status in appointment.ACTIVE_STATUSES]  # type: ignore[attr-defined]  # booking's Appointment, reached without importing it
     return Prefetch(
         lookup,
         queryset=appointment._default_manager.filter(status__in=statuses).only("id", "plan_session_id", "status"),
@@ -36,7 +36,7 @@ def session_appointment_id(session: PlanSession) -> int | None:
     found = getattr(session, "active_appointments", None)
     if found is None:
         session = PlanSession.objects.prefetch_related(active_appointments_prefetch()).get(pk=session.pk)
-        found = session.active_appointments  # type: ignore[attr-defined]
+        found = session.active_appointments  # type: ignore[attr-defined]  # set by the prefetch's to_attr
     return found[0].pk if found else None
 
 
@@ -108,4 +108,4 @@ def progress(*, patient_id: int, today: date) -> dict[str, Any]:
 
 
 def shown_status(session: PlanSession, today: date) -> str:
-    return plans.shown_status(state=session.status, window_end=session.window_end, today=today)  # type: ignore[arg-type]
+    return plans.shown_status(state=session.status, window_end=session.window_end, today=today)

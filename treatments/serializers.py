@@ -79,7 +79,7 @@ class TreatmentSerializer(serializers.ModelSerializer):
 class TreatmentSlugField(serializers.SlugRelatedField):
     """A treatment referenced by slug; unknown or inactive slugs are 400."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("slug_field", "slug")
         kwargs.setdefault("queryset", Treatment.objects.filter(active=True))
         super().__init__(**kwargs)
@@ -248,7 +248,7 @@ class PlanSessionSerializer(serializers.ModelSerializer):
 
 
 class PlanSerializer(serializers.ModelSerializer):
-    treatment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    treatment: serializers.SlugRelatedField[Treatment] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     sessions = PlanSessionSerializer(many=True, read_only=True)
 
     class Meta:

@@ -84,7 +84,7 @@ def _sync_fitzpatrick(assessment: Assessment, by: User) -> None:
         return
     patient = Patient.objects.select_for_update().get(pk=assessment.patient_id)
     if patient.fitzpatrick_type != assessment.fitzpatrick_type:
-        patient._history_user = by  # type: ignore[attr-defined]
+        patient._history_user = by
         patient_update(patient=patient, changed_by=by, fitzpatrick_type=assessment.fitzpatrick_type)
 
 
@@ -122,7 +122,7 @@ def assessment_record(
         **{key: lesions.get(key, 0) for key in LESION_KEYS},
     )
     assessment.quantitative_score = goodman_baron_score(assessment.lesions, assessment.keloid_area_cm2)
-    assessment._history_user = by  # type: ignore[attr-defined]
+    assessment._history_user = by
     assessment.save(force_insert=True)
     _sync_fitzpatrick(assessment, by)
     return assessment
@@ -162,9 +162,9 @@ def assessment_correct(
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.quantitative_score = goodman_baron_score(locked.lesions, locked.keloid_area_cm2)
-    locked._history_user = by  # type: ignore[attr-defined]
+    locked._history_user = by
     if reason:
-        locked._change_reason = reason[:100]  # type: ignore[attr-defined]
+        locked._change_reason = reason[:100]
     locked.save(update_fields=[*fields, "quantitative_score", "updated_at"])
     _sync_fitzpatrick(locked, by)
     return locked
@@ -255,7 +255,7 @@ def plan_create(
     plan = TreatmentPlan(
         patient=patient, treatment=treatment, assessment=assessment, start_after=start_after, created_by=by
     )
-    plan._history_user = by  # type: ignore[attr-defined]
+    plan._history_user = by
     plan.save(force_insert=True)
     windows = plans.plan_windows(
         start_after=start_after,
@@ -268,7 +268,7 @@ def plan_create(
         for number, window in enumerate(windows, start=1)
     ]
     for row in rows:
-        row._history_user = by  # type: ignore[attr-defined]
+        row._history_user = by
         row.save(force_insert=True)
     return plan
 
@@ -291,12 +291,12 @@ def plan_cancel(*, plan: TreatmentPlan, by: User, reason: str = "", now: datetim
     for session in sessions:
         if session.status == PlanSession.Status.PENDING:
             session.status = PlanSession.Status.CANCELLED
-            session._history_user = by  # type: ignore[attr-defined]
+            session._history_user = by
             session.save(update_fields=["status", "updated_at"])
     locked.status = TreatmentPlan.Status.CANCELLED
     locked.cancelled_at = now or timezone.now()
     locked.cancellation_reason = reason
-    locked._history_user = by  # type: ignore[attr-defined]
+    locked._history_user = by
     locked.save(update_fields=["status", "cancelled_at", "cancellation_reason", "updated_at"])
     return locked
 
@@ -316,7 +316,7 @@ def plan_recompute(*, plan: TreatmentPlan, by: User | None) -> list[PlanSession]
     for session, window in zip(sessions, windows, strict=True):
         if (session.window_start, session.window_end) != (window.start, window.end):
             session.window_start, session.window_end = window.start, window.end
-            session._history_user = by  # type: ignore[attr-defined]
+            session._history_user = by
             session.save(update_fields=["window_start", "window_end", "updated_at"])
     if (
         plan.status == TreatmentPlan.Status.ACTIVE
@@ -324,7 +324,7 @@ def plan_recompute(*, plan: TreatmentPlan, by: User | None) -> list[PlanSession]
         and all(s.status == PlanSession.Status.COMPLETED for s in sessions)
     ):
         plan.status = TreatmentPlan.Status.COMPLETED
-        plan._history_user = by  # type: ignore[attr-defined]
+        plan._history_user = by
         plan.save(update_fields=["status", "updated_at"])
     return sessions
 
@@ -349,7 +349,7 @@ def plan_session_for_booking(
     session = PlanSession.objects.select_for_update().get(pk=session_id)
     session.plan = plan
     previous = PlanSession.objects.filter(plan=plan, number=session.number - 1).values_list("status", flat=True).first()
-    if not plans.turn_has_come(number=session.number, previous_state=previous):  # type: ignore[arg-type]
+    if not plans.turn_has_come(number=session.number, previous_state=previous):
         raise NotBookable(_("Session %(previous)d must be booked first.") % {"previous": session.number - 1})
     window = plans.booking_window(
         window=plans.Window(session.window_start, session.window_end), staff=staff, today=today
@@ -385,7 +385,7 @@ def lock_plan_of_session(session_id: int) -> PlanSession:
 def _set(session: PlanSession, by: User | None, **fields: Any) -> None:
     for name, value in fields.items():
         setattr(session, name, value)
-    session._history_user = by  # type: ignore[attr-defined]
+    session._history_user = by
     session.save(update_fields=[*fields, "updated_at"])
     plan_recompute(plan=session.plan, by=by)
 
@@ -424,7 +424,7 @@ def plan_session_offer(
         .values_list("status", flat=True)
         .first()
     )
-    if not plans.turn_has_come(number=session.number, previous_state=previous):  # type: ignore[arg-type]
+    if not plans.turn_has_come(number=session.number, previous_state=previous):
         return False, None
     return True, plans.booking_window(
         window=plans.Window(session.window_start, session.window_end), staff=staff, today=today

@@ -241,11 +241,11 @@ def session_rows(
     ``starts`` gives the start of booked sessions' appointments by their id."""
     starts = starts or {}
     sessions = list(plan.sessions.all())
-    previous_state: str | None = None
+    previous_state: plans.SessionState | None = None
     rows = []
     for session in sessions:
         status = session.status
-        shown = plans.shown_status(state=status, window_end=session.window_end, today=today)  # type: ignore[arg-type]
+        shown = plans.shown_status(state=status, window_end=session.window_end, today=today)
         if status == PlanSession.Status.COMPLETED:
             done_on = session.completed_on
             row = SessionRow(session, "done", pgettext("session", "Done"), "status-completed")
@@ -267,7 +267,7 @@ def session_rows(
             row.note = _(
                 "The best time for this session ended on %(day)s. Call us and we will find a time with you."
             ) % {"day": day_label(session.window_end)}
-        elif plans.turn_has_come(number=session.number, previous_state=previous_state):  # type: ignore[arg-type]
+        elif plans.turn_has_come(number=session.number, previous_state=previous_state):
             opens = session.window_start - horizon
             if opens > today:
                 row = SessionRow(session, "soon", pgettext("session", "Due later"), "status-due")

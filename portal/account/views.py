@@ -36,7 +36,7 @@ from django.views.i18n import set_language as django_set_language
 from clinic.api import ScopedThrottle
 from clinic.errors import InvalidInput
 from patients import services
-from patients.permissions import CLINICAL, patient_required
+from patients.permissions import CLINICAL, patient_required, user_of
 from patients.roles import PATIENT, is_staff_role, role_of
 from portal.account.forms import ClinicPasswordChangeForm, NewPasswordForm, PasswordResetRequestForm, ProfileForm
 from portal.account.progress import (
@@ -82,7 +82,7 @@ def _set_language_cookie(response: HttpResponse, language: str) -> None:
         domain=settings.LANGUAGE_COOKIE_DOMAIN,
         secure=settings.LANGUAGE_COOKIE_SECURE,
         httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-        samesite=settings.LANGUAGE_COOKIE_SAMESITE,  # type: ignore[arg-type]
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
     )
 
 
@@ -100,12 +100,12 @@ def _readable_phone(phone: str) -> str:
 @patient_required
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
-    patient = request.user.patient  # type: ignore[union-attr]
+    patient = user_of(request).patient
     if request.method == "POST":
         form = ProfileForm(request.POST)
         if form.is_valid():
             try:
-                services.patient_update(patient=patient, changed_by=request.user, **form.service_fields())  # type: ignore[arg-type]
+                services.patient_update(patient=patient, changed_by=user_of(request), **form.service_fields())
             except InvalidInput as error:
                 _add_service_errors(form, error, {"reminders_opt_out": "reminders"})
             else:
@@ -188,7 +188,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form: PasswordResetRequestForm) -> HttpResponse:  # type: ignore[override]
         # Per client, at the API's rate for the same request (its throttle guards the API's door).
         throttle = ScopedThrottle()  # the API's notion of a client and of a rate
-        rates: dict[str, str] = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]  # type: ignore[index,assignment]
+        rates: dict[str, str] = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
         limit, period = throttle.parse_rate(rates["password_reset"])
         client = throttle.get_ident(self.request)  # type: ignore[arg-type]  # it reads only request.META
         if not _within(f"page-reset-client:{client}", limit or 0, period or 3600):
@@ -209,7 +209,7 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     form_class = NewPasswordForm  # type: ignore[assignment]  # the service checks the strength
     template_name = "account/password_reset_confirm.html"
 
-    def get_user(self, uidb64: str) -> User | None:  # type: ignore[override]
+    def get_user(self, uidb64: str) -> User | None:
         return services.password_reset_user(uid=uidb64)
 
     def get_template_names(self) -> list[str]:
@@ -250,7 +250,7 @@ def _appointment_starts(ids: list[int]) -> dict[int, datetime]:
     if not ids:
         return {}
     appointment = PlanSession._meta.get_field("appointments").related_model
-    return dict(appointment._default_manager.filter(pk__in=ids).values_list("pk", "start"))  # type: ignore[attr-defined]
+    return dict(appointment._default_manager.filter(pk__in=ids).values_list("pk", "start"))
 
 
 # --- progress --------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def _appointment_starts(ids: list[int]) -> dict[int, datetime]:
 
 @patient_required
 def progress(request: HttpRequest) -> HttpResponse:
-    patient = request.user.patient  # type: ignore[union-attr]
+    patient = user_of(request).patient
     today = clinic_today()
     found = selectors.progress(patient_id=patient.pk, today=today)
     horizon = settings.CLINIC_BOOKING_HORIZON
@@ -336,10 +336,10 @@ def plan(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@patient_required  # type: ignore[arg-type]  # a file response streams
+@patient_required
 def photo(request: HttpRequest, pk: int, kind: str) -> FileResponse:
     """A photo of the signed-in patient's own assessments; anyone else's is 404."""
-    own = AssessmentPhoto.objects.filter(assessment__patient__user=request.user)  # type: ignore[misc]
+    own = AssessmentPhoto.objects.filter(assessment__patient__user=user_of(request))
     return photo_response(get_object_or_404(own, pk=pk), kind)
 
 

@@ -607,7 +607,7 @@ def _later_step(flow: Flow, context: dict[str, Any]) -> str:
     context["notes"] = _notes(request) if request.method == "POST" else ""
     context["when"] = present.when_text(
         choice.start,
-        choice.start + timedelta(minutes=choice.treatment.duration_minutes),  # type: ignore[operator]
+        choice.start + timedelta(minutes=choice.treatment.duration_minutes),
     )
     return "confirm"
 

@@ -29,7 +29,7 @@ from booking.calendar import appointment_calendar
 from booking.models import Appointment
 from clinic.errors import ApplicationError, CancellationWindowPassed, Contraindicated, InvalidInput, SlotUnavailable
 from clinic.pages import safe_next
-from patients.permissions import patient_required
+from patients.permissions import patient_required, user_of
 from patients.roles import is_staff_role, role_of
 from patients.services import declaration_submit, patient_register
 from portal.book import present
@@ -145,7 +145,7 @@ def register(request: HttpRequest) -> HttpResponse:
 @never_cache
 @patient_required
 def questionnaire(request: HttpRequest) -> HttpResponse:
-    patient = request.user.patient  # type: ignore[union-attr]
+    patient = user_of(request).patient
     latest = latest_declaration(patient)
     target = safe_next(request, reverse("site:questionnaire"))
     if request.method == "POST":
@@ -172,9 +172,7 @@ def questionnaire(request: HttpRequest) -> HttpResponse:
 
 
 def _mine(request: HttpRequest) -> QuerySet[Appointment]:
-    return selectors.appointments_for(patient_id=request.user.patient.pk).select_related(  # type: ignore[union-attr]
-        "plan_session"
-    )
+    return selectors.appointments_for(patient_id=user_of(request).patient.pk).select_related("plan_session")
 
 
 def _card(appointment: Appointment) -> dict[str, Any]:
@@ -205,11 +203,11 @@ def _sessions_to_book(patient_id: int) -> list[dict[str, Any]]:
     today = present.today()
     rows = []
     for plan in plans_for(patient_id=patient_id).filter(status=TreatmentPlan.Status.ACTIVE):
-        previous: str | None = None
+        previous: plans.SessionState | None = None
         for session in plan.sessions.all():
             if session.status == PlanSession.Status.PENDING and plans.turn_has_come(
                 number=session.number,
-                previous_state=previous,  # type: ignore[arg-type]
+                previous_state=previous,
             ):
                 rows.append(
                     {
@@ -240,7 +238,7 @@ def appointments(request: HttpRequest) -> HttpResponse:
             "upcoming": upcoming,
             "past": [_card(a) for a in page.object_list],
             "page": page,
-            "to_book": _sessions_to_book(request.user.patient.pk),  # type: ignore[union-attr]
+            "to_book": _sessions_to_book(user_of(request).patient.pk),
         },
     )
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import DateField, DateTimeField, Model
+from django.db.models import DateField, DateTimeField, Field, Model
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -37,7 +37,7 @@ _FLAG_FIELDS = DECLARATION_YES_NO
 
 
 def _label(model: type[Model], name: str) -> str:
-    text = str(model._meta.get_field(name).verbose_name)
+    text = str(model._meta.get_field(name).verbose_name)  # type: ignore[union-attr]  # callers name model fields
     return text[:1].upper() + text[1:]
 
 
@@ -233,7 +233,7 @@ def plan_rows(found: Iterable[TreatmentPlan], today: date) -> list[PlanRow]:
         session_rows = []
         for session in sessions:
             previous = by_number.get(session.number - 1)
-            turn = plans.turn_has_come(number=session.number, previous_state=previous.status if previous else None)  # type: ignore[arg-type]
+            turn = plans.turn_has_come(number=session.number, previous_state=previous.status if previous else None)
             active = getattr(session, "active_appointments", [])
             session_rows.append(
                 SessionRow(
@@ -303,7 +303,7 @@ def _display(model: type[Model], name: str, value: Any, labels: dict[type[Model]
     if value in (None, "", []):
         return "—", False
     try:
-        model_field = model._meta.get_field(name)
+        model_field = cast("Field[Any, Any]", model._meta.get_field(name))  # a history row holds concrete fields
     except Exception:  # a field since removed
         return str(value), True
     if isinstance(value, bool):
@@ -319,7 +319,7 @@ def _display(model: type[Model], name: str, value: Any, labels: dict[type[Model]
             return formats.datetime_text(moment), False
         return formats.date_text(moment.date()), False
     if model_field.is_relation:
-        label = labels.get(model_field.related_model, {}).get(value)
+        label = labels.get(model_field.related_model, {}).get(value)  # type: ignore[arg-type]  # a relation has its model
         return (label, True) if label else (f"#{value}", False)
     choices = dict(model_field.flatchoices or ())
     if choices:
@@ -407,7 +407,7 @@ def _related_labels(
             f for f in model._meta.concrete_fields if f.is_relation and f.name not in _HIDDEN_FIELDS and f.related_model
         ]
         for relation in relations:
-            ids = wanted.setdefault(relation.related_model, set())  # type: ignore[arg-type]
+            ids = wanted.setdefault(relation.related_model, set())  # type: ignore[arg-type]  # filtered to set ones above
             ids.update(value for row in rows if (value := getattr(row, relation.attname, None)) is not None)
     user_model = get_user_model()
     user_ids = {row.history_user_id for _model, _kind, rows in sources for row in rows} | wanted.pop(user_model, set())

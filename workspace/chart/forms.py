@@ -35,7 +35,7 @@ from treatments.services import clinic_today
 # --- shared helpers ------------------------------------------------------------------------
 
 
-def apply_errors(form: forms.Form, fields: dict[str, list[Any]] | None, detail: Any = None) -> None:
+def apply_errors(form: forms.BaseForm, fields: dict[str, list[Any]] | None, detail: Any = None) -> None:
     """Puts a service's field errors on the form's fields (unknown ones on the form)."""
     placed = False
     for name, messages in (fields or {}).items():
@@ -66,7 +66,7 @@ def day_input() -> forms.DateInput:
 
 
 class PhoneInput(forms.CharField):
-    def to_python(self, value: Any) -> str:
+    def to_python(self, value: Any) -> str | None:
         text = super().to_python(value)
         if not text:
             return text
@@ -158,7 +158,7 @@ class DeclarationForm(forms.Form):
         super().__init__(*args, **kwargs)
         questions = {}
         for name in DECLARATION_QUESTIONS:
-            label = HealthDeclaration._meta.get_field(name).verbose_name
+            label = HealthDeclaration._meta.get_field(name).verbose_name  # type: ignore[union-attr]  # a question is a model field
             questions[name] = forms.ChoiceField(
                 label=str(label)[:1].upper() + str(label)[1:], choices=YES_NO, widget=forms.RadioSelect
             )
@@ -242,7 +242,7 @@ class AreaInput(forms.DecimalField):
         "max_whole_digits": _("The area is too large."),
     }
 
-    def to_python(self, value: Any) -> Decimal | None:
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # as django-stubs' own DecimalField
         if isinstance(value, str) and len(value) > 30:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         result = super().to_python(value)
@@ -429,12 +429,12 @@ class PlanForm(forms.Form):
 
     def __init__(self, *args: Any, patient: Patient, assessments: list[Assessment] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["treatment"].queryset = Treatment.objects.filter(
+        self.fields["treatment"].queryset = Treatment.objects.filter(  # type: ignore[attr-defined]  # a ModelChoiceField
             active=True, interval_days_min__isnull=False, interval_days_max__isnull=False
         ).order_by("display_order", "slug")
-        self.fields["treatment"].label_from_instance = lambda t: t.localized("name")
-        self.fields["assessment"].queryset = Assessment.objects.filter(patient=patient).order_by("-assessed_on", "-id")
-        self.fields["assessment"].label_from_instance = lambda a: (
+        self.fields["treatment"].label_from_instance = lambda t: t.localized("name")  # type: ignore[attr-defined]  # a ModelChoiceField
+        self.fields["assessment"].queryset = Assessment.objects.filter(patient=patient).order_by("-assessed_on", "-id")  # type: ignore[attr-defined]  # a ModelChoiceField
+        self.fields["assessment"].label_from_instance = lambda a: (  # type: ignore[attr-defined]  # a ModelChoiceField
             _("%(date)s · score %(score)s")
             % {
                 "date": formats.date_text(a.assessed_on),

@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -29,8 +29,9 @@ from booking.models import Appointment, SessionRecord
 from booking.services import appointment_complete
 from clinic import formats
 from clinic.errors import ApplicationError, InvalidInput, InvalidState
+from clinic.pages import HtmxHttpRequest
 from patients.models import Patient
-from patients.permissions import clinician_required, is_clinician, staff_required
+from patients.permissions import clinician_required, is_clinician, staff_required, user_of
 from patients.selectors import patients_matching
 from patients.services import declaration_submit, patient_create, patient_update
 from treatments import selectors, services
@@ -66,7 +67,7 @@ def _patient(pk: int) -> Patient:
 
 @staff_required
 @require_GET
-def patients(request: HttpRequest) -> HttpResponse:
+def patients(request: HtmxHttpRequest) -> HttpResponse:
     search = PatientSearchForm(request.GET)
     query = search.query()
     page = Paginator(patients_matching(query), PAGE_SIZE).get_page(request.GET.get("page"))
@@ -84,7 +85,7 @@ def patient_new(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             fields = {name: form.cleaned_data[name] for name in PatientForm.Meta.fields}
             try:
-                patient = patient_create(created_by=request.user, **fields)
+                patient = patient_create(created_by=user_of(request), **fields)
             except InvalidInput as error:
                 apply_errors(form, error.fields, error.detail)
             else:
@@ -104,7 +105,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
             fields = {name: form.cleaned_data[name] for name in form.changed_data if name in PatientForm.Meta.fields}
             try:
                 if fields:
-                    patient_update(patient=Patient.objects.get(pk=patient.pk), changed_by=request.user, **fields)
+                    patient_update(patient=Patient.objects.get(pk=patient.pk), changed_by=user_of(request), **fields)
             except InvalidInput as error:
                 apply_errors(form, error.fields, error.detail)
             else:
@@ -116,7 +117,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 @require_GET
-def patient(request: HttpRequest, pk: int) -> HttpResponse:
+def patient(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     found = _patient(pk)
     context = chart.chart_context(patient=found, clinical=is_clinician(request), query=request.GET)
     if request.htmx and request.htmx.target == "photos-compare" and context["clinical"]:
@@ -134,7 +135,7 @@ def declaration_new(request: HttpRequest, pk: int) -> HttpResponse:
     form = DeclarationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if form.is_valid():
-            declaration_submit(patient=patient, entered_by=request.user, **form.answers())
+            declaration_submit(patient=patient, entered_by=user_of(request), **form.answers())
             messages.success(request, _("The health declaration was recorded."))
             return redirect(reverse("chart:patient", args=[patient.pk]) + "#declarations")
         return render(request, "chart/declaration_form.html", {"form": form, "patient": patient}, status=400)
@@ -222,7 +223,7 @@ def _save_with_photos(
                 try:
                     stored.append(
                         services.photo_add(
-                            assessment=assessment, view=view, upload=upload, size=upload.size, by=request.user
+                            assessment=assessment, view=view, upload=upload, size=upload.size, by=user_of(request)
                         )
                     )
                 except InvalidInput as error:
@@ -231,7 +232,7 @@ def _save_with_photos(
     except BaseException as error:
         for photo in stored:  # rolled back: their files must not stay behind
             for name in (photo.image.name, photo.thumbnail.name):
-                default_storage.delete(name)
+                default_storage.delete(name)  # type: ignore[arg-type]  # a stored photo's files have names
         if not isinstance(error, InvalidInput):
             raise
         if not form.errors:
@@ -265,7 +266,10 @@ def assessment_new(request: HttpRequest, pk: int) -> HttpResponse:
     if form.errors:
         return _assessment_page(request, form, patient, status=400)
     saved = _save_with_photos(
-        request, form, lambda: services.assessment_record(patient=patient, by=request.user, **form.values()), uploads
+        request,
+        form,
+        lambda: services.assessment_record(patient=patient, by=user_of(request), **form.values()),
+        uploads,
     )
     if saved is None:
         return _assessment_page(request, form, patient, status=400)
@@ -332,7 +336,7 @@ def assessment_correct(request: HttpRequest, pk: int, assessment_pk: int) -> Htt
         saved_at = Assessment.objects.select_for_update().values_list("updated_at", flat=True).get(pk=assessment.pk)
         if saved_at != assessment.updated_at:  # saved by someone else since this request read it
             raise InvalidInput(conflict)
-        return services.assessment_correct(assessment=assessment, by=request.user, reason=reason, **changes)
+        return services.assessment_correct(assessment=assessment, by=user_of(request), reason=reason, **changes)
 
     saved = _save_with_photos(request, form, write, uploads)
     if saved is None:
@@ -412,7 +416,7 @@ def _assessment_page(
 
 @clinician_required
 @require_GET
-def photo_file(request: HttpRequest, pk: int, photo_pk: int, variant: str) -> HttpResponse:
+def photo_file(request: HttpRequest, pk: int, photo_pk: int, variant: str) -> FileResponse:
     """A photo's bytes for the chart: clinicians only, never a public media URL,
     never cached by a shared cache. A photo of another patient is 404."""
     return photo_response(get_object_or_404(AssessmentPhoto, pk=photo_pk, assessment__patient_id=pk), variant)
@@ -436,7 +440,7 @@ def plan_new(request: HttpRequest, pk: int) -> HttpResponse:
                     sessions=data["sessions"],
                     assessment=data.get("assessment"),
                     start_after=data.get("start_after"),
-                    by=request.user,
+                    by=user_of(request),
                 )
             except InvalidInput as error:
                 apply_errors(form, error.fields, error.detail)
@@ -457,7 +461,7 @@ def plan_cancel(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("The reason is too long."))
         return redirect(target)
     try:
-        services.plan_cancel(plan=plan, by=request.user, reason=form.cleaned_data["reason"].strip())
+        services.plan_cancel(plan=plan, by=user_of(request), reason=form.cleaned_data["reason"].strip())
     except ApplicationError as error:
         messages.error(request, str(error.detail))
     else:
@@ -510,7 +514,7 @@ def session_record(request: HttpRequest, pk: int) -> HttpResponse:
         form = SessionRecordForm(request.POST, category=category)
         if form.is_valid():
             try:
-                appointment_complete(appointment=appointment, by=request.user, record=form.record())
+                appointment_complete(appointment=appointment, by=user_of(request), record=form.record())
             except InvalidInput as error:
                 apply_errors(form, error.fields, error.detail)
                 status = 400

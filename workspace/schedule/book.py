@@ -25,7 +25,7 @@ from booking import selectors, services
 from booking.models import Appointment, Practitioner
 from clinic.errors import ApplicationError, Contraindicated, InvalidInput, NotBookable
 from patients.models import Patient
-from patients.permissions import staff_required
+from patients.permissions import staff_required, user_of
 from patients.selectors import patients_matching
 from patients.services import patient_create
 from treatments import services as clinical
@@ -74,7 +74,7 @@ def patient_new(request: HttpRequest) -> HttpResponse:
     form = PatientCreateForm(request.POST)
     if form.is_valid():
         try:
-            patient = patient_create(created_by=request.user, **form.cleaned_data)
+            patient = patient_create(created_by=user_of(request), **form.cleaned_data)
         except InvalidInput as error:
             for field, problems in (error.fields or {}).items():
                 for problem in problems:
@@ -131,7 +131,7 @@ def _book_page(
             session = None
     treatments = list(Treatment.objects.filter(active=True).order_by("display_order", "name_en"))
     for each in treatments:
-        each.label = each.localized("name")  # type: ignore[attr-defined]
+        each.label = each.localized("name")  # type: ignore[attr-defined]  # for the template
     treatment = None
     raw_treatment = source.get("treatment", "")
     if session is not None:
@@ -265,7 +265,7 @@ def _book_post(request: HttpRequest) -> HttpResponse:
             treatment=treatment,
             start=start,
             practitioner=practitioner,
-            booked_by=request.user,
+            booked_by=user_of(request),
             staff=True,
             source=Appointment.Source.WALK_IN if values["walk_in"] else Appointment.Source.STAFF,
             notes=values["notes"].strip(),

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from booking import availability, selectors, services
 from booking.models import Appointment, ClinicClosure, Practitioner, TimeOff
 from clinic.errors import ApplicationError
-from patients.permissions import staff_required
+from patients.permissions import staff_required, user_of
 from treatments import services as clinical
 from workspace.schedule.common import clinic_today, describe, labelled, local
 from workspace.schedule.forms import BulkForm, ClosureForm, TimeOffForm
@@ -45,9 +45,9 @@ def _upcoming_closures() -> dict[str, Any]:
                 1 for s, e, p in rows if s < end and e > start and (practitioner is None or p == practitioner)
             )
     for closure in closures:
-        closure.affected = counts.get((closure.start, closure.end, None), 0)  # type: ignore[attr-defined]
+        closure.affected = counts.get((closure.start, closure.end, None), 0)  # type: ignore[attr-defined]  # for the template
     for item in time_off:
-        item.affected = counts.get((item.start, item.end, item.practitioner_id), 0)  # type: ignore[attr-defined]
+        item.affected = counts.get((item.start, item.end, item.practitioner_id), 0)  # type: ignore[attr-defined]  # for the template
     return {"closures": closures, "time_off": time_off}
 
 
@@ -69,7 +69,7 @@ def closures(request: HttpRequest) -> HttpResponse:
                         end=data["end"],
                         reason=data["reason"].strip(),
                         kind=data["kind"],
-                        by=request.user,
+                        by=user_of(request),
                     )
                     messages.success(request, _("The clinic closure is saved. New bookings cannot be made then."))
                     return HttpResponseRedirect(reverse("staff:closure", args=["clinic", closure.pk]))
@@ -82,7 +82,7 @@ def closures(request: HttpRequest) -> HttpResponse:
                         start=data["start"],
                         end=data["end"],
                         reason=data["reason"].strip(),
-                        by=request.user,
+                        by=user_of(request),
                     )
                     messages.success(request, _("The time off is saved."))
                     return HttpResponseRedirect(reverse("staff:closure", args=["off", item.pk]))
@@ -112,8 +112,8 @@ def _next_free(appointment: Appointment, today: date) -> list[availability.Slot]
     closure's time is not offered): its practitioner first, within two weeks,
     then anyone qualified, within four."""
     window = None
-    if appointment.plan_session_id is not None:
-        window = clinical.plan_session_window(session=appointment.plan_session, staff=True, today=today)  # type: ignore[arg-type]
+    if appointment.plan_session is not None:
+        window = clinical.plan_session_window(session=appointment.plan_session, staff=True, today=today)
     first = max(local(appointment.start).date(), today)
     for practitioner_id, days in ((appointment.practitioner_id, 14), (None, 28)):
         slots = availability.find_slots(
@@ -164,7 +164,7 @@ def closure(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
             today = clinic_today()
             if form.cleaned_data["action"] == "cancel":
                 cancelled, skipped = services.appointments_cancel_for_closure(
-                    appointments=chosen, reason=form.cleaned_data["reason"].strip(), by=request.user
+                    appointments=chosen, reason=form.cleaned_data["reason"].strip(), by=user_of(request)
                 )
                 messages.success(
                     request,

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,6 +15,7 @@ from booking import availability
 from booking.models import Appointment, Practitioner
 from clinic import formats
 from clinic.errors import ApplicationError, InvalidInput
+from clinic.pages import HtmxHttpRequest
 from treatments.models import Treatment
 
 MAX_ID = 2**31 - 1
@@ -63,7 +64,7 @@ def describe(error: ApplicationError) -> str:
     return detail
 
 
-def is_panel(request: HttpRequest) -> bool:
+def is_panel(request: HtmxHttpRequest) -> bool:
     return bool(request.htmx) and request.htmx.target == "appointment-panel"
 
 
@@ -80,9 +81,9 @@ def labelled(appointments: Any) -> list[Appointment]:
     """Names in the active language, for templates (which cannot pass arguments)."""
     appointments = list(appointments)
     for item in appointments:
-        item.treatment_label = item.treatment.localized("name")  # type: ignore[attr-defined]
-        item.room_label = item.room.localized("name")  # type: ignore[attr-defined]
-        item.device_label = item.device.localized("name") if item.device else ""  # type: ignore[attr-defined]
+        item.treatment_label = item.treatment.localized("name")
+        item.room_label = item.room.localized("name")
+        item.device_label = item.device.localized("name") if item.device else ""
     return appointments
 
 

@@ -169,8 +169,8 @@ class TimeOffForm(AccessibleForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["practitioner"]
-        field.queryset = Practitioner.objects.filter(active=True).select_related("user")  # type: ignore[attr-defined]
-        field.label_from_instance = lambda practitioner: practitioner.name  # type: ignore[attr-defined]
+        field.queryset = Practitioner.objects.filter(active=True).select_related("user")  # type: ignore[attr-defined]  # a ModelChoiceField
+        field.label_from_instance = lambda practitioner: practitioner.name  # type: ignore[attr-defined]  # a ModelChoiceField
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -189,7 +189,7 @@ class BulkForm(AccessibleForm):
 
     def __init__(self, *args: Any, appointments: list[Appointment], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["appointments"].choices = [(a.pk, str(a.pk)) for a in appointments]  # type: ignore[attr-defined]
+        self.fields["appointments"].choices = [(a.pk, str(a.pk)) for a in appointments]  # type: ignore[attr-defined]  # a TypedMultipleChoiceField
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -83,9 +83,9 @@ def due(request: HttpRequest) -> HttpResponse:
     sessions = due_sessions(today=today, overdue_only=show == "overdue")
     page = Paginator(sessions, 50).get_page(request.GET.get("page"))
     for session in page.object_list:  # what the template shows, beside the stored fields
-        session.days_overdue = (today - session.window_end).days if session.window_end < today else 0  # type: ignore[attr-defined]
-        session.total = session.sessions_total  # type: ignore[attr-defined]
-        session.treatment_label = session.plan.treatment.localized("name")  # type: ignore[attr-defined]
+        session.days_overdue = (today - session.window_end).days if session.window_end < today else 0  # type: ignore[attr-defined]  # for the template
+        session.total = session.sessions_total  # type: ignore[attr-defined]  # for the template
+        session.treatment_label = session.plan.treatment.localized("name")  # type: ignore[attr-defined]  # for the template
     return render(request, "workspace/due.html", {"page": page, "today": today, "show": show})
 
 

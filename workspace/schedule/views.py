@@ -26,8 +26,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from booking import selectors, services
 from booking.models import Appointment, ClinicClosure, Device, Practitioner, Room, TimeOff, WorkingHours
 from clinic.errors import ApplicationError
-from clinic.pages import safe_next
-from patients.permissions import is_clinician, staff_required
+from clinic.pages import HtmxHttpRequest, safe_next
+from patients.permissions import is_clinician, staff_required, user_of
 from treatments import services as clinical
 from workspace.schedule import schedule as layout
 from workspace.schedule.common import (
@@ -47,7 +47,7 @@ from workspace.schedule.forms import CancelForm, RescheduleForm
 
 
 @staff_required
-def schedule(request: HttpRequest) -> HttpResponse:
+def schedule(request: HtmxHttpRequest) -> HttpResponse:
     errors: list[str] = []
     today = clinic_today()
     day = date_param(request.GET.get("date"), errors, today)
@@ -124,7 +124,7 @@ def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitione
         spans: dict[int, list[tuple[time, time]]] = {key: working.get(key, []) for key in keys}
     else:
         resources: list[Any] = list(
-            (Room if by == "room" else Device).objects.filter(active=True).select_related("kind")  # type: ignore[attr-defined]
+            (Room if by == "room" else Device).objects.filter(active=True).select_related("kind")
         )
         columns = [
             layout.Column(key=r.pk, title=r.localized("name"), subtitle=r.kind.localized("name")) for r in resources
@@ -133,7 +133,7 @@ def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitione
             shown = [a for a in shown if a.device_id is not None]
 
         def column_of(appointment: Appointment) -> int:
-            return appointment.room_id if by == "room" else appointment.device_id  # type: ignore[return-value]
+            return appointment.room_id if by == "room" else appointment.device_id  # type: ignore[return-value]  # a device column shows only appointments with one
 
         every = [span for values in working.values() for span in values]
         spans = {r.pk: every for r in resources}
@@ -239,7 +239,7 @@ def _actions(request: HttpRequest, appointment: Appointment) -> dict[str, bool]:
 
 
 def _render_appointment(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     appointment: Appointment,
     *,
     status: int = 200,
@@ -265,11 +265,11 @@ def _render_appointment(
 
 
 @staff_required
-def appointment(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _render_appointment(request, _appointment(pk))
 
 
-def _after_action(request: HttpRequest, appointment: Appointment, message: str) -> HttpResponse:
+def _after_action(request: HtmxHttpRequest, appointment: Appointment, message: str) -> HttpResponse:
     target = safe_next(request, "")
     if request.htmx and target:  # opened from a list (e.g. a closure's): back to it
         messages.success(request, message)
@@ -284,7 +284,7 @@ def _after_action(request: HttpRequest, appointment: Appointment, message: str) 
 
 
 def _action_failed(
-    request: HttpRequest, appointment: Appointment, error: ApplicationError, **extra: Any
+    request: HtmxHttpRequest, appointment: Appointment, error: ApplicationError, **extra: Any
 ) -> HttpResponse:
     fresh = _appointment(appointment.pk)
     return _render_appointment(request, fresh, status=error.status, error=describe(error), **extra)
@@ -292,10 +292,10 @@ def _action_failed(
 
 @staff_required
 @require_POST
-def appointment_check_in(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_check_in(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(pk)
     try:
-        services.appointment_check_in(appointment=appointment, by=request.user)
+        services.appointment_check_in(appointment=appointment, by=user_of(request))
     except ApplicationError as error:
         return _action_failed(request, appointment, error)
     return _after_action(request, appointment, _("%(name)s is checked in.") % {"name": appointment.patient.full_name})
@@ -303,10 +303,10 @@ def appointment_check_in(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 @require_POST
-def appointment_no_show(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_no_show(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(pk)
     try:
-        services.appointment_no_show(appointment=appointment, by=request.user)
+        services.appointment_no_show(appointment=appointment, by=user_of(request))
     except ApplicationError as error:
         return _action_failed(request, appointment, error)
     return _after_action(
@@ -316,14 +316,14 @@ def appointment_no_show(request: HttpRequest, pk: int) -> HttpResponse:
 
 @staff_required
 @require_POST
-def appointment_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(pk)
     form = CancelForm(request.POST)
     if not form.is_valid():
         return _render_appointment(request, appointment, status=400, cancel_form=form)
     try:
         services.appointment_cancel(
-            appointment=appointment, by=request.user, staff=True, reason=form.cleaned_data["reason"].strip()
+            appointment=appointment, by=user_of(request), staff=True, reason=form.cleaned_data["reason"].strip()
         )
     except ApplicationError as error:
         return _action_failed(request, appointment, error, cancel_form=form)
@@ -351,9 +351,9 @@ def _reschedule_context(
             errors.append(_("Unknown practitioner."))
             practitioner_id = appointment.practitioner_id
     window = None
-    if appointment.plan_session_id is not None:
+    if appointment.plan_session is not None:
         session = appointment.plan_session
-        window = clinical.plan_session_window(session=session, staff=True, today=clinic_today())  # type: ignore[arg-type]
+        window = clinical.plan_session_window(session=session, staff=True, today=clinic_today())
     groups = slot_choices(
         appointment.treatment, day, practitioner_id=practitioner_id, window=window, exclude=appointment.pk
     )
@@ -371,7 +371,7 @@ def _reschedule_context(
 
 @staff_required
 @require_http_methods(["GET", "POST"])
-def appointment_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_reschedule(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(pk)
     if request.method == "GET":
         context, errors = _reschedule_context(request, appointment, request.GET)
@@ -398,7 +398,7 @@ def appointment_reschedule(request: HttpRequest, pk: int) -> HttpResponse:
             appointment=appointment,
             start=form.cleaned_data["start"],
             practitioner=practitioner,
-            by=request.user,
+            by=user_of(request),
             staff=True,
         )
     except ApplicationError as error:
