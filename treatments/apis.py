@@ -7,7 +7,6 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -19,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic.api import AwareDateTimeField
+from clinic.clock import clinic_today
 from clinic.errors import InvalidInput
 from clinic.schema import ReasonSerializer, errors
 from patients import roles
@@ -43,7 +43,6 @@ from treatments.serializers import (
     TreatmentSerializer,
     TreatmentSlugField,
 )
-from treatments.services import clinic_today
 
 # Room for the multipart boundaries and the other fields around a 10 MB file.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -103,7 +102,7 @@ class ScreeningApi(APIView):
         else:
             patient = Patient.objects.get(user=request.user)
         start = data.validated_data.get("start")
-        on = timezone.localdate(start) if start else timezone.localdate()
+        on = clinic_today(start)
         result = screen(patient=patient, treatment=data.validated_data["treatment"], on=on)
         return Response({"outcome": result.outcome, "reasons": result.reasons()})
 

@@ -12,6 +12,7 @@ from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from clinic.api import CleanCharField
+from clinic.clock import clinic_today
 from patients.models import Patient
 from treatments import selectors
 from treatments.models import (
@@ -239,7 +240,7 @@ class PlanSessionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=["pending", "booked", "completed", "cancelled", "overdue"]))
     def get_status(self, session: PlanSession) -> str:
-        today = self.context.get("today") or timezone.localdate()
+        today = self.context.get("today") or clinic_today()
         return selectors.shown_status(session, today)
 
     @extend_schema_field(serializers.IntegerField(allow_null=True, help_text="The session's active appointment."))

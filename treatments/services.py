@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from clinic.clock import clinic_today
 from clinic.errors import InvalidInput, InvalidState, NotBookable
 from patients.models import Patient
 from patients.services import patient_update
@@ -47,10 +48,6 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 PLAN_SESSIONS_OPEN_MAX = 50  # an open-ended course (sessions_max empty) is still planned in finite steps
-
-
-def clinic_today(now: datetime | None = None) -> date:
-    return timezone.localdate(now or timezone.now(), timezone=timezone.get_default_timezone())
 
 
 # --- assessments ---------------------------------------------------------------------------

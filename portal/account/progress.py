@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.utils import dateformat, timezone
+from django.utils import dateformat
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext, pgettext_lazy
 
+from clinic.clock import clinic_local
 from clinic.context import time_zone_label
 from treatments import plans
 from treatments.models import PlanSession, TreatmentPlan
@@ -55,7 +56,7 @@ def day_label(day: date) -> str:
 
 def moment_label(moment: datetime) -> str:
     """A time in the clinic's zone as patients read it: "Thu 3 Dec 2026, 14:30"."""
-    local = timezone.localtime(moment, timezone.get_default_timezone())
+    local = clinic_local(moment)
     return dateformat.format(local, pgettext("date and time format", "D j M Y, H:i"))
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from clinic.api import ScopedThrottle
+from clinic.clock import clinic_today
 from clinic.errors import ApplicationError
 from patients.models import Allergy, HealthDeclaration, Language
 from patients.validators import normalize_phone
@@ -241,7 +242,7 @@ class QuestionnaireForm(Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        today = timezone.localdate()
+        today = clinic_today()
         for key, _field, _label, _help, _date_label in DATED_QUESTIONS:
             when = data.get(f"{key}_date")
             if data.get(key) == "yes":

@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from clinic.clock import clinic_today
 from patients.models import DECLARATION_YES_NO, Allergy, FitzpatrickType, HealthDeclaration, Language, Patient
 from patients.validators import normalize_phone
 from treatments.models import (
@@ -29,7 +30,6 @@ from treatments.models import (
     Treatment,
 )
 from treatments.parameters import AREAS, PARAMETERS, TEXT_MAX, Day, Number, Text
-from treatments.services import clinic_today
 
 # --- shared helpers ------------------------------------------------------------------------
 

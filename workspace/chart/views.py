@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from booking.models import Appointment, SessionRecord
 from booking.services import appointment_complete
+from clinic.clock import clinic_today
 from clinic.errors import ApplicationError, InvalidInput, InvalidState
 from patients.models import Patient
 from patients.permissions import clinician_required, is_clinician, staff_required
@@ -247,7 +248,7 @@ def assessment_new(request: HttpRequest, pk: int) -> HttpResponse:
         form = AssessmentForm(
             patient=patient,
             initial={
-                "assessed_on": services.clinic_today(),
+                "assessed_on": clinic_today(),
                 "fitzpatrick_type": patient.fitzpatrick_type,
                 "pih": "none",
                 "pie": "none",
@@ -255,7 +256,7 @@ def assessment_new(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return _assessment_page(request, form, patient)
     if _too_large(request):
-        form = AssessmentForm(patient=patient, initial={"assessed_on": services.clinic_today()})
+        form = AssessmentForm(patient=patient, initial={"assessed_on": clinic_today()})
         return _assessment_page(request, form, patient, status=400, page_error=str(TOO_LARGE))
     form = AssessmentForm(request.POST, request.FILES, patient=patient)
     if not form.is_valid():
@@ -480,7 +481,7 @@ def _plan_state(appointment: Appointment) -> chart.PlanRow | None:
     if appointment.plan_session is None:
         return None
     plan = selectors.plans_for().get(pk=appointment.plan_session.plan_id)
-    return chart.plan_rows([plan], services.clinic_today())[0]
+    return chart.plan_rows([plan], clinic_today())[0]
 
 
 @clinician_required
