@@ -168,6 +168,17 @@ class AssessmentCorrectionSerializer(_AssessmentFields):
                 field.required = False
         return fields
 
+    # Never partial, although it is PATCH's body: its other fields are optional
+    # already, and ``reason`` stays required (in validation and in the schema,
+    # which drf-spectacular would otherwise render as all-optional for PATCH).
+    @property
+    def partial(self) -> bool:
+        return False
+
+    @partial.setter
+    def partial(self, value: bool) -> None:
+        pass
+
 
 class PhotoSerializer(serializers.ModelSerializer):
     image_url = serializers.SerializerMethodField()

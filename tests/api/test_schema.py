@@ -65,3 +65,12 @@ def test_schema_and_docs_are_served(client) -> None:  # type: ignore[no-untyped-
     # Everything the docs page loads comes from this server (no CDN).
     page = docs.content.decode()
     assert "cdn." not in page and "https://" not in page.split("<body", 1)[-1]
+
+
+def test_an_assessment_correction_documents_its_reason_and_its_conflict(schema: dict) -> None:
+    patch = schema["paths"]["/api/v1/assessments/{id}/"]["patch"]
+    body = patch["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    correction = schema["components"]["schemas"][body]
+    assert correction["required"] == ["reason"] and "version" in correction["properties"]
+    assert patch["responses"]["409"]["description"].startswith("edit_conflict")
+    assert patch["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
