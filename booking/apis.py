@@ -9,7 +9,6 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -36,6 +35,7 @@ from booking.serializers import (
     SessionRecordSerializer,
 )
 from clinic.api import ScopedThrottle
+from clinic.clock import clinic_local, clinic_today
 from clinic.errors import InvalidInput
 from clinic.schema import errors
 from patients.models import Patient
@@ -130,8 +130,8 @@ class AvailabilityApi(APIView):
                 "timezone": settings.CLINIC_TIME_ZONE,
                 "slots": [
                     {
-                        "start": timezone.localtime(s.start).isoformat(),
-                        "end": timezone.localtime(s.end).isoformat(),
+                        "start": clinic_local(s.start).isoformat(),
+                        "end": clinic_local(s.end).isoformat(),
                         "practitioner": s.practitioner_id,
                     }
                     for s in slots
@@ -159,7 +159,7 @@ def _plan_session_offer(
             pk=exclude, plan_session_id=session.pk, status__in=Appointment.ACTIVE_STATUSES
         ).exists()
     )
-    today = timezone.localdate(timezone.now(), timezone=availability.clinic_zone())
+    today = clinic_today()
     return clinical.plan_session_offer(session=session, staff=staff, today=today, rescheduling=rescheduling)
 
 

@@ -50,6 +50,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from booking import selectors
+from clinic.clock import clinic_zone
 from clinic.errors import NotBookable
 from treatments.models import Treatment
 
@@ -100,10 +101,6 @@ class Calendar:
 
 
 # --- time ---------------------------------------------------------------------
-
-
-def clinic_zone() -> tzinfo:
-    return timezone.get_default_timezone()
 
 
 def _floor(moment: datetime) -> int:

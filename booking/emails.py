@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -20,6 +19,7 @@ from django.utils import timezone, translation
 
 from booking.calendar import appointment_calendar, manage_url
 from booking.models import Appointment, Notification
+from clinic.clock import clinic_local
 
 LANGUAGES = {"en": "en", "zh-hant": "zh-Hant"}  # template folder → Content-Language
 Kind = Notification.Kind
@@ -38,7 +38,7 @@ def _language(code: str) -> str:
 
 
 def _local(moment: datetime) -> datetime:
-    return moment.astimezone(ZoneInfo(settings.CLINIC_TIME_ZONE))
+    return clinic_local(moment)
 
 
 def format_date(day: date, language: str) -> str:

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from booking.models import Appointment, Notification
+from clinic.clock import clinic_zone
 
 
 class AppointmentFilter(django_filters.FilterSet):
@@ -29,7 +30,7 @@ class AppointmentFilter(django_filters.FilterSet):
 
     @staticmethod
     def _midnight(day: date) -> datetime:
-        return timezone.make_aware(datetime.combine(day, time()), timezone.get_default_timezone())
+        return timezone.make_aware(datetime.combine(day, time()), clinic_zone())
 
     def filter_from(self, queryset: QuerySet[Appointment], name: str, value: date) -> QuerySet[Appointment]:
         if value <= date.min + timedelta(days=1):

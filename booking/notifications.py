@@ -55,7 +55,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import mail
@@ -64,6 +63,7 @@ from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from booking.models import Appointment, Notification
+from clinic.clock import clinic_today, clinic_zone
 
 logger = logging.getLogger(__name__)
 
@@ -166,13 +166,9 @@ def notify_appointment_completed(*, appointment: Appointment, now: datetime) -> 
 # --- plan nudges: scheduled by every sweep, idempotently -------------------------------
 
 
-def _clinic_zone() -> ZoneInfo:
-    return ZoneInfo(settings.CLINIC_TIME_ZONE)
-
-
 def _at_send_hour(day: Any, now: datetime) -> datetime:
     """Plan nudges go out at CLINIC_NOTIFICATION_HOUR, clinic-local, never at night."""
-    moment = datetime.combine(day, time(settings.CLINIC_NOTIFICATION_HOUR), tzinfo=_clinic_zone()).astimezone(UTC)
+    moment = datetime.combine(day, time(settings.CLINIC_NOTIFICATION_HOUR), tzinfo=clinic_zone()).astimezone(UTC)
     return max(moment, now)
 
 
@@ -189,7 +185,7 @@ def notifications_plan_schedule(*, now: datetime) -> int:
     The unique constraint makes concurrent sweeps harmless."""
     from treatments.models import PlanSession, TreatmentPlan
 
-    today = timezone.localdate(now, timezone=_clinic_zone())
+    today = clinic_today(now)
     last_call = timedelta(days=settings.CLINIC_NOTIFICATION_LAST_CALL_DAYS)
     previous = PlanSession.objects.filter(plan_id=OuterRef("plan_id"), number=OuterRef("number") - 1)
     open_sessions = (
@@ -431,7 +427,7 @@ def _appointment_skip_reason(notification: Notification, appointment: Appointmen
 
 def _plan_skip_reason(notification: Notification, now: datetime) -> str:
     session = notification.plan_session
-    today = timezone.localdate(now, timezone=_clinic_zone())
+    today = clinic_today(now)
     if (
         session is None
         or session.status != session.Status.PENDING

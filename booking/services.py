@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 
 from booking import availability, notifications, selectors
 from booking.models import Appointment, ClinicClosure, Practitioner, SessionRecord, TimeOff
+from clinic.clock import clinic_today, clinic_zone
 from clinic.errors import (
     CancellationWindowPassed,
     Contraindicated,
@@ -146,12 +147,12 @@ def _lock_and_check(check: dict[str, Any], *, treatment: Treatment, patient_id: 
 
 
 def _clinic_date(moment: datetime) -> date:
-    return timezone.localdate(moment, timezone=availability.clinic_zone())
+    return clinic_today(moment)
 
 
 def _clinic_day(moment: datetime) -> tuple[datetime, datetime]:
     """[start, end) of the clinic-local day containing ``moment``, in UTC."""
-    zone = availability.clinic_zone()
+    zone = clinic_zone()
     day = _clinic_date(moment)
     start = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone).astimezone(UTC)

@@ -23,14 +23,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import Group, User
 from django.db import models
 
 from booking.models import ClinicClosure, Device, Practitioner, Room, WorkingHours
+from clinic.clock import clinic_zone
 from patients.models import Patient
 from patients.roles import MANAGER, PRACTITIONER, RECEPTIONIST, sync_roles
 from treatments.models import Category, ContraindicationRule, DeviceKind, RoomKind, ScarType, Severity, Treatment
@@ -857,7 +856,7 @@ def hong_kong_holidays(today: date) -> list[tuple[date, str]]:
 
 
 def seed_holidays(tally: Tally, *, today: date) -> None:
-    zone = ZoneInfo(settings.CLINIC_TIME_ZONE)
+    zone = clinic_zone()
     for day, name in hong_kong_holidays(today):
         start = datetime.combine(day, time.min, tzinfo=zone)
         end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)

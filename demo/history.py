@@ -25,8 +25,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from booking import services
-from booking.availability import clinic_zone, find_slots
+from booking.availability import find_slots
 from booking.models import Appointment, Notification, Practitioner
+from clinic.clock import clinic_today, clinic_zone
 from clinic.errors import ApplicationError
 from patients.models import DECLARATION_YES_NO, Patient
 from patients.services import declaration_submit, patient_create
@@ -172,7 +173,7 @@ def seed_history(*, today: date | None = None) -> History:
     patient = Patient.objects.select_related("user").filter(user__username=DEMO_EMAIL).first()
     if patient is None or Assessment.objects.filter(patient=patient).exists():
         return history
-    today = today or timezone.localdate()
+    today = today or clinic_today()
     doctor = User.objects.get(username="doctor@example.com")
     reception = User.objects.get(username="reception@example.com")
     pico = Treatment.objects.get(slug="pico-laser")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -12,6 +13,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from patients.models import DECLARATION_YES_NO, Allergy, HealthDeclaration, Patient
 from patients.permissions import user_of
 from patients.services import patient_update
+from patients.validators import validate_birth_date
 
 # The yes/no answers, in questionnaire order; a declaration's flags list these.
 ANSWER_FIELDS = DECLARATION_YES_NO
@@ -65,6 +67,14 @@ class PatientForm(forms.ModelForm):
     class Meta:
         model = Patient
         fields = ("email", "user")  # the admin adds the rest from its fieldsets
+
+    def clean_date_of_birth(self) -> date:
+        # The one rule of patients.validators (which patient_update applies too),
+        # here so that the admin shows it on the field instead of failing on save.
+        born: date = self.cleaned_data["date_of_birth"]
+        if born != self.instance.date_of_birth:
+            validate_birth_date(born)
+        return born
 
     def clean(self) -> dict[str, Any]:
         # Repeats patients.services' rule for a message on the field: one email,

@@ -137,8 +137,6 @@ class MeApi(APIView):
         patient = own_patient(request)
         data = OwnProfileSerializer(patient, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        if patient.user_id and "email" in data.validated_data and not data.validated_data["email"]:
-            raise InvalidInput(fields={"email": [_("A patient who signs in needs an email.")]})
         patient = services.patient_update(patient=patient, changed_by=user_of(request), **data.validated_data)
         return Response(OwnProfileSerializer(patient).data)
 

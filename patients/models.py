@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from clinic.clock import clinic_today
 from patients.validators import validate_e164
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ class Patient(models.Model):
         return f"{self.full_name} (#{self.pk})"
 
     def age_on(self, day: date | None = None) -> int:
-        day = day or timezone.localdate()
+        day = day or clinic_today()
         born = self.date_of_birth
         return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 

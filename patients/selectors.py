@@ -1,10 +1,16 @@
-"""Finding patients: one rule for the API, the chart's patient list and staff booking."""
+"""Reads about patients: finding them (one rule for the API, the chart's patient
+list and staff booking) and whether their health declaration is still current
+(one rule for screening, the booking pages and the chart)."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from patients.models import Patient
+from clinic.clock import clinic_date
+from patients.models import HealthDeclaration, Patient
 
 
 def patients_matching(query: str) -> QuerySet[Patient]:
@@ -19,3 +25,30 @@ def patients_matching(query: str) -> QuerySet[Patient]:
     if len(digits) >= 3:
         condition |= Q(phone__contains=digits)
     return patients.filter(condition)
+
+
+# --- health declarations ---------------------------------------------------------------------
+
+
+def declaration_newest(patient: Patient | int) -> HealthDeclaration | None:
+    """The declaration screening reads: the newest by ``submitted_at``, then id."""
+    patient_id = patient.pk if isinstance(patient, Patient) else patient
+    return HealthDeclaration.objects.filter(patient_id=patient_id).order_by("-submitted_at", "-id").first()
+
+
+def declaration_submitted_on(declaration: HealthDeclaration) -> date:
+    """The clinic-local date a declaration was submitted on."""
+    return clinic_date(declaration.submitted_at)
+
+
+def declaration_is_current(
+    declaration: HealthDeclaration | None, *, on: date, max_age: timedelta | None = None
+) -> bool:
+    """Whether a declaration's answers still count on the clinic-local date ``on``:
+    submitted (clinic-local date) at most ``max_age`` days before it (default
+    CLINIC_DECLARATION_MAX_AGE). No declaration is never current. Pure: the
+    screening engine (treatments.screening.evaluate) calls it without the database."""
+    if declaration is None:
+        return False
+    limit = settings.CLINIC_DECLARATION_MAX_AGE if max_age is None else max_age
+    return timedelta(days=(on - declaration_submitted_on(declaration)).days) <= limit

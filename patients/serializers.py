@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
-from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from clinic.api import CleanCharField
@@ -23,21 +20,15 @@ class PhoneField(CleanCharField):
             raise serializers.ValidationError(getattr(error, "messages", [str(error)])) from None
 
 
-def _validate_birth_date(value: date) -> None:
-    today = timezone.localdate()
-    if value > today:
-        raise serializers.ValidationError(_("The date of birth cannot be in the future."))
-    if value.year < today.year - 120:
-        raise serializers.ValidationError(_("Check the year of birth."))
-
-
 class PatientSerializer(serializers.ModelSerializer):
     """One patient, the same in create, detail and list responses."""
 
     full_name = CleanCharField(max_length=200)
     phone = PhoneField(max_length=40)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
-    date_of_birth = serializers.DateField(validators=[_validate_birth_date])
+    date_of_birth = serializers.DateField(
+        help_text="Not in the future, nor more than 120 years ago (checked by the service)."
+    )
     preferred_language = serializers.ChoiceField(choices=Language.choices, default=Language.ENGLISH)
 
     class Meta:
@@ -74,7 +65,9 @@ class RegisterSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = CleanCharField(max_length=128, trim_whitespace=False)
     full_name = CleanCharField(max_length=200)
-    date_of_birth = serializers.DateField(validators=[_validate_birth_date])
+    date_of_birth = serializers.DateField(
+        help_text="Not in the future, nor more than 120 years ago (checked by the service)."
+    )
     phone = PhoneField(max_length=40)
     preferred_language = serializers.ChoiceField(choices=Language.choices)
 
@@ -142,17 +135,3 @@ class HealthDeclarationSerializer(serializers.ModelSerializer):
 
     def get_entered_by_staff(self, declaration: HealthDeclaration) -> bool:
         return declaration.entered_by_id is not None
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        today = timezone.localdate()
-        errors = {}
-        for name in ("isotretinoin_last_dose", "topical_retinoid_last_use"):
-            value = attrs.get(name)
-            if value is not None and value > today:
-                errors[name] = [_("This date cannot be in the future.")]
-            elif value is not None and value.year < 1900:
-                errors[name] = [_("Check the year.")]
-        if errors:
-            raise serializers.ValidationError(errors)
-        attrs["allergies"] = sorted(set(attrs.get("allergies", [])))
-        return attrs

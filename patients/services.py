@@ -1,4 +1,9 @@
-"""Writes for patients, their accounts and their health declarations."""
+"""Writes for patients, their accounts and their health declarations.
+
+Every service that sets a date of birth checks it with
+``patients.validators.validate_birth_date``, and ``declaration_submit`` checks
+the declared dates with ``validate_declared_date``: pages, the API and the
+admin only parse, so each door refuses the same values with the same words."""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from clinic.errors import InvalidInput
 from patients.models import HealthDeclaration, Patient
+from patients.validators import validate_birth_date, validate_declared_date
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +42,13 @@ def _email_taken(email: str, *, except_patient: Patient | None = None) -> bool:
         if except_patient.user_id:
             users = users.exclude(pk=except_patient.user_id)
     return patients.exists() or users.exists()
+
+
+def _check_birth_date(born: date) -> None:
+    try:
+        validate_birth_date(born)
+    except ValidationError as error:
+        raise InvalidInput(fields={"date_of_birth": list(error.messages)}) from None
 
 
 def _check_password(password: str, user: User | None = None) -> None:
@@ -52,6 +65,7 @@ def patient_register(
     """A new patient with a login. An email that already belongs to a patient
     or an account is refused: a staff-created record is claimed through the
     password-reset link, which proves the email is theirs."""
+    _check_birth_date(date_of_birth)
     email = email.strip().lower()
     if _email_taken(email):
         raise InvalidInput(
@@ -78,6 +92,7 @@ def patient_register(
 @transaction.atomic
 def patient_create(*, created_by: User, **fields: Any) -> Patient:
     """A patient without a login, registered by staff (e.g. a phone booking)."""
+    _check_birth_date(fields["date_of_birth"])
     email = (fields.get("email") or "").strip().lower()
     fields["email"] = email
     if email and _email_taken(email):
@@ -91,6 +106,8 @@ def patient_create(*, created_by: User, **fields: Any) -> Patient:
 @transaction.atomic
 def patient_update(*, patient: Patient, changed_by: User, **fields: Any) -> Patient:
     """Updates the named fields; a patient's new email moves their login too."""
+    if "date_of_birth" in fields and fields["date_of_birth"] != patient.date_of_birth:
+        _check_birth_date(fields["date_of_birth"])
     if "email" in fields:
         fields["email"] = (fields["email"] or "").strip().lower()
         if (
@@ -112,8 +129,26 @@ def patient_update(*, patient: Patient, changed_by: User, **fields: Any) -> Pati
     return patient
 
 
+DECLARED_DATES = ("isotretinoin_last_dose", "topical_retinoid_last_use")
+
+
 def declaration_submit(*, patient: Patient, entered_by: User | None = None, **answers: Any) -> HealthDeclaration:
-    """A new declaration; earlier ones are kept as they were."""
+    """A new declaration, by the patient or entered by staff from paper (``entered_by``);
+    earlier ones are kept as they were. InvalidInput names every declared date
+    that is in the future or implausibly early; allergies are stored sorted, once each."""
+    problems: dict[str, list[str]] = {}
+    for name in DECLARED_DATES:
+        day = answers.get(name)
+        if day is None:
+            continue
+        try:
+            validate_declared_date(day)
+        except ValidationError as error:
+            problems[name] = list(error.messages)
+    if problems:
+        raise InvalidInput(fields=problems)
+    if "allergies" in answers:
+        answers["allergies"] = sorted(set(answers["allergies"] or ()))
     return HealthDeclaration.objects.create(patient=patient, entered_by=entered_by, **answers)
 
 

@@ -299,6 +299,12 @@ def test_changing_a_patients_email_moves_their_login(as_role: Callable[[str], Us
     refused = client.post(url, {**form, "email": taken.email})
     assert refused.status_code == 200
     assert "already uses this email" in refused.content.decode()
+    # The date of birth follows patients.validators' one rule, shown on the field.
+    refused = client.post(url, {**form, "date_of_birth": "2999-01-01"})
+    assert refused.status_code == 200
+    assert "The date of birth cannot be in the future." in refused.content.decode()
+    patient.refresh_from_db()
+    assert patient.date_of_birth.isoformat() == "1995-05-17"
 
     saved = client.post(url, form)
     assert saved.status_code == 302, saved.context["adminform"].form.errors

@@ -7,10 +7,9 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import SAFE_METHODS, AllowAny
@@ -19,8 +18,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic.api import AwareDateTimeField
+from clinic.clock import clinic_today
 from clinic.errors import InvalidInput
-from clinic.schema import ReasonSerializer, errors
+from clinic.schema import ErrorSerializer, ReasonSerializer, errors
 from patients import roles
 from patients.models import Patient
 from patients.permissions import HasRole, IsClinician, IsPatient, IsPatientOrStaff, is_staff, user_of
@@ -43,7 +43,6 @@ from treatments.serializers import (
     TreatmentSerializer,
     TreatmentSlugField,
 )
-from treatments.services import clinic_today
 
 # Room for the multipart boundaries and the other fields around a 10 MB file.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -103,7 +102,7 @@ class ScreeningApi(APIView):
         else:
             patient = Patient.objects.get(user=user_of(request))
         start = data.validated_data.get("start")
-        on = timezone.localdate(start) if start else timezone.localdate()
+        on = clinic_today(start)
         result = screen(patient=patient, treatment=data.validated_data["treatment"], on=on)
         return Response({"outcome": result.outcome, "reasons": result.reasons()})
 
@@ -199,20 +198,31 @@ class AssessmentDetailApi(generics.RetrieveAPIView):
 
     @extend_schema(
         request=AssessmentCorrectionSerializer,
-        responses={200: AssessmentSerializer, **errors(400, 401, 403, 404)},
+        responses={
+            200: AssessmentSerializer,
+            **errors(400, 401, 403, 404),
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="edit_conflict: the assessment was saved by someone else after the `version` sent; "
+                "read it again and repeat the correction (or omit `version` to overwrite).",
+            ),
+        },
         description="A correction: the fields sent replace the stored ones (``lesions`` only the counts it "
-        "names); the score is recomputed and the previous version stays in the history.",
+        "names); the score is recomputed and the previous version stays in the history with the `reason` "
+        "(required: a missing or blank reason is 400 invalid on `reason`). With `version` (the `updated_at` "
+        "read), a correction made on an outdated copy is 409 edit_conflict.",
     )
     def patch(self, request: Request, pk: int) -> Response:
         assessment = self.get_object()
         if isinstance(request.data, dict) and "patient" in request.data:
             raise InvalidInput(fields={"patient": [_("An assessment cannot move to another patient.")]})
-        data = AssessmentCorrectionSerializer(data=request.data, partial=True)
+        data = AssessmentCorrectionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        if values.get("assessed_on") and values["assessed_on"] < assessment.patient.date_of_birth:
-            raise InvalidInput(fields={"assessed_on": [_("That is before the patient was born.")]})
-        services.assessment_correct(assessment=assessment, by=user_of(request), **values)
+        reason, version = values.pop("reason"), values.pop("version", None)
+        services.assessment_correct(
+            assessment=assessment, by=user_of(request), reason=reason, expected_version=version, **values
+        )
         fresh = selectors.assessments_for().get(pk=assessment.pk)
         return Response(AssessmentSerializer(fresh, context=_context(request)).data)
 

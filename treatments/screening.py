@@ -18,9 +18,9 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from django.conf import settings
-from django.utils import timezone
 
 from patients.models import FitzpatrickType, HealthDeclaration
+from patients.selectors import declaration_is_current, declaration_newest, declaration_submitted_on
 from treatments.models import ContraindicationCode, Severity, is_chinese
 
 if TYPE_CHECKING:
@@ -294,12 +294,10 @@ def evaluate(
         elif fitzpatrick_type >= FitzpatrickType.IV:
             findings.append(Finding(_FST, severity, _text(_FST, severity, lang)))
 
-    # The clinic's calendar day (TIME_ZONE is CLINIC_TIME_ZONE), whatever zone a request may have activated.
-    clinic_zone = timezone.get_default_timezone()
-    submitted_on = None if declaration is None else timezone.localdate(declaration.submitted_at, clinic_zone)
-    if declaration is None or submitted_on is None or timedelta(days=(appointment_date - submitted_on).days) > max_age:
+    if declaration is None or not declaration_is_current(declaration, on=appointment_date, max_age=max_age):
         findings.append(Finding(DECLARATION_REQUIRED, Severity.BLOCK.value, _DECLARATION_REQUIRED_TEXT[lang]))
     else:
+        submitted_on = declaration_submitted_on(declaration)
         for code, severity in severities.items():
             if _applies(code, declaration, appointment_date, submitted_on, isotretinoin_window):
                 findings.append(Finding(code, severity, _text(code, severity, lang)))
@@ -321,7 +319,7 @@ def screen(*, patient: Patient, treatment: Treatment, on: date, language: str | 
         rules = list(treatment.contraindications.values_list("code", "severity"))
     declaration = None
     if rules:
-        declaration = HealthDeclaration.objects.filter(patient=patient).order_by("-submitted_at", "-id").first()
+        declaration = declaration_newest(patient)
     return evaluate(
         rules=rules,
         declaration=declaration,

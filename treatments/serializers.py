@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
-from clinic.api import CleanCharField
+from clinic.api import AwareDateTimeField, CleanCharField
+from clinic.clock import clinic_today
 from patients.models import Patient
 from treatments import selectors
 from treatments.models import (
@@ -125,7 +124,10 @@ def _keloid_area_field(**kwargs: Any) -> serializers.DecimalField:
 
 
 class _AssessmentFields(serializers.Serializer):
-    assessed_on = serializers.DateField(required=False, help_text="Clinic-local date; default today.")
+    assessed_on = serializers.DateField(
+        required=False,
+        help_text="Clinic-local date; default today. Not in the future, not before the patient's birth.",
+    )
     fitzpatrick_type = serializers.IntegerField(min_value=1, max_value=6)
     lesions = LesionsSerializer(required=False)
     keloid_area_cm2 = _keloid_area_field(required=False)
@@ -137,32 +139,45 @@ class _AssessmentFields(serializers.Serializer):
     pie = serializers.ChoiceField(choices=MarkSeverity.choices)
     notes = CleanCharField(allow_blank=True, required=False, max_length=5000)
 
-    def validate_assessed_on(self, value: date) -> date:
-        if value > timezone.localdate():
-            raise serializers.ValidationError(_("An assessment cannot be dated in the future."))
-        if value.year < 2000:
-            raise serializers.ValidationError(_("Check the year."))
-        return value
-
 
 class AssessmentInputSerializer(_AssessmentFields):
     patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        assessed_on = attrs.get("assessed_on")
-        if assessed_on is not None and assessed_on < attrs["patient"].date_of_birth:
-            raise serializers.ValidationError({"assessed_on": [_("That is before the patient was born.")]})
-        return attrs
-
 
 class AssessmentCorrectionSerializer(_AssessmentFields):
-    """Every field optional; ``lesions`` changes only the counts it names."""
+    """Every assessment field optional (``lesions`` changes only the counts it
+    names); ``reason`` required, ``version`` optional. The rules (a reason that
+    is not blank, at most 100 characters; dates; the version) are the
+    service's: treatments.services.assessment_correct."""
+
+    reason = CleanCharField(
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Why the assessment is corrected, kept in its history: not blank, at most 100 characters.",
+    )
+    version = AwareDateTimeField(
+        required=False,
+        help_text="The assessment's updated_at as you read it. If it has been saved since, the correction is "
+        "refused with 409 edit_conflict instead of silently undoing the other change; omit it to overwrite.",
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
-        for field in fields.values():
-            field.required = False
+        for name, field in fields.items():
+            if name != "reason":
+                field.required = False
         return fields
+
+    # Never partial, although it is PATCH's body: its other fields are optional
+    # already, and ``reason`` stays required (in validation and in the schema,
+    # which drf-spectacular would otherwise render as all-optional for PATCH).
+    @property
+    def partial(self) -> bool:
+        return False
+
+    @partial.setter
+    def partial(self, value: bool) -> None:
+        pass
 
 
 class PhotoSerializer(serializers.ModelSerializer):
@@ -239,7 +254,7 @@ class PlanSessionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=["pending", "booked", "completed", "cancelled", "overdue"]))
     def get_status(self, session: PlanSession) -> str:
-        today = self.context.get("today") or timezone.localdate()
+        today = self.context.get("today") or clinic_today()
         return selectors.shown_status(session, today)
 
     @extend_schema_field(serializers.IntegerField(allow_null=True, help_text="The session's active appointment."))

@@ -26,8 +26,10 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from clinic.errors import InvalidInput, InvalidState, NotBookable
+from clinic.clock import clinic_today
+from clinic.errors import ApplicationError, InvalidInput, InvalidState, NotBookable
 from patients.models import Patient
 from patients.services import patient_update
 from treatments import plans
@@ -49,11 +51,45 @@ if TYPE_CHECKING:
 PLAN_SESSIONS_OPEN_MAX = 50  # an open-ended course (sessions_max empty) is still planned in finite steps
 
 
-def clinic_today(now: datetime | None = None) -> date:
-    return timezone.localdate(now or timezone.now(), timezone=timezone.get_default_timezone())
-
-
 # --- assessments ---------------------------------------------------------------------------
+
+REASON_MAX = 100  # the history's change-reason column (django-simple-history's history_change_reason)
+
+
+class EditConflict(ApplicationError):
+    """The assessment was saved by someone else since the caller read it: saving
+    would silently undo their correction. The caller reads it again and decides."""
+
+    code = "edit_conflict"
+    status = 409
+    default_detail = gettext_lazy(
+        "Someone else corrected this assessment after you opened it (see the change history)."
+    )
+
+
+def assessment_version(assessment: Assessment) -> datetime:
+    """What a correction names as the version it was made on: the time of the
+    last save (the API's ``updated_at``; the chart's form carries it too)."""
+    return assessment.updated_at
+
+
+def _check_assessed_on(assessed_on: date, patient: Patient) -> None:
+    if assessed_on > clinic_today():
+        raise InvalidInput(fields={"assessed_on": [_("An assessment cannot be dated in the future.")]})
+    if assessed_on < patient.date_of_birth:
+        raise InvalidInput(fields={"assessed_on": [_("That is before the patient was born.")]})
+
+
+def _clean_reason(reason: str) -> str:
+    """Why a correction was made: required, on one line, at most REASON_MAX characters."""
+    text = " ".join((reason or "").replace("\x00", "").split())
+    if not text:
+        raise InvalidInput(
+            fields={"reason": [_("Say why the assessment is corrected; it is kept in the change history.")]}
+        )
+    if len(text) > REASON_MAX:
+        raise InvalidInput(fields={"reason": [_("At most %(limit_value)d characters.") % {"limit_value": REASON_MAX}]})
+    return text
 
 
 def _canonical_types(types_present: Sequence[str]) -> list[str]:
@@ -105,12 +141,15 @@ def assessment_record(
 ) -> Assessment:
     """Records an assessment, computes its score (treatments.scoring) and sets
     the patient's Fitzpatrick type if this is their newest assessment. A
-    missing lesion key counts as 0; unknown keys or codes raise InvalidInput."""
+    missing lesion key counts as 0; unknown keys or codes raise InvalidInput,
+    as does a date in the future or before the patient was born."""
     lesions = dict(lesions or {})
     _check_lesions(lesions)
+    assessed_on = assessed_on or clinic_today()
+    _check_assessed_on(assessed_on, patient)
     assessment = Assessment(
         patient=patient,
-        assessed_on=assessed_on or clinic_today(),
+        assessed_on=assessed_on,
         assessed_by=by,
         fitzpatrick_type=fitzpatrick_type,
         keloid_area_cm2=keloid_area_cm2,
@@ -142,29 +181,45 @@ CORRECTABLE = (
 
 @transaction.atomic
 def assessment_correct(
-    *, assessment: Assessment, by: User, lesions: Mapping[str, int] | None = None, reason: str = "", **changes: Any
+    *,
+    assessment: Assessment,
+    by: User,
+    reason: str,
+    expected_version: datetime | None = None,
+    lesions: Mapping[str, int] | None = None,
+    **changes: Any,
 ) -> Assessment:
     """Corrects an assessment in place, keeping the previous version in its
     history. ``lesions`` updates the counts it names and keeps the others.
     The score is recomputed; the patient's Fitzpatrick type follows if this
-    is still their newest assessment. ``reason`` (why it was corrected) is
-    kept with the new version in the history (at most 100 characters)."""
+    is still their newest assessment.
+
+    ``reason`` (why it was corrected) is required and kept with the new
+    version in the history: InvalidInput on ``reason`` when blank or longer
+    than REASON_MAX. ``expected_version`` is the ``assessment_version`` the
+    caller read: the row is locked and, if it has been saved since,
+    EditConflict (409) refuses the correction. Checks run in the API's order:
+    every 400 before the 409."""
     unknown = set(changes) - set(CORRECTABLE)
     if unknown:
         raise InvalidInput(fields={name: [_("This field cannot be corrected.")] for name in sorted(unknown)})
-    locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
+    text = _clean_reason(reason)
     fields: dict[str, Any] = dict(changes)
     if "types_present" in fields:
         fields["types_present"] = _canonical_types(fields["types_present"])
     if lesions:
         _check_lesions(lesions)
         fields.update(lesions)
+    locked = Assessment.objects.select_for_update().select_related("patient").get(pk=assessment.pk)
+    if fields.get("assessed_on") is not None:
+        _check_assessed_on(fields["assessed_on"], locked.patient)
+    if expected_version is not None and assessment_version(locked) != expected_version:
+        raise EditConflict()
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.quantitative_score = goodman_baron_score(locked.lesions, locked.keloid_area_cm2)
     locked._history_user = by
-    if reason:
-        locked._change_reason = reason[:100]
+    locked._change_reason = text
     locked.save(update_fields=[*fields, "quantitative_score", "updated_at"])
     _sync_fitzpatrick(locked, by)
     return locked

@@ -1,7 +1,8 @@
 """Forms of the account pages: the profile, password change, reset request and new password.
 
-They check the input and say what is wrong in the patient's words; the writes
-go through patients.services (which checks the rules again)."""
+They check the input's shape and say what is wrong in the patient's words; the
+rules (a plausible date of birth, a free email) are patients.services', whose
+errors the views put back on the fields."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from patients.models import Language
@@ -62,15 +62,6 @@ class ProfileForm(forms.Form):
             return normalize_phone(self.cleaned_data["phone"])
         except ValidationError:
             raise ValidationError(_("Enter a mobile number we can call, for example +852 9123 4567.")) from None
-
-    def clean_date_of_birth(self) -> Any:
-        born = self.cleaned_data["date_of_birth"]
-        today = timezone.localdate()
-        if born > today:
-            raise ValidationError(_("Your date of birth cannot be in the future."))
-        if born.year < today.year - 120:
-            raise ValidationError(_("Check the year you were born."))
-        return born
 
     def service_fields(self) -> dict[str, Any]:
         """The cleaned data as patients.services.patient_update takes it."""

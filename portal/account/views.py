@@ -34,6 +34,7 @@ from django.views.decorators.http import require_http_methods
 from django.views.i18n import set_language as django_set_language
 
 from clinic.api import ScopedThrottle
+from clinic.clock import clinic_today
 from clinic.errors import InvalidInput
 from patients import services
 from patients.permissions import CLINICAL, patient_required, user_of
@@ -51,7 +52,6 @@ from portal.account.progress import (
 from treatments import selectors
 from treatments.models import AssessmentPhoto, PlanSession, TreatmentPlan
 from treatments.photos import photo_response
-from treatments.services import clinic_today
 
 PASSWORD_BACKEND = "django.contrib.auth.backends.ModelBackend"  # noqa: S105 - a dotted path
 

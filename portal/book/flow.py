@@ -43,6 +43,7 @@ from booking.models import Practitioner
 from clinic.errors import Contraindicated, InvalidInput, InvalidState, NotBookable, SlotUnavailable
 from patients.models import HealthDeclaration, Patient
 from patients.roles import PATIENT, role_of
+from patients.selectors import declaration_is_current
 from patients.services import declaration_submit, patient_register
 from portal.account.auth import EmailAuthenticationForm
 from portal.book import present
@@ -200,14 +201,6 @@ def _practitioner(pk: int | None) -> Practitioner | None:
 
 def _consultation() -> Treatment | None:
     return Treatment.objects.filter(category=Category.CONSULTATION, active=True).order_by("display_order", "pk").first()
-
-
-def declaration_current(declaration: HealthDeclaration | None, on: date) -> bool:
-    """Whether the questionnaire answers still count on ``on`` (as screening reads them)."""
-    if declaration is None:
-        return False
-    submitted = timezone.localdate(declaration.submitted_at, present.clinic_zone())
-    return timedelta(days=(on - submitted).days) <= settings.CLINIC_DECLARATION_MAX_AGE
 
 
 def latest_declaration(patient: Patient) -> HealthDeclaration | None:
@@ -585,7 +578,7 @@ def _later_step(flow: Flow, context: dict[str, Any]) -> str:
         context["staff"] = True
         return "details"
     declaration = latest_declaration(patient)
-    if not declaration_current(declaration, choice.day):
+    if not declaration_is_current(declaration, on=choice.day):
         context["health_form"] = flow.forms.get("health") or QuestionnaireForm(
             initial=initial_answers(declaration) if declaration else None
         )

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
 from types import SimpleNamespace
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from clinic.api import ScopedThrottle
+from clinic.clock import clinic_today
 from clinic.errors import ApplicationError
 from patients.models import Allergy, HealthDeclaration, Language
 from patients.validators import normalize_phone
@@ -91,15 +90,6 @@ class RegisterForm(Form):
             return normalize_phone(self.cleaned_data["phone"])
         except ValidationError as error:
             raise ValidationError(error.messages) from None
-
-    def clean_date_of_birth(self) -> date:
-        value: date = self.cleaned_data["date_of_birth"]
-        today = timezone.localdate()
-        if value > today:
-            raise ValidationError(_("The date of birth cannot be in the future."))
-        if value.year < today.year - 120:
-            raise ValidationError(_("Check the year of birth."))
-        return value
 
     def refuse_too_many(self) -> None:
         self.add_error(None, _("Too many sign-ups from here. Please try again in an hour, or call the clinic."))
@@ -241,7 +231,7 @@ class QuestionnaireForm(Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        today = timezone.localdate()
+        today = clinic_today()
         for key, _field, _label, _help, _date_label in DATED_QUESTIONS:
             when = data.get(f"{key}_date")
             if data.get(key) == "yes":

@@ -20,6 +20,9 @@ from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_
 
 from booking.models import Appointment, Practitioner
 from clinic import formats
+from clinic.clock import clinic_local as local
+from clinic.clock import clinic_today as today  # noqa: F401 - present.today(), as flow and views call it
+from clinic.clock import clinic_zone
 from treatments.models import Category, Treatment
 
 # --- what a treatment suits, in the patient's words --------------------------------
@@ -198,18 +201,6 @@ def practitioner_label(practitioner: Practitioner | None) -> str:
 
 
 # --- dates and times in the clinic's zone ----------------------------------------------
-
-
-def clinic_zone() -> Any:
-    return timezone.get_default_timezone()
-
-
-def local(moment: datetime) -> datetime:
-    return timezone.localtime(moment, clinic_zone())
-
-
-def today() -> date:
-    return timezone.localdate(timezone.now(), clinic_zone())
 
 
 def day_text(day: date) -> str:

@@ -130,7 +130,7 @@ def test_correction_by_patch_recomputes_and_keeps_history(as_practitioner: APICl
     created = record(as_practitioner, patient_a).json()
     response = as_practitioner.patch(
         f"/api/v1/assessments/{created['id']}/",
-        {"lesions": {"punched_out_shallow": 15}, "notes": "Recounted the B2 scars."},
+        {"lesions": {"punched_out_shallow": 15}, "notes": "Recounted the B2 scars.", "reason": " Recount "},
         format="json",
     )
     assert response.status_code == 200, response.json()
@@ -149,13 +149,16 @@ def test_correction_by_patch_recomputes_and_keeps_history(as_practitioner: APICl
     assert changed["quantitative_score"] == (12, 10)
     assert changed["notes"] == (ASSESSMENT["notes"], "Recounted the B2 scars.")
     assert entries[1]["by"] is not None and entries[1]["at"]
+    assert stored.history.first().history_change_reason == "Recount"
 
 
 def test_a_correction_of_the_fitzpatrick_type_follows_to_the_patient(
     as_practitioner: APIClient, patient_a: Patient
 ) -> None:
     created = record(as_practitioner, patient_a, fitzpatrick_type=3).json()
-    as_practitioner.patch(f"/api/v1/assessments/{created['id']}/", {"fitzpatrick_type": 6}, format="json")
+    as_practitioner.patch(
+        f"/api/v1/assessments/{created['id']}/", {"fitzpatrick_type": 6, "reason": "Type VI"}, format="json"
+    )
     patient_a.refresh_from_db()
     assert patient_a.fitzpatrick_type == 6
 
@@ -167,18 +170,65 @@ def test_a_correction_of_the_fitzpatrick_type_follows_to_the_patient(
         ({"qualitative_grade": 9}, "qualitative_grade"),
         ({"patient": 1}, "patient"),
         ({"quantitative_score": 84}, None),  # read-only: ignored, the server computes it
+        ({"reason": None}, "reason"),
+        ({"reason": ""}, "reason"),
+        ({"reason": " \n "}, "reason"),
+        ({"reason": "x" * 101}, "reason"),
+        ({"version": "2026-01-01T10:00:00"}, "version"),  # naive: never a guess
+        ({"version": "yesterday"}, "version"),
+        ({"assessed_on": "1990-01-01"}, "assessed_on"),  # before the patient was born (1995)
+        ({"assessed_on": "2999-01-01"}, "assessed_on"),
     ],
 )
 def test_corrections_are_validated(
     as_practitioner: APIClient, patient_a: Patient, change: dict, field: str | None
 ) -> None:
     created = record(as_practitioner, patient_a).json()
-    response = as_practitioner.patch(f"/api/v1/assessments/{created['id']}/", change, format="json")
+    body = {"reason": "Recount", **change}
+    if body["reason"] is None:
+        del body["reason"]  # left out altogether
+    response = as_practitioner.patch(f"/api/v1/assessments/{created['id']}/", body, format="json")
     if field is None:
         assert response.status_code == 200 and response.json()["quantitative_score"] == 12
     else:
         assert response.status_code == 400 and field in response.json()["fields"]
         assert Assessment.objects.get(pk=created["id"]).history.count() == 1
+
+
+def test_a_correction_made_on_an_outdated_copy_is_refused_with_409(
+    as_practitioner: APIClient, as_manager: APIClient, patient_a: Patient
+) -> None:
+    created = record(as_practitioner, patient_a).json()
+    url = f"/api/v1/assessments/{created['id']}/"
+    read = as_practitioner.get(url).json()["updated_at"]
+    theirs = as_manager.patch(url, {"notes": "Theirs", "reason": "Mine first", "version": read}, format="json")
+    assert theirs.status_code == 200
+    response = as_practitioner.patch(
+        url, {"lesions": {"macular": 1}, "reason": "Recount", "version": read}, format="json"
+    )
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "edit_conflict" and "Someone else corrected this assessment" in body["detail"]
+    stored = Assessment.objects.get(pk=created["id"])
+    assert stored.macular == 12 and stored.notes == "Theirs" and stored.history.count() == 2
+    fresh = as_practitioner.get(url).json()["updated_at"]
+    again = as_practitioner.patch(
+        url, {"lesions": {"macular": 1}, "reason": "Recount", "version": fresh}, format="json"
+    )
+    assert again.status_code == 200 and again.json()["lesions"]["macular"] == 1
+    # Without a version the correction is saved whatever was saved before (the client chose to overwrite).
+    assert as_practitioner.patch(url, {"notes": "Last", "reason": "Overwrite"}, format="json").status_code == 200
+
+
+def test_a_stale_correction_with_bad_input_is_400_first(
+    as_practitioner: APIClient, as_manager: APIClient, patient_a: Patient
+) -> None:
+    created = record(as_practitioner, patient_a).json()
+    url = f"/api/v1/assessments/{created['id']}/"
+    read = as_practitioner.get(url).json()["updated_at"]
+    as_manager.patch(url, {"notes": "Theirs", "reason": "x"}, format="json")
+    response = as_practitioner.patch(url, {"notes": "Mine", "reason": " ", "version": read}, format="json")
+    assert response.status_code == 400 and "reason" in response.json()["fields"]  # api-v1.md: 400 before 409
 
 
 def test_assessments_are_never_deleted(as_manager: APIClient, patient_a: Patient) -> None:

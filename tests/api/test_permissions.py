@@ -379,7 +379,10 @@ BUILDERS: dict[str, Builder] = {
     "appointment-no-show": lambda w, actor: (f"/api/v1/appointments/{w.started.pk}/no-show/", None),
     "notification-list": lambda w, actor: (f"/api/v1/notifications/?patient={w.patient_a.pk}", None),
     "assessment-list": lambda w, actor: ("/api/v1/assessments/", {**ASSESSMENT, "patient": w.patient_a.pk}),
-    "assessment-detail": lambda w, actor: (f"/api/v1/assessments/{_assessment(w).pk}/", {"notes": "Corrected"}),
+    "assessment-detail": lambda w, actor: (
+        f"/api/v1/assessments/{_assessment(w).pk}/",
+        {"notes": "Corrected", "reason": "Typo"},
+    ),
     "assessment-history": lambda w, actor: (f"/api/v1/assessments/{_assessment(w).pk}/history/", None),
     "assessment-photos": lambda w, actor: (
         f"/api/v1/assessments/{_assessment(w).pk}/photos/",

@@ -71,3 +71,12 @@ def test_booking_documents_separate_visit(schema: dict) -> None:
     body = schema["components"]["schemas"]["BookRequest"]["properties"]
     assert body["separate_visit"]["type"] == "boolean" and body["separate_visit"]["default"] is False
     assert "separate_visit" not in schema["components"]["schemas"]["BookRequest"].get("required", [])
+
+
+def test_an_assessment_correction_documents_its_reason_and_its_conflict(schema: dict) -> None:
+    patch = schema["paths"]["/api/v1/assessments/{id}/"]["patch"]
+    body = patch["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    correction = schema["components"]["schemas"][body]
+    assert correction["required"] == ["reason"] and "version" in correction["properties"]
+    assert patch["responses"]["409"]["description"].startswith("edit_conflict")
+    assert patch["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")

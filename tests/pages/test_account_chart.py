@@ -7,11 +7,11 @@ from datetime import date, timedelta
 import pytest
 from django.utils import translation
 
+from clinic.clock import clinic_today
 from portal.account.progress import change_words, day_label, score_chart, session_rows
 from tests.factories import PatientFactory
 from tests.pages.account_fixtures import plan
 from treatments.models import PlanSession, TreatmentPlan
-from treatments.services import clinic_today
 
 HORIZON = timedelta(days=90)
 

@@ -126,7 +126,8 @@ def test_saving_chinese_switches_the_site_language(client: Client) -> None:
     ("field", "value", "message"),
     [
         ("phone", "12345", "Enter a mobile number we can call"),
-        ("date_of_birth", "2999-01-01", "Your date of birth cannot be in the future."),
+        ("date_of_birth", "2999-01-01", "The date of birth cannot be in the future."),
+        ("date_of_birth", "1850-01-01", "Check the year of birth."),
         ("date_of_birth", "not a date", "Enter the date as day, month and year."),
         ("full_name", "   ", "This field is required."),
         ("preferred_language", "fr", "Select a valid choice."),

@@ -14,11 +14,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from booking.models import Appointment
+from clinic.clock import clinic_today
 from tests.factories import AppointmentFactory, PatientFactory, UserFactory
 from tests.pages.account_fixtures import add_photo, plan, scores
 from tests.pages.helpers import assert_translated
 from treatments.models import PlanSession
-from treatments.services import clinic_today
 
 pytestmark = pytest.mark.django_db
 

@@ -192,8 +192,8 @@ def test_a_change_needs_a_reason(client, assessment, doctor) -> None:
         ({"keloid_area_cm2": "-3"}, "An area cannot be negative."),
         ({"keloid_area_cm2": "1e999"}, "cm²"),
         ({"qualitative_grade": "9"}, "Choose a grade."),
-        ({"assessed_on": "2999-01-01"}, "This date is in the future."),
-        ({"assessed_on": "1901-01-01"}, "Check the year."),
+        ({"assessed_on": "2999-01-01"}, "An assessment cannot be dated in the future."),
+        ({"assessed_on": "1901-01-01"}, "That is before the patient was born."),
         ({"photo_front": "not a file"}, None),
     ],
 )
@@ -279,10 +279,11 @@ def test_a_correction_racing_another_is_refused_under_the_lock(client, assessmen
 
     monkeypatch.setattr(views, "_check_photos", meanwhile)
     response = client.post(_url(assessment), _body(assessment, macular="1", reason="Mine"))
-    assert response.status_code == 400
+    assert response.status_code == 409  # the service's check, under its lock
     assert "Someone else corrected this assessment after you opened it" in response.text
     fresh = Assessment.objects.get(pk=assessment.pk)
     assert fresh.notes == "Theirs" and fresh.macular == 12
+    assert f'name="version" value="{fresh.updated_at.isoformat()}"' in response.text
 
 
 def test_adding_a_photo_needs_no_fresh_form(client, assessment, doctor) -> None:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import DateField, DateTimeField, Field, Model
-from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -21,11 +20,12 @@ from django.utils.translation import gettext_lazy
 from booking.models import Appointment, Notification, SessionRecord
 from booking.selectors import appointments_for
 from clinic import formats
+from clinic.clock import clinic_today
 from patients.models import DECLARATION_YES_NO, Allergy, FitzpatrickType, HealthDeclaration, Patient
+from patients.selectors import declaration_is_current, declaration_submitted_on
 from treatments import history, plans, selectors
 from treatments.models import Assessment, AssessmentPhoto, PhotoView, PlanSession, Treatment, TreatmentPlan
 from treatments.screening import RETINOID_WINDOW, SUN_EXPOSURE_WINDOW
-from treatments.services import clinic_today
 from workspace.chart.forms import AREA_LABELS, CHOICE_LABELS, LESION_LABELS, PARAMETER_LABELS
 
 LIST_LIMIT = 100  # appointments and notifications shown; the newest first
@@ -46,7 +46,7 @@ def risk_flags(declaration: HealthDeclaration | None, today: date) -> list[str]:
     if declaration is None:
         return []
     flags = [_label(HealthDeclaration, name) for name in _FLAG_FIELDS if getattr(declaration, name)]
-    submitted_on = timezone.localdate(declaration.submitted_at, timezone.get_default_timezone())
+    submitted_on = declaration_submitted_on(declaration)
     if declaration.recent_sun_exposure and (today - submitted_on) < SUN_EXPOSURE_WINDOW:
         flags.append(_label(HealthDeclaration, "recent_sun_exposure"))
     dose = declaration.isotretinoin_last_dose
@@ -74,10 +74,7 @@ def declaration_state(latest: HealthDeclaration | None, today: date) -> str:
     """``missing``, ``stale`` (older than CLINIC_DECLARATION_MAX_AGE) or ``current``."""
     if latest is None:
         return "missing"
-    submitted_on = timezone.localdate(latest.submitted_at, timezone.get_default_timezone())
-    if timedelta(days=(today - submitted_on).days) > settings.CLINIC_DECLARATION_MAX_AGE:
-        return "stale"
-    return "current"
+    return "current" if declaration_is_current(latest, on=today) else "stale"
 
 
 # --- the score trend -----------------------------------------------------------------------
@@ -527,9 +524,7 @@ def chart_context(*, patient: Patient, clinical: bool, query: Any) -> dict[str, 
         "declaration_state": declaration_state(latest, today),
         "declaration_max_age_days": settings.CLINIC_DECLARATION_MAX_AGE.days,
         "risk_flags": risk_flags(latest, today),
-        "declarations": [
-            DeclarationRow(d, risk_flags(d, today), timezone.localdate(d.submitted_at)) for d in declarations
-        ],
+        "declarations": [DeclarationRow(d, risk_flags(d, today), declaration_submitted_on(d)) for d in declarations],
         "appointments": list(appointments_for(patient_id=patient.pk).order_by("-start", "-id")[:LIST_LIMIT]),
         "notifications": list(
             Notification.objects.filter(patient=patient)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -30,7 +30,7 @@ from treatments.models import (
     Treatment,
 )
 from treatments.parameters import AREAS, PARAMETERS, TEXT_MAX, Day, Number, Text
-from treatments.services import clinic_today
+from treatments.services import REASON_MAX
 
 # --- shared helpers ------------------------------------------------------------------------
 
@@ -47,16 +47,6 @@ def apply_errors(form: forms.BaseForm, fields: dict[str, list[Any]] | None, deta
             placed = True
     if not placed and detail:
         form.add_error(None, str(detail))
-
-
-def _check_past(value: date | None, *, born: date | None = None) -> date | None:
-    if value is None:
-        return value
-    if value > clinic_today():
-        raise forms.ValidationError(_("This date is in the future."))
-    if value.year < 1900 or (born is not None and value < born):
-        raise forms.ValidationError(_("Check the year."))
-    return value
 
 
 def day_input() -> forms.DateInput:
@@ -102,14 +92,6 @@ class PatientForm(forms.ModelForm):
         if not name or "\x00" in name:
             raise forms.ValidationError(_("Enter the patient's name."))
         return name
-
-    def clean_date_of_birth(self) -> date:
-        born = self.cleaned_data["date_of_birth"]
-        if born > clinic_today():
-            raise forms.ValidationError(_("The date of birth cannot be in the future."))
-        if born.year < clinic_today().year - 120:
-            raise forms.ValidationError(_("Check the year of birth."))
-        return born
 
     def _post_clean(self) -> None:
         # The services validate and save; do not run the model's full_clean here.
@@ -165,12 +147,6 @@ class DeclarationForm(forms.Form):
         self.fields = {**questions, **self.fields}
         for name in DECLARATION_QUESTIONS:
             self.fields[name].error_messages["required"] = _("Answer yes or no.")
-
-    def clean_isotretinoin_last_dose(self) -> date | None:
-        return _check_past(self.cleaned_data.get("isotretinoin_last_dose"))
-
-    def clean_topical_retinoid_last_use(self) -> date | None:
-        return _check_past(self.cleaned_data.get("topical_retinoid_last_use"))
 
     def answers(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -308,9 +284,6 @@ class AssessmentForm(ScoreForm):
                 error_messages={"invalid": _("Upload a JPEG or PNG picture."), "empty": _("The file is empty.")},
             )
 
-    def clean_assessed_on(self) -> date | None:
-        return _check_past(self.cleaned_data.get("assessed_on"), born=self.patient.date_of_birth)
-
     def clean_notes(self) -> str:
         return self.cleaned_data["notes"].replace("\x00", "").strip()
 
@@ -339,19 +312,15 @@ class AssessmentForm(ScoreForm):
         }
 
 
-REASON_MAX = 100  # the history's change-reason column
-
-
 class AssessmentCorrectForm(AssessmentForm):
     """A correction of a saved assessment: the same fields prefilled with its
     values, a reason for the history when a value changes, and photos to add."""
 
     reason = forms.CharField(
         label=_("Reason for the correction"),
-        required=False,
-        max_length=REASON_MAX,
+        required=False,  # needed for a change, which services.assessment_correct checks; not for photos only
         help_text=_("Kept in the change history. Needed when you change a value; not for only adding photos."),
-        error_messages={"max_length": _("At most %(limit_value)d characters.")},
+        widget=forms.TextInput(attrs={"maxlength": REASON_MAX}),
     )
 
     def __init__(self, *args: Any, assessment: Assessment, **kwargs: Any) -> None:
@@ -404,6 +373,11 @@ class AssessmentCorrectForm(AssessmentForm):
 
 
 class PlanForm(forms.Form):
+    """What a plan is made of. The lists offer only what makes sense (treatments
+    with an interval, this patient's assessments), but any active treatment and
+    any assessment parse: whether it can be planned is ``services.plan_create``'s
+    decision, so the page refuses with the API's words."""
+
     treatment = forms.ModelChoiceField(
         label=_("Treatment"),
         queryset=Treatment.objects.none(),
@@ -413,7 +387,7 @@ class PlanForm(forms.Form):
     sessions = forms.IntegerField(
         label=_("Number of sessions"),
         min_value=1,
-        max_value=50,
+        max_value=100,  # a shape bound, as the API's; the treatment's range is the service's
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
         error_messages={"invalid": _("Give a whole number of sessions.")},
     )
@@ -429,18 +403,26 @@ class PlanForm(forms.Form):
 
     def __init__(self, *args: Any, patient: Patient, assessments: list[Assessment] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["treatment"].queryset = Treatment.objects.filter(  # type: ignore[attr-defined]  # a ModelChoiceField
+        treatment = cast("forms.ModelChoiceField[Treatment]", self.fields["treatment"])
+        assessment = cast("forms.ModelChoiceField[Assessment]", self.fields["assessment"])
+        treatment.queryset = Treatment.objects.filter(active=True)
+        assessment.queryset = Assessment.objects.all()
+        plannable = Treatment.objects.filter(
             active=True, interval_days_min__isnull=False, interval_days_max__isnull=False
         ).order_by("display_order", "slug")
-        self.fields["treatment"].label_from_instance = lambda t: t.localized("name")  # type: ignore[attr-defined]  # a ModelChoiceField
-        self.fields["assessment"].queryset = Assessment.objects.filter(patient=patient).order_by("-assessed_on", "-id")  # type: ignore[attr-defined]  # a ModelChoiceField
-        self.fields["assessment"].label_from_instance = lambda a: (  # type: ignore[attr-defined]  # a ModelChoiceField
-            _("%(date)s · score %(score)s")
-            % {
-                "date": formats.date_text(a.assessed_on),
-                "score": a.quantitative_score,
-            }
-        )
+        treatment.widget.choices = [("", "—"), *((t.pk, t.localized("name")) for t in plannable)]
+        own = Assessment.objects.filter(patient=patient).order_by("-assessed_on", "-id")
+        assessment.widget.choices = [
+            ("", "—"),
+            *(
+                (
+                    a.pk,
+                    _("%(date)s · score %(score)s")
+                    % {"date": formats.date_text(a.assessed_on), "score": a.quantitative_score},
+                )
+                for a in own
+            ),
+        ]
 
 
 class PlanCancelForm(forms.Form):

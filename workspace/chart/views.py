@@ -12,6 +12,7 @@ shown in place with what was typed, never a 500.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib import messages
@@ -21,6 +22,7 @@ from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -28,6 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from booking.models import Appointment, SessionRecord
 from booking.services import appointment_complete
 from clinic import formats
+from clinic.clock import clinic_today
 from clinic.errors import ApplicationError, InvalidInput, InvalidState
 from clinic.pages import HtmxHttpRequest
 from patients.models import Patient
@@ -135,9 +138,13 @@ def declaration_new(request: HttpRequest, pk: int) -> HttpResponse:
     form = DeclarationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         if form.is_valid():
-            declaration_submit(patient=patient, entered_by=user_of(request), **form.answers())
-            messages.success(request, _("The health declaration was recorded."))
-            return redirect(reverse("chart:patient", args=[patient.pk]) + "#declarations")
+            try:
+                declaration_submit(patient=patient, entered_by=user_of(request), **form.answers())
+            except InvalidInput as error:
+                apply_errors(form, error.fields, error.detail)
+            else:
+                messages.success(request, _("The health declaration was recorded."))
+                return redirect(reverse("chart:patient", args=[patient.pk]) + "#declarations")
         return render(request, "chart/declaration_form.html", {"form": form, "patient": patient}, status=400)
     return render(request, "chart/declaration_form.html", {"form": form, "patient": patient})
 
@@ -249,7 +256,7 @@ def assessment_new(request: HttpRequest, pk: int) -> HttpResponse:
         form = AssessmentForm(
             patient=patient,
             initial={
-                "assessed_on": services.clinic_today(),
+                "assessed_on": clinic_today(),
                 "fitzpatrick_type": patient.fitzpatrick_type,
                 "pih": "none",
                 "pie": "none",
@@ -257,7 +264,7 @@ def assessment_new(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return _assessment_page(request, form, patient)
     if _too_large(request):
-        form = AssessmentForm(patient=patient, initial={"assessed_on": services.clinic_today()})
+        form = AssessmentForm(patient=patient, initial={"assessed_on": clinic_today()})
         return _assessment_page(request, form, patient, status=400, page_error=str(TOO_LARGE))
     form = AssessmentForm(request.POST, request.FILES, patient=patient)
     if not form.is_valid():
@@ -283,8 +290,24 @@ def assessment_new(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _version(assessment: Assessment) -> str:
-    """What the correction form was opened on: a newer save means someone else corrected it meanwhile."""
-    return assessment.updated_at.isoformat()
+    """What the correction form was opened on (``services.assessment_version``), carried by the form."""
+    return services.assessment_version(assessment).isoformat()
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _sent_version(request: HttpRequest) -> datetime:
+    """The version the form was opened on; one that cannot be read (a tampered
+    form) matches no save, so the service refuses it as out of date."""
+    try:
+        found = parse_datetime(request.POST.get("version", "")[:64].strip())
+    except ValueError:
+        found = None
+    return found if found is not None and found.tzinfo is not None else EPOCH
+
+
+CONFLICT_NEXT_STEP = gettext_lazy("Check the values below and save again to replace theirs.")
 
 
 @clinician_required
@@ -313,32 +336,29 @@ def assessment_correct(request: HttpRequest, pk: int, assessment_pk: int) -> Htt
     if form.errors:
         return _assessment_page(request, form, **page, status=400)
     changes = form.changes()
-    reason = form.cleaned_data["reason"]
-    conflict = _(
-        "Someone else corrected this assessment after you opened it (see the change history). "
-        "Check the values below and save again to replace theirs."
-    )
-    if changes and request.POST.get("version") != _version(assessment):
-        # Saving would silently undo what someone else saved since this form was opened.
-        form.add_error(None, conflict)
-        page["version"] = _version(assessment)
-        return _assessment_page(request, form, **page, status=409)
     if not changes and not uploads:
         form.add_error(None, _("Nothing was changed. Change a value or choose a photo to add."))
-    elif changes and not reason:
-        form.add_error("reason", _("Say why the assessment is corrected; it is kept in the change history."))
-    if form.errors:
         return _assessment_page(request, form, **page, status=400)
 
     def write() -> Assessment:
-        if not changes:
+        if not changes:  # photos only: no new version, so neither a reason nor a fresh form is needed
             return assessment
-        saved_at = Assessment.objects.select_for_update().values_list("updated_at", flat=True).get(pk=assessment.pk)
-        if saved_at != assessment.updated_at:  # saved by someone else since this request read it
-            raise InvalidInput(conflict)
-        return services.assessment_correct(assessment=assessment, by=user_of(request), reason=reason, **changes)
+        return services.assessment_correct(
+            assessment=assessment,
+            by=user_of(request),
+            reason=form.cleaned_data["reason"],
+            expected_version=_sent_version(request),
+            **changes,
+        )
 
-    saved = _save_with_photos(request, form, write, uploads)
+    try:
+        saved = _save_with_photos(request, form, write, uploads)
+    except services.EditConflict as error:
+        # Saving would silently undo what someone else saved since this form was opened:
+        # what was typed stays, with the version now saved, so saving again replaces theirs on purpose.
+        form.add_error(None, f"{error.detail} {CONFLICT_NEXT_STEP}")
+        page["version"] = _version(Assessment.objects.get(pk=assessment.pk))
+        return _assessment_page(request, form, **page, status=409)
     if saved is None:
         return _assessment_page(request, form, **page, status=400)
     corrected, stored = saved
@@ -485,7 +505,7 @@ def _plan_state(appointment: Appointment) -> chart.PlanRow | None:
     if appointment.plan_session is None:
         return None
     plan = selectors.plans_for().get(pk=appointment.plan_session.plan_id)
-    return chart.plan_rows([plan], services.clinic_today())[0]
+    return chart.plan_rows([plan], clinic_today())[0]
 
 
 @clinician_required

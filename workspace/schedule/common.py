@@ -8,29 +8,18 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpResponse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from booking import availability
 from booking.models import Appointment, Practitioner
 from clinic import formats
+from clinic.clock import clinic_local as local
+from clinic.clock import clinic_today, clinic_zone  # noqa: F401 - the schedule's views import them from here
 from clinic.errors import ApplicationError, InvalidInput
 from clinic.pages import HtmxHttpRequest
 from treatments.models import Treatment
 
 MAX_ID = 2**31 - 1
-
-
-def clinic_zone() -> Any:
-    return availability.clinic_zone()
-
-
-def clinic_today() -> date:
-    return timezone.localdate(timezone.now(), timezone=clinic_zone())
-
-
-def local(moment: datetime) -> datetime:
-    return moment.astimezone(clinic_zone())
 
 
 def int_param(raw: str | None) -> int | None:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from booking.models import Appointment, ClinicClosure, Practitioner
+from clinic.clock import clinic_today, clinic_zone
 from patients.models import Language
 from patients.validators import normalize_phone
 
@@ -34,7 +35,7 @@ class AccessibleForm(forms.Form):
 def clinic_datetime(value: datetime) -> datetime:
     """A wall-clock time typed by staff is the clinic's, whatever zone the request runs in."""
     if timezone.is_naive(value):
-        return timezone.make_aware(value, timezone.get_default_timezone())
+        return timezone.make_aware(value, clinic_zone())
     return value
 
 
@@ -69,7 +70,7 @@ class StartField(forms.CharField):
 
 
 def _birth_date(value: date) -> None:
-    today = timezone.localdate()
+    today = clinic_today()
     if value > today:
         raise ValidationError(_("The date of birth cannot be in the future."))
     if value.year < today.year - 120:

@@ -5,8 +5,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from django.utils import timezone
 
+from clinic.clock import clinic_today
 from demo.clinic import DEMO_PASSWORD, seed_demo
 from demo.history import seed_history
 
@@ -37,7 +37,7 @@ class Command(BaseCommand):
                 "demo values, so it refuses to run with DEBUG off. Pass --force if this really is a demo server."
             )
         with transaction.atomic():
-            tally = seed_demo(today=timezone.localdate())
+            tally = seed_demo(today=clinic_today())
         if tally.changed_anything:
             self.stdout.write(self.style.SUCCESS("Demo clinic seeded."))
         else:
@@ -46,7 +46,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  {line}")
         if not without_history:
             # Outside the transaction above: the booking services run their own (durable) transactions.
-            history = seed_history(today=timezone.localdate())
+            history = seed_history(today=clinic_today())
             if history.created:
                 self.stdout.write(self.style.SUCCESS("Demo history seeded (Emily Cheung's course, the next days)."))
             for line in history.lines():
