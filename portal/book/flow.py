@@ -424,8 +424,12 @@ def _post(flow: Flow) -> HttpResponse:
     if action == "health" and patient is not None:
         answers = QuestionnaireForm(request.POST)
         if answers.is_valid():
-            declaration_submit(patient=patient, **answers.answers())
-            return _done(request, choice.url())
+            try:
+                declaration_submit(patient=patient, **answers.answers())
+            except InvalidInput as error:
+                answers.apply_service_error(error)
+            else:
+                return _done(request, choice.url())
         flow.forms["health"] = answers
         return _render(flow)
     if action == "confirm" and patient is not None:

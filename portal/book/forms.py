@@ -12,8 +12,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from clinic.api import ScopedThrottle
-from clinic.clock import clinic_today
-from clinic.errors import ApplicationError
+from clinic.errors import ApplicationError, InvalidInput
 from patients.models import Allergy, HealthDeclaration, Language
 from patients.validators import normalize_phone
 
@@ -230,18 +229,20 @@ class QuestionnaireForm(Form):
         self.fields["allergies_other"] = other
 
     def clean(self) -> dict[str, Any]:
+        # Shape only: a "yes" needs its date. Which dates are plausible is
+        # patients.validators.validate_declared_date, applied by declaration_submit.
         data = super().clean() or {}
-        today = clinic_today()
         for key, _field, _label, _help, _date_label in DATED_QUESTIONS:
-            when = data.get(f"{key}_date")
-            if data.get(key) == "yes":
-                if when is None and f"{key}_date" not in self.errors:
-                    self.add_error(f"{key}_date", _("Give the date, even roughly."))
-                elif when is not None and when > today:
-                    self.add_error(f"{key}_date", _("This date cannot be in the future."))
-                elif when is not None and when.year < 1900:
-                    self.add_error(f"{key}_date", _("Check the year."))
+            if data.get(key) == "yes" and data.get(f"{key}_date") is None and f"{key}_date" not in self.errors:
+                self.add_error(f"{key}_date", _("Give the date, even roughly."))
         return data
+
+    def apply_service_error(self, error: InvalidInput) -> None:
+        """The service's refusal on the date field it is about (its fields are the declaration's)."""
+        names = {field: f"{key}_date" for key, field, *_rest in DATED_QUESTIONS}
+        apply_error(
+            self, InvalidInput(error.detail, fields={names.get(k, k): v for k, v in (error.fields or {}).items()})
+        )
 
     def answers(self) -> dict[str, Any]:
         """The declaration's fields, as ``declaration_submit`` takes them."""

@@ -151,9 +151,13 @@ def questionnaire(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = QuestionnaireForm(request.POST)
         if form.is_valid():
-            declaration_submit(patient=patient, **form.answers())
-            messages.success(request, _("Thank you. Your health answers are saved."))
-            return redirect(target)
+            try:
+                declaration_submit(patient=patient, **form.answers())
+            except InvalidInput as error:
+                form.apply_service_error(error)
+            else:
+                messages.success(request, _("Thank you. Your health answers are saved."))
+                return redirect(target)
     else:
         form = QuestionnaireForm(initial=initial_answers(latest) if latest else None)
     return render(

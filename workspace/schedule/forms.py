@@ -3,7 +3,7 @@ the booking rules live in booking.services and answer with clinic.errors."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from booking.models import Appointment, ClinicClosure, Practitioner
-from clinic.clock import clinic_today, clinic_zone
+from clinic.clock import clinic_zone
 from patients.models import Language
 from patients.validators import normalize_phone
 
@@ -69,23 +69,15 @@ class StartField(forms.CharField):
         return moment
 
 
-def _birth_date(value: date) -> None:
-    today = clinic_today()
-    if value > today:
-        raise ValidationError(_("The date of birth cannot be in the future."))
-    if value.year < today.year - 120:
-        raise ValidationError(_("Check the year of birth."))
-
-
 class PatientCreateForm(AccessibleForm):
     prefix = "new"
     full_name = forms.CharField(label=_("Full name"), max_length=200)
     phone = forms.CharField(
         label=_("Mobile phone"), max_length=40, help_text=_("Hong Kong numbers need no code, e.g. 9123 4567.")
     )
+    # Its limits are patients.validators.validate_birth_date, applied by patient_create.
     date_of_birth = forms.DateField(
         label=_("Date of birth"),
-        validators=[_birth_date],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     email = forms.EmailField(
