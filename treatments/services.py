@@ -15,7 +15,7 @@ plan's windows; nothing here imports booking.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any
@@ -258,6 +258,32 @@ def photo_add(*, assessment: Assessment, view: str, upload: IO[bytes], size: int
             default_storage.delete(name)
         raise
     return record
+
+
+def assessment_save_with_photos(
+    *, write: Callable[[], Assessment], photos: Sequence[tuple[str, Any]], by: User
+) -> tuple[Assessment, list[AssessmentPhoto]]:
+    """Runs ``write`` (``assessment_record`` or ``assessment_correct``, bound to
+    their arguments) and stores ``photos`` (view, upload) with it, all or nothing:
+    a refused photo undoes the write and leaves no file behind. A refusal is the
+    refusing service's error; a photo's is InvalidInput on ``photo_<view>``."""
+    stored: list[AssessmentPhoto] = []
+    try:
+        with transaction.atomic():
+            assessment = write()
+            for view, upload in photos:
+                try:
+                    stored.append(photo_add(assessment=assessment, view=view, upload=upload, size=upload.size, by=by))
+                except InvalidInput as error:
+                    problems = (error.fields or {}).get("image", [str(error.detail)])
+                    raise InvalidInput(error.detail, fields={f"photo_{view}": problems}) from None
+    except BaseException:
+        for photo in stored:  # rolled back: their files must not stay behind
+            for name in (photo.image.name, photo.thumbnail.name):
+                if name:
+                    default_storage.delete(name)
+        raise
+    return assessment, stored
 
 
 # --- treatment plans -------------------------------------------------------------------------

@@ -16,9 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib import messages
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -219,33 +217,13 @@ TOO_LARGE = gettext_lazy("The photos together are too large. Each may be at most
 def _save_with_photos(
     request: HttpRequest, form: AssessmentForm, write: Callable[[], Assessment], uploads: list[tuple[str, Any]]
 ) -> tuple[Assessment, list[AssessmentPhoto]] | None:
-    """Runs ``write`` (a service call) and stores the photos in one transaction.
-    None when a service refused: its errors are on the form and nothing is kept
-    (neither rows nor the photos' files)."""
-    stored: list[AssessmentPhoto] = []
+    """``treatments.services.assessment_save_with_photos``; None when a service
+    refused, with its errors placed on the form (nothing was kept)."""
     try:
-        with transaction.atomic():
-            assessment = write()
-            for view, upload in uploads:
-                try:
-                    stored.append(
-                        services.photo_add(
-                            assessment=assessment, view=view, upload=upload, size=upload.size, by=user_of(request)
-                        )
-                    )
-                except InvalidInput as error:
-                    form.add_error(f"photo_{view}", (error.fields or {}).get("image", [str(error.detail)])[0])
-                    raise
-    except BaseException as error:
-        for photo in stored:  # rolled back: their files must not stay behind
-            for name in (photo.image.name, photo.thumbnail.name):
-                default_storage.delete(name)  # type: ignore[arg-type]  # a stored photo's files have names
-        if not isinstance(error, InvalidInput):
-            raise
-        if not form.errors:
-            apply_errors(form, error.fields, error.detail)
+        return services.assessment_save_with_photos(write=write, photos=uploads, by=user_of(request))
+    except InvalidInput as error:
+        apply_errors(form, error.fields, error.detail)
         return None
-    return assessment, stored
 
 
 @clinician_required
