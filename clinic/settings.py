@@ -181,6 +181,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Beat keeps its schedule in memory: every periodic task is a sweep that is safe to
+# run at any time and expires if missed, so there is nothing worth persisting, and
+# no schedule file (a shelve, sqlite under Python 3.13) to lock, corrupt or leave
+# on one host's disk.
+CELERY_BEAT_SCHEDULER = "celery.beat:Scheduler"
 CELERY_ENABLE_UTC = True
 # No task may outlive this (a batch is 20 messages over one SMTP connection, each
 # with its own timeout): a stuck pool process is killed and replaced, and the

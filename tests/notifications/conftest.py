@@ -369,7 +369,7 @@ class Workers:
             "--without-heartbeat",
         ]
         if beat:
-            command += ["--beat", f"--schedule={self.tmp_path / f'beat-{index}'}"]
+            command += ["--beat"]
         log = self.tmp_path / f"worker-{index}.log"
         with log.open("wb") as output:
             process = subprocess.Popen(
