@@ -24,6 +24,7 @@ from booking.models import (
 )
 from booking.notifications import notification_retry
 from booking.services import closure_affected_appointments
+from patients.access import AccessLoggedAdmin
 from patients.permissions import user_of
 
 
@@ -273,7 +274,7 @@ class AppointmentAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(SessionRecord)
-class SessionRecordAdmin(SimpleHistoryAdmin):
+class SessionRecordAdmin(AccessLoggedAdmin, SimpleHistoryAdmin):
     """What was done at each session, with its history. Written by the
     ``complete`` transition (booking.services.appointment_complete), never
     here, and never deleted: the admin only shows it."""

@@ -38,7 +38,8 @@ from clinic.api import ScopedThrottle
 from clinic.clock import clinic_local, clinic_today
 from clinic.errors import InvalidInput
 from clinic.schema import errors
-from patients.models import Patient
+from patients.access import AccessLoggedApi
+from patients.models import AccessEvent, Patient
 from patients.permissions import IsClinician, IsPatientOrStaff, IsStaff, is_staff, user_of
 from treatments import services as clinical
 from treatments.models import PlanSession, Treatment
@@ -372,7 +373,9 @@ def _session_records() -> QuerySet[SessionRecord]:
     ],
     responses={200: SessionRecordSerializer(many=True), **errors(400, 401, 403)},
 )
-class SessionRecordListApi(generics.ListAPIView):
+class SessionRecordListApi(AccessLoggedApi, generics.ListAPIView):
+    access_what = AccessEvent.What.SESSION_RECORD
+    access_patient = staticmethod(lambda record: record.appointment.patient_id)
     """What was done at each completed appointment, newest first (practitioners
     and managers). Written by ``complete``; never deleted."""
 
@@ -394,7 +397,9 @@ class SessionRecordListApi(generics.ListAPIView):
 
 
 @extend_schema(responses={200: SessionRecordSerializer, **errors(401, 403, 404)})
-class SessionRecordDetailApi(generics.RetrieveAPIView):
+class SessionRecordDetailApi(AccessLoggedApi, generics.RetrieveAPIView):
+    access_what = AccessEvent.What.SESSION_RECORD
+    access_patient = staticmethod(lambda record: record.appointment.patient_id)
     permission_classes = [IsClinician]
     serializer_class = SessionRecordSerializer
 

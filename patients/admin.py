@@ -10,7 +10,8 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from patients.models import DECLARATION_YES_NO, Allergy, HealthDeclaration, Patient
+from patients.access import AccessLoggedAdmin
+from patients.models import DECLARATION_YES_NO, AccessEvent, Allergy, HealthDeclaration, Patient
 from patients.permissions import user_of
 from patients.services import patient_update
 from patients.validators import validate_birth_date
@@ -93,7 +94,11 @@ class PatientForm(forms.ModelForm):
 
 
 @admin.register(Patient)
-class PatientAdmin(SimpleHistoryAdmin):
+class PatientAdmin(AccessLoggedAdmin, SimpleHistoryAdmin):
+    # The change page shows the health declarations inline; the list shows none.
+    access_what = AccessEvent.What.DECLARATIONS
+    access_patient_path = "pk"
+    access_list = False
     form = PatientForm
     list_display = ("full_name", "phone", "email", "preferred_language", "fitzpatrick_type", "has_login", "created_at")
     list_filter = ("preferred_language", "fitzpatrick_type", "reminders_opt_out")
@@ -138,7 +143,8 @@ class HealthDeclarationForm(forms.ModelForm):
 
 
 @admin.register(HealthDeclaration)
-class HealthDeclarationAdmin(SimpleHistoryAdmin):
+class HealthDeclarationAdmin(AccessLoggedAdmin, SimpleHistoryAdmin):
+    access_what = AccessEvent.What.DECLARATIONS
     """Staff enter paper declarations here. Declarations are never edited or
     deleted (screening reads the newest): the change page only shows one."""
 
@@ -172,3 +178,26 @@ class HealthDeclarationAdmin(SimpleHistoryAdmin):
         if not change:
             obj.entered_by = user_of(request)
         super().save_model(request, obj, form, change)
+
+
+@admin.register(AccessEvent)
+class AccessEventAdmin(admin.ModelAdmin):
+    """The access log, for managers: read-only here as everywhere (the model and,
+    on PostgreSQL, a trigger refuse changes and deletions)."""
+
+    list_display = ("at", "actor_name", "actor_role", "patient_id", "what", "object_id", "door", "client_address")
+    list_filter = ("what", "door", "actor_role")
+    search_fields = ("actor_name",)
+    date_hierarchy = "at"
+    ordering = ("-at", "-id")
+    readonly_fields = list_display
+    fields = list_display
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

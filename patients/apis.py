@@ -23,11 +23,13 @@ from clinic.api import ScopedThrottle
 from clinic.errors import InvalidInput
 from clinic.schema import errors
 from patients import services
-from patients.models import HealthDeclaration, Patient
-from patients.permissions import IsPatient, IsStaff, user_of
-from patients.selectors import patients_matching
+from patients.models import AccessEvent, HealthDeclaration, Patient
+from patients.permissions import IsManager, IsPatient, IsStaff, user_of
+from patients.selectors import access_events_for_patient, patients_matching
 from patients.serializers import (
+    AccessEventSerializer,
     HealthDeclarationSerializer,
+    OwnAccessEventSerializer,
     OwnProfileSerializer,
     PasswordResetConfirmSerializer,
     PasswordResetSerializer,
@@ -176,6 +178,52 @@ class PatientDeclarationsApi(DeclarationListMixin, generics.ListCreateAPIView):
 
     def patient(self) -> Patient:
         return get_object_or_404(Patient, pk=self.kwargs["pk"])
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)
+        services.access_record(request, self.patient(), AccessEvent.What.DECLARATIONS, AccessEvent.Door.API)
+        return response
+
+
+ACCESS_LOG_PAGE = (
+    "Newest first, paginated (`?page=`, `?page_size=` up to 200). Each row is one read of the patient's "
+    "clinical data by a staff member (chart, declarations, assessments, each photo, plans, session records, "
+    "progress, history, a copy of the record) through the staff pages, the API or the administration site. "
+    "A patient's reads of their own record are not logged. Rows are never changed or deleted."
+)
+
+
+@extend_schema(
+    responses={200: AccessEventSerializer(many=True), **errors(400, 401, 403, 404)},
+    description="Who read this patient's clinical data (managers only). " + ACCESS_LOG_PAGE,
+)
+class PatientAccessLogApi(generics.ListAPIView):
+    permission_classes = [IsManager]
+    serializer_class = AccessEventSerializer
+
+    def get_queryset(self) -> QuerySet[AccessEvent]:
+        if getattr(self, "swagger_fake_view", False):
+            return AccessEvent.objects.none()
+        patient = get_object_or_404(Patient, pk=self.kwargs["pk"])
+        return access_events_for_patient(patient)
+
+
+@extend_schema(
+    responses={200: OwnAccessEventSerializer(many=True), **errors(400, 401, 403, 404)},
+    description="Who at the clinic opened the signed-in patient's record: the role, what and when. "
+    + ACCESS_LOG_PAGE
+    + " `actor_name` is the practitioner's name when a practitioner read it (the clinicians who treat the "
+    "patient, named on the public practitioner list) and null for receptionists and managers, whose names "
+    "the clinic's privacy officer gives on request.",
+)
+class MyAccessLogApi(generics.ListAPIView):
+    permission_classes = [IsPatient]
+    serializer_class = OwnAccessEventSerializer
+
+    def get_queryset(self) -> QuerySet[AccessEvent]:
+        if getattr(self, "swagger_fake_view", False):
+            return AccessEvent.objects.none()
+        return access_events_for_patient(own_patient(self.request))
 
 
 @extend_schema(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -146,3 +146,97 @@ class HealthDeclaration(models.Model):
 
     def __str__(self) -> str:
         return f"Declaration #{self.pk} of patient #{self.patient_id} at {self.submitted_at:%Y-%m-%d}"
+
+
+class AccessEventQuerySet(models.QuerySet["AccessEvent"]):
+    """The log is append-only: the application may add rows and read them, never
+    change or remove them (on PostgreSQL a trigger refuses it as well)."""
+
+    def update(self, **kwargs: object) -> int:
+        raise AccessLogImmutable("The access log cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AccessLogImmutable("The access log cannot be deleted.")
+
+
+class AccessLogImmutable(Exception):
+    """Something tried to change or delete a row of the access log."""
+
+
+class AccessEvent(models.Model):
+    """One read of a patient's clinical data by a staff member: who (kept as
+    text too, so the row stays meaningful after the account is removed), in which
+    role, what, through which door, when and from where. Written by
+    ``patients.services.access_record``; never changed or deleted.
+
+    ``patient`` has no database foreign key and is never cascaded: erasing a
+    patient's contact details keeps this row, and neither the retention purge
+    nor anything else may take the record of who read a chart with it."""
+
+    class What(models.TextChoices):
+        CHART = "chart", _("Patient chart")
+        DECLARATIONS = "declarations", _("Health declarations")
+        ASSESSMENT = "assessment", _("Scar assessments")
+        PHOTO = "photo", _("Photos")
+        PLAN = "plan", _("Treatment plans")
+        SESSION_RECORD = "session_record", _("Session records")
+        PROGRESS = "progress", _("Progress")
+        HISTORY = "history", _("Change history")
+        EXPORT = "export", _("Copy of the record")
+
+    class Door(models.TextChoices):
+        PAGE = "page", _("Staff pages")
+        API = "api", _("API")
+        ADMIN = "admin", _("Administration site")
+
+    at = models.DateTimeField(_("when"), default=timezone.now, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_role = models.CharField(_("role"), max_length=20)
+    actor_name = models.CharField(_("staff member"), max_length=200)
+    patient = models.ForeignKey(Patient, on_delete=models.DO_NOTHING, db_constraint=False, related_name="access_events")
+    what = models.CharField(_("what"), max_length=20, choices=What.choices)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    door = models.CharField(_("door"), max_length=10, choices=Door.choices)
+    client_address = models.CharField(_("client address"), max_length=64, blank=True)
+
+    objects = AccessEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["at"], name="access_at"),
+            models.Index(fields=["patient", "-at", "-id"], name="access_patient_at"),
+            models.Index(fields=["actor", "-at", "-id"], name="access_actor_at"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(door__in=["page", "api", "admin"]), name="access_door_valid"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    what__in=[
+                        "chart",
+                        "declarations",
+                        "assessment",
+                        "photo",
+                        "plan",
+                        "session_record",
+                        "progress",
+                        "history",
+                        "export",
+                    ]
+                ),
+                name="access_what_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Access #{self.pk}: {self.what} of patient #{self.patient_id} by {self.actor_role}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AccessLogImmutable("The access log cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AccessLogImmutable("The access log cannot be deleted.")

@@ -51,6 +51,12 @@ class IsClinician(HasRole):
     roles = (roles.PRACTITIONER, roles.MANAGER)
 
 
+class IsManager(HasRole):
+    """Managers: the access log."""
+
+    roles = (roles.MANAGER,)
+
+
 class IsPatientOrStaff(HasRole):
     roles = (roles.PATIENT, *roles.STAFF_ROLES)
 
@@ -101,6 +107,11 @@ def staff_required[V: View](view: V) -> V:
 def clinician_required[V: View](view: V) -> V:
     """Practitioners and managers: assessments, photos, plans, session records."""
     return _require(CLINICAL)(view)
+
+
+def manager_required[V: View](view: V) -> V:
+    """Managers only: the access log."""
+    return _require((MANAGER,))(view)
 
 
 def is_clinician(request: HttpRequest) -> bool:

@@ -4,13 +4,15 @@ list and staff booking) and whether their health declaration is still current
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 
 from clinic.clock import clinic_date
-from patients.models import HealthDeclaration, Patient
+from patients.models import AccessEvent, HealthDeclaration, Patient
 
 
 def patients_matching(query: str) -> QuerySet[Patient]:
@@ -52,3 +54,30 @@ def declaration_is_current(
         return False
     limit = settings.CLINIC_DECLARATION_MAX_AGE if max_age is None else max_age
     return timedelta(days=(on - declaration_submitted_on(declaration)).days) <= limit
+
+
+# --- the access log ----------------------------------------------------------------------------
+
+
+def access_events_for_patient(patient: Patient | int) -> QuerySet[AccessEvent]:
+    """Who read a patient's clinical data, newest first (one query per page)."""
+    patient_id = patient.pk if isinstance(patient, Patient) else patient
+    return AccessEvent.objects.filter(patient_id=patient_id).order_by("-at", "-id")
+
+
+def access_events_by_actor(actor_id: int) -> QuerySet[AccessEvent]:
+    """What one staff member read, newest first. No join to the patient: a row
+    outlives a purged patient record, and must still be listed."""
+    return AccessEvent.objects.filter(actor_id=actor_id).order_by("-at", "-id")
+
+
+def patient_names(patient_ids: Iterable[int]) -> dict[int, str]:
+    """Names of the patients still on file, by id (one query)."""
+    return dict(Patient.objects.filter(pk__in=set(patient_ids)).values_list("pk", "full_name"))
+
+
+def access_actors() -> QuerySet[User]:
+    """Staff accounts that appear in the access log, for the managers' picker."""
+    return User.objects.filter(pk__in=AccessEvent.objects.values("actor_id")).order_by(
+        "first_name", "last_name", "username"
+    )

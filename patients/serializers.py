@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from clinic.api import CleanCharField
-from patients.models import DECLARATION_YES_NO, Allergy, HealthDeclaration, Language, Patient
+from patients.models import DECLARATION_YES_NO, AccessEvent, Allergy, HealthDeclaration, Language, Patient
 from patients.validators import normalize_phone
 
 
@@ -135,3 +135,62 @@ class HealthDeclarationSerializer(serializers.ModelSerializer):
 
     def get_entered_by_staff(self, declaration: HealthDeclaration) -> bool:
         return declaration.entered_by_id is not None
+
+
+class AccessEventSerializer(serializers.ModelSerializer):
+    """One read of a patient's clinical data, as managers see it."""
+
+    at = serializers.DateTimeField(read_only=True)
+    actor = serializers.IntegerField(
+        source="actor_id", allow_null=True, read_only=True, help_text="Null once the account is removed."
+    )
+    patient = serializers.IntegerField(source="patient_id", read_only=True)
+    what = serializers.ChoiceField(choices=AccessEvent.What.choices, read_only=True)
+    door = serializers.ChoiceField(choices=AccessEvent.Door.choices, read_only=True)
+
+    class Meta:
+        model = AccessEvent
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "actor_role",
+            "actor_name",
+            "patient",
+            "what",
+            "object_id",
+            "door",
+            "client_address",
+        ]
+        read_only_fields = fields
+
+
+def patient_visible_actor_name(event: AccessEvent) -> str | None:
+    """The name a patient sees for whoever read their record: a practitioner's
+    name (the clinicians who treat them, named on the public practitioner list),
+    never a receptionist's or manager's, and never a sign-in email. The role and
+    the time are always shown; the clinic's privacy officer can name anyone else."""
+    from patients.roles import PRACTITIONER
+
+    if event.actor_role == PRACTITIONER and event.actor_name and "@" not in event.actor_name:
+        return event.actor_name
+    return None
+
+
+class OwnAccessEventSerializer(serializers.Serializer):
+    """One read of the signed-in patient's record by the clinic's staff."""
+
+    at = serializers.DateTimeField(read_only=True)
+    actor_role = serializers.ChoiceField(
+        choices=["receptionist", "practitioner", "manager", "staff"],
+        read_only=True,
+        help_text="The reader's role (staff: an administration account without a clinic role).",
+    )
+    actor_name = serializers.SerializerMethodField(
+        help_text="The practitioner's name; null for other roles (see the endpoint's description)."
+    )
+    what = serializers.ChoiceField(choices=AccessEvent.What.choices, read_only=True)
+    door = serializers.ChoiceField(choices=AccessEvent.Door.choices, read_only=True)
+
+    def get_actor_name(self, event: AccessEvent) -> str | None:
+        return patient_visible_actor_name(event)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable
 from datetime import date
 from functools import partial
 from typing import Any
@@ -21,14 +22,17 @@ from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from clinic.client import client_address
 from clinic.errors import InvalidInput
-from patients.models import HealthDeclaration, Patient
+from patients.models import AccessEvent, HealthDeclaration, Patient
+from patients.roles import PATIENT, role_of
 from patients.validators import validate_birth_date, validate_declared_date
 
 logger = logging.getLogger(__name__)
@@ -246,3 +250,70 @@ def password_reset_confirm(*, uid: str, token: str, password: str) -> User:
 def patient_language_remember(*, user: Any, language: str) -> None:
     """The language a signed-in patient chose on the pages becomes their emails' language too."""
     Patient.objects.filter(user=user).exclude(preferred_language=language).update(preferred_language=language)
+
+
+# --- the access log of clinical reads --------------------------------------------------------
+
+AccessRead = tuple["Patient | int", str, "int | None"]  # (patient, what, object id)
+
+
+def _actor_of(request_or_actor: Any) -> tuple[Any, HttpRequest | None]:
+    """(user, Django request) from a DRF request, a Django request or a user."""
+    if isinstance(request_or_actor, HttpRequest):
+        return request_or_actor.user, request_or_actor
+    inner = getattr(request_or_actor, "_request", None)  # DRF's Request wraps Django's
+    if isinstance(inner, HttpRequest):
+        return request_or_actor.user, inner
+    return request_or_actor, None
+
+
+def access_record(
+    request_or_actor: Any, patient: Patient | int, what: str, door: str, obj_id: int | None = None
+) -> int:
+    """Logs one read of ``patient``'s clinical data (``what``: an ``AccessEvent.What``)
+    through ``door`` (``AccessEvent.Door``). See ``access_record_many``."""
+    return access_record_many(request_or_actor, [(patient, what, obj_id)], door)
+
+
+def access_record_many(request_or_actor: Any, reads: Iterable[AccessRead], door: str) -> int:
+    """Logs the reads of one request in one INSERT, whatever their number, and
+    returns how many rows were written.
+
+    ``request_or_actor`` is the request (page or API; the client address is taken
+    from it) or the user who read. Staff reads are logged; a patient's reads are
+    not (patients only ever reach their own record), nor anonymous ones. The same
+    (patient, what, object) is logged once per request. The caller has already
+    decided that the actor may read what it shows: this only records it."""
+    actor, request = _actor_of(request_or_actor)
+    if actor is None or not actor.is_authenticated:
+        return 0
+    role = role_of(actor) or "staff"  # an administration account without a clinic role
+    if role == PATIENT:
+        return 0
+    seen: set[tuple[int, str, int | None]] = getattr(request, "_clinic_access_logged", set()) if request else set()
+    address = client_address(request) if request is not None else ""
+    name = (actor.get_full_name() or actor.get_username())[:200]
+    rows = []
+    for patient, what, obj_id in reads:
+        patient_id = patient.pk if isinstance(patient, Patient) else int(patient)
+        key = (patient_id, str(what), obj_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            AccessEvent(
+                actor=actor,
+                actor_role=role,
+                actor_name=name,
+                patient_id=patient_id,
+                what=what,
+                object_id=obj_id,
+                door=door,
+                client_address=address,
+            )
+        )
+    if request is not None:
+        request._clinic_access_logged = seen  # type: ignore[attr-defined]  # per-request memo
+    if rows:
+        AccessEvent.objects.bulk_create(rows)
+    return len(rows)

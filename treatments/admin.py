@@ -9,6 +9,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from patients.access import AccessLoggedAdmin
+from patients.models import AccessEvent
 from treatments.models import (
     Assessment,
     AssessmentPhoto,
@@ -176,7 +178,8 @@ class AssessmentPhotoInline(admin.TabularInline):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(ReadOnlyClinicalAdmin):
+class AssessmentAdmin(AccessLoggedAdmin, ReadOnlyClinicalAdmin):
+    access_what = AccessEvent.What.ASSESSMENT
     list_display = ("id", "patient", "assessed_on", "quantitative_score", "qualitative_grade", "assessed_by")
     list_filter = ("qualitative_grade", "assessed_on")
     search_fields = ("patient__full_name", "patient__email", "patient__phone")
@@ -200,7 +203,8 @@ class PlanSessionInline(admin.TabularInline):
 
 
 @admin.register(TreatmentPlan)
-class TreatmentPlanAdmin(ReadOnlyClinicalAdmin):
+class TreatmentPlanAdmin(AccessLoggedAdmin, ReadOnlyClinicalAdmin):
+    access_what = AccessEvent.What.PLAN
     list_display = ("id", "patient", "treatment", "status", "start_after", "created_at")
     list_filter = ("status", "treatment")
     search_fields = ("patient__full_name", "patient__email", "patient__phone", "treatment__slug")
@@ -210,7 +214,9 @@ class TreatmentPlanAdmin(ReadOnlyClinicalAdmin):
 
 
 @admin.register(PlanSession)
-class PlanSessionAdmin(ReadOnlyClinicalAdmin):
+class PlanSessionAdmin(AccessLoggedAdmin, ReadOnlyClinicalAdmin):
+    access_what = AccessEvent.What.PLAN
+    access_patient_path = "plan__patient_id"
     """Mainly for each session's history (windows moving as the course goes)."""
 
     list_display = ("plan", "number", "status", "window_start", "window_end", "booked_on", "completed_on")

@@ -22,8 +22,10 @@ from clinic.clock import clinic_today
 from clinic.errors import InvalidInput
 from clinic.schema import ErrorSerializer, ReasonSerializer, errors
 from patients import roles
-from patients.models import Patient
+from patients.access import AccessLoggedApi
+from patients.models import AccessEvent, Patient
 from patients.permissions import HasRole, IsClinician, IsPatient, IsPatientOrStaff, is_staff, user_of
+from patients.services import access_record
 from treatments import history, selectors, services
 from treatments.models import Assessment, AssessmentPhoto, PlanSession, Treatment, TreatmentPlan
 from treatments.photos import MAX_BYTES, photo_response
@@ -158,7 +160,8 @@ def _patient_query(request: Request) -> int | None:
 
 
 @extend_schema(parameters=[_PATIENT_PARAMETER], responses={**errors(400, 401, 403)})
-class AssessmentListApi(generics.ListCreateAPIView):
+class AssessmentListApi(AccessLoggedApi, generics.ListCreateAPIView):
+    access_what = AccessEvent.What.ASSESSMENT
     permission_classes = [ClinicianOrOwnReader]
     serializer_class = AssessmentSerializer
 
@@ -183,7 +186,8 @@ class AssessmentListApi(generics.ListCreateAPIView):
 
 
 @extend_schema(responses={200: AssessmentSerializer, **errors(400, 401, 403, 404)})
-class AssessmentDetailApi(generics.RetrieveAPIView):
+class AssessmentDetailApi(AccessLoggedApi, generics.RetrieveAPIView):
+    access_what = AccessEvent.What.ASSESSMENT
     permission_classes = [ClinicianOrOwnReader]
     serializer_class = AssessmentSerializer
     http_method_names = ["get", "patch", "head", "options"]
@@ -238,6 +242,7 @@ class AssessmentHistoryApi(_HistoryApi):
 
     def get(self, request: Request, pk: int) -> Response:
         assessment = get_object_or_404(Assessment, pk=pk)
+        access_record(request, assessment.patient_id, AccessEvent.What.HISTORY, AccessEvent.Door.API, assessment.pk)
         rows = list(assessment.history.all())
         names = history.user_names(row.history_user_id for row in rows)
         return Response(history.entries(rows, model=Assessment, kind="assessment", user_names=names))
@@ -249,6 +254,7 @@ class PlanHistoryApi(_HistoryApi):
 
     def get(self, request: Request, pk: int) -> Response:
         plan = get_object_or_404(TreatmentPlan, pk=pk)
+        access_record(request, plan.patient_id, AccessEvent.What.HISTORY, AccessEvent.Door.API, plan.pk)
         plan_rows = list(plan.history.all())
         session_rows = list(PlanSession.history.filter(plan_id=plan.pk))
         names = history.user_names(row.history_user_id for row in [*plan_rows, *session_rows])
@@ -311,8 +317,10 @@ class _PhotoFileApi(APIView):
     )
     def get(self, request: Request, pk: int) -> FileResponse:
         photo = get_object_or_404(
-            _own_patient_filter(request, AssessmentPhoto.objects.all(), "assessment__patient"), pk=pk
+            _own_patient_filter(request, AssessmentPhoto.objects.select_related("assessment"), "assessment__patient"),
+            pk=pk,
         )
+        access_record(request, photo.assessment.patient_id, AccessEvent.What.PHOTO, AccessEvent.Door.API, photo.pk)
         return photo_response(photo, self.field)
 
 
@@ -339,7 +347,8 @@ PLAN_RULES = (
 
 
 @extend_schema(parameters=[_PATIENT_PARAMETER], responses={**errors(400, 401, 403)})
-class PlanListApi(generics.ListCreateAPIView):
+class PlanListApi(AccessLoggedApi, generics.ListCreateAPIView):
+    access_what = AccessEvent.What.PLAN
     permission_classes = [ClinicianOrOwnReader]
     serializer_class = PlanSerializer
 
@@ -375,7 +384,8 @@ class PlanListApi(generics.ListCreateAPIView):
 
 
 @extend_schema(responses={200: PlanSerializer, **errors(401, 403, 404)})
-class PlanDetailApi(generics.RetrieveAPIView):
+class PlanDetailApi(AccessLoggedApi, generics.RetrieveAPIView):
+    access_what = AccessEvent.What.PLAN
     permission_classes = [ClinicianOrOwnReader]
     serializer_class = PlanSerializer
 
@@ -460,4 +470,6 @@ class PatientProgressApi(APIView):
 
     @extend_schema(responses={200: ProgressSerializer, **errors(401, 403, 404)})
     def get(self, request: Request, pk: int) -> Response:
-        return _progress(request, get_object_or_404(Patient, pk=pk))
+        patient = get_object_or_404(Patient, pk=pk)
+        access_record(request, patient, AccessEvent.What.PROGRESS, AccessEvent.Door.API)
+        return _progress(request, patient)
