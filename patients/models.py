@@ -203,6 +203,13 @@ class AccessEvent(models.Model):
 
     objects = AccessEventQuerySet.as_manager()
 
+    ROLE_LABELS = {
+        "receptionist": _("Receptionist"),
+        "practitioner": _("Practitioner"),
+        "manager": _("Manager"),
+        "staff": _("Administration account"),
+    }
+
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [
@@ -240,3 +247,7 @@ class AccessEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AccessLogImmutable("The access log cannot be deleted.")
+
+    @property
+    def actor_role_label(self) -> str:
+        return str(self.ROLE_LABELS.get(self.actor_role, self.actor_role))

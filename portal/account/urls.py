@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.account import auth, views
+from portal.account import access_log, auth, views
 
 app_name = "account"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("account/reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("me/", views.profile, name="profile"),
+    path("me/access-log/", access_log.my_access_log, name="access_log"),
     path("me/password/", views.password_change, name="password_change"),
     path("progress/", views.progress, name="progress"),
     path("progress/photos/<int:pk>/<slug:kind>/", views.photo, name="photo"),

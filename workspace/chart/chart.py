@@ -21,7 +21,7 @@ from booking.models import Appointment, Notification, SessionRecord
 from booking.selectors import appointments_for
 from clinic import formats
 from clinic.clock import clinic_today
-from patients.models import DECLARATION_YES_NO, Allergy, FitzpatrickType, HealthDeclaration, Patient
+from patients.models import DECLARATION_YES_NO, AccessEvent, Allergy, FitzpatrickType, HealthDeclaration, Patient
 from patients.selectors import declaration_is_current, declaration_submitted_on
 from treatments import history, plans, selectors
 from treatments.models import Assessment, AssessmentPhoto, PhotoView, PlanSession, Treatment, TreatmentPlan
@@ -577,6 +577,16 @@ def chart_context(*, patient: Patient, clinical: bool, query: Any) -> dict[str, 
         assessment.correction = corrections.get(assessment.pk)
     context.update(history=entries, history_total=total, history_limit=HISTORY_LIMIT)
     return context
+
+
+def kinds_shown(context: dict[str, Any]) -> list[str]:
+    """What of the patient's clinical data a chart built by ``chart_context`` shows,
+    as access-log kinds: the page writes one row for each (``chart`` stands for the
+    page itself: details, appointments and the change history)."""
+    kinds: list[str] = [AccessEvent.What.CHART, AccessEvent.What.DECLARATIONS]
+    if context["clinical"]:
+        kinds += [AccessEvent.What.ASSESSMENT, AccessEvent.What.PLAN, AccessEvent.What.SESSION_RECORD]
+    return kinds
 
 
 def safety_context(patient: Patient) -> dict[str, Any]:

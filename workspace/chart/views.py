@@ -31,10 +31,10 @@ from clinic import formats
 from clinic.clock import clinic_today
 from clinic.errors import ApplicationError, InvalidInput, InvalidState
 from clinic.pages import HtmxHttpRequest
-from patients.models import Patient
+from patients.models import AccessEvent, Patient
 from patients.permissions import clinician_required, is_clinician, staff_required, user_of
 from patients.selectors import patients_matching
-from patients.services import declaration_submit, patient_create, patient_update
+from patients.services import access_record, access_record_many, declaration_submit, patient_create, patient_update
 from treatments import selectors, services
 from treatments.models import Assessment, AssessmentPhoto, PhotoView, QualitativeGrade, TreatmentPlan
 from treatments.photos import MAX_BYTES, PhotoRejected, clean_photo, photo_response
@@ -56,6 +56,7 @@ from workspace.chart.forms import (
 )
 
 PAGE_SIZE = 25
+PAGE = AccessEvent.Door.PAGE
 UPLOAD_OVERHEAD = 256 * 1024  # the other fields and multipart boundaries around the photos
 
 
@@ -121,6 +122,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def patient(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     found = _patient(pk)
     context = chart.chart_context(patient=found, clinical=is_clinician(request), query=request.GET)
+    access_record_many(request, [(found, what, None) for what in chart.kinds_shown(context)], PAGE)
     if request.htmx and request.htmx.target == "photos-compare" and context["clinical"]:
         return render(request, "chart/_photos.html", context)
     return render(request, "chart/patient.html", context)
@@ -302,6 +304,7 @@ def assessment_correct(request: HttpRequest, pk: int, assessment_pk: int) -> Htt
     if request.method == "POST":  # shown again as sent: a form re-shown after an error still detects a conflict
         page["version"] = request.POST.get("version", "")[:64]
     if request.method == "GET":
+        access_record(request, patient, AccessEvent.What.ASSESSMENT, PAGE, assessment.pk)
         return _assessment_page(request, AssessmentCorrectForm(assessment=assessment), **page)
     if _too_large(request):  # nothing typed can be shown again: the saved values are
         form = AssessmentCorrectForm(assessment=assessment)
@@ -417,7 +420,10 @@ def _assessment_page(
 def photo_file(request: HttpRequest, pk: int, photo_pk: int, variant: str) -> FileResponse:
     """A photo's bytes for the chart: clinicians only, never a public media URL,
     never cached by a shared cache. A photo of another patient is 404."""
-    return photo_response(get_object_or_404(AssessmentPhoto, pk=photo_pk, assessment__patient_id=pk), variant)
+    photo = get_object_or_404(AssessmentPhoto, pk=photo_pk, assessment__patient_id=pk)
+    response = photo_response(photo, variant)
+    access_record(request, pk, AccessEvent.What.PHOTO, PAGE, photo.pk)
+    return response
 
 
 # --- plans ---------------------------------------------------------------------------------
@@ -493,6 +499,11 @@ def session_record(request: HttpRequest, pk: int) -> HttpResponse:
     category = appointment.treatment.category
     context: dict[str, Any] = {"appointment": appointment, "patient": appointment.patient}
     context.update(chart.safety_context(appointment.patient))
+    reads = [AccessEvent.What.SESSION_RECORD, AccessEvent.What.DECLARATIONS]
+    if appointment.plan_session_id is not None:
+        reads.append(AccessEvent.What.PLAN)
+    # The page shows the latest declaration's risk flags, this or the previous session record and the plan.
+    access_record_many(request, [(appointment.patient_id, what, None) for what in reads], PAGE)
     status = 200
     if appointment.status == Appointment.Status.COMPLETED:
         record = SessionRecord.objects.filter(appointment=appointment).select_related("recorded_by").first()
