@@ -18,7 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from booking.models import Appointment, ClinicClosure, Notification, Practitioner, SessionRecord, TimeOff
-from patients.models import HealthDeclaration, Patient
+from patients.models import AccessEvent, HealthDeclaration, Patient
+from patients.services import access_record
 from tests.factories import (
     AppointmentFactory,
     AssessmentFactory,
@@ -45,6 +46,8 @@ NO_ADD_PAGE = {Appointment, Notification}
 # session records) and never deleted: the admin shows them and their history.
 CLINICAL = {Assessment, TreatmentPlan, PlanSession, SessionRecord}
 NO_ADD_PAGE |= CLINICAL
+# The access log is written only by patients.services.access_record and never changed.
+NO_ADD_PAGE |= {AccessEvent}
 
 
 def _url(model: type[Model], view: str, *args: Any) -> str:
@@ -96,12 +99,14 @@ def _clinical_records() -> None:
     clinical.plan_session_booked(session=plan.sessions.get(number=1), on=plan.start_after, by=practitioner)
     done = AppointmentFactory(patient=patient, status=Appointment.Status.COMPLETED)
     SessionRecord.objects.create(appointment=done, category="peel", parameters={"agent": "glycolic acid"})
+    access_record(practitioner, patient, AccessEvent.What.ASSESSMENT, AccessEvent.Door.API, assessment.pk)
 
 
 def test_every_model_of_the_three_apps_is_registered() -> None:
     assert {m._meta.label for m in REGISTERED} == {
         "patients.Patient",
         "patients.HealthDeclaration",
+        "patients.AccessEvent",
         "treatments.Treatment",
         "treatments.ContraindicationRule",
         "treatments.RoomKind",

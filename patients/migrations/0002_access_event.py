@@ -36,12 +36,12 @@ DROP FUNCTION IF EXISTS patients_accessevent_refuse_change();
 
 def add_trigger(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(TRIGGER_SQL)
+        schema_editor.execute(TRIGGER_SQL, params=None)
 
 
 def remove_trigger(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_TRIGGER_SQL)
+        schema_editor.execute(DROP_TRIGGER_SQL, params=None)
 
 
 class Migration(migrations.Migration):

@@ -136,6 +136,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("appointment-complete", "post"): (401, 403, 403, 403, 200, 200),
     ("session-record-list", "get"): (401, 403, 403, 403, 200, 200),
     ("session-record-detail", "get"): (401, 403, 403, 403, 200, 200),
+    # The access log: a patient reads who opened their own record; managers any patient's.
+    ("me-access-log", "get"): (401, 200, 200, 403, 403, 403),
+    ("patient-access-log", "get"): (401, 403, 403, 403, 403, 200),
     # The OpenAPI schema and the docs page: public.
     ("schema", "get"): (200, 200, 200, 200, 200, 200),
     ("docs", "get"): (200, 200, 200, 200, 200, 200),
@@ -405,6 +408,8 @@ BUILDERS: dict[str, Builder] = {
     ),
     "session-record-list": lambda w, actor: (f"/api/v1/session-records/?patient={w.patient_a.pk}", None),
     "session-record-detail": lambda w, actor: (f"/api/v1/session-records/{_session_record(w).pk}/", None),
+    "me-access-log": lambda w, actor: ("/api/v1/me/access-log/", None),
+    "patient-access-log": lambda w, actor: (f"/api/v1/patients/{w.patient_a.pk}/access-log/", None),
     "schema": lambda w, actor: ("/api/v1/schema/", None),
     "docs": lambda w, actor: ("/api/v1/docs/", None),
 }
@@ -540,7 +545,13 @@ def test_permission_matrix(world: World, name: str, method: str, actor: str) -> 
             check_effect(world, name, method, actor, before, response.json() if response.content else None)
 
 
-STAFF_ONLY_WITH_ID = ["patient-detail", "patient-declarations", "appointment-check-in", "appointment-no-show"]
+STAFF_ONLY_WITH_ID = [
+    "patient-detail",
+    "patient-declarations",
+    "appointment-check-in",
+    "appointment-no-show",
+    "patient-access-log",
+]
 
 
 @pytest.mark.parametrize("name", STAFF_ONLY_WITH_ID)
