@@ -46,9 +46,7 @@ def records(patient_a: Patient, clinician: Any, peel: Treatment) -> dict[str, An
 
 
 def _rows() -> list[tuple[Any, ...]]:
-    return list(
-        AccessEvent.objects.order_by("id").values_list("actor_role", "patient_id", "what", "object_id", "door")
-    )
+    return list(AccessEvent.objects.order_by("id").values_list("actor_role", "patient_id", "what", "object_id", "door"))
 
 
 def _staff_reads(patient: Patient, r: dict[str, Any]) -> list[tuple[str, str, int | None]]:
@@ -280,5 +278,3 @@ def test_plan_list_of_one_patient(clinician: Any, patient_a: Patient, peel: Trea
     assert TreatmentPlan.objects.count() == 1
     assert client_for(clinician).get("/api/v1/plans/").status_code == 200
     assert _rows() == [("practitioner", patient_a.pk, "plan", None, "api")]
-
-
