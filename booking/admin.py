@@ -25,6 +25,7 @@ from booking.models import (
 from booking.notifications import notification_retry
 from booking.services import closure_affected_appointments
 from patients.access import AccessLoggedAdmin
+from patients.models import AccessEvent
 from patients.permissions import user_of
 
 
@@ -279,6 +280,8 @@ class SessionRecordAdmin(AccessLoggedAdmin, SimpleHistoryAdmin):
     ``complete`` transition (booking.services.appointment_complete), never
     here, and never deleted: the admin only shows it."""
 
+    access_what = AccessEvent.What.SESSION_RECORD
+    access_patient_path = "appointment__patient_id"
     list_display = ("recorded_at", "patient", "treatment", "category", "pain_score", "recorded_by")
     list_filter = ("category",)
     search_fields = ("appointment__patient__full_name", "appointment__patient__email", "appointment__patient__phone")
