@@ -55,9 +55,12 @@ def test_the_application_cannot_delete_a_row(event: AccessEvent) -> None:
     ],
 )
 def test_postgresql_refuses_raw_update_and_delete(event: AccessEvent, sql: str) -> None:
-    with pytest.raises(DatabaseError, match="access log cannot be changed or deleted"):
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql)
+    with (
+        pytest.raises(DatabaseError, match="access log cannot be changed or deleted"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql)
     assert AccessEvent.objects.filter(pk=event.pk, what="assessment", actor_id=event.actor_id).exists()
 
 
