@@ -101,6 +101,8 @@ class ScreeningApi(APIView):
             patient = data.validated_data.get("patient")
             if patient is None:
                 raise InvalidInput(fields={"patient": [_("Staff must say which patient.")]})
+            # The findings come from the patient's health declaration.
+            access_record(request, patient, AccessEvent.What.DECLARATIONS, AccessEvent.Door.API)
         else:
             patient = Patient.objects.get(user=user_of(request))
         start = data.validated_data.get("start")

@@ -433,6 +433,7 @@ def photo_file(request: HttpRequest, pk: int, photo_pk: int, variant: str) -> Fi
 @require_http_methods(["GET", "POST"])
 def plan_new(request: HttpRequest, pk: int) -> HttpResponse:
     patient = _patient(pk)
+    access_record(request, patient, AccessEvent.What.ASSESSMENT, PAGE)  # the form lists the scored assessments
     form = PlanForm(request.POST if request.method == "POST" else None, patient=patient)
     if request.method == "POST":
         if form.is_valid():

@@ -24,10 +24,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from booking import selectors, services
 from booking.models import Appointment, Practitioner
 from clinic.errors import ApplicationError, Contraindicated, InvalidInput, NotBookable
-from patients.models import Patient
+from patients.models import AccessEvent, Patient
 from patients.permissions import staff_required, user_of
 from patients.selectors import patients_matching
-from patients.services import patient_create
+from patients.services import access_record, patient_create
 from treatments import services as clinical
 from treatments.models import PlanSession, Treatment
 from treatments.screening import DECLARATION_REQUIRED, screen
@@ -180,6 +180,8 @@ def _book_page(
     walk_in = None
     if patient is not None and treatment is not None:
         screening = screen(patient=patient, treatment=treatment, on=day)
+        # The screening's findings come from the patient's health declaration.
+        access_record(request, patient, AccessEvent.What.DECLARATIONS, AccessEvent.Door.PAGE)
         groups = slot_choices(treatment, day, practitioner_id=practitioner_id, window=window, offered=offered)
         if day == today:
             first = next((t for g in groups for t in g["times"]), None)
