@@ -278,3 +278,33 @@ def test_plan_list_of_one_patient(clinician: Any, patient_a: Patient, peel: Trea
     assert TreatmentPlan.objects.count() == 1
     assert client_for(clinician).get("/api/v1/plans/").status_code == 200
     assert _rows() == [("practitioner", patient_a.pk, "plan", None, "api")]
+
+
+def test_staff_screening_logs_the_declaration_it_reads(patient_a: Patient, as_a: APIClient, peel: Treatment) -> None:
+    reception = client_for(UserFactory(role="receptionist"))
+    response = reception.post("/api/v1/screening/", {"treatment": peel.slug, "patient": patient_a.pk}, format="json")
+    assert response.status_code == 200
+    assert _rows() == [("receptionist", patient_a.pk, "declarations", None, "api")]
+    assert as_a.post("/api/v1/screening/", {"treatment": peel.slug}, format="json").status_code == 200
+    assert len(_rows()) == 1, "a patient screening themselves is not logged"
+
+
+@pytest.mark.parametrize("mine", [True, False], ids=["patient", "manager"])
+def test_reading_the_log_costs_the_same_queries_for_many_rows(
+    mine: bool, patient_a: Patient, as_a: APIClient, clinician: Any
+) -> None:
+    client = as_a if mine else client_for(UserFactory(role="manager"))
+    url = "/api/v1/me/access-log/" if mine else f"/api/v1/patients/{patient_a.pk}/access-log/"
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url + "?page_size=200").status_code == 200
+        return len(queries.captured_queries)
+
+    access_record(clinician, patient_a, "photo", "api", 1)
+    client.get(url)  # warm-up
+    one = count()
+    for number in range(40):
+        access_record(UserFactory(role="practitioner"), patient_a, "photo", "api", number + 2)
+    assert count() == one
+    assert client.get(url).json()["count"] == 41

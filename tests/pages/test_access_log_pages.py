@@ -216,3 +216,20 @@ def test_the_patient_page_needs_sign_in(client: Client) -> None:
     response = client.get(reverse("account:access_log"))
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/accounts/login/")
+
+
+def test_the_plan_form_logs_the_assessments_it_lists(client: Client, world: dict[str, Any]) -> None:
+    client.force_login(world["doctor"])
+    pk = world["patient"].pk
+    assert client.get(reverse("chart:plan_new", args=[pk])).status_code == 200
+    assert _rows() == [("practitioner", pk, "assessment", None, "page")]
+
+
+def test_staff_booking_logs_the_declaration_its_screening_reads(client: Client, world: dict[str, Any]) -> None:
+    client.force_login(staff("receptionist"))
+    patient = world["patient"]
+    treatment = world["appointment"].treatment
+    assert client.get(f"/staff/book/?patient={patient.pk}&treatment={treatment.pk}").status_code == 200
+    assert _rows() == [("receptionist", patient.pk, "declarations", None, "page")]
+    assert client.get(f"/staff/book/?patient={patient.pk}").status_code == 200
+    assert len(_rows()) == 1, "no screening without a treatment: nothing read"
