@@ -79,6 +79,14 @@ class AccessLoggedAdmin:
             self._object_read(request, object_id)
         return response
 
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        response = super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
+        if getattr(response, "status_code", 0) == 200:
+            self._object_read(request, object_id)
+        return response
+
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         response = super().history_view(request, object_id, extra_context)  # type: ignore[misc]
         if getattr(response, "status_code", 0) == 200:

@@ -144,3 +144,15 @@ def test_the_admin_shows_the_log_read_only_to_managers(client: Client, event: Ac
 def test_other_staff_do_not_see_the_log_in_the_admin(client: Client, role: str, event: AccessEvent) -> None:
     client.force_login(UserFactory(role=role))
     assert client.get(_admin(AccessEvent, "changelist")).status_code == 403
+
+
+def test_the_admin_history_pages_write_admin_rows(client: Client) -> None:
+    client.force_login(UserFactory(role="manager"))
+    patient = PatientFactory()
+    assessment = AssessmentFactory(patient=patient)
+    version = assessment.history.get()
+    assert client.get(_admin(Assessment, "history", assessment.pk)).status_code == 200
+    url = reverse("admin:treatments_assessment_simple_history", args=[assessment.pk, version.history_id])
+    assert client.get(url).status_code == 200
+    rows = list(AccessEvent.objects.order_by("id").values_list("patient_id", "what", "object_id", "door"))
+    assert rows == [(patient.pk, "assessment", assessment.pk, "admin")] * 2

@@ -233,3 +233,20 @@ def test_staff_booking_logs_the_declaration_its_screening_reads(client: Client, 
     assert _rows() == [("receptionist", patient.pk, "declarations", None, "page")]
     assert client.get(f"/staff/book/?patient={patient.pk}").status_code == 200
     assert len(_rows()) == 1, "no screening without a treatment: nothing read"
+
+
+def test_the_photo_comparison_swapped_in_logs_only_the_pictures_it_loads(client: Client, world: dict[str, Any]) -> None:
+    client.force_login(world["doctor"])
+    url = reverse("chart:patient", args=[world["patient"].pk])
+    response = client.get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="photos-compare")
+    assert response.status_code == 200
+    assert _rows() == []
+
+
+def test_saving_a_session_record_is_a_write_not_a_read(client: Client, world: dict[str, Any]) -> None:
+    client.force_login(world["doctor"])
+    url = reverse("chart:session_record", args=[world["appointment"].pk])
+    assert client.post(url, {"notes": "first"}).status_code == 302
+    assert _rows() == []
+    assert client.get(url).status_code == 200
+    assert [row[2] for row in _rows()] == ["session_record", "declarations", "plan"]

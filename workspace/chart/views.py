@@ -122,9 +122,10 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def patient(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     found = _patient(pk)
     context = chart.chart_context(patient=found, clinical=is_clinician(request), query=request.GET)
-    access_record_many(request, [(found, what, None) for what in chart.kinds_shown(context)], PAGE)
     if request.htmx and request.htmx.target == "photos-compare" and context["clinical"]:
+        # Only the comparison is swapped in; each picture it shows logs itself when served.
         return render(request, "chart/_photos.html", context)
+    access_record_many(request, [(found, what, None) for what in chart.kinds_shown(context)], PAGE)
     return render(request, "chart/patient.html", context)
 
 
@@ -433,7 +434,13 @@ def photo_file(request: HttpRequest, pk: int, photo_pk: int, variant: str) -> Fi
 @require_http_methods(["GET", "POST"])
 def plan_new(request: HttpRequest, pk: int) -> HttpResponse:
     patient = _patient(pk)
-    access_record(request, patient, AccessEvent.What.ASSESSMENT, PAGE)  # the form lists the scored assessments
+    response = _plan_new_page(request, patient)
+    if not response.has_header("Location"):  # the form was shown: it lists the patient's scored assessments
+        access_record(request, patient, AccessEvent.What.ASSESSMENT, PAGE)
+    return response
+
+
+def _plan_new_page(request: HttpRequest, patient: Patient) -> HttpResponse:
     form = PlanForm(request.POST if request.method == "POST" else None, patient=patient)
     if request.method == "POST":
         if form.is_valid():
@@ -497,14 +504,20 @@ def _plan_state(appointment: Appointment) -> chart.PlanRow | None:
 @require_http_methods(["GET", "POST"])
 def session_record(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(pk)
+    response = _session_record_page(request, appointment)
+    if not response.has_header("Location"):  # a page was shown, not a redirect after the record was saved
+        reads = [AccessEvent.What.SESSION_RECORD, AccessEvent.What.DECLARATIONS]
+        if appointment.plan_session_id is not None:
+            reads.append(AccessEvent.What.PLAN)
+        # It shows the latest declaration's risk flags, this or the previous session record and the plan.
+        access_record_many(request, [(appointment.patient_id, what, None) for what in reads], PAGE)
+    return response
+
+
+def _session_record_page(request: HttpRequest, appointment: Appointment) -> HttpResponse:
     category = appointment.treatment.category
     context: dict[str, Any] = {"appointment": appointment, "patient": appointment.patient}
     context.update(chart.safety_context(appointment.patient))
-    reads = [AccessEvent.What.SESSION_RECORD, AccessEvent.What.DECLARATIONS]
-    if appointment.plan_session_id is not None:
-        reads.append(AccessEvent.What.PLAN)
-    # The page shows the latest declaration's risk flags, this or the previous session record and the plan.
-    access_record_many(request, [(appointment.patient_id, what, None) for what in reads], PAGE)
     status = 200
     if appointment.status == Appointment.Status.COMPLETED:
         record = SessionRecord.objects.filter(appointment=appointment).select_related("recorded_by").first()
