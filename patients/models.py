@@ -148,6 +148,10 @@ class HealthDeclaration(models.Model):
         return f"Declaration #{self.pk} of patient #{self.patient_id} at {self.submitted_at:%Y-%m-%d}"
 
 
+class AccessLogImmutable(Exception):
+    """Something tried to change or delete a row of the access log."""
+
+
 class AccessEventQuerySet(models.QuerySet["AccessEvent"]):
     """The log is append-only: the application may add rows and read them, never
     change or remove them (on PostgreSQL a trigger refuses it as well)."""
@@ -157,10 +161,6 @@ class AccessEventQuerySet(models.QuerySet["AccessEvent"]):
 
     def delete(self) -> tuple[int, dict[str, int]]:
         raise AccessLogImmutable("The access log cannot be deleted.")
-
-
-class AccessLogImmutable(Exception):
-    """Something tried to change or delete a row of the access log."""
 
 
 class AccessEvent(models.Model):

@@ -254,7 +254,7 @@ def patient_language_remember(*, user: Any, language: str) -> None:
 
 # --- the access log of clinical reads --------------------------------------------------------
 
-AccessRead = tuple["Patient | int", str, "int | None"]  # (patient, what, object id)
+type AccessRead = tuple[Patient | int, str, int | None]  # (patient, what, object id)
 
 
 def _actor_of(request_or_actor: Any) -> tuple[Any, HttpRequest | None]:
