@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.contrib.auth.models import User
 
+from patients.models import AccessEvent
 from tests.browser.test_every_page import _sign_in, demo  # noqa: F401 - the demo clinic fixture
 
 WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
@@ -45,7 +47,7 @@ def test_patient_pages_meet_wcag_aa(page: Any, base_url: str, demo: dict) -> Non
     found = _check(page, base_url, public)
     _sign_in(page, base_url, "patient@example.com")
     private = ["/appointments/", f"/appointments/{demo['appointment'].pk}/", "/me/", "/me/password/", "/me/health/",
-               "/progress/", f"/plans/{demo['plan'].pk}/"]  # fmt: skip
+               "/progress/", f"/plans/{demo['plan'].pk}/", "/me/access-log/"]  # fmt: skip
     found += _both_languages(page, base_url, private)
     assert not found, "\n".join(found)
 
@@ -63,3 +65,16 @@ def test_staff_pages_meet_wcag_aa(page: Any, base_url: str, demo: dict, who: str
         paths += [f"/staff/patients/{emily}/assessments/{demo['emily'].assessments.first().pk}/correct/"]
     found = _both_languages(page, base_url, paths)
     assert not found, "\n".join(found)
+
+
+def test_access_log_pages_meet_wcag_aa(page: Any, base_url: str, demo: dict) -> None:  # noqa: F811
+    """The manager's access-log pages, with rows: opening the chart first writes some."""
+    page.set_viewport_size({"width": 1366, "height": 900})
+    _sign_in(page, base_url, "manager@example.com")
+    emily = demo["emily"].pk
+    manager = User.objects.get(username="manager@example.com").pk
+    paths = [f"/staff/patients/{emily}/", f"/staff/patients/{emily}/access-log/", "/staff/access-log/",
+             f"/staff/access-log/?actor={manager}"]  # fmt: skip
+    found = _both_languages(page, base_url, paths)
+    assert not found, "\n".join(found)
+    assert AccessEvent.objects.filter(patient_id=emily, actor_id=manager).exists()

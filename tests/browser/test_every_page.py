@@ -79,6 +79,7 @@ def test_every_patient_page_in_english_and_chinese(page: Any, base_url: str, sho
         "/me/",
         "/me/password/",
         "/me/health/",
+        "/me/access-log/",
         "/progress/",
         f"/plans/{demo['plan'].pk}/",
     ]
