@@ -22,6 +22,7 @@ from rest_framework.test import APIClient
 
 from booking.models import Appointment, Practitioner, Room
 from patients.models import Patient
+from patients.services import access_record
 from tests.api.conftest import client_for
 from tests.factories import (
     AppointmentFactory,
@@ -325,3 +326,27 @@ def test_availability_with_a_device(django_assert_num_queries: Any) -> None:
     add(19)
     with django_assert_num_queries(one):
         assert client.get(url).status_code == 200
+
+
+# --- the access log --------------------------------------------------------------------------
+
+
+def _access_events(patient: Patient) -> Callable[[int], None]:
+    def add(n: int) -> None:
+        for _ in range(n):
+            access_record(UserFactory(role="practitioner"), patient, "assessment", "api")
+
+    return add
+
+
+def test_own_access_log(django_assert_num_queries: Any) -> None:
+    patient = PatientFactory()
+    url = "/api/v1/me/access-log/"
+    assert_constant_queries(django_assert_num_queries, client_for(patient.user), url, _access_events(patient))
+
+
+def test_a_patients_access_log_for_a_manager(django_assert_num_queries: Any) -> None:
+    patient = PatientFactory()
+    url = f"/api/v1/patients/{patient.pk}/access-log/"
+    manager = client_for(UserFactory(role="manager"))
+    assert_constant_queries(django_assert_num_queries, manager, url, _access_events(patient))
