@@ -374,10 +374,11 @@ def _session_records() -> QuerySet[SessionRecord]:
     responses={200: SessionRecordSerializer(many=True), **errors(400, 401, 403)},
 )
 class SessionRecordListApi(AccessLoggedApi, generics.ListAPIView):
-    access_what = AccessEvent.What.SESSION_RECORD
-    access_patient = staticmethod(lambda record: record.appointment.patient_id)
     """What was done at each completed appointment, newest first (practitioners
     and managers). Written by ``complete``; never deleted."""
+
+    access_what = AccessEvent.What.SESSION_RECORD
+    access_patient = staticmethod(lambda record: record.appointment.patient_id)
 
     permission_classes = [IsClinician]
     serializer_class = SessionRecordSerializer

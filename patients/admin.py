@@ -144,9 +144,10 @@ class HealthDeclarationForm(forms.ModelForm):
 
 @admin.register(HealthDeclaration)
 class HealthDeclarationAdmin(AccessLoggedAdmin, SimpleHistoryAdmin):
-    access_what = AccessEvent.What.DECLARATIONS
     """Staff enter paper declarations here. Declarations are never edited or
     deleted (screening reads the newest): the change page only shows one."""
+
+    access_what = AccessEvent.What.DECLARATIONS
 
     form = HealthDeclarationForm
     list_display = ("__str__", "patient", "submitted_at", "entered_by", "flags")

@@ -215,9 +215,10 @@ class TreatmentPlanAdmin(AccessLoggedAdmin, ReadOnlyClinicalAdmin):
 
 @admin.register(PlanSession)
 class PlanSessionAdmin(AccessLoggedAdmin, ReadOnlyClinicalAdmin):
+    """Mainly for each session's history (windows moving as the course goes)."""
+
     access_what = AccessEvent.What.PLAN
     access_patient_path = "plan__patient_id"
-    """Mainly for each session's history (windows moving as the course goes)."""
 
     list_display = ("plan", "number", "status", "window_start", "window_end", "booked_on", "completed_on")
     list_filter = ("status",)
