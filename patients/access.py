@@ -46,6 +46,7 @@ class AccessLoggedAdmin:
     access_what: str = ""
     access_patient_path: str = "patient_id"
     access_list: bool = True  # False where the list shows nothing clinical
+    access_object: bool = True  # False where the page's object is not the record read (the patient's page)
     model: type[Model]
 
     def _patient_ids(self, pks: list[Any]) -> dict[Any, int]:
@@ -69,7 +70,9 @@ class AccessLoggedAdmin:
         except (TypeError, ValueError):
             return
         for pk, patient_id in found.items():
-            access_record(request, patient_id, self.access_what, AccessEvent.Door.ADMIN, pk)
+            access_record(
+                request, patient_id, self.access_what, AccessEvent.Door.ADMIN, pk if self.access_object else None
+            )
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None

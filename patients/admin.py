@@ -99,6 +99,7 @@ class PatientAdmin(AccessLoggedAdmin, SimpleHistoryAdmin):
     access_what = AccessEvent.What.DECLARATIONS
     access_patient_path = "pk"
     access_list = False
+    access_object = False
     form = PatientForm
     list_display = ("full_name", "phone", "email", "preferred_language", "fitzpatrick_type", "has_login", "created_at")
     list_filter = ("preferred_language", "fitzpatrick_type", "reminders_opt_out")

@@ -126,7 +126,7 @@ def test_the_admin_change_and_list_pages_write_admin_rows(client: Client) -> Non
         ("manager", other.pk, "assessment", None, "admin"),
         ("manager", patient.pk, "declarations", declaration.pk, "admin"),
         ("manager", patient.pk, "session_record", record.pk, "admin"),
-        ("manager", patient.pk, "declarations", patient.pk, "admin"),
+        ("manager", patient.pk, "declarations", None, "admin"),
     ]
 
 
