@@ -105,3 +105,19 @@ def clinician_required[V: View](view: V) -> V:
 
 def is_clinician(request: HttpRequest) -> bool:
     return role_of(request.user) in CLINICAL
+
+
+# --- managers only: erasure and the staff-produced export ----------------------
+
+
+class IsManager(HasRole):
+    roles = (roles.MANAGER,)
+
+
+def manager_required[V: View](view: V) -> V:
+    """Managers only: erasing a patient, producing a patient's export."""
+    return _require((MANAGER,))(view)
+
+
+def is_manager(request: HttpRequest) -> bool:
+    return role_of(request.user) == MANAGER

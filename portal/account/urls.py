@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.account import auth, views
+from portal.account import auth, privacy, views
 
 app_name = "account"
 
@@ -11,6 +11,8 @@ urlpatterns = [
     path("account/reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("me/", views.profile, name="profile"),
     path("me/password/", views.password_change, name="password_change"),
+    path("me/export/", privacy.export, name="export"),
+    path("me/export/download/", privacy.export_download, name="export_download"),
     path("progress/", views.progress, name="progress"),
     path("progress/photos/<int:pk>/<slug:kind>/", views.photo, name="photo"),
     path("plans/<int:pk>/", views.plan, name="plan"),

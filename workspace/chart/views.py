@@ -32,7 +32,7 @@ from clinic.clock import clinic_today
 from clinic.errors import ApplicationError, InvalidInput, InvalidState
 from clinic.pages import HtmxHttpRequest
 from patients.models import Patient
-from patients.permissions import clinician_required, is_clinician, staff_required, user_of
+from patients.permissions import clinician_required, is_clinician, is_manager, staff_required, user_of
 from patients.selectors import patients_matching
 from patients.services import declaration_submit, patient_create, patient_update
 from treatments import selectors, services
@@ -121,6 +121,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def patient(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     found = _patient(pk)
     context = chart.chart_context(patient=found, clinical=is_clinician(request), query=request.GET)
+    context["manager"] = is_manager(request)  # export and erasure (workspace/chart/privacy.py)
     if request.htmx and request.htmx.target == "photos-compare" and context["clinical"]:
         return render(request, "chart/_photos.html", context)
     return render(request, "chart/patient.html", context)
