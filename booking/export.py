@@ -68,15 +68,18 @@ def _photo_arcname(photo: AssessmentPhoto) -> str:
 
 def _assessments(patient: Patient) -> tuple[list[dict[str, Any]], list[PhotoFile]]:
     assessments = list(
-        Assessment.objects.filter(patient=patient).prefetch_related("photos", "history").order_by("assessed_on", "id")
+        selectors.assessments_for(patient_id=patient.pk).order_by("assessed_on", "id")
     )
-    rows = [row for assessment in assessments for row in assessment.history.all()]
+    rows = list(Assessment.history.filter(patient_id=patient.pk))
     names = history.user_names(row.history_user_id for row in rows)
+    rows_of: dict[int, list[Any]] = {}
+    for row in rows:
+        rows_of.setdefault(row.id, []).append(row)
     data = AssessmentSerializer(assessments, many=True).data
     files: list[PhotoFile] = []
     for assessment, entry in zip(assessments, data, strict=True):
         entry["history"] = history.entries(
-            list(assessment.history.all()), model=Assessment, kind="assessment", user_names=names
+            rows_of.get(assessment.pk, []), model=Assessment, kind="assessment", user_names=names
         )
         by_id = {photo.pk: photo for photo in assessment.photos.all()}
         for photo_entry in entry["photos"]:
