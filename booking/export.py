@@ -62,20 +62,19 @@ def _access_log(patient: Patient) -> list[dict[str, Any]]:
 
 
 def _photo_arcname(photo: AssessmentPhoto) -> str:
-    extension = photo.image.name.rsplit(".", 1)[-1].lower() if "." in photo.image.name else "jpg"
+    name = photo.image.name or ""
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else "jpg"
     return f"photos/assessment-{photo.assessment_id}/photo-{photo.pk}-{photo.view}.{extension}"
 
 
 def _assessments(patient: Patient) -> tuple[list[dict[str, Any]], list[PhotoFile]]:
-    assessments = list(
-        selectors.assessments_for(patient_id=patient.pk).order_by("assessed_on", "id")
-    )
+    assessments = list(selectors.assessments_for(patient_id=patient.pk).order_by("assessed_on", "id"))
     rows = list(Assessment.history.filter(patient_id=patient.pk))
     names = history.user_names(row.history_user_id for row in rows)
     rows_of: dict[int, list[Any]] = {}
     for row in rows:
         rows_of.setdefault(row.id, []).append(row)
-    data = AssessmentSerializer(assessments, many=True).data
+    data: list[dict[str, Any]] = list(AssessmentSerializer(assessments, many=True).data)
     files: list[PhotoFile] = []
     for assessment, entry in zip(assessments, data, strict=True):
         entry["history"] = history.entries(

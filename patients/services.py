@@ -106,8 +106,9 @@ def patient_create(*, created_by: User, **fields: Any) -> Patient:
 @transaction.atomic
 def patient_update(*, patient: Patient, changed_by: User, **fields: Any) -> Patient:
     """Updates the named fields; a patient's new email moves their login too.
-    An erased patient's record is closed to edits: InvalidState."""
-    if patient.erased_at is not None:
+    An erased patient's details are closed to edits (InvalidState); only the
+    clinical ``fitzpatrick_type`` still follows their assessments."""
+    if patient.erased_at is not None and set(fields) - {"fitzpatrick_type"}:
         raise InvalidState(_("This patient's details were erased on request; they cannot be edited."))
     if "date_of_birth" in fields and fields["date_of_birth"] != patient.date_of_birth:
         _check_birth_date(fields["date_of_birth"])

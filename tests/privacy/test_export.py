@@ -97,9 +97,7 @@ def test_patient_page_explains_and_downloads(client: Client, alice: Patient, rec
     check_alice(data, archive, alice, record)
 
 
-def test_export_page_speaks_chinese(
-    client: Client, alice: Patient, record: dict[str, Any]
-) -> None:
+def test_export_page_speaks_chinese(client: Client, alice: Patient, record: dict[str, Any]) -> None:
     client.force_login(alice.user)
     page = client.get("/me/export/", HTTP_ACCEPT_LANGUAGE="zh-hant")
     assert "下載" in page.content.decode()

@@ -107,7 +107,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 if fields:
                     patient_update(patient=Patient.objects.get(pk=patient.pk), changed_by=user_of(request), **fields)
-            except InvalidInput as error:
+            except ApplicationError as error:  # invalid input, or a patient erased on request
                 apply_errors(form, error.fields, error.detail)
             else:
                 messages.success(request, _("The details were saved."))
