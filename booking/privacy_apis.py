@@ -78,7 +78,7 @@ class ErasureSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PatientErasureApi(APIView):
+class PatientEraseApi(APIView):
     permission_classes = [IsManager]
 
     @extend_schema(
@@ -93,6 +93,10 @@ class PatientErasureApi(APIView):
         patient = get_object_or_404(Patient, pk=pk)
         record = erasure.patient_erase(patient=patient, by=user_of(request))
         return Response(ErasureSerializer(record).data, status=201)
+
+
+class PatientErasureApi(APIView):
+    permission_classes = [IsManager]
 
     @extend_schema(
         responses={200: ErasureSerializer, **errors(401, 403, 404)},

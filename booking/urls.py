@@ -18,5 +18,6 @@ urlpatterns = [
     path("session-records/<int:pk>/", apis.SessionRecordDetailApi.as_view(), name="session-record-detail"),
     path("me/export/", privacy_apis.MyExportApi.as_view(), name="me-export"),
     path("patients/<int:pk>/export/", privacy_apis.PatientExportApi.as_view(), name="patient-export"),
-    path("patients/<int:pk>/erase/", privacy_apis.PatientErasureApi.as_view(), name="patient-erase"),
+    path("patients/<int:pk>/erase/", privacy_apis.PatientEraseApi.as_view(), name="patient-erase"),
+    path("patients/<int:pk>/erasure/", privacy_apis.PatientErasureApi.as_view(), name="patient-erasure"),
 ]
