@@ -4,6 +4,8 @@ workspace/chart/privacy.py; all of them call the same builder and services."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -30,7 +32,16 @@ EXPORT_DESCRIPTION = (
 ZIP_RESPONSE = OpenApiResponse(OpenApiTypes.BINARY, description="The export, application/zip.")
 
 
-class MyExportApi(APIView):
+class _ZipDownload(APIView):
+    """A client may send ``Accept: application/zip``: no renderer offers it,
+    so negotiation falls back to JSON (used only for error bodies) instead of
+    answering 406; the zip itself is a StreamingHttpResponse, never rendered."""
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        return super().perform_content_negotiation(request, force=True)
+
+
+class MyExportApi(_ZipDownload):
     permission_classes = [IsPatient]
 
     @extend_schema(
@@ -41,7 +52,7 @@ class MyExportApi(APIView):
         return export_response(Patient.objects.get(user=user_of(request)))
 
 
-class PatientExportApi(APIView):
+class PatientExportApi(_ZipDownload):
     """Managers only: practitioners read records one by one (each read logged);
     a whole record with every photo at once is the clinic's answer to a data
     access request, which the manager handles. Receptionists see no clinical data."""

@@ -83,6 +83,11 @@ def test_patient_downloads_their_own_data_by_api(
     assert response.status_code == 200
     data, archive = unzip(response)
     check_alice(data, archive, alice, record)
+    # A client that asks for a zip by name gets it too, and its errors stay JSON.
+    asked = api(alice.user).get("/api/v1/me/export/", HTTP_ACCEPT="application/zip")
+    assert asked.status_code == 200 and asked["Content-Type"] == "application/zip"
+    refused = api(None).get("/api/v1/me/export/", HTTP_ACCEPT="application/zip")
+    assert refused.status_code == 401 and refused.json()["code"] == "not_authenticated"
 
 
 def test_patient_page_explains_and_downloads(client: Client, alice: Patient, record: dict[str, Any]) -> None:
