@@ -257,3 +257,42 @@ def test_purge_task_is_scheduled() -> None:
 
     entry = app.conf.beat_schedule["erasures-purge"]
     assert entry["task"] == "booking.tasks.purge_erasures"
+
+
+def test_the_erase_page_speaks_chinese(client: Client, alice: Patient, manager: User, record: dict[str, Any]) -> None:
+    from tests.pages.helpers import assert_translated
+
+    client.force_login(manager)
+    page = client.get(f"/staff/patients/{alice.pk}/erase/", HTTP_ACCEPT_LANGUAGE="zh-hant")
+    assert "刪除此病人的資料" in page.content.decode()
+    assert_translated(page.content, allow=[alice.full_name, manager.get_full_name()])
+
+
+def test_the_periodic_task_finishes_an_erasure_cut_short_and_purges_when_due(
+    alice: Patient, manager: User, record: dict[str, Any], settings: Any
+) -> None:
+    """The beat task (a thin wrapper) re-reads the state: an appointment that
+    slipped in after the erasure is cancelled on the next run, and the records
+    go once the retention has ended."""
+    from booking import tasks
+    from tests.factories import AppointmentFactory
+
+    erasure = patient_erase(patient=alice, by=manager)
+    late = AppointmentFactory(
+        patient=alice, treatment=record["treatment"], start=timezone.now() + timedelta(days=9)
+    )  # as if booked in the instant between the erasure's two halves
+    tasks.purge_erasures()
+    late.refresh_from_db()
+    assert late.status == Appointment.Status.CANCELLED
+    erasure.refresh_from_db()
+    assert erasure.purged_at is None
+    assert [s["count"] for s in erasure.steps if s["step"] == "appointments_cancelled"] == [1, 1]
+    tasks.purge_erasures()  # nothing left to do: no new step
+    erasure.refresh_from_db()
+    assert len([s for s in erasure.steps if s["step"] == "appointments_cancelled"]) == 2
+
+    with time_machine.travel(erasure.purge_due + timedelta(minutes=1), tick=False):
+        tasks.purge_erasures()
+    erasure.refresh_from_db()
+    assert erasure.purged_at is not None
+    assert not Appointment.objects.filter(patient=alice).exists()

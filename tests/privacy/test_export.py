@@ -17,6 +17,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from patients.models import Patient
+from tests.pages.helpers import assert_translated
 from treatments.models import AssessmentPhoto
 
 pytestmark = pytest.mark.django_db
@@ -105,7 +106,9 @@ def test_patient_page_explains_and_downloads(client: Client, alice: Patient, rec
 def test_export_page_speaks_chinese(client: Client, alice: Patient, record: dict[str, Any]) -> None:
     client.force_login(alice.user)
     page = client.get("/me/export/", HTTP_ACCEPT_LANGUAGE="zh-hant")
-    assert "下載" in page.content.decode()
+    assert "下載我的資料" in page.content.decode()
+    assert_translated(page.content, allow=[alice.full_name])
+    assert "下載我的資料副本" in client.get("/me/", HTTP_ACCEPT_LANGUAGE="zh-hant").content.decode()
 
 
 def test_another_patient_gets_only_their_own(
