@@ -29,7 +29,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from knox.models import AuthToken
@@ -91,13 +91,32 @@ def _remove_sessions(user_id: int) -> int:
     return len(doomed)
 
 
-def _remove_login(user_id: int | None) -> dict[str, int]:
+def _remove_sign_in_records(usernames: set[str]) -> int:
+    """django-axes keeps every sign-in and failed attempt under the username,
+    which is the email: those rows go with the login."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    names = {name for name in usernames if name}
+    if not names:
+        return 0
+    removed = 0
+    for model in (AccessAttempt, AccessFailureLog, AccessLog):
+        query = Q()
+        for name in names:
+            query |= Q(username__iexact=name)
+        removed += model.objects.filter(query).delete()[0]
+    return removed
+
+
+def _remove_login(user_id: int | None, email: str) -> dict[str, int]:
     if user_id is None:
-        return {"tokens": 0, "sessions": 0}
+        return {"tokens": 0, "sessions": 0, "sign_in_records": _remove_sign_in_records({email})}
     tokens, _detail = AuthToken.objects.filter(user_id=user_id).delete()
     sessions = _remove_sessions(user_id)
-    get_user_model().objects.filter(pk=user_id).delete()
-    return {"tokens": tokens, "sessions": sessions}
+    users = get_user_model().objects.filter(pk=user_id)
+    usernames = {email, *users.values_list("username", flat=True), *users.values_list("email", flat=True)}
+    users.delete()
+    return {"tokens": tokens, "sessions": sessions, "sign_in_records": _remove_sign_in_records(usernames)}
 
 
 def _append(erasure_id: int, steps: list[dict[str, Any]]) -> None:
@@ -123,7 +142,7 @@ def patient_erase(*, patient: Patient, by: User, now: datetime | None = None) ->
         if user is not None and is_staff_role(role_of(user)):
             raise InvalidState(_("This patient's login is a staff account. Remove the staff role first."))
         placeholder = placeholder_name(locked.pk)
-        user_id = locked.user_id
+        user_id, email = locked.user_id, locked.email
         locked.full_name, locked.email, locked.phone = placeholder, "", ""
         locked.user = None
         locked.reminders_opt_out = True
@@ -133,7 +152,7 @@ def patient_erase(*, patient: Patient, by: User, now: datetime | None = None) ->
             update_fields=["full_name", "email", "phone", "user", "reminders_opt_out", "erased_at", "updated_at"]
         )
         scrubbed = Patient.history.filter(id=locked.pk).update(full_name=placeholder, email="", phone="", user=None)
-        login = _remove_login(user_id)
+        login = _remove_login(user_id, email)
         last_visit = _last_visit(locked)
         erasure = Erasure.objects.create(
             patient=locked,

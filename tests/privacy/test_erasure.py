@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.core import mail
@@ -28,6 +29,12 @@ from tests.factories import UserFactory
 from treatments.models import Assessment, AssessmentPhoto, PlanSession, TreatmentPlan
 
 pytestmark = pytest.mark.django_db
+
+
+def sign_in_records(email: str) -> int:
+    return sum(
+        model.objects.filter(username__iexact=email).count() for model in (AccessAttempt, AccessFailureLog, AccessLog)
+    )
 
 
 def stored_files(root: Path) -> list[Path]:
@@ -46,9 +53,12 @@ def test_manager_erases_by_api_and_the_contact_details_and_login_go_at_once(
     assert client.get("/me/").status_code == 200
     credentials = {"email": email, "password": "correct-horse-battery"}
     assert APIClient().post("/api/v1/auth/token/", credentials, format="json").status_code == 200
+    client.post("/accounts/login/", {"username": email, "password": "wrong-password"})
+    assert sign_in_records(email) > 0
 
     response = api(manager).post(f"/api/v1/patients/{alice.pk}/erase/")
     assert response.status_code == 201, response.content
+    assert sign_in_records(email) == 0  # django-axes kept them under the email address
     body = response.json()
     assert body["patient"] == alice.pk
     assert [step["step"] for step in body["steps"]] == [
