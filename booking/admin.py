@@ -15,6 +15,7 @@ from booking.models import (
     Appointment,
     ClinicClosure,
     Device,
+    Erasure,
     Notification,
     Practitioner,
     Room,
@@ -296,6 +297,36 @@ class SessionRecordAdmin(AccessLoggedAdmin, SimpleHistoryAdmin):
     @admin.display(description="treatment", ordering="appointment__treatment__slug")
     def treatment(self, obj: SessionRecord) -> str:
         return obj.appointment.treatment.slug
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Erasure)
+class ErasureAdmin(admin.ModelAdmin):
+    """Erasures on request and the log of their steps (booking.erasure). Made
+    by the chart's Erase page or the API, never here, and never changed."""
+
+    list_display = ("patient", "requested_at", "requested_by_name", "purge_due", "purged_at")
+    list_select_related = ("patient",)
+    date_hierarchy = "requested_at"
+    ordering = ("-requested_at", "-id")
+    readonly_fields = (
+        "patient",
+        "requested_by",
+        "requested_by_name",
+        "requested_at",
+        "last_visit",
+        "purge_due",
+        "purged_at",
+        "steps",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

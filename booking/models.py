@@ -464,3 +464,31 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} for patient #{self.patient_id} ({self.status})"
+
+
+class Erasure(models.Model):
+    """A patient's erasure on request (booking.erasure), and the log of its steps.
+
+    Contact details and the login go at once; the clinical records are kept
+    until ``purge_due`` (CLINIC_RECORD_RETENTION after the last visit), then the
+    periodic purge deletes them and sets ``purged_at``. ``steps`` is the log:
+    ``[{"step": <code>, "at": <ISO time>, "count": n}]``; it holds counts and
+    ids, never the erased details."""
+
+    patient = models.OneToOneField(Patient, on_delete=models.PROTECT, related_name="erasure")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_by_name = models.CharField(max_length=200, blank=True, help_text="Kept if the account goes.")
+    requested_at = models.DateTimeField(default=timezone.now)
+    last_visit = models.DateField(null=True, blank=True, help_text="The clinic-local date retention counts from.")
+    purge_due = models.DateTimeField(help_text="When the clinical records may be purged.")
+    purged_at = models.DateTimeField(null=True, blank=True)
+    steps = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["purge_due"], condition=models.Q(purged_at__isnull=True), name="erasure_due")]
+
+    def __str__(self) -> str:
+        return f"Erasure of patient #{self.patient_id}"

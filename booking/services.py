@@ -275,7 +275,7 @@ def appointment_book(
     The caller has checked that ``booked_by`` may book for ``patient`` and has
     decided ``staff`` (staff are exempt from notice and the patient horizon).
     Enqueues the confirmation (sent after commit) and a reminder per
-    CLINIC_REMINDER_OFFSETS."""
+    CLINIC_REMINDER_OFFSETS. An erased patient is NotBookable."""
     now = _now(now)
     start = start.astimezone(UTC)
     if source is not None and source not in Appointment.Source.values:
@@ -287,6 +287,9 @@ def appointment_book(
             }
         )
     with transaction.atomic(durable=True):
+        # Read again inside the transaction: erasure (booking.erasure) may have just happened.
+        if Patient.objects.filter(pk=patient.pk, erased_at__isnull=False).exists():
+            raise NotBookable(_("This patient's record was erased: they cannot be booked."))
         session: PlanSession | None = None
         implied = False
         if plan_session_id is None and not separate_visit:

@@ -12,7 +12,7 @@ import uuid
 
 from celery import shared_task
 
-from booking import notifications
+from booking import erasure, notifications
 
 
 @shared_task(ignore_result=True)
@@ -26,3 +26,9 @@ def deliver_notifications(ids: list[int], claim: str | None = None) -> None:
     """Sends a batch claimed by a sweep (``claim``), or one row straight after
     the commit that created it (``claim=None``)."""
     notifications.notifications_deliver(ids=ids, claim=uuid.UUID(claim) if claim else None)
+
+
+@shared_task(ignore_result=True)
+def purge_erasures() -> None:
+    """Beat, hourly (clinic/celery.py): erased patients' records past their retention."""
+    erasure.erasures_purge()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking import apis
+from booking import apis, privacy_apis
 
 urlpatterns = [
     path("practitioners/", apis.PractitionerListApi.as_view(), name="practitioner-list"),
@@ -16,4 +16,8 @@ urlpatterns = [
     path("notifications/", apis.NotificationListApi.as_view(), name="notification-list"),
     path("session-records/", apis.SessionRecordListApi.as_view(), name="session-record-list"),
     path("session-records/<int:pk>/", apis.SessionRecordDetailApi.as_view(), name="session-record-detail"),
+    path("me/export/", privacy_apis.MyExportApi.as_view(), name="me-export"),
+    path("patients/<int:pk>/export/", privacy_apis.PatientExportApi.as_view(), name="patient-export"),
+    path("patients/<int:pk>/erase/", privacy_apis.PatientEraseApi.as_view(), name="patient-erase"),
+    path("patients/<int:pk>/erasure/", privacy_apis.PatientErasureApi.as_view(), name="patient-erasure"),
 ]

@@ -33,4 +33,13 @@ app.conf.beat_schedule = {
         "schedule": float(NOTIFICATION_SWEEP_SECONDS),
         "options": {"expires": NOTIFICATION_SWEEP_SECONDS},
     },
+    # Erasure with retention (booking/erasure.py): purges the clinical records
+    # of erased patients whose CLINIC_RECORD_RETENTION has ended, and finishes
+    # any erasure cut short. Hourly is plenty for a deadline counted in years;
+    # the job re-reads state, so a missed or doubled run changes nothing.
+    "erasures-purge": {
+        "task": "booking.tasks.purge_erasures",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
 }

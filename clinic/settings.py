@@ -73,6 +73,9 @@ CLINIC_CANCELLATION_NOTICE = env_duration("CLINIC_CANCELLATION_NOTICE", "24h")
 CLINIC_REMINDER_OFFSETS = env_duration_list("CLINIC_REMINDER_OFFSETS", "24h,2h")
 CLINIC_DECLARATION_MAX_AGE = env_duration("CLINIC_DECLARATION_MAX_AGE", "180d")
 CLINIC_ISOTRETINOIN_WINDOW = env_duration("CLINIC_ISOTRETINOIN_WINDOW", "180d")
+# An erased patient's clinical records are kept this long after their last
+# visit, then purged (booking/erasure.py). Default 7 years (2557 days).
+CLINIC_RECORD_RETENTION = env_duration("CLINIC_RECORD_RETENTION", "2557d")
 
 # --- applications -----------------------------------------------------------
 INSTALLED_APPS = [

@@ -101,7 +101,16 @@ class PatientAdmin(AccessLoggedAdmin, SimpleHistoryAdmin):
     access_list = False
     access_object = False
     form = PatientForm
-    list_display = ("full_name", "phone", "email", "preferred_language", "fitzpatrick_type", "has_login", "created_at")
+    list_display = (
+        "full_name",
+        "phone",
+        "email",
+        "preferred_language",
+        "fitzpatrick_type",
+        "has_login",
+        "erased_at",
+        "created_at",
+    )
     list_filter = ("preferred_language", "fitzpatrick_type", "reminders_opt_out")
     search_fields = ("full_name", "email", "phone", "user__username")
     list_select_related = ("user",)
@@ -118,6 +127,10 @@ class PatientAdmin(AccessLoggedAdmin, SimpleHistoryAdmin):
     @admin.display(boolean=True, description="login", ordering="user")
     def has_login(self, obj: Patient) -> bool:
         return obj.user_id is not None
+
+    def has_change_permission(self, request: HttpRequest, obj: Patient | None = None) -> bool:
+        # An erased patient's details stay erased (booking/erasure.py).
+        return (obj is None or obj.erased_at is None) and super().has_change_permission(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Patient, form: Any, change: bool) -> None:
         if not change:

@@ -51,6 +51,10 @@ class Patient(models.Model):
         _("Fitzpatrick type"), choices=FitzpatrickType.choices, null=True, blank=True
     )
     reminders_opt_out = models.BooleanField(_("no reminder emails"), default=False)
+    # Set by booking.erasure when a manager erases the patient on request: the
+    # contact details and login are gone, the clinical records wait for their
+    # retention to end. An erased patient cannot be booked or messaged.
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -73,6 +77,10 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.full_name} (#{self.pk})"
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
 
     def age_on(self, day: date | None = None) -> int:
         day = day or clinic_today()

@@ -52,7 +52,7 @@ class IsClinician(HasRole):
 
 
 class IsManager(HasRole):
-    """Managers: the access log."""
+    """Managers: the access log, erasure and the staff-produced export."""
 
     roles = (roles.MANAGER,)
 
@@ -110,9 +110,13 @@ def clinician_required[V: View](view: V) -> V:
 
 
 def manager_required[V: View](view: V) -> V:
-    """Managers only: the access log."""
+    """Managers only: the access log, erasing a patient, producing a patient's export."""
     return _require((MANAGER,))(view)
 
 
 def is_clinician(request: HttpRequest) -> bool:
     return role_of(request.user) in CLINICAL
+
+
+def is_manager(request: HttpRequest) -> bool:
+    return role_of(request.user) == MANAGER

@@ -54,8 +54,12 @@ class OwnProfileSerializer(PatientSerializer):
 class StaffPatientSerializer(PatientSerializer):
     has_login = serializers.SerializerMethodField()
 
+    erased_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Set when a manager erased the patient's details on request."
+    )
+
     class Meta(PatientSerializer.Meta):
-        fields = [*PatientSerializer.Meta.fields, "has_login"]
+        fields = [*PatientSerializer.Meta.fields, "has_login", "erased_at"]
 
     def get_has_login(self, patient: Patient) -> bool:
         return patient.user_id is not None

@@ -30,7 +30,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from clinic.client import client_address
-from clinic.errors import InvalidInput
+from clinic.errors import InvalidInput, InvalidState
 from patients.models import AccessEvent, HealthDeclaration, Patient
 from patients.roles import PATIENT, role_of
 from patients.validators import validate_birth_date, validate_declared_date
@@ -109,7 +109,11 @@ def patient_create(*, created_by: User, **fields: Any) -> Patient:
 
 @transaction.atomic
 def patient_update(*, patient: Patient, changed_by: User, **fields: Any) -> Patient:
-    """Updates the named fields; a patient's new email moves their login too."""
+    """Updates the named fields; a patient's new email moves their login too.
+    An erased patient's details are closed to edits (InvalidState); only the
+    clinical ``fitzpatrick_type`` still follows their assessments."""
+    if patient.erased_at is not None and set(fields) - {"fitzpatrick_type"}:
+        raise InvalidState(_("This patient's details were erased on request; they cannot be edited."))
     if "date_of_birth" in fields and fields["date_of_birth"] != patient.date_of_birth:
         _check_birth_date(fields["date_of_birth"])
     if "email" in fields:

@@ -17,7 +17,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from booking.models import Appointment, ClinicClosure, Notification, Practitioner, SessionRecord, TimeOff
+from booking.erasure import patient_erase
+from booking.models import Appointment, ClinicClosure, Erasure, Notification, Practitioner, SessionRecord, TimeOff
 from patients.models import AccessEvent, HealthDeclaration, Patient
 from patients.services import access_record
 from tests.factories import (
@@ -41,7 +42,7 @@ REGISTERED = sorted(
 )
 # Booking goes through booking.services (availability, screening, locks):
 # the admin lists, shows and annotates appointments but does not add them.
-NO_ADD_PAGE = {Appointment, Notification}
+NO_ADD_PAGE = {Appointment, Notification, Erasure}
 # Clinical records are written through the API's services (scores, windows,
 # session records) and never deleted: the admin shows them and their history.
 CLINICAL = {Assessment, TreatmentPlan, PlanSession, SessionRecord}
@@ -78,6 +79,7 @@ def clinic() -> None:
     TimeOffFactory(practitioner=Practitioner.objects.first())
     NotificationFactory()
     _clinical_records()
+    patient_erase(patient=PatientFactory(), by=UserFactory(role="manager"))
 
 
 def _clinical_records() -> None:
@@ -123,6 +125,7 @@ def test_every_model_of_the_three_apps_is_registered() -> None:
         "treatments.Assessment",
         "treatments.TreatmentPlan",
         "treatments.PlanSession",
+        "booking.Erasure",
     }
 
 

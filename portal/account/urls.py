@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.account import access_log, auth, views
+from portal.account import access_log, auth, privacy, views
 
 app_name = "account"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     path("me/", views.profile, name="profile"),
     path("me/access-log/", access_log.my_access_log, name="access_log"),
     path("me/password/", views.password_change, name="password_change"),
+    path("me/export/", privacy.export, name="export"),
+    path("me/export/download/", privacy.export_download, name="export_download"),
     path("progress/", views.progress, name="progress"),
     path("progress/photos/<int:pk>/<slug:kind>/", views.photo, name="photo"),
     path("plans/<int:pk>/", views.plan, name="plan"),

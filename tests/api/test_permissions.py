@@ -139,6 +139,12 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     # The access log: a patient reads who opened their own record; managers any patient's.
     ("me-access-log", "get"): (401, 200, 200, 403, 403, 403),
     ("patient-access-log", "get"): (401, 403, 403, 403, 403, 200),
+    # The patient's own copy of their data; a manager produces anyone's (practitioners
+    # read records one by one, receptionists see no clinical data). Erasure: managers.
+    ("me-export", "get"): (401, 200, 200, 403, 403, 403),
+    ("patient-export", "get"): (401, 403, 403, 403, 403, 200),
+    ("patient-erase", "post"): (401, 403, 403, 403, 403, 201),
+    ("patient-erasure", "get"): (401, 403, 403, 403, 403, 200),
     # The OpenAPI schema and the docs page: public.
     ("schema", "get"): (200, 200, 200, 200, 200, 200),
     ("docs", "get"): (200, 200, 200, 200, 200, 200),
@@ -326,6 +332,14 @@ def _session_record(w: World) -> SessionRecord:
     return SessionRecord.objects.create(appointment=done, category="peel", recorded_by=w.users[PRACTITIONER])
 
 
+def _erased(w: World) -> Patient:
+    from booking.erasure import patient_erase
+
+    patient = PatientFactory()
+    patient_erase(patient=patient, by=UserFactory(role="manager"))
+    return patient
+
+
 BUILDERS: dict[str, Builder] = {
     "auth-register": lambda w, actor: (
         "/api/v1/auth/register/",
@@ -410,6 +424,10 @@ BUILDERS: dict[str, Builder] = {
     "session-record-detail": lambda w, actor: (f"/api/v1/session-records/{_session_record(w).pk}/", None),
     "me-access-log": lambda w, actor: ("/api/v1/me/access-log/", None),
     "patient-access-log": lambda w, actor: (f"/api/v1/patients/{w.patient_a.pk}/access-log/", None),
+    "me-export": lambda w, actor: ("/api/v1/me/export/", None),
+    "patient-export": lambda w, actor: (f"/api/v1/patients/{w.patient_a.pk}/export/", None),
+    "patient-erase": lambda w, actor: (f"/api/v1/patients/{w.patient_a.pk}/erase/", None),
+    "patient-erasure": lambda w, actor: (f"/api/v1/patients/{_erased(w).pk}/erasure/", None),
     "schema": lambda w, actor: ("/api/v1/schema/", None),
     "docs": lambda w, actor: ("/api/v1/docs/", None),
 }
@@ -488,6 +506,10 @@ def check_effect(w: World, name: str, method: str, actor: str, before: dict[str,
         assert TreatmentPlan.objects.get(pk=body["id"]).patient == w.patient_a
     elif name == "plan-cancel":
         assert TreatmentPlan.objects.get(pk=body["id"]).status == TreatmentPlan.Status.CANCELLED
+    elif name == "patient-erase":
+        erased = Patient.objects.get(pk=w.patient_a.pk)
+        assert erased.erased_at is not None and erased.user_id is None and erased.email == ""
+        assert status_of[w.appointment.pk] == Appointment.Status.CANCELLED
     elif name == "appointment-complete":
         assert status_of[body["id"]] == Appointment.Status.COMPLETED
         assert SessionRecord.objects.get(pk=body["session_record"]).appointment_id == body["id"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workspace.chart import access_log, views
+from workspace.chart import access_log, privacy, views
 
 app_name = "chart"
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("patients/new/", views.patient_new, name="patient_new"),
     path("patients/<int:pk>/", views.patient, name="patient"),
     path("patients/<int:pk>/edit/", views.patient_edit, name="patient_edit"),
+    path("patients/<int:pk>/export/", privacy.export, name="export"),
+    path("patients/<int:pk>/erase/", privacy.erase, name="erase"),
     path("patients/<int:pk>/declarations/new/", views.declaration_new, name="declaration_new"),
     path("patients/<int:pk>/assessments/new/", views.assessment_new, name="assessment_new"),
     path(

@@ -32,7 +32,7 @@ from clinic.clock import clinic_today
 from clinic.errors import ApplicationError, InvalidInput, InvalidState
 from clinic.pages import HtmxHttpRequest
 from patients.models import AccessEvent, Patient
-from patients.permissions import clinician_required, is_clinician, staff_required, user_of
+from patients.permissions import clinician_required, is_clinician, is_manager, staff_required, user_of
 from patients.selectors import patients_matching
 from patients.services import access_record, access_record_many, declaration_submit, patient_create, patient_update
 from treatments import selectors, services
@@ -108,7 +108,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 if fields:
                     patient_update(patient=Patient.objects.get(pk=patient.pk), changed_by=user_of(request), **fields)
-            except InvalidInput as error:
+            except ApplicationError as error:  # invalid input, or a patient erased on request
                 apply_errors(form, error.fields, error.detail)
             else:
                 messages.success(request, _("The details were saved."))
@@ -122,6 +122,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def patient(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     found = _patient(pk)
     context = chart.chart_context(patient=found, clinical=is_clinician(request), query=request.GET)
+    context["manager"] = is_manager(request)  # export and erasure (workspace/chart/privacy.py)
     if request.htmx and request.htmx.target == "photos-compare" and context["clinical"]:
         # Only the comparison is swapped in; each picture it shows logs itself when served.
         return render(request, "chart/_photos.html", context)
