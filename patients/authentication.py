@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.authentication import SessionScheme
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 
@@ -25,3 +26,9 @@ class VerifiedSessionAuthentication(SessionAuthentication):
         if second_factor_required(result[0]) and not is_verified(getattr(request._request, "user", None)):
             return None
         return result
+
+
+class VerifiedSessionScheme(SessionScheme):
+    """The OpenAPI schema describes it as the session cookie it is."""
+
+    target_class = "patients.authentication.VerifiedSessionAuthentication"
