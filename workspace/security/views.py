@@ -109,7 +109,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "next": request.POST.get("next") or request.GET.get("next") or "",
-        "qr_svg": qr.svg_inline(scale=5, dark="#111", light="#fff", title=_("QR code to scan")),
+        "qr_svg": qr.svg_inline(scale=5, dark="#111", light="#fff", omitsize=True, title=_("QR code to scan")),
         "secret": " ".join(b32encode(device.bin_key).decode().rstrip("=")[i : i + 4] for i in range(0, 32, 4)),
         "account": user.get_username(),
     }
