@@ -288,6 +288,8 @@ if _UNKNOWN_ROLES:
 STAFF_IDLE_TIMEOUT = env_duration("STAFF_IDLE_TIMEOUT", "30m")
 # What authenticator apps show as the account's issuer.
 OTP_TOTP_ISSUER = CLINIC_NAME
+# The admin's device pages never show a secret key or a QR code to anyone.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- i18n -------------------------------------------------------------------
 LANGUAGE_CODE = "en"

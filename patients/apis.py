@@ -128,11 +128,25 @@ class PasswordResetConfirmApi(APIView):
     throttle_classes = [ScopedThrottle]
     throttle_scope = "password_reset"
 
-    @extend_schema(request=PasswordResetConfirmSerializer, responses={200: TokenSerializer, **errors(400, 429)})
+    @extend_schema(
+        request=PasswordResetConfirmSerializer,
+        responses={200: TokenSerializer, **errors(400, 429)},
+        description=(
+            "Sets the password from a reset link and returns a new API token. A link proves the email, not the "
+            "phone: roles that must use a second factor (CLINIC_SECOND_FACTOR_ROLES) also send `otp`, or get "
+            "400 `invalid` with `fields.otp` and the password stays as it was."
+        ),
+    )
     def post(self, request: Request) -> Response:
         data = PasswordResetConfirmSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.password_reset_confirm(**data.validated_data)
+        fields = dict(data.validated_data)
+        otp = fields.pop("otp", "")
+        try:
+            second_factor.password_reset_second_factor(uid=fields["uid"], token=fields["token"], otp=otp)
+        except second_factor.SecondFactorThrottled as error:
+            raise Throttled(wait=error.wait, detail=str(error.detail)) from None
+        user = services.password_reset_confirm(**fields)
         return Response({"token": _new_token(request, user)})
 
 

@@ -95,6 +95,12 @@ class PasswordResetConfirmSerializer(serializers.Serializer):
     uid = CleanCharField(max_length=64)
     token = CleanCharField(max_length=128)
     password = CleanCharField(max_length=128, trim_whitespace=False)
+    otp = CleanCharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="As for the token: required for the roles in CLINIC_SECOND_FACTOR_ROLES.",
+    )
 
 
 class TokenSerializer(serializers.Serializer):

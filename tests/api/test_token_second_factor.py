@@ -124,3 +124,25 @@ def test_the_schema_documents_the_otp_field() -> None:
     operation = schema["paths"]["/api/v1/auth/token/"]["post"]
     assert {"200", "400", "429"} <= set(operation["responses"])
     assert "otp" in operation["description"]
+
+
+def test_a_reset_link_gives_a_clinician_a_token_only_with_a_code() -> None:
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    user, device = enrolled()
+    link = {"uid": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)}
+    url = "/api/v1/auth/password-reset/confirm/"
+
+    refused = APIClient().post(url, {**link, "password": "a-brand-new-passphrase"}, format="json")
+    assert refused.status_code == 400
+    assert "otp" in refused.json()["fields"]
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)  # nothing changed
+
+    done = APIClient().post(url, {**link, "password": "a-brand-new-passphrase", "otp": code_of(device)}, format="json")
+    assert done.status_code == 200
+    user.refresh_from_db()
+    assert user.check_password("a-brand-new-passphrase")
+    assert "token" in done.json()
