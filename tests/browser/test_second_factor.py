@@ -9,6 +9,7 @@ from base64 import b32decode
 from typing import Any
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
@@ -18,6 +19,12 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.second_factor_enforced
 
 PASSWORD = "correct-horse-battery"
+WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
+
+
+def assert_accessible(page: Any) -> None:
+    violations = Axe().run(page, options=WCAG_AA).response["violations"]
+    assert not violations, [(v["id"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
 
 
 def phone_code(secret: str, steps_ahead: int = 0) -> str:
@@ -43,6 +50,7 @@ def test_a_practitioner_enrols_then_signs_in_with_a_code(page: Any, base_url: st
     expect(page.get_by_role("heading", name="Set up your second factor")).to_be_visible()
     expect(page.locator("figure.qr svg")).to_be_visible()
     shot("enrol-desktop")
+    assert_accessible(page)
 
     secret = page.locator("#totp-secret").inner_text()
     page.get_by_label("Code").fill(phone_code(secret))
@@ -52,6 +60,7 @@ def test_a_practitioner_enrols_then_signs_in_with_a_code(page: Any, base_url: st
     codes = page.locator("#recovery-codes code")
     expect(codes).to_have_count(10)
     shot("recovery-codes-desktop")
+    assert_accessible(page)
     # The form will not go on until the box is ticked.
     page.get_by_role("button", name="Continue").click()
     expect(page).to_have_url(re.compile(r"/staff/second-factor/recovery-codes/"))
@@ -70,6 +79,7 @@ def test_a_practitioner_enrols_then_signs_in_with_a_code(page: Any, base_url: st
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_text("That code is not right.")).to_be_visible()
     shot("wrong-code-phone")
+    assert_accessible(page)
     page.wait_for_timeout(1100)  # the throttle after one wrong code
     page.get_by_label("Code").fill(phone_code(secret, 1))  # the code used at enrolment cannot be replayed
     page.get_by_role("button", name="Continue").click()
