@@ -335,3 +335,16 @@ def test_patients_stay_signed_in_however_long_they_pause(client: Client) -> None
         assert client.get("/appointments/").status_code == 200
     with time_machine.travel(start + timedelta(hours=6), tick=False):
         assert client.get("/appointments/").status_code == 200
+
+
+def test_a_database_outage_in_the_staff_guards_answers_503_not_the_page(client: Client) -> None:
+    from django.db import OperationalError, connection
+
+    client.force_login(UserFactory(role="practitioner"))
+
+    def refuse(*args: object) -> None:
+        raise OperationalError("connection refused")
+
+    with connection.execute_wrapper(refuse):
+        response = client.get("/staff/patients/")
+    assert response.status_code == 503

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
 
+from clinic.outage import OUTAGE_ERRORS, unavailable_response
 from patients.roles import is_staff_role, role_of
 from patients.second_factor import is_enrolled, is_verified, second_factor_required
 
@@ -55,9 +56,18 @@ class StaffIdleTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        try:
+            early = self._check(request)
+        except OUTAGE_ERRORS:
+            # The first query of the request may be ours; answered as any outage is
+            # (clinic/outage.py), never by letting the request through unchecked.
+            return unavailable_response(request)
+        return early if early is not None else self.get_response(request)
+
+    def _check(self, request: HttpRequest) -> HttpResponseBase | None:
         session = getattr(request, "session", None)
         if session is None or not request.user.is_authenticated:
-            return self.get_response(request)
+            return None
         seen = session.get(LAST_SEEN)
         now = int(time.time())
         if seen is None:  # a session from before this guard: staff or not, once
@@ -72,11 +82,11 @@ class StaffIdleTimeoutMiddleware:
                     % {"minutes": minutes},
                 )
                 if request.path.startswith("/api/"):
-                    return self.get_response(request)  # now anonymous: the API answers 401
+                    return None  # now anonymous: the API answers 401
                 return _redirect(request, f"{settings.LOGIN_URL}?{urlencode({'next': request.get_full_path()})}")
             if now - int(seen) >= _write_step():
                 session[LAST_SEEN] = now
-        return self.get_response(request)
+        return None
 
 
 class SecondFactorMiddleware:
@@ -84,17 +94,24 @@ class SecondFactorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if not request.path.startswith(GUARDED):
+            return self.get_response(request)
+        try:
+            early = self._check(request)
+        except OUTAGE_ERRORS:
+            return unavailable_response(request)  # never let the request through unchecked
+        return early if early is not None else self.get_response(request)
+
+    def _check(self, request: HttpRequest) -> HttpResponseBase | None:
         path = request.path
-        if not path.startswith(GUARDED) or not request.user.is_authenticated:
-            return self.get_response(request)
-        if not second_factor_required(request.user):
-            return self.get_response(request)
+        if not request.user.is_authenticated or not second_factor_required(request.user):
+            return None
         verify, enrol, codes = (reverse(f"security:{name}") for name in ("verify", "enrol", "recovery_codes"))
         if not is_verified(request.user):
             if path in (verify, enrol) or path == reverse("admin:logout"):
-                return self.get_response(request)
+                return None
             target = verify if is_enrolled(request.user) else enrol
             return _redirect(request, f"{target}?{urlencode({'next': request.get_full_path()})}")
         if request.session.get(PENDING_CODES) and path != codes:
             return _redirect(request, codes)  # the new recovery codes are shown until saved
-        return self.get_response(request)
+        return None
