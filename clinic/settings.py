@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from clinic.env import (
@@ -95,6 +96,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "patients",
     "treatments",
     "booking",
@@ -115,12 +119,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Staff sessions: signed out after STAFF_IDLE_TIMEOUT idle, then the second
+    # factor before any /staff/ or /admin/ page (workspace/security).
+    "workspace.security.middleware.StaffIdleTimeoutMiddleware",
+    "workspace.security.middleware.SecondFactorMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -267,6 +277,22 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "clinic.views.lockout"
 LOGIN_URL = "/accounts/login/"
+# The roles that must pass a second factor (TOTP or a recovery code) on the
+# staff pages, the admin and POST /api/v1/auth/token/: any of receptionist,
+# practitioner, manager. Receptionists see no clinical records, so by default not them.
+CLINIC_SECOND_FACTOR_ROLES = env_list("CLINIC_SECOND_FACTOR_ROLES", "practitioner,manager")
+_UNKNOWN_ROLES = set(CLINIC_SECOND_FACTOR_ROLES) - {"receptionist", "practitioner", "manager"}
+if _UNKNOWN_ROLES:
+    raise ImproperlyConfigured(
+        f"CLINIC_SECOND_FACTOR_ROLES: unknown role {sorted(_UNKNOWN_ROLES)[0]!r} "
+        "(choose from receptionist, practitioner, manager)."
+    )
+# A staff session with no request for this long is signed out (patients are not).
+STAFF_IDLE_TIMEOUT = env_duration("STAFF_IDLE_TIMEOUT", "30m")
+# What authenticator apps show as the account's issuer.
+OTP_TOTP_ISSUER = CLINIC_NAME
+# The admin's device pages never show a secret key or a QR code to anyone.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # --- i18n -------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -329,7 +355,8 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$"]
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # A staff session that still owes its second factor is not signed in to the API.
+        "patients.authentication.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -22,6 +22,7 @@ urlpatterns = [
     # Staff workspace: the schedule and lists, then the patient chart.
     path("staff/", include("workspace.schedule.urls")),
     path("staff/", include("workspace.chart.urls")),
+    path("staff/", include("workspace.security.urls")),
     # Patient pages: catalogue, booking, appointments; account and progress.
     path("", include("portal.account.urls")),
     path("", include("portal.book.urls")),

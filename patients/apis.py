@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from clinic.api import ScopedThrottle
 from clinic.errors import InvalidInput
 from clinic.schema import errors
-from patients import services
+from patients import second_factor, services
 from patients.models import AccessEvent, HealthDeclaration, Patient
 from patients.permissions import IsManager, IsPatient, IsStaff, user_of
 from patients.selectors import access_events_for_patient, patients_matching
@@ -67,7 +67,17 @@ class TokenApi(APIView):
     throttle_classes = [ScopedThrottle]
     throttle_scope = "token"
 
-    @extend_schema(request=TokenRequestSerializer, responses={200: TokenSerializer, **errors(400, 429)})
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={200: TokenSerializer, **errors(400, 429)},
+        description=(
+            "Signs in with email and password and returns a new API token. Roles that must use a second factor "
+            "(CLINIC_SECOND_FACTOR_ROLES; by default practitioner and manager) also send `otp`: the current "
+            "6-digit code from their authenticator app or an unused recovery code. A missing or wrong `otp`, "
+            "or an account that has not set up its second factor on the staff pages yet, is 400 `invalid` with "
+            "`fields.otp`; repeated wrong codes are 429 `throttled` until the wait has passed."
+        ),
+    )
     def post(self, request: Request) -> Response:
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -80,6 +90,11 @@ class TokenApi(APIView):
             raise InvalidInput(
                 _("The email or password is not right."), fields={"password": [_("Wrong email or password.")]}
             )
+        if second_factor.second_factor_required(user):
+            try:
+                second_factor.second_factor_verify(user=user, token=data.validated_data.get("otp", ""))
+            except second_factor.SecondFactorThrottled as error:
+                raise Throttled(wait=error.wait, detail=str(error.detail)) from None
         return Response({"token": _new_token(request, user)})
 
 
@@ -115,11 +130,25 @@ class PasswordResetConfirmApi(APIView):
     throttle_classes = [ScopedThrottle]
     throttle_scope = "password_reset"
 
-    @extend_schema(request=PasswordResetConfirmSerializer, responses={200: TokenSerializer, **errors(400, 429)})
+    @extend_schema(
+        request=PasswordResetConfirmSerializer,
+        responses={200: TokenSerializer, **errors(400, 429)},
+        description=(
+            "Sets the password from a reset link and returns a new API token. A link proves the email, not the "
+            "phone: roles that must use a second factor (CLINIC_SECOND_FACTOR_ROLES) also send `otp`, or get "
+            "400 `invalid` with `fields.otp` and the password stays as it was."
+        ),
+    )
     def post(self, request: Request) -> Response:
         data = PasswordResetConfirmSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.password_reset_confirm(**data.validated_data)
+        fields = dict(data.validated_data)
+        otp = fields.pop("otp", "")
+        try:
+            second_factor.password_reset_second_factor(uid=fields["uid"], token=fields["token"], otp=otp)
+        except second_factor.SecondFactorThrottled as error:
+            raise Throttled(wait=error.wait, detail=str(error.detail)) from None
+        user = services.password_reset_confirm(**fields)
         return Response({"token": _new_token(request, user)})
 
 

@@ -79,6 +79,16 @@ class RegisterSerializer(serializers.Serializer):
 class TokenRequestSerializer(serializers.Serializer):
     email = serializers.CharField(max_length=254)
     password = CleanCharField(max_length=128, trim_whitespace=False)
+    otp = CleanCharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text=(
+            "Required for the roles in CLINIC_SECOND_FACTOR_ROLES (by default practitioners and managers): "
+            "the current 6-digit code from the authenticator app, or one of the recovery codes (each works once). "
+            "The second factor is set up on the staff pages (/staff/) first."
+        ),
+    )
 
 
 class PasswordResetSerializer(serializers.Serializer):
@@ -89,6 +99,12 @@ class PasswordResetConfirmSerializer(serializers.Serializer):
     uid = CleanCharField(max_length=64)
     token = CleanCharField(max_length=128)
     password = CleanCharField(max_length=128, trim_whitespace=False)
+    otp = CleanCharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        help_text="As for the token: required for the roles in CLINIC_SECOND_FACTOR_ROLES.",
+    )
 
 
 class TokenSerializer(serializers.Serializer):

@@ -59,7 +59,8 @@ def test_staff_pages_meet_wcag_aa(page: Any, base_url: str, demo: dict, who: str
     emily = demo["emily"].pk
     paths = ["/staff/", f"/staff/?date={demo['today'].start.date().isoformat()}&view=week", "/staff/?by=room",
              "/staff/book/", "/staff/closures/", "/staff/due/", "/staff/no-shows/", "/staff/notifications/failed/",
-             "/staff/patients/", f"/staff/patients/{emily}/", f"/staff/appointments/{demo['today'].pk}/"]  # fmt: skip
+             "/staff/patients/", f"/staff/patients/{emily}/", f"/staff/appointments/{demo['today'].pk}/",
+             "/staff/second-factor/settings/"]  # fmt: skip
     if who.startswith("doctor"):
         paths += [f"/staff/patients/{emily}/assessments/new/"]
         paths += [f"/staff/patients/{emily}/assessments/{demo['emily'].assessments.first().pk}/correct/"]
