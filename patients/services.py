@@ -17,7 +17,6 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
-from django.core.cache import caches
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
@@ -27,6 +26,7 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from clinic.client import within
 from clinic.errors import InvalidInput
 from patients.models import HealthDeclaration, Patient
 from patients.validators import validate_birth_date, validate_declared_date
@@ -163,15 +163,7 @@ RESET_MAIL_PERIOD = 3600
 
 def _reset_mail_allowed(email: str) -> bool:
     """Counts one more reset mail to ``email`` (hashed: the cache never holds addresses)."""
-    cache = caches["throttle"]
-    key = f"reset-email:{hashlib.sha256(email.encode()).hexdigest()}"
-    cache.add(key, 0, RESET_MAIL_PERIOD)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, RESET_MAIL_PERIOD)
-        count = 1
-    return count <= RESET_MAILS_PER_EMAIL
+    return within(f"reset-email:{hashlib.sha256(email.encode()).hexdigest()}", RESET_MAILS_PER_EMAIL, RESET_MAIL_PERIOD)
 
 
 def password_reset_request(*, email: str) -> None:
