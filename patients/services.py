@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import date
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -17,18 +18,20 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
+from knox.models import AuthToken
 
 from clinic.client import within
-from clinic.errors import InvalidInput
-from patients.models import HealthDeclaration, Patient
+from clinic.errors import InvalidInput, NotFound
+from patients.models import HealthDeclaration, Patient, SignedInDevice
 from patients.validators import validate_birth_date, validate_declared_date
 
 logger = logging.getLogger(__name__)
@@ -221,7 +224,8 @@ def password_reset_user(*, uid: str, for_update: bool = False) -> User | None:
 @transaction.atomic
 def password_reset_confirm(*, uid: str, token: str, password: str) -> User:
     """Sets the password if the link is valid and unused; links the login to
-    the patient record with the same email if it is not linked yet."""
+    the patient record with the same email if it is not linked yet; revokes
+    every token and browser session of the login (``sign_out_everywhere``)."""
     user = password_reset_user(uid=uid, for_update=True)
     if user is None or not default_token_generator.check_token(user, token):
         raise InvalidInput(
@@ -232,9 +236,164 @@ def password_reset_confirm(*, uid: str, token: str, password: str) -> User:
     user.set_password(password)
     user.save(update_fields=["password"])
     Patient.objects.filter(email__iexact=user.email, user__isnull=True).update(user=user)
+    # Whoever knew the old password (a stolen phone's app, a shared computer)
+    # is signed out everywhere; the caller signs in afresh on this device.
+    sign_out_everywhere(user=user)
     return user
 
 
 def patient_language_remember(*, user: Any, language: str) -> None:
     """The language a signed-in patient chose on the pages becomes their emails' language too."""
     Patient.objects.filter(user=user).exclude(preferred_language=language).update(preferred_language=language)
+
+
+# --- signed-in devices: a login's API tokens and browser sessions ---
+
+# How stale a device's "last used" may get before a request refreshes it: reads
+# stay reads, and the list is still right to the minute.
+DEVICE_SEEN_EVERY = timedelta(minutes=1)
+
+
+def token_issue(*, user: User, user_agent: str = "") -> str:
+    """A new API token for ``user`` (one per device), recorded as a signed-in device.
+    Returns the token itself, which is shown once and stored only as a digest."""
+    with transaction.atomic():
+        instance, token = AuthToken.objects.create(user)
+        SignedInDevice.objects.create(
+            user=user,
+            kind=SignedInDevice.Kind.TOKEN,
+            token=instance,
+            user_agent=user_agent[:300],
+            created_at=instance.created,
+            last_used_at=instance.created,
+        )
+    return token
+
+
+def token_seen(*, token: AuthToken, user_agent: str = "", now: datetime | None = None) -> None:
+    """A request came with ``token``. Writes only when its device's last use is
+    older than DEVICE_SEEN_EVERY, or to record a token issued without a device
+    row (before devices were recorded). ``token.device`` should be fetched with
+    the token (select_related), so that the usual case costs no query."""
+    now = now or timezone.now()
+    try:
+        device: SignedInDevice | None = token.device
+    except SignedInDevice.DoesNotExist:
+        device = None
+    if device is not None:
+        if now - device.last_used_at >= DEVICE_SEEN_EVERY:
+            SignedInDevice.objects.filter(pk=device.pk).update(last_used_at=now)
+        return
+    try:
+        with transaction.atomic():
+            SignedInDevice.objects.get_or_create(
+                token=token,
+                defaults={
+                    "user_id": token.user_id,
+                    "kind": SignedInDevice.Kind.TOKEN,
+                    "user_agent": user_agent[:300],
+                    "created_at": token.created,
+                    "last_used_at": now,
+                },
+            )
+    except IntegrityError:  # the token was revoked meanwhile: nothing to record
+        pass
+
+
+def session_seen(
+    *, user_id: int, session_key: str, device_id: int | None, user_agent: str = "", now: datetime | None = None
+) -> int | None:
+    """A signed-in browser session was used: refreshes (or creates) its device
+    row and returns its id, which the session keeps. Django gives a session a
+    new key at sign-in and password change; ``device_id`` follows the device
+    across those. The caller asks at most once per DEVICE_SEEN_EVERY."""
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            if device_id is not None:
+                moved = SignedInDevice.objects.filter(
+                    pk=device_id, user_id=user_id, kind=SignedInDevice.Kind.SESSION
+                ).update(session_key=session_key, last_used_at=now)
+                if moved:
+                    return device_id
+            device, _created = SignedInDevice.objects.update_or_create(
+                session_key=session_key,
+                defaults={"last_used_at": now},
+                create_defaults={
+                    "user_id": user_id,
+                    "kind": SignedInDevice.Kind.SESSION,
+                    "user_agent": user_agent[:300],
+                    "created_at": now,
+                    "last_used_at": now,
+                },
+            )
+    except IntegrityError:  # the same session recorded twice at once: the other request did it
+        return None
+    return device.pk
+
+
+def _revoke(devices: Iterable[SignedInDevice]) -> int:
+    devices = list(devices)
+    tokens = [device.token_id for device in devices if device.token_id]
+    sessions = [device.session_key for device in devices if device.session_key]
+    AuthToken.objects.filter(pk__in=tokens).delete()
+    Session.objects.filter(session_key__in=sessions).delete()
+    SignedInDevice.objects.filter(pk__in=[device.pk for device in devices]).delete()
+    return len(devices)
+
+
+def device_revoke(*, user: User, device_id: int) -> None:
+    """Signs ``user`` out on one of their devices: its token or browser session
+    is deleted. NotFound when the device is not theirs (or not there)."""
+    with transaction.atomic():
+        device = SignedInDevice.objects.select_for_update().filter(user=user, pk=device_id).first()
+        if device is None:
+            raise NotFound(_("This device is not signed in to your account."))
+        _revoke([device])
+    logger.info("device %s of user %s signed out", device_id, user.pk)
+
+
+def sign_out_everywhere(
+    *, user: User, except_token: AuthToken | None = None, except_session_key: str | None = None
+) -> int:
+    """Revokes every API token and browser session of ``user`` except the one
+    named (the device asking, when it should stay signed in). Returns how many
+    were revoked. Sessions are found through their device rows; a password
+    change also ends any other session through Django's session hash."""
+    with transaction.atomic():
+        devices = SignedInDevice.objects.select_for_update().filter(user=user)
+        if except_token is not None:
+            devices = devices.exclude(token=except_token)
+        if except_session_key:
+            devices = devices.exclude(session_key=except_session_key)
+        count = _revoke(devices)
+        # Tokens issued before devices were recorded have no row.
+        tokens = AuthToken.objects.filter(user=user)
+        if except_token is not None:
+            tokens = tokens.exclude(pk=except_token.pk)
+        count += tokens.delete()[1].get(AuthToken._meta.label, 0)
+    logger.info("user %s signed out on %s devices", user.pk, count)
+    return count
+
+
+def password_change(
+    *, user: User, current_password: str, new_password: str, keep_session_key: str | None = None
+) -> None:
+    """Sets a new password for a signed-in user who knows the current one, and
+    signs them out everywhere else: every API token and every browser session
+    but ``keep_session_key`` (the page asking; it then updates its session
+    hash). The API issues the caller a new token afterwards. InvalidInput names
+    ``current_password`` when it is wrong and ``new_password`` when it is weak."""
+    if not user.check_password(current_password):
+        raise InvalidInput(
+            _("Your current password is not right."),
+            fields={"current_password": [_("This is not your current password.")]},
+        )
+    try:
+        validate_password(new_password, user=user)
+    except ValidationError as error:
+        raise InvalidInput(_("Choose a stronger password."), fields={"new_password": list(error.messages)}) from None
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        sign_out_everywhere(user=user, except_session_key=keep_session_key)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.account import auth, views
+from portal.account import auth, devices, views
 
 app_name = "account"
 
@@ -11,6 +11,9 @@ urlpatterns = [
     path("account/reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("me/", views.profile, name="profile"),
     path("me/password/", views.password_change, name="password_change"),
+    path("me/devices/", devices.devices, name="devices"),
+    path("me/devices/<int:pk>/sign-out/", devices.sign_out_device, name="device_sign_out"),
+    path("me/devices/sign-out-others/", devices.sign_out_others, name="devices_sign_out_others"),
     path("progress/", views.progress, name="progress"),
     path("progress/photos/<int:pk>/<slug:kind>/", views.photo, name="photo"),
     path("plans/<int:pk>/", views.plan, name="plan"),

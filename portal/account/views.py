@@ -138,12 +138,23 @@ def profile(request: HttpRequest) -> HttpResponse:
 def password_change(request: HttpRequest) -> HttpResponse:
     form = ClinicPasswordChangeForm(request.user, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        update_session_auth_hash(request, user)  # this device stays signed in; others are signed out
-        messages.success(request, _("Your password is changed."))
-        if role_of(user) == PATIENT:
-            return redirect("account:profile")
-        return redirect("account:password_change")
+        user = user_of(request)
+        try:
+            # Every API token and every other browser session of this login is revoked.
+            services.password_change(
+                user=user,
+                current_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password1"],
+                keep_session_key=request.session.session_key,
+            )
+        except InvalidInput as error:
+            _add_service_errors(form, error, {"current_password": "old_password", "new_password": "new_password1"})
+        else:
+            update_session_auth_hash(request, user)  # this device stays signed in
+            messages.success(request, _("Your password is changed. You are signed out on every other device."))
+            if role_of(user) == PATIENT:
+                return redirect("account:profile")
+            return redirect("account:password_change")
     return render(request, "account/password_change.html", {"form": form})
 
 
