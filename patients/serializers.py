@@ -148,7 +148,7 @@ class PasswordChangeSerializer(serializers.Serializer):
 class DeviceSerializer(serializers.ModelSerializer):
     """A device where the caller is signed in: an API token or a browser session."""
 
-    label = serializers.SerializerMethodField(
+    label = serializers.SerializerMethodField(  # type: ignore[assignment]  # DRF moves declared fields off the class
         help_text='Named from its user agent, e.g. "Safari on iPhone"; may be "".'
     )
     current = serializers.SerializerMethodField(help_text="True for the device making this request.")
