@@ -59,7 +59,9 @@ class DeviceSessionMiddleware:
     """After each response to a signed-in browser session, notes the session's
     device (once a minute at most: the time is kept in the session itself, so
     checking costs nothing). Runs inside SessionMiddleware, after the view, so
-    a sign-in's new session is recorded on the response that creates it."""
+    what it notes is saved with the session. A sign-in is noted at once by
+    ``note_session_sign_in``; this catches sessions from before devices were
+    recorded and a session whose device row was lost."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -74,24 +76,36 @@ class DeviceSessionMiddleware:
         user_id = session.get(SESSION_KEY)
         if user_id is None:
             return response
-        now = time.time()
         seen = session.get(SESSION_SEEN)
-        if (
-            isinstance(seen, int | float)
-            and now - seen < services.DEVICE_SEEN_EVERY.total_seconds()
-            and session.get(SESSION_DEVICE)
-        ):
-            return response
-        device = services.session_seen(
-            user_id=int(user_id),
-            session_key=session.session_key,
-            device_id=session.get(SESSION_DEVICE),
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-        )
-        if device is not None:
-            session[SESSION_DEVICE] = device
-            session[SESSION_SEEN] = now
+        fresh = isinstance(seen, int | float) and time.time() - seen < services.DEVICE_SEEN_EVERY.total_seconds()
+        if not (fresh and session.get(SESSION_DEVICE)):
+            _note_session(request, int(user_id))
         return response
+
+
+def _note_session(request: HttpRequest, user_id: int) -> None:
+    from patients import services
+
+    session = request.session
+    device = services.session_seen(
+        user_id=user_id,
+        session_key=session.session_key or "",
+        device_id=session.get(SESSION_DEVICE),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+    if device is not None:
+        session[SESSION_DEVICE] = device
+        session[SESSION_SEEN] = time.time()
+
+
+def note_session_sign_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """Django's user_logged_in: a browser session (not an API token request,
+    which has no session key) becomes a device as it signs in, in the same
+    session save, so its first page costs no extra write."""
+    session = getattr(request, "session", None)
+    if request is None or session is None or not session.session_key or user is None or user.pk is None:
+        return
+    _note_session(request, user.pk)
 
 
 class DeviceTokenScheme(KnoxTokenScheme):

@@ -286,17 +286,15 @@ def token_seen(*, token: AuthToken, user_agent: str = "", now: datetime | None =
         return
     try:
         with transaction.atomic():
-            SignedInDevice.objects.get_or_create(
+            SignedInDevice.objects.create(
                 token=token,
-                defaults={
-                    "user_id": token.user_id,
-                    "kind": SignedInDevice.Kind.TOKEN,
-                    "user_agent": user_agent[:300],
-                    "created_at": token.created,
-                    "last_used_at": now,
-                },
+                user_id=token.user_id,
+                kind=SignedInDevice.Kind.TOKEN,
+                user_agent=user_agent[:300],
+                created_at=token.created,
+                last_used_at=now,
             )
-    except IntegrityError:  # the token was revoked meanwhile: nothing to record
+    except IntegrityError:  # recorded by a request that raced this one, or the token was revoked meanwhile
         pass
 
 
@@ -308,28 +306,27 @@ def session_seen(
     new key at sign-in and password change; ``device_id`` follows the device
     across those. The caller asks at most once per DEVICE_SEEN_EVERY."""
     now = now or timezone.now()
+    if device_id is not None:
+        moved = SignedInDevice.objects.filter(pk=device_id, user_id=user_id, kind=SignedInDevice.Kind.SESSION).update(
+            session_key=session_key, last_used_at=now
+        )
+        if moved:
+            return device_id
     try:
         with transaction.atomic():
-            if device_id is not None:
-                moved = SignedInDevice.objects.filter(
-                    pk=device_id, user_id=user_id, kind=SignedInDevice.Kind.SESSION
-                ).update(session_key=session_key, last_used_at=now)
-                if moved:
-                    return device_id
-            device, _created = SignedInDevice.objects.update_or_create(
+            return SignedInDevice.objects.create(
+                user_id=user_id,
+                kind=SignedInDevice.Kind.SESSION,
                 session_key=session_key,
-                defaults={"last_used_at": now},
-                create_defaults={
-                    "user_id": user_id,
-                    "kind": SignedInDevice.Kind.SESSION,
-                    "user_agent": user_agent[:300],
-                    "created_at": now,
-                    "last_used_at": now,
-                },
-            )
-    except IntegrityError:  # the same session recorded twice at once: the other request did it
-        return None
-    return device.pk
+                user_agent=user_agent[:300],
+                created_at=now,
+                last_used_at=now,
+            ).pk
+    except IntegrityError:  # recorded already (by a request that raced this one) or the key moved
+        pass
+    same = SignedInDevice.objects.filter(session_key=session_key, user_id=user_id)
+    same.update(last_used_at=now)
+    return same.values_list("pk", flat=True).first()
 
 
 def _revoke(devices: Iterable[SignedInDevice]) -> int:

@@ -25,9 +25,15 @@ IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605
 LAPTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 
 
+def _page_sign_in(browser: Client, user: Any) -> None:
+    """Signs in through the sign-in page, as a browser does (its user agent names the device)."""
+    response = browser.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
+    assert response.status_code == 302, response.content[:300]
+
+
 def _browser(user: Any, user_agent: str = LAPTOP) -> Client:
     browser = Client(HTTP_USER_AGENT=user_agent)
-    browser.force_login(user)
+    _page_sign_in(browser, user)
     assert browser.get("/me/devices/").status_code == 200
     return browser
 
@@ -88,7 +94,7 @@ def test_staff_see_their_own_devices(role: str) -> None:
 
 
 def test_the_devices_page_in_chinese_is_fully_translated() -> None:
-    patient = PatientFactory()
+    patient = PatientFactory(preferred_language="zh-hant")  # signing in sets the language it chose
     _app(patient.user)
     page = _browser(patient.user).get("/me/devices/", **ZH)
     assert "已登入的裝置" in page.text and "iPhone 上的 Safari" in page.text
