@@ -5,12 +5,14 @@ sessions. Both write at most once a minute per device (DEVICE_SEEN_EVERY)."""
 from __future__ import annotations
 
 import binascii
+import logging
 import time
 from collections.abc import Callable
 from hmac import compare_digest
 from typing import Any
 
 from django.contrib.auth import SESSION_KEY
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
@@ -19,6 +21,8 @@ from knox.crypto import hash_token
 from knox.models import AuthToken
 from knox.settings import CONSTANTS
 from rest_framework import exceptions
+
+logger = logging.getLogger(__name__)
 
 # Where a browser session keeps its device row's id and when it last reported in.
 SESSION_DEVICE = "_clinic_device"
@@ -71,15 +75,20 @@ class DeviceSessionMiddleware:
 
         response = self.get_response(request)
         session = getattr(request, "session", None)
-        if session is None or not session.session_key:
+        # A request that never read its session (a probe, a public file) costs
+        # nothing here; nor does a failed one (an outage's 503 must stay a 503).
+        if session is None or not session.accessed or not session.session_key or response.status_code >= 500:
             return response
-        user_id = session.get(SESSION_KEY)
-        if user_id is None:
-            return response
-        seen = session.get(SESSION_SEEN)
-        fresh = isinstance(seen, int | float) and time.time() - seen < services.DEVICE_SEEN_EVERY.total_seconds()
-        if not (fresh and session.get(SESSION_DEVICE)):
-            _note_session(request, int(user_id))
+        try:
+            user_id = session.get(SESSION_KEY)
+            if user_id is None:
+                return response
+            seen = session.get(SESSION_SEEN)
+            fresh = isinstance(seen, int | float) and time.time() - seen < services.DEVICE_SEEN_EVERY.total_seconds()
+            if not (fresh and session.get(SESSION_DEVICE)):
+                _note_session(request, int(user_id))
+        except DatabaseError as error:  # bookkeeping never fails the answer; the next request tries again
+            logger.warning("could not note a signed-in device: %s", type(error).__name__)
         return response
 
 
