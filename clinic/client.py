@@ -1,10 +1,141 @@
-"""The address a request came from, for logs and throttles."""
+"""Who is on the other end of a request, and how often they may do something.
+
+``client_address`` is the one place that decides a request's client address:
+rate limits (clinic/api.py ``ScopedThrottle``, the pages' limits), sign-in
+lockouts (django-axes, ``AXES_CLIENT_IP_CALLABLE``) and anything that records
+an address all ask it. ``X-Forwarded-For`` is believed only as far as the
+proxies named in ``CLINIC_TRUSTED_PROXIES`` vouch for it; without that setting
+it is ignored, so a client cannot choose its own address by sending the header.
+
+``within`` counts uses of a key in the "throttle" cache, which lives in the
+database: every web process sees the same counts, and a restart forgets none.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+import ipaddress
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# A hop count (trust that many proxies from the right), or the proxies' networks.
+TrustedProxies = int | tuple[Network, ...]
 
 
-def client_address(request: HttpRequest) -> str:
-    """The peer's address (REMOTE_ADDR). Proxies are not trusted here."""
-    return str(request.META.get("REMOTE_ADDR") or "")[:64]
+def parse_trusted_proxies(text: str, *, name: str = "CLINIC_TRUSTED_PROXIES") -> TrustedProxies:
+    """``""`` (trust nobody), a hop count such as ``1``, or a comma-separated
+    list of addresses and CIDRs such as ``10.0.0.0/8, 2001:db8::/32``."""
+    text = text.strip()
+    if not text:
+        return 0
+    if text.isdigit():
+        count = int(text)
+        if count > 10:
+            raise ImproperlyConfigured(f"{name} must be a hop count of at most 10, not {count}.")
+        return count
+    networks: list[Network] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must be a hop count such as 1 or a comma-separated list of addresses "
+                f"and CIDRs such as 10.0.0.0/8, not {part!r}."
+            ) from None
+    return tuple(networks)
+
+
+@lru_cache(maxsize=16)
+def _parsed(text: str) -> TrustedProxies:
+    return parse_trusted_proxies(text)
+
+
+def _trusted() -> TrustedProxies:
+    value: Any = getattr(settings, "CLINIC_TRUSTED_PROXIES", 0)
+    if isinstance(value, bool) or value is None:
+        return 0
+    if isinstance(value, int):
+        return max(value, 0)
+    if isinstance(value, str):
+        return _parsed(value)
+    if isinstance(value, Sequence):  # networks, or their texts (tests may set either)
+        return _parsed(",".join(str(item) for item in value))
+    raise ImproperlyConfigured("CLINIC_TRUSTED_PROXIES must be a hop count or a list of CIDRs.")
+
+
+def _address(text: str) -> Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # "203.0.113.7:52100"
+        text = text.split(":", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def client_address(request: Any) -> str:
+    """The client's address: ``REMOTE_ADDR``, or the address a trusted proxy
+    says it received the request from. Reads only ``request.META``, so a page's
+    HttpRequest and the API's Request both work.
+
+    The chain is ``X-Forwarded-For`` (each proxy appends the address it saw)
+    followed by ``REMOTE_ADDR``. With a hop count N, the N rightmost entries are
+    the clinic's proxies and the one before them is the client. With networks,
+    the rightmost entry outside them is the client. Entries further left were
+    written by the client itself and are never believed. A garbled entry stops
+    the walk at the proxy that passed it on."""
+    meta = request.META
+    remote = str(meta.get("REMOTE_ADDR") or "").strip()
+    trusted = _trusted()
+    if not trusted or _address(remote) is None:
+        return remote
+    forwarded = [part for part in str(meta.get("HTTP_X_FORWARDED_FOR") or "").split(",") if part.strip()]
+    chain = [*forwarded, remote]
+    if isinstance(trusted, int):
+        client_index = max(len(chain) - 1 - trusted, 0)
+        # Walk leftwards hop by hop so a garbled entry is never returned.
+        best = remote
+        for index in range(len(chain) - 1, client_index - 1, -1):
+            found = _address(chain[index])
+            if found is None:
+                return best
+            best = str(found)
+        return best
+    best = remote
+    for hop in reversed(chain):
+        found = _address(hop)
+        if found is None:
+            return best
+        best = str(found)
+        if not any(found in network for network in trusted):
+            return best
+    return best  # every hop is a proxy of ours: the leftmost is the best we know
+
+
+# --- counters shared by every process ------------------------------------------------
+
+
+def within(key: str, limit: int, period: int) -> bool:
+    """Counts one more use of ``key``; False once the count passes ``limit``
+    within ``period`` seconds of the first use. The "throttle" cache is the
+    database, so all web processes share the count and a restart keeps it.
+    Callers hash anything personal (an email) into the key."""
+    cache = caches["throttle"]
+    cache.add(key, 0, period)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, period)
+        count = 1
+    return count <= limit

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from clinic.client import parse_trusted_proxies
 from clinic.env import (
     database_from_url,
     env_bool,
@@ -121,6 +122,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): whether this session passed the second factor.
     "django_otp.middleware.OTPMiddleware",
+    # Notes each signed-in browser's "last used" (the list of signed-in devices).
+    "patients.authentication.DeviceSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -177,13 +180,19 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Throttling, lockouts and sessions stay off Redis: bookings keep working when
-# the broker is down. The database cache is shared by every web process.
+# the broker is down. The database cache is shared by every web process and
+# survives restarts, so a limit is one limit however many workers run
+# (`manage.py createcachetable` creates both tables).
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "clinic_cache"},
-    # Rate-limit counters: per process, so a limit applies per web worker (a
-    # limit of 100/hour with 3 workers admits at most 300). That bound is
-    # enough against abuse and costs no query on every booking.
-    "throttle": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"},
+    # Rate-limit counters (clinic/api.py ScopedThrottle, clinic.client.within).
+    # Culling must never drop live counters: flooding the table with keys would
+    # otherwise reset everyone's limits.
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "clinic_throttle",
+        "OPTIONS": {"MAX_ENTRIES": 1_000_000},
+    },
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
@@ -276,6 +285,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "clinic.views.lockout"
+# Lockouts count per address as the rate limits do (X-Forwarded-For only from trusted proxies).
+AXES_CLIENT_IP_CALLABLE = "clinic.client.client_address"
 LOGIN_URL = "/accounts/login/"
 # The roles that must pass a second factor (TOTP or a recovery code) on the
 # staff pages, the admin and POST /api/v1/auth/token/: any of receptionist,
@@ -346,6 +357,11 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+# The proxies in front of the app whose X-Forwarded-For is believed: a hop
+# count ("1" behind one nginx) or their addresses and CIDRs
+# ("10.0.0.0/8,2001:db8::/32"). Empty (the default): nobody's, the client is
+# REMOTE_ADDR. clinic/client.py; README "Behind a proxy".
+CLINIC_TRUSTED_PROXIES = parse_trusted_proxies(",".join(env_list("CLINIC_TRUSTED_PROXIES", "")))
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # The health check answers plain HTTP inside the container network.
@@ -354,7 +370,8 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$"]
 # --- API --------------------------------------------------------------------
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        # knox's, noting each token's "last used" (the list of signed-in devices).
+        "patients.authentication.DeviceTokenAuthentication",
         # A staff session that still owes its second factor is not signed in to the API.
         "patients.authentication.VerifiedSessionAuthentication",
     ],
@@ -376,6 +393,8 @@ REST_FRAMEWORK: dict[str, Any] = {
         "booking": env_rate("THROTTLE_BOOKING", "1000/hour"),
     },
 }
+# Named so that patients.SignedInDevice can point at knox's (swappable) token model.
+KNOX_TOKEN_MODEL = "knox.AuthToken"
 REST_KNOX = {"AUTH_HEADER_PREFIX": "Bearer", "TOKEN_TTL": timedelta(days=90), "AUTO_REFRESH": False}
 SPECTACULAR_SETTINGS = {
     "TITLE": "clinic API",

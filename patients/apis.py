@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from axes.exceptions import AxesBackendPermissionDenied
-from django.contrib.auth import authenticate, logout
+from django.contrib.auth import authenticate, logout, update_session_auth_hash
+from django.contrib.sessions.models import Session
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -20,17 +21,19 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from clinic.api import ScopedThrottle
-from clinic.errors import InvalidInput
+from clinic.errors import InvalidInput, NotFound
 from clinic.schema import errors
 from patients import second_factor, services
-from patients.models import AccessEvent, HealthDeclaration, Patient
+from patients.models import AccessEvent, HealthDeclaration, Patient, SignedInDevice
 from patients.permissions import IsManager, IsPatient, IsStaff, user_of
-from patients.selectors import access_events_for_patient, patients_matching
+from patients.selectors import access_events_for_patient, devices_for, patients_matching
 from patients.serializers import (
     AccessEventSerializer,
+    DeviceSerializer,
     HealthDeclarationSerializer,
     OwnAccessEventSerializer,
     OwnProfileSerializer,
+    PasswordChangeSerializer,
     PasswordResetConfirmSerializer,
     PasswordResetSerializer,
     RegisteredSerializer,
@@ -42,8 +45,8 @@ from patients.serializers import (
 
 
 def _new_token(request: Request, user: Any) -> str:
-    _instance, token = AuthToken.objects.create(user)
-    return token
+    """A token for this device, recorded (with its user agent) among the user's signed-in devices."""
+    return services.token_issue(user=user, user_agent=request.META.get("HTTP_USER_AGENT", ""))
 
 
 class RegisterApi(APIView):
@@ -134,9 +137,10 @@ class PasswordResetConfirmApi(APIView):
         request=PasswordResetConfirmSerializer,
         responses={200: TokenSerializer, **errors(400, 429)},
         description=(
-            "Sets the password from a reset link and returns a new API token. A link proves the email, not the "
-            "phone: roles that must use a second factor (CLINIC_SECOND_FACTOR_ROLES) also send `otp`, or get "
-            "400 `invalid` with `fields.otp` and the password stays as it was."
+            "Sets the password from a reset link and signs in: the answer carries the one new token; every older "
+            "token and browser session of the login is revoked. A link proves the email, not the phone: roles "
+            "that must use a second factor (CLINIC_SECOND_FACTOR_ROLES) also send `otp`, or get 400 `invalid` "
+            "with `fields.otp` and the password stays as it was."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -148,8 +152,91 @@ class PasswordResetConfirmApi(APIView):
             second_factor.password_reset_second_factor(uid=fields["uid"], token=fields["token"], otp=otp)
         except second_factor.SecondFactorThrottled as error:
             raise Throttled(wait=error.wait, detail=str(error.detail)) from None
-        user = services.password_reset_confirm(**fields)
+        user = services.password_reset_confirm(**fields)  # signs out every other device
         return Response({"token": _new_token(request, user)})
+
+
+# --- signed-in devices and the password of the caller (any role) ---
+
+
+def _session_key(request: Request) -> str | None:
+    """The browser session the request came with, if it was signed in by it (not by a token)."""
+    if isinstance(request.auth, AuthToken):
+        return None
+    return request.session.session_key
+
+
+class PasswordChangeApi(APIView):
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "token"  # guessing the current password with a stolen token is limited like sign-in
+
+    @extend_schema(
+        request=PasswordChangeSerializer,
+        responses={200: TokenSerializer, **errors(400, 401, 429)},
+        description="Changes the caller's password and revokes every token and every other browser session "
+        "of the login, the token used for this request included: the answer carries the new token for "
+        "this device. A wrong current password is 400 invalid naming current_password; a weak new one "
+        "is 400 invalid naming new_password.",
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = user_of(request)
+        keep = _session_key(request)
+        services.password_change(user=user, **data.validated_data, keep_session_key=keep)
+        if keep:
+            update_session_auth_hash(request._request, user)  # this browser stays signed in
+        return Response({"token": _new_token(request, user)})
+
+
+class LogoutAllApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={204: None, **errors(401)},
+        description="Signs the caller out everywhere: every token (this one included) and every browser session.",
+    )
+    def post(self, request: Request) -> Response:
+        services.sign_out_everywhere(user=user_of(request))
+        if not isinstance(request.auth, AuthToken):
+            logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    responses={**errors(400, 401, 404)},
+    description="Where the caller is signed in (API tokens and browser sessions), most recently used first. "
+    "last_used_at is kept to the minute.",
+)
+class MyDevicesApi(generics.ListAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = DeviceSerializer
+
+    def get_queryset(self) -> QuerySet[SignedInDevice]:
+        if getattr(self, "swagger_fake_view", False):
+            return SignedInDevice.objects.none()
+        return devices_for(user=user_of(self.request))
+
+
+class MyDeviceApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={204: None, **errors(401, 404)},
+        description="Signs the caller out on one of their devices (revokes its token or ends its session). "
+        "Another user's device, or one already signed out, is 404.",
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        if not devices_for(user=user_of(request)).filter(pk=pk).exists():
+            raise NotFound(_("This device is not signed in to your account."))
+        current_session = _session_key(request)
+        services.device_revoke(user=user_of(request), device_id=pk)
+        if current_session and not Session.objects.filter(session_key=current_session).exists():
+            logout(request._request)  # it was this browser
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def own_patient(request: Request) -> Patient:

@@ -259,3 +259,42 @@ class AccessEvent(models.Model):
     @property
     def actor_role_label(self) -> str:
         return str(self.ROLE_LABELS.get(self.actor_role, self.actor_role))
+
+
+class SignedInDevice(models.Model):
+    """Where a login is signed in: one API token (a phone app, an integration)
+    or one browser session. The account pages and ``GET /api/v1/me/devices/``
+    list them; revoking one deletes its token or session, and this row with it.
+
+    ``last_used_at`` is refreshed at most once a minute (``DEVICE_SEEN_EVERY``),
+    so a stream of requests does not turn every read into a write. The user
+    agent is kept to name the device ("Safari on iPhone"), nothing else."""
+
+    class Kind(models.TextChoices):
+        TOKEN = "token", _("App or API")
+        SESSION = "session", _("Browser")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signed_in_devices")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    token = models.OneToOneField(
+        "knox.AuthToken", null=True, blank=True, on_delete=models.CASCADE, related_name="device"
+    )
+    session_key = models.CharField(max_length=40, null=True, blank=True, unique=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_used_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="token", token__isnull=False, session_key__isnull=True)
+                    | models.Q(kind="session", token__isnull=True, session_key__isnull=False)
+                ),
+                name="device_token_or_session",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} of user #{self.user_id}"

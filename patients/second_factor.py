@@ -154,14 +154,17 @@ def recovery_codes_regenerate(*, user: User) -> list[str]:
 
 
 def second_factor_reset(*, user: User, by: User) -> int:
-    """Removes every device of ``user`` (a lost phone): their next sign-in enrols
-    again. Signs out none of their sessions by itself: a session already verified
-    keeps working until it ends. The caller checks that ``by`` may do this.
+    """Removes every device of ``user`` (a lost phone) and signs them out
+    everywhere (whoever holds the phone may hold a verified session too): their
+    next sign-in enrols again. The caller checks that ``by`` may do this.
     Returns how many devices were removed."""
+    from patients.services import sign_out_everywhere
+
     with transaction.atomic(durable=True):
         removed = TOTPDevice.objects.filter(user=user).delete()[0]
         removed += StaticDevice.objects.filter(user=user).count()
         StaticDevice.objects.filter(user=user).delete()
+        sign_out_everywhere(user=user)
         _admin_log(user=user, by=by)
     logger.warning("second factor reset: user %s by user %s", user.pk, by.pk)
     return removed

@@ -5,14 +5,17 @@ list and staff booking) and whether their health declaration is still current
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db.models import Q, QuerySet
+from django.contrib.sessions.models import Session
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from clinic.clock import clinic_date
-from patients.models import AccessEvent, HealthDeclaration, Patient
+from patients.models import AccessEvent, HealthDeclaration, Patient, SignedInDevice
 
 
 def patients_matching(query: str) -> QuerySet[Patient]:
@@ -80,4 +83,22 @@ def access_actors() -> QuerySet[User]:
     """Staff accounts that appear in the access log, for the managers' picker."""
     return User.objects.filter(pk__in=AccessEvent.objects.values("actor_id")).order_by(
         "first_name", "last_name", "username"
+    )
+
+
+def devices_for(*, user: Any, now: datetime | None = None) -> QuerySet[SignedInDevice]:
+    """The devices where ``user`` is signed in now: unexpired API tokens and
+    unexpired browser sessions, most recently used first. Rows left behind by
+    a session that ended on its own (it expired, or Django replaced its key)
+    are not shown."""
+    now = now or timezone.now()
+    live_session = Session.objects.filter(session_key=OuterRef("session_key"), expire_date__gt=now)
+    return (
+        SignedInDevice.objects.filter(user=user)
+        .filter(
+            Q(kind=SignedInDevice.Kind.TOKEN, token__expiry__isnull=True)
+            | Q(kind=SignedInDevice.Kind.TOKEN, token__expiry__gt=now)
+            | Q(Exists(live_session), kind=SignedInDevice.Kind.SESSION)
+        )
+        .order_by("-last_used_at", "-id")
     )

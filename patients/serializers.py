@@ -5,7 +5,16 @@ from typing import Any
 from rest_framework import serializers
 
 from clinic.api import CleanCharField
-from patients.models import DECLARATION_YES_NO, AccessEvent, Allergy, HealthDeclaration, Language, Patient
+from patients.devices import device_label, is_current_device
+from patients.models import (
+    DECLARATION_YES_NO,
+    AccessEvent,
+    Allergy,
+    HealthDeclaration,
+    Language,
+    Patient,
+    SignedInDevice,
+)
 from patients.validators import normalize_phone
 
 
@@ -214,3 +223,30 @@ class OwnAccessEventSerializer(serializers.Serializer):
 
     def get_actor_name(self, event: AccessEvent) -> str | None:
         return patient_visible_actor_name(event)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = CleanCharField(max_length=128, trim_whitespace=False)
+    new_password = CleanCharField(
+        max_length=128, trim_whitespace=False, help_text="Checked against the password rules (400 invalid if weak)."
+    )
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    """A device where the caller is signed in: an API token or a browser session."""
+
+    label = serializers.SerializerMethodField(  # type: ignore[assignment]  # DRF moves declared fields off the class
+        help_text='Named from its user agent, e.g. "Safari on iPhone"; may be "".'
+    )
+    current = serializers.SerializerMethodField(help_text="True for the device making this request.")
+
+    class Meta:
+        model = SignedInDevice
+        fields = ["id", "kind", "label", "created_at", "last_used_at", "current"]
+        read_only_fields = fields
+
+    def get_label(self, device: SignedInDevice) -> str:
+        return device_label(device.user_agent)
+
+    def get_current(self, device: SignedInDevice) -> bool:
+        return is_current_device(device, self.context["request"])

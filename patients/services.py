@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -18,20 +18,21 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
-from django.core.cache import caches
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
+from knox.models import AuthToken
 
-from clinic.client import client_address
-from clinic.errors import InvalidInput, InvalidState
-from patients.models import AccessEvent, HealthDeclaration, Patient
+from clinic.client import client_address, within
+from clinic.errors import InvalidInput, InvalidState, NotFound
+from patients.models import AccessEvent, HealthDeclaration, Patient, SignedInDevice
 from patients.roles import PATIENT, role_of
 from patients.validators import validate_birth_date, validate_declared_date
 
@@ -171,15 +172,7 @@ RESET_MAIL_PERIOD = 3600
 
 def _reset_mail_allowed(email: str) -> bool:
     """Counts one more reset mail to ``email`` (hashed: the cache never holds addresses)."""
-    cache = caches["throttle"]
-    key = f"reset-email:{hashlib.sha256(email.encode()).hexdigest()}"
-    cache.add(key, 0, RESET_MAIL_PERIOD)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, RESET_MAIL_PERIOD)
-        count = 1
-    return count <= RESET_MAILS_PER_EMAIL
+    return within(f"reset-email:{hashlib.sha256(email.encode()).hexdigest()}", RESET_MAILS_PER_EMAIL, RESET_MAIL_PERIOD)
 
 
 def password_reset_request(*, email: str) -> None:
@@ -237,7 +230,8 @@ def password_reset_user(*, uid: str, for_update: bool = False) -> User | None:
 @transaction.atomic
 def password_reset_confirm(*, uid: str, token: str, password: str) -> User:
     """Sets the password if the link is valid and unused; links the login to
-    the patient record with the same email if it is not linked yet."""
+    the patient record with the same email if it is not linked yet; revokes
+    every token and browser session of the login (``sign_out_everywhere``)."""
     user = password_reset_user(uid=uid, for_update=True)
     if user is None or not default_token_generator.check_token(user, token):
         raise InvalidInput(
@@ -248,6 +242,9 @@ def password_reset_confirm(*, uid: str, token: str, password: str) -> User:
     user.set_password(password)
     user.save(update_fields=["password"])
     Patient.objects.filter(email__iexact=user.email, user__isnull=True).update(user=user)
+    # Whoever knew the old password (a stolen phone's app, a shared computer)
+    # is signed out everywhere; the caller signs in afresh on this device.
+    sign_out_everywhere(user=user)
     return user
 
 
@@ -321,3 +318,152 @@ def access_record_many(request_or_actor: Any, reads: Iterable[AccessRead], door:
     if rows:
         AccessEvent.objects.bulk_create(rows)
     return len(rows)
+
+
+# --- signed-in devices: a login's API tokens and browser sessions ---
+
+# How stale a device's "last used" may get before a request refreshes it: reads
+# stay reads, and the list is still right to the minute.
+DEVICE_SEEN_EVERY = timedelta(minutes=1)
+
+
+def token_issue(*, user: User, user_agent: str = "") -> str:
+    """A new API token for ``user`` (one per device), recorded as a signed-in device.
+    Returns the token itself, which is shown once and stored only as a digest."""
+    with transaction.atomic():
+        instance, token = AuthToken.objects.create(user)
+        SignedInDevice.objects.create(
+            user=user,
+            kind=SignedInDevice.Kind.TOKEN,
+            token=instance,
+            user_agent=user_agent[:300],
+            created_at=instance.created,
+            last_used_at=instance.created,
+        )
+    return token
+
+
+def token_seen(*, token: AuthToken, user_agent: str = "", now: datetime | None = None) -> None:
+    """A request came with ``token``. Writes only when its device's last use is
+    older than DEVICE_SEEN_EVERY, or to record a token issued without a device
+    row (before devices were recorded). ``token.device`` should be fetched with
+    the token (select_related), so that the usual case costs no query."""
+    now = now or timezone.now()
+    try:
+        device: SignedInDevice | None = token.device
+    except SignedInDevice.DoesNotExist:
+        device = None
+    if device is not None:
+        if now - device.last_used_at >= DEVICE_SEEN_EVERY:
+            SignedInDevice.objects.filter(pk=device.pk).update(last_used_at=now)
+        return
+    try:
+        with transaction.atomic():
+            SignedInDevice.objects.create(
+                token=token,
+                user_id=token.user_id,
+                kind=SignedInDevice.Kind.TOKEN,
+                user_agent=user_agent[:300],
+                created_at=token.created,
+                last_used_at=now,
+            )
+    except IntegrityError:  # recorded by a request that raced this one, or the token was revoked meanwhile
+        pass
+
+
+def session_seen(
+    *, user_id: int, session_key: str, device_id: int | None, user_agent: str = "", now: datetime | None = None
+) -> int | None:
+    """A signed-in browser session was used: refreshes (or creates) its device
+    row and returns its id, which the session keeps. Django gives a session a
+    new key at sign-in and password change; ``device_id`` follows the device
+    across those. The caller asks at most once per DEVICE_SEEN_EVERY."""
+    now = now or timezone.now()
+    if device_id is not None:
+        moved = SignedInDevice.objects.filter(pk=device_id, user_id=user_id, kind=SignedInDevice.Kind.SESSION).update(
+            session_key=session_key, last_used_at=now
+        )
+        if moved:
+            return device_id
+    try:
+        with transaction.atomic():
+            return SignedInDevice.objects.create(
+                user_id=user_id,
+                kind=SignedInDevice.Kind.SESSION,
+                session_key=session_key,
+                user_agent=user_agent[:300],
+                created_at=now,
+                last_used_at=now,
+            ).pk
+    except IntegrityError:  # recorded already (by a request that raced this one) or the key moved
+        pass
+    same = SignedInDevice.objects.filter(session_key=session_key, user_id=user_id)
+    same.update(last_used_at=now)
+    return same.values_list("pk", flat=True).first()
+
+
+def _revoke(devices: Iterable[SignedInDevice]) -> int:
+    devices = list(devices)
+    tokens = [device.token_id for device in devices if device.token_id]
+    sessions = [device.session_key for device in devices if device.session_key]
+    AuthToken.objects.filter(pk__in=tokens).delete()
+    Session.objects.filter(session_key__in=sessions).delete()
+    SignedInDevice.objects.filter(pk__in=[device.pk for device in devices]).delete()
+    return len(devices)
+
+
+def device_revoke(*, user: User, device_id: int) -> None:
+    """Signs ``user`` out on one of their devices: its token or browser session
+    is deleted. NotFound when the device is not theirs (or not there)."""
+    with transaction.atomic():
+        device = SignedInDevice.objects.select_for_update().filter(user=user, pk=device_id).first()
+        if device is None:
+            raise NotFound(_("This device is not signed in to your account."))
+        _revoke([device])
+    logger.info("device %s of user %s signed out", device_id, user.pk)
+
+
+def sign_out_everywhere(
+    *, user: User, except_token: AuthToken | None = None, except_session_key: str | None = None
+) -> int:
+    """Revokes every API token and browser session of ``user`` except the one
+    named (the device asking, when it should stay signed in). Returns how many
+    were revoked. Sessions are found through their device rows; a password
+    change also ends any other session through Django's session hash."""
+    with transaction.atomic():
+        devices = SignedInDevice.objects.select_for_update().filter(user=user)
+        if except_token is not None:
+            devices = devices.exclude(token=except_token)
+        if except_session_key:
+            devices = devices.exclude(session_key=except_session_key)
+        count = _revoke(devices)
+        # Tokens issued before devices were recorded have no row.
+        tokens = AuthToken.objects.filter(user=user)
+        if except_token is not None:
+            tokens = tokens.exclude(pk=except_token.pk)
+        count += tokens.delete()[1].get(AuthToken._meta.label, 0)
+    logger.info("user %s signed out on %s devices", user.pk, count)
+    return count
+
+
+def password_change(
+    *, user: User, current_password: str, new_password: str, keep_session_key: str | None = None
+) -> None:
+    """Sets a new password for a signed-in user who knows the current one, and
+    signs them out everywhere else: every API token and every browser session
+    but ``keep_session_key`` (the page asking; it then updates its session
+    hash). The API issues the caller a new token afterwards. InvalidInput names
+    ``current_password`` when it is wrong and ``new_password`` when it is weak."""
+    if not user.check_password(current_password):
+        raise InvalidInput(
+            _("Your current password is not right."),
+            fields={"current_password": [_("This is not your current password.")]},
+        )
+    try:
+        validate_password(new_password, user=user)
+    except ValidationError as error:
+        raise InvalidInput(_("Choose a stronger password."), fields={"new_password": list(error.messages)}) from None
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        sign_out_everywhere(user=user, except_session_key=keep_session_key)

@@ -78,6 +78,8 @@ def test_services_come_from_urls(tmp_path: Path) -> None:
         ("REDIS_URL", "http://localhost:6379"),
         ("EMAIL_URL", "carrier-pigeon://loft"),
         ("CLINIC_BASE_URL", "clinic.example.com"),
+        ("CLINIC_TRUSTED_PROXIES", "nginx"),
+        ("CLINIC_TRUSTED_PROXIES", "99"),
     ],
 )
 def test_a_bad_value_fails_at_start_naming_the_variable(tmp_path: Path, variable: str, value: str) -> None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.account import access_log, auth, privacy, views
+from portal.account import access_log, auth, devices, privacy, views
 
 app_name = "account"
 
@@ -14,6 +14,9 @@ urlpatterns = [
     path("me/password/", views.password_change, name="password_change"),
     path("me/export/", privacy.export, name="export"),
     path("me/export/download/", privacy.export_download, name="export_download"),
+    path("me/devices/", devices.devices, name="devices"),
+    path("me/devices/<int:pk>/sign-out/", devices.sign_out_device, name="device_sign_out"),
+    path("me/devices/sign-out-others/", devices.sign_out_others, name="devices_sign_out_others"),
     path("progress/", views.progress, name="progress"),
     path("progress/photos/<int:pk>/<slug:kind>/", views.photo, name="photo"),
     path("plans/<int:pk>/", views.plan, name="plan"),

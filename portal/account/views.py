@@ -22,7 +22,6 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.contrib.auth.views import INTERNAL_RESET_SESSION_TOKEN, redirect_to_login
-from django.core.cache import caches
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -34,6 +33,7 @@ from django.views.decorators.http import require_http_methods
 from django.views.i18n import set_language as django_set_language
 
 from clinic.api import ScopedThrottle
+from clinic.client import client_address, within
 from clinic.clock import clinic_today
 from clinic.errors import InvalidInput
 from patients import services
@@ -138,25 +138,24 @@ def profile(request: HttpRequest) -> HttpResponse:
 def password_change(request: HttpRequest) -> HttpResponse:
     form = ClinicPasswordChangeForm(request.user, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        update_session_auth_hash(request, user)  # this device stays signed in; others are signed out
-        messages.success(request, _("Your password is changed."))
-        if role_of(user) == PATIENT:
-            return redirect("account:profile")
-        return redirect("account:password_change")
+        user = user_of(request)
+        try:
+            # Every API token and every other browser session of this login is revoked.
+            services.password_change(
+                user=user,
+                current_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password1"],
+                keep_session_key=request.session.session_key,
+            )
+        except InvalidInput as error:
+            _add_service_errors(form, error, {"current_password": "old_password", "new_password": "new_password1"})
+        else:
+            update_session_auth_hash(request, user)  # this device stays signed in
+            messages.success(request, _("Your password is changed. You are signed out on every other device."))
+            if role_of(user) == PATIENT:
+                return redirect("account:profile")
+            return redirect("account:password_change")
     return render(request, "account/password_change.html", {"form": form})
-
-
-def _within(key: str, limit: int, period: int) -> bool:
-    """Counts one more use of ``key``; False once it passes ``limit`` in ``period`` seconds."""
-    cache = caches["throttle"]
-    cache.add(key, 0, period)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, period)
-        count = 1
-    return count <= limit
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
@@ -190,8 +189,8 @@ class PasswordResetView(auth_views.PasswordResetView):
         throttle = ScopedThrottle()  # the API's notion of a client and of a rate
         rates: dict[str, str] = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
         limit, period = throttle.parse_rate(rates["password_reset"])
-        client = throttle.get_ident(self.request)  # type: ignore[arg-type]  # it reads only request.META
-        if not _within(f"page-reset-client:{client}", limit or 0, period or 3600):
+        client = client_address(self.request)
+        if not within(f"page-reset-client:{client}", limit or 0, period or 3600):
             form.add_error(None, _("Too many requests from this device. Please try again in an hour."))
             response = self.form_invalid(form)  # type: ignore[arg-type]
             response.status_code = 429

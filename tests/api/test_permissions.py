@@ -44,7 +44,8 @@ from rest_framework.test import APIClient
 
 from booking import services
 from booking.models import Appointment, Practitioner, SessionRecord
-from patients.models import HealthDeclaration, Patient
+from patients.models import HealthDeclaration, Patient, SignedInDevice
+from patients.services import token_issue
 from tests.api.clinical import ASSESSMENT, picture
 from tests.api.conftest import client_for
 from tests.factories import (
@@ -85,6 +86,12 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("auth-logout", "post"): (401, 204, 204, 204, 204, 204),
     ("auth-password-reset", "post"): (202, 202, 202, 202, 202, 202),
     ("auth-password-reset-confirm", "post"): (200, 200, 200, 200, 200, 200),
+    # The caller's own login, whatever the role: password, devices, signing out everywhere.
+    # Patient B naming A's device gets 404, as for a device that does not exist.
+    ("auth-logout-all", "post"): (401, 204, 204, 204, 204, 204),
+    ("me-password", "post"): (401, 200, 200, 200, 200, 200),
+    ("me-devices", "get"): (401, 200, 200, 200, 200, 200),
+    ("me-device", "delete"): (401, 204, 404, 204, 204, 204),
     # The signed-in patient's own profile and declarations: patients only.
     ("me", "get"): (401, 200, 200, 403, 403, 403),
     ("me", "patch"): (401, 200, 200, 403, 403, 403),
@@ -296,6 +303,13 @@ def _reset_confirm(w: World, actor: str) -> tuple[str, dict[str, Any]]:
     }
 
 
+def _device(w: World, actor: str) -> int:
+    """A device of the actor's own login (A's for the anonymous caller and for B)."""
+    owner = w.users[actor] if actor not in {ANON, B} else w.users[A]
+    token_issue(user=owner, user_agent="Mozilla/5.0 (iPhone) Version/18.0 Safari/604.1")
+    return SignedInDevice.objects.filter(user=owner).latest("pk").pk
+
+
 def _for_staff(w: World, actor: str, body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "patient": w.patient_a.pk} if actor in STAFF else body
 
@@ -359,6 +373,13 @@ BUILDERS: dict[str, Builder] = {
     "auth-logout": lambda w, actor: ("/api/v1/auth/logout/", None),
     "auth-password-reset": lambda w, actor: ("/api/v1/auth/password-reset/", {"email": w.patient_a.email}),
     "auth-password-reset-confirm": _reset_confirm,
+    "auth-logout-all": lambda w, actor: ("/api/v1/auth/logout-all/", None),
+    "me-password": lambda w, actor: (
+        "/api/v1/me/password/",
+        {"current_password": "correct-horse-battery", "new_password": STRONG_PASSWORD},
+    ),
+    "me-devices": lambda w, actor: ("/api/v1/me/devices/", None),
+    "me-device": lambda w, actor: (f"/api/v1/me/devices/{_device(w, actor)}/", None),
     "me": lambda w, actor: ("/api/v1/me/", {"full_name": "Renamed Person"}),
     "me-declarations": lambda w, actor: ("/api/v1/me/health-declarations/", DECLARATION),
     "patient-list": lambda w, actor: (
@@ -495,6 +516,14 @@ def check_effect(w: World, name: str, method: str, actor: str, before: dict[str,
         assert body["token"]
     elif name == "auth-logout":
         assert after["tokens"] == before["tokens"] - 1
+    elif name == "auth-logout-all":
+        assert not AuthToken.objects.filter(user=w.users[actor]).exists()
+    elif name == "me-password":
+        assert w.users[actor].__class__.objects.get(pk=w.users[actor].pk).check_password(STRONG_PASSWORD)
+        assert AuthToken.objects.filter(user=w.users[actor]).count() == 1  # only the new one
+        assert body["token"]
+    elif name == "me-device":
+        assert SignedInDevice.objects.filter(user=w.users[actor]).count() == 1  # the caller's own token's
     elif (name, method) == ("assessment-list", "post"):
         assert len(after["assessments"]) == len(before["assessments"]) + 1
         assert Assessment.objects.get(pk=body["id"]).patient == w.patient_a

@@ -47,7 +47,7 @@ def test_patient_pages_meet_wcag_aa(page: Any, base_url: str, demo: dict) -> Non
     found = _check(page, base_url, public)
     _sign_in(page, base_url, "patient@example.com")
     private = ["/appointments/", f"/appointments/{demo['appointment'].pk}/", "/me/", "/me/password/", "/me/health/",
-               "/progress/", f"/plans/{demo['plan'].pk}/", "/me/access-log/"]  # fmt: skip
+               "/me/devices/", "/progress/", f"/plans/{demo['plan'].pk}/", "/me/access-log/", "/me/export/"]  # fmt: skip
     found += _both_languages(page, base_url, private)
     assert not found, "\n".join(found)
 

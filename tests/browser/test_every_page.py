@@ -78,6 +78,7 @@ def test_every_patient_page_in_english_and_chinese(page: Any, base_url: str, sho
         f"/appointments/{demo['appointment'].pk}/",
         "/me/",
         "/me/password/",
+        "/me/devices/",
         "/me/health/",
         "/me/access-log/",
         "/progress/",

@@ -278,6 +278,23 @@ def test_a_managers_reset_removes_the_devices_and_is_logged(client: Client) -> N
     assert client.post("/staff/second-factor/reset/987654/").status_code == 404
 
 
+def test_a_reset_signs_the_colleague_out_everywhere(client: Client) -> None:
+    from django.test import Client as Browser
+
+    from patients.services import token_issue
+
+    target, _device = enrolled()
+    their_browser = Browser()
+    their_browser.force_login(target)
+    assert their_browser.get("/staff/").status_code == 200
+    token = token_issue(user=target)
+    client.force_login(UserFactory(role="manager"))
+    client.post(f"/staff/second-factor/reset/{target.pk}/")
+    # Whoever holds the lost phone may hold a signed-in session or an app's token too.
+    assert their_browser.get("/staff/")["Location"].startswith("/accounts/login/")
+    assert Browser().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+
+
 @enforced
 def test_after_a_reset_the_next_sign_in_enrols_again(client: Client) -> None:
     target, _device = enrolled()

@@ -1,0 +1,340 @@
+"""Tokens and signed-in devices through the API: a password change or reset
+signs the login out everywhere else, the caller sees and revokes their devices,
+and "last used" is kept without turning every request into a write."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from patients.models import Patient, SignedInDevice
+from patients.second_factor import second_factor_required
+from tests.factories import PatientFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct-horse-battery"  # the factories' password
+NEW_PASSWORD = "a-brand-new-passphrase-7"
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Version/18.0 Safari/604.1"
+ANDROID_APP = "okhttp/4.12.0 (Linux; Android 14)"
+LAPTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+
+
+def _sign_in(user: Any, user_agent: str = ANDROID_APP) -> APIClient:
+    """A device signing in through the API, as an app would."""
+    client = APIClient(HTTP_USER_AGENT=user_agent)
+    body = {"email": user.email, "password": PASSWORD}
+    if second_factor_required(user):  # practitioners and managers also give a code: here a recovery code
+        TOTPDevice.objects.get_or_create(user=user, name="phone", defaults={"confirmed": True})
+        device, _ = StaticDevice.objects.get_or_create(user=user, name="recovery codes", defaults={"confirmed": True})
+        body["otp"] = device.token_set.create(token=StaticToken.random_token()).token
+    response = client.post("/api/v1/auth/token/", body, format="json")
+    assert response.status_code == 200, response.content
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['token']}")
+    return client
+
+
+def _page_sign_in(browser: Client, user: Any) -> None:
+    """Signs in through the sign-in page, as a browser does (its user agent names the device)."""
+    response = browser.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
+    assert response.status_code == 302, response.content[:300]
+
+
+def _browser(user: Any, user_agent: str = LAPTOP) -> Client:
+    browser = Client(HTTP_USER_AGENT=user_agent)
+    _page_sign_in(browser, user)
+    assert browser.get("/me/").status_code == 200
+    return browser
+
+
+def _with_token(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def _signed_out(browser: Client) -> bool:
+    response = browser.get("/me/")
+    return response.status_code == 302 and response.headers["Location"].startswith("/accounts/login/")
+
+
+# --- changing the password --------------------------------------------------------------------
+
+
+def test_changing_the_password_revokes_every_old_token_and_session() -> None:
+    patient = PatientFactory()
+    phone, tablet = _sign_in(patient.user), _sign_in(patient.user, IPHONE)
+    laptop = _browser(patient.user)
+    response = phone.post(
+        "/api/v1/me/password/", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert phone.get("/api/v1/me/").status_code == 401  # the token that asked, replaced by the new one
+    assert tablet.get("/api/v1/me/").status_code == 401
+    assert tablet.get("/api/v1/me/").json()["code"] == "not_authenticated"
+    assert _signed_out(laptop)
+    assert not Session.objects.exists()
+    fresh = _with_token(response.json()["token"])
+    assert fresh.get("/api/v1/me/").json()["id"] == patient.pk
+    assert AuthToken.objects.filter(user=patient.user).count() == 1
+    patient.user.refresh_from_db()
+    assert patient.user.check_password(NEW_PASSWORD)
+
+
+def test_a_browser_changing_its_password_through_the_api_stays_signed_in() -> None:
+    patient = PatientFactory()
+    phone = _sign_in(patient.user)
+    browser = APIClient()
+    browser.force_login(patient.user)
+    assert browser.get("/api/v1/me/").status_code == 200
+    response = browser.post(
+        "/api/v1/me/password/", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}, format="json"
+    )
+    assert response.status_code == 200
+    assert browser.get("/api/v1/me/").status_code == 200
+    assert phone.get("/api/v1/me/").status_code == 401
+
+
+def test_a_wrong_current_password_changes_nothing() -> None:
+    patient = PatientFactory()
+    phone, other = _sign_in(patient.user), _sign_in(patient.user, IPHONE)
+    response = phone.post(
+        "/api/v1/me/password/", {"current_password": "not-it-at-all", "new_password": NEW_PASSWORD}, format="json"
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid" and "current_password" in body["fields"]
+    assert phone.get("/api/v1/me/").status_code == other.get("/api/v1/me/").status_code == 200
+    patient.user.refresh_from_db()
+    assert patient.user.check_password(PASSWORD)
+
+
+@pytest.mark.parametrize("weak", ["short", "password123", "1234567890123"])
+def test_a_weak_new_password_is_refused(weak: str) -> None:
+    patient = PatientFactory()
+    phone = _sign_in(patient.user)
+    response = phone.post("/api/v1/me/password/", {"current_password": PASSWORD, "new_password": weak}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid" and "new_password" in response.json()["fields"]
+    assert phone.get("/api/v1/me/").status_code == 200
+
+
+@pytest.mark.parametrize("body", [{}, {"current_password": PASSWORD}, {"current_password": 5, "new_password": []}])
+def test_a_malformed_password_change_is_400(body: dict[str, Any]) -> None:
+    response = _sign_in(PatientFactory().user).post("/api/v1/me/password/", body, format="json")
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+
+
+@pytest.mark.parametrize("role", ["receptionist", "practitioner", "manager"])
+def test_staff_change_their_password_the_same_way(role: str) -> None:
+    staff = UserFactory(role=role)
+    desk, other = _sign_in(staff), _sign_in(staff, IPHONE)
+    response = desk.post(
+        "/api/v1/me/password/", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}, format="json"
+    )
+    assert response.status_code == 200
+    assert other.get("/api/v1/appointments/").status_code == 401
+    assert _with_token(response.json()["token"]).get("/api/v1/appointments/").status_code == 200
+
+
+def test_changing_the_password_needs_a_sign_in() -> None:
+    response = APIClient().post(
+        "/api/v1/me/password/", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}, format="json"
+    )
+    assert response.status_code == 401 and response.json()["code"] == "not_authenticated"
+
+
+# --- resetting the password ---------------------------------------------------------------------
+
+
+def test_a_reset_answers_with_the_one_new_token_and_signs_out_everything_else(
+    mailoutbox: list, django_capture_on_commit_callbacks: Any
+) -> None:
+    patient = PatientFactory()
+    stolen_phone = _sign_in(patient.user)
+    laptop = _browser(patient.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        APIClient().post("/api/v1/auth/password-reset/", {"email": patient.email}, format="json")
+    match = re.search(r"/account/reset/([^/]+)/([^/]+)/", mailoutbox[-1].body)
+    assert match
+    response = APIClient().post(
+        "/api/v1/auth/password-reset/confirm/",
+        {"uid": match.group(1), "token": match.group(2), "password": NEW_PASSWORD},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert stolen_phone.get("/api/v1/me/").status_code == 401
+    assert _signed_out(laptop)
+    assert _with_token(response.json()["token"]).get("/api/v1/me/").status_code == 200
+    assert AuthToken.objects.filter(user=patient.user).count() == 1
+
+
+# --- signed-in devices ----------------------------------------------------------------------
+
+
+def test_the_caller_sees_their_devices_and_which_one_is_this() -> None:
+    patient = PatientFactory()
+    phone = _sign_in(patient.user, IPHONE)
+    _sign_in(patient.user, ANDROID_APP)
+    _browser(patient.user, LAPTOP)
+    _sign_in(PatientFactory().user)  # someone else's: never listed
+    response = phone.get("/api/v1/me/devices/")
+    assert response.status_code == 200
+    body = response.json()
+    assert {"count", "next", "previous", "results"} <= set(body)
+    assert body["count"] == 3
+    rows = {row["label"]: row for row in body["results"]}
+    assert set(rows) == {"Safari on iPhone", "An app on Android", "Chrome on Windows"}
+    assert rows["Safari on iPhone"]["current"] is True
+    assert [row["current"] for row in body["results"]].count(True) == 1
+    assert rows["Chrome on Windows"]["kind"] == "session"
+    assert rows["An app on Android"]["kind"] == "token"
+    assert set(rows["An app on Android"]) == {"id", "kind", "label", "created_at", "last_used_at", "current"}
+
+
+def test_device_labels_follow_the_language() -> None:
+    patient = PatientFactory()
+    phone = _sign_in(patient.user, IPHONE)
+    body = phone.get("/api/v1/me/devices/", HTTP_ACCEPT_LANGUAGE="zh-Hant").json()
+    assert body["results"][0]["label"] == "iPhone 上的 Safari"
+
+
+def test_revoking_one_device_signs_out_that_device_only() -> None:
+    patient = PatientFactory()
+    phone, lost = _sign_in(patient.user), _sign_in(patient.user, IPHONE)
+    lost_id = next(row["id"] for row in phone.get("/api/v1/me/devices/").json()["results"] if not row["current"])
+    assert phone.delete(f"/api/v1/me/devices/{lost_id}/").status_code == 204
+    assert lost.get("/api/v1/me/").status_code == 401
+    assert phone.get("/api/v1/me/").status_code == 200
+    assert phone.delete(f"/api/v1/me/devices/{lost_id}/").status_code == 404  # already gone
+
+
+def test_revoking_a_browser_session_signs_that_browser_out() -> None:
+    patient = PatientFactory()
+    phone = _sign_in(patient.user)
+    laptop = _browser(patient.user)
+    session_id = next(
+        row["id"] for row in phone.get("/api/v1/me/devices/").json()["results"] if row["kind"] == "session"
+    )
+    assert phone.delete(f"/api/v1/me/devices/{session_id}/").status_code == 204
+    assert _signed_out(laptop)
+
+
+def test_another_patients_device_is_404_and_stays_signed_in() -> None:
+    alice, bob = PatientFactory(), PatientFactory()
+    alices_phone = _sign_in(alice.user)
+    bobs_phone = _sign_in(bob.user)
+    alices_device = SignedInDevice.objects.get(user=alice.user)
+    response = bobs_phone.delete(f"/api/v1/me/devices/{alices_device.pk}/")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+    assert alices_phone.get("/api/v1/me/").status_code == 200
+    assert bobs_phone.delete("/api/v1/me/devices/999999999/").status_code == 404
+
+
+def test_logout_all_revokes_every_token_and_session_of_the_caller() -> None:
+    patient, other = PatientFactory(), PatientFactory()
+    phone, tablet = _sign_in(patient.user), _sign_in(patient.user, IPHONE)
+    laptop = _browser(patient.user)
+    others_phone = _sign_in(other.user)
+    assert phone.post("/api/v1/auth/logout-all/").status_code == 204
+    assert phone.get("/api/v1/me/").status_code == 401
+    assert tablet.get("/api/v1/me/").status_code == 401
+    assert _signed_out(laptop)
+    assert not SignedInDevice.objects.filter(user=patient.user).exists()
+    assert others_phone.get("/api/v1/me/").status_code == 200  # nobody else's
+
+
+def test_logout_all_also_revokes_tokens_issued_before_devices_were_recorded() -> None:
+    patient = PatientFactory()
+    _instance, old = AuthToken.objects.create(patient.user)  # no device row yet, never used since
+    phone = _sign_in(patient.user)
+    assert phone.post("/api/v1/auth/logout-all/").status_code == 204
+    assert _with_token(old).get("/api/v1/me/").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/api/v1/me/devices/"), ("delete", "/api/v1/me/devices/1/"), ("post", "/api/v1/auth/logout-all/")],
+)
+def test_devices_need_a_sign_in(method: str, path: str) -> None:
+    response = getattr(APIClient(), method)(path)
+    assert response.status_code == 401 and response.json()["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("role", ["receptionist", "practitioner", "manager"])
+def test_staff_see_and_revoke_their_own_devices(role: str) -> None:
+    staff = UserFactory(role=role)
+    desk, old = _sign_in(staff), _sign_in(staff, IPHONE)
+    _sign_in(PatientFactory().user)
+    rows = desk.get("/api/v1/me/devices/").json()["results"]
+    assert len(rows) == 2
+    old_id = next(row["id"] for row in rows if not row["current"])
+    assert desk.delete(f"/api/v1/me/devices/{old_id}/").status_code == 204
+    assert old.get("/api/v1/appointments/").status_code == 401
+
+
+# --- last used, without a write on every request ------------------------------------------------
+
+
+def _writes(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if q["sql"].split()[0].upper() in {"UPDATE", "INSERT"}]
+
+
+def test_last_used_is_refreshed_at_most_once_a_minute() -> None:
+    patient: Patient = PatientFactory()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        phone = _sign_in(patient.user)
+        device = SignedInDevice.objects.get(user=patient.user)
+        assert device.last_used_at == start
+    with time_machine.travel(start + timedelta(seconds=30), tick=False):
+        with CaptureQueriesContext(connection) as queries:
+            assert phone.get("/api/v1/me/").status_code == 200
+        assert not _writes(queries), "a read within the minute wrote"
+        device.refresh_from_db()
+        assert device.last_used_at == start
+    with time_machine.travel(start + timedelta(seconds=90), tick=False):
+        assert phone.get("/api/v1/me/").status_code == 200
+        device.refresh_from_db()
+        assert device.last_used_at == start + timedelta(seconds=90)
+
+
+def test_a_browser_sessions_last_use_is_kept_the_same_way() -> None:
+    patient = PatientFactory()
+    start = timezone.now()
+    browser = Client(HTTP_USER_AGENT=LAPTOP)
+    with time_machine.travel(start, tick=False):
+        _page_sign_in(browser, patient.user)  # recorded as it signs in
+        browser.get("/me/")
+        device = SignedInDevice.objects.get(user=patient.user, kind="session")
+    with time_machine.travel(start + timedelta(seconds=20), tick=False):
+        with CaptureQueriesContext(connection) as queries:
+            browser.get("/me/")
+        assert not [sql for sql in _writes(queries) if "signed_in_device" in sql or "django_session" in sql]
+    with time_machine.travel(start + timedelta(minutes=5), tick=False):
+        browser.get("/me/")
+        device.refresh_from_db()
+        assert device.last_used_at == start + timedelta(minutes=5)
+        assert device.created_at == start
+
+
+def test_a_token_from_before_devices_were_recorded_appears_when_used() -> None:
+    patient = PatientFactory()
+    _instance, token = AuthToken.objects.create(patient.user)
+    phone = _with_token(token)
+    phone.credentials(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_USER_AGENT=IPHONE)
+    rows = phone.get("/api/v1/me/devices/").json()["results"]
+    assert [(row["label"], row["current"]) for row in rows] == [("Safari on iPhone", True)]
