@@ -506,7 +506,9 @@ def test_query_counts_do_not_grow_with_appointments(client, clinic) -> None:
     assert Appointment.objects.filter(treatment=clinic.treatment).count() == 13
     after = {url: _count(client, url) for url in urls}
     assert after == before
-    assert max(after.values()) <= 25, after  # sessions, role, a handful of reads per page
+    # sessions, role, the second factor's device, a handful of reads per page, and the
+    # access log's one INSERT where the page reads a patient's declarations (staff booking).
+    assert max(after.values()) <= 27, after
 
 
 def test_a_practitioner_sees_their_own_column_first(client, clinic) -> None:
