@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.pages import BoundedMultipleChoiceField
 from patients.models import DECLARATION_YES_NO, Allergy, HealthDeclaration, Patient
 from patients.permissions import user_of
 from patients.services import patient_update
@@ -123,7 +124,7 @@ class PatientAdmin(SimpleHistoryAdmin):
 
 
 class HealthDeclarationForm(forms.ModelForm):
-    allergies = forms.MultipleChoiceField(choices=Allergy.choices, widget=forms.CheckboxSelectMultiple, required=False)
+    allergies = BoundedMultipleChoiceField(choices=Allergy.choices, widget=forms.CheckboxSelectMultiple, required=False)
 
     class Meta:
         model = HealthDeclaration

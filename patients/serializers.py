@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from clinic.api import CleanCharField
+from clinic.api import BoundedListField, CleanCharField
 from patients.models import DECLARATION_YES_NO, Allergy, HealthDeclaration, Language, Patient
 from patients.validators import normalize_phone
 
@@ -97,7 +97,7 @@ class RegisteredSerializer(serializers.Serializer):
 
 
 class HealthDeclarationSerializer(serializers.ModelSerializer):
-    allergies = serializers.ListField(
+    allergies = BoundedListField(
         child=serializers.ChoiceField(choices=Allergy.choices), required=False, default=list, max_length=10
     )
     allergies_other = CleanCharField(required=False, allow_blank=True, default="", max_length=2000)

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clinic.api import AwareDateTimeField
+from clinic.api import AwareDateTimeField, StrictPrimaryKeyRelatedField
 from clinic.clock import clinic_today
 from clinic.errors import InvalidInput
 from clinic.schema import ErrorSerializer, ReasonSerializer, errors
@@ -69,7 +69,7 @@ class TreatmentDetailApi(generics.RetrieveAPIView):
 class ScreeningRequestSerializer(serializers.Serializer):
     treatment = TreatmentSlugField()
     start = AwareDateTimeField(required=False)
-    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all(), required=False)
+    patient = StrictPrimaryKeyRelatedField(queryset=Patient.objects.all(), required=False)
 
 
 class ScreeningApi(APIView):
