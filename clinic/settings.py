@@ -107,6 +107,8 @@ MIDDLEWARE = [
     # Before anything that may query: a database outage answers 503 (clinic/outage.py),
     # in the visitor's language, so after the locale middleware on the way in.
     "clinic.middleware.ClinicLocaleMiddleware",
+    # A body over the limits is refused (413) before anything reads it or queries.
+    "clinic.middleware.BodyLimitMiddleware",
     "clinic.outage.OutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -295,6 +297,14 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+
+# --- request sizes ------------------------------------------------------------
+# A JSON or form body larger than this is refused with 413 before it is read
+# (clinic.middleware.BodyLimitMiddleware; Django's own default, stated).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
+# Multipart bodies carry photos: at most 10 MB each (treatments.photos.MAX_BYTES),
+# five views on one assessment form, plus the form around them.
+CLINIC_MULTIPART_MAX_BYTES = env_int("CLINIC_MULTIPART_MAX_BYTES", 5 * 10 * 1024 * 1024 + 1024 * 1024, minimum=1024)
 
 # --- security ---------------------------------------------------------------
 SECURE_CSP = {
