@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from clinic.env import (
@@ -243,6 +244,13 @@ else:
 
 # --- email ------------------------------------------------------------------
 EMAIL_URL = env_url("EMAIL_URL", None, schemes=("smtp", "smtps", "console", "file", "locmem"))
+if EMAIL_URL is None and not DEBUG:
+    # Patients' confirmations, reminders and password links would silently go to
+    # files on one host's disk. Development (DEBUG=1, `make run`) keeps var/mail/.
+    raise ImproperlyConfigured(
+        "EMAIL_URL must be set when DEBUG is off, e.g. EMAIL_URL=smtp://user:password@mail.example.com:587?tls=1 "
+        "(file:///abs/folder only if writing emails to files is really meant)."
+    )
 MAILERS = {"default": mailer_from_url("EMAIL_URL", EMAIL_URL, fallback_folder=str(VAR_DIR / "mail"))}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"{CLINIC_NAME} <bookings@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
