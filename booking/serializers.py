@@ -141,6 +141,9 @@ class AvailabilityQuerySerializer(serializers.Serializer):
 class NotificationSerializer(serializers.ModelSerializer):
     """One row of the notification log. ``last_error`` never holds patient data."""
 
+    # "" (not skipped) is a value too: the schema's enum must include it.
+    skip_reason = serializers.ChoiceField(choices=Notification.SkipReason.choices, allow_blank=True, read_only=True)
+
     class Meta:
         model = Notification
         fields = [

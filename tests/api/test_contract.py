@@ -120,3 +120,30 @@ def test_a_form_read_past_the_field_limit_by_django_is_413(as_practitioner: APIC
     assert response is not None
     assert response.status_code == 413
     assert response.data["code"] == "too_large"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=0",
+        "page=-1",
+        "page=abc",
+        "page=1.5",
+        "page=99",
+        "page_size=null",
+        "page_size=0",
+        "page_size=201",
+        "page_size=1e1",
+    ],
+)
+def test_a_page_out_of_range_or_not_a_number_is_400_invalid(as_a: APIClient, query: str) -> None:
+    response = as_a.get(f"/api/v1/me/health-declarations/?{query}")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert list(response.json()["fields"]) == [query.split("=")[0]]
+
+
+def test_pages_in_range_are_served(as_a: APIClient) -> None:
+    response = as_a.get("/api/v1/me/health-declarations/?page=1&page_size=200")
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
