@@ -267,6 +267,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 3
+# How long the link confirming a patient's new email works (patients.services.email_change_request).
+CLINIC_EMAIL_CHANGE_MAX_AGE = env_duration("CLINIC_EMAIL_CHANGE_MAX_AGE", "3d")
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
