@@ -11,6 +11,7 @@ from clinic.api import (
     BoundedDictField,
     BoundedListField,
     CleanCharField,
+    StrictBooleanField,
     StrictIntegerField,
     StrictPrimaryKeyRelatedField,
 )
@@ -93,7 +94,7 @@ class BookSerializer(serializers.Serializer):
         "Omitted or null: the patient's next open session of an active plan of this treatment, if there is one "
         "whose turn has come, with the same checks (unless separate_visit).",
     )
-    separate_visit = serializers.BooleanField(
+    separate_visit = StrictBooleanField(
         default=False,
         help_text="True: a visit of its own, not tied to the patient's plan of this treatment even if a session "
         "of it is open. Cannot be combined with plan_session.",

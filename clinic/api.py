@@ -7,7 +7,9 @@ import re
 from datetime import datetime
 from typing import Any
 
+import django_filters
 from django.core.cache import caches
+from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
@@ -40,11 +42,14 @@ class AwareDateTimeField(serializers.DateTimeField):
 
 
 class CleanCharField(serializers.CharField):
-    """Text without NUL characters (PostgreSQL refuses them; so do we, as a 400)."""
+    """Text without NUL characters (PostgreSQL refuses them; so do we, as a 400).
+    A JSON number or boolean is not text: refused, not turned into ``"0"``."""
 
     default_error_messages = {"nul": _("Text must not contain NUL characters.")}
 
     def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
         value = super().to_internal_value(data)
         if "\x00" in value:
             self.fail("nul")
@@ -154,3 +159,32 @@ class BoundedDictField(serializers.DictField):
             if any(len(str(key)) > self.max_key_length for key in data):
                 self.fail("key_length", max_key_length=self.max_key_length)
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """``true`` or ``false`` in JSON; DRF would also read ``0``, ``1``, ``"yes"``
+    or ``"on"``. A query string or form sends text, read as DRF reads it."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool) or _from_a_form(self):
+            return super().to_internal_value(data)
+        self.fail("invalid", input=data)
+
+
+class StrictModelSerializer(serializers.ModelSerializer):
+    """A ModelSerializer whose model booleans are JSON booleans (StrictBooleanField)."""
+
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping}
+    serializer_field_mapping[models.BooleanField] = StrictBooleanField
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """Filters where an empty value (``?to=``) is invalid, as the schema says
+    (a date, a number), not silently "no filter"."""
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        empty = [name for name in self.filters if name in self.data and self.data.get(name) == ""]
+        for name in empty:
+            self.form.add_error(name, _("This field may not be blank."))
+        return valid and not empty

@@ -49,7 +49,8 @@ def add_standard_errors(result: dict[str, Any], generator: Any, request: Any, pu
     repeats them (a view may still name them, with its own description):
     400 with a body or query parameters; 401 with a security scheme (a bad token
     is refused even where signing in is optional); 403 where signing in is
-    required (the role, or CSRF for a session); 404 with a path parameter;
+    required (the role, or CSRF for a session); 404 with a path parameter or
+    a page number;
     413 and 415 with a body (clinic.middleware.BodyLimitMiddleware, the parsers)."""
     for operations in result.get("paths", {}).values():
         for method, operation in operations.items():
@@ -66,8 +67,8 @@ def add_standard_errors(result: dict[str, Any], generator: Any, request: Any, pu
                 statuses.add(401)
                 if {} not in security:
                     statuses.add(403)
-            if any(p.get("in") == "path" for p in parameters):
-                statuses.add(404)
+            if any(p.get("in") == "path" or p.get("name") == "page" for p in parameters):
+                statuses.add(404)  # unknown id, or a page past the last
             if has_body:
                 statuses |= {413, 415}
             for status in sorted(statuses):

@@ -9,7 +9,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from clinic.errors import InvalidInput
+from clinic.errors import InvalidInput, NotFound
 
 
 class Pagination(PageNumberPagination):
@@ -17,7 +17,8 @@ class Pagination(PageNumberPagination):
 
     ``page`` and ``page_size`` are whole numbers in range or the request is
     400 ``invalid`` (DRF would answer ``page=0`` with 404 and quietly read
-    ``page_size=null`` or 1000 as something else), as the schema says."""
+    ``page_size=null`` or 1000 as something else), as the schema says; a page
+    past the last is 404 ``not_found``, documented for every list."""
 
     page_size = 50
     page_size_query_param = "page_size"
@@ -43,12 +44,14 @@ class Pagination(PageNumberPagination):
         try:
             self.page = paginator.page(page_number)
         except InvalidPage:
-            raise InvalidInput(fields={self.page_query_param: [_("There is no such page.")]}) from None
+            # A whole number past the last page: the page does not exist (404),
+            # although the request is well formed.
+            raise NotFound(_("There is no such page.")) from None
         return list(self.page)
 
     def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
         page, size = super().get_schema_operation_parameters(view)
         page["schema"] = {"type": "integer", "minimum": 1}
-        page["description"] = "A page number, from 1; a page past the last is 400 invalid."
+        page["description"] = "A page number, from 1 (else 400 invalid); a page past the last is 404 not_found."
         size["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
         return [page, size]
