@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.paginator import InvalidPage
@@ -29,7 +30,7 @@ class Pagination(PageNumberPagination):
         if raw is None:
             return None
         if not (raw.isascii() and raw.isdigit() and len(raw) <= 12) or int(raw) < 1:
-            raise InvalidInput(fields={name: [_("A whole number from 1 is required.")]})
+            raise InvalidInput(fields={name: [str(_("A whole number from 1 is required."))]})
         if maximum is not None and int(raw) > maximum:
             raise InvalidInput(fields={name: [_("At most %(maximum)d.") % {"maximum": maximum}]})
         return int(raw)
@@ -37,7 +38,9 @@ class Pagination(PageNumberPagination):
     def get_page_size(self, request: Request) -> int:
         return self._number(request, self.page_size_query_param, self.max_page_size) or self.page_size
 
-    def paginate_queryset(self, queryset: QuerySet, request: Request, view: APIView | None = None) -> list[Any]:
+    def paginate_queryset(
+        self, queryset: QuerySet[Any] | Sequence[Any], request: Request, view: APIView | None = None
+    ) -> list[Any]:
         self.request = request
         page_number = self._number(request, self.page_query_param, None) or 1
         paginator = self.django_paginator_class(queryset, self.get_page_size(request))

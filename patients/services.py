@@ -309,9 +309,7 @@ def email_change_confirm(*, token: str) -> Patient:
         fields={"token": [_("Invalid or expired link.")]},
     )
     try:
-        data = signing.loads(
-            token, salt=EMAIL_CHANGE_SALT, max_age=settings.CLINIC_EMAIL_CHANGE_MAX_AGE.total_seconds()
-        )
+        data = signing.loads(token, salt=EMAIL_CHANGE_SALT, max_age=settings.CLINIC_EMAIL_CHANGE_MAX_AGE)
         patient_id, old, new = int(data["p"]), data["old"], str(data["new"])
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         raise neutral from None

@@ -6,7 +6,7 @@ patient with a token and a manager with a token. Every response must pass
 every schemathesis check: no 5xx, a status the schema documents, a body
 matching the documented schema and content type, invalid input refused,
 missing authentication refused, and so on. Bounded: a fixed seed
-(derandomized), ``CONTRACT_EXAMPLES`` examples per operation (default 4).
+(derandomized), ``CONTRACT_EXAMPLES`` examples per operation (default 3).
 
 A failure names the role, the operation and a curl command to replay it;
 ``bin/contract-check`` runs this module and prints counts per role.
@@ -43,7 +43,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "3"))
 
 
 def _served_schema() -> dict[str, Any]:
