@@ -313,8 +313,9 @@ STORAGES = {
 # (clinic.middleware.BodyLimitMiddleware; Django's own default, stated).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
 # Multipart bodies carry photos: at most 10 MB each (treatments.photos.MAX_BYTES),
-# five views on one assessment form, plus the form around them.
-CLINIC_MULTIPART_MAX_BYTES = env_int("CLINIC_MULTIPART_MAX_BYTES", 5 * 10 * 1024 * 1024 + 1024 * 1024, minimum=1024)
+# five views on one assessment form, plus the form around them. Above the chart
+# page's own check (which answers in place, keeping the form), as a backstop.
+CLINIC_MULTIPART_MAX_BYTES = env_int("CLINIC_MULTIPART_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
 
 # --- security ---------------------------------------------------------------
 SECURE_CSP = {
