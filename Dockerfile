@@ -17,7 +17,7 @@ RUN pip install --require-hashes -r requirements.txt
 COPY . .
 # collectstatic needs a key to import settings; it is not used at run time.
 RUN python -m clinic.i18n compile \
-    && SECRET_KEY=collectstatic-only DEBUG=0 python manage.py collectstatic --noinput \
+    && SECRET_KEY=collectstatic-only DEBUG=0 EMAIL_URL=locmem:// python manage.py collectstatic --noinput \
     && mkdir -p /app/var/media && chown -R clinic:clinic /app/var
 
 USER clinic

@@ -75,7 +75,7 @@ lint: dev-venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports
-	SECRET_KEY=typecheck $(PY) -m mypy $(TYPED)
+	SECRET_KEY=typecheck EMAIL_URL=locmem:// $(PY) -m mypy $(TYPED)
 
 format: dev-venv
 	$(PY) -m ruff format .

@@ -39,6 +39,7 @@ ENV = {
     "DATABASE_URL": DATABASE,
     "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
     "DEBUG": "0",
+    "EMAIL_URL": "locmem://",
     "ALLOWED_HOSTS": "127.0.0.1",
     "SECURE_SSL_REDIRECT": "0",
     "STATIC_MANIFEST": "0",

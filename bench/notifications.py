@@ -39,6 +39,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/12")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("EMAIL_URL", "locmem://")
 os.environ.setdefault("CLINIC_BASE_URL", "https://bench.clinic.test")
 os.environ.pop("CLINIC_TIME_ZONE", None)  # Hong Kong, the default
 

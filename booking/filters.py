@@ -7,10 +7,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from booking.models import Appointment, Notification
+from clinic.api import StrictFilterSet
 from clinic.clock import clinic_zone
 
 
-class AppointmentFilter(django_filters.FilterSet):
+class AppointmentFilter(StrictFilterSet):
     """``from`` / ``to`` are clinic-local dates, both inclusive."""
 
     to = django_filters.DateFilter(method="filter_to")
@@ -43,7 +44,7 @@ class AppointmentFilter(django_filters.FilterSet):
         return queryset.filter(start__lt=self._midnight(value + timedelta(days=1)))
 
 
-class NotificationFilter(django_filters.FilterSet):
+class NotificationFilter(StrictFilterSet):
     patient = django_filters.NumberFilter(field_name="patient_id", min_value=1, max_value=2**62)
     appointment = django_filters.NumberFilter(field_name="appointment_id", min_value=1, max_value=2**62)
     plan_session = django_filters.NumberFilter(field_name="plan_session_id", min_value=1, max_value=2**62)

@@ -6,7 +6,15 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from booking.models import Appointment, Notification, Practitioner, SessionRecord
-from clinic.api import AwareDateTimeField, CleanCharField
+from clinic.api import (
+    AwareDateTimeField,
+    BoundedDictField,
+    BoundedListField,
+    CleanCharField,
+    StrictBooleanField,
+    StrictIntegerField,
+    StrictPrimaryKeyRelatedField,
+)
 from clinic.schema import ReasonSerializer
 from patients.models import Patient
 from treatments.models import Treatment
@@ -73,10 +81,10 @@ class AppointmentSerializer(serializers.ModelSerializer):
 class BookSerializer(serializers.Serializer):
     treatment = TreatmentSlugField()
     start = AwareDateTimeField()
-    practitioner = serializers.PrimaryKeyRelatedField(
+    practitioner = StrictPrimaryKeyRelatedField(
         queryset=Practitioner.objects.filter(active=True), allow_null=True, default=None
     )
-    plan_session = serializers.IntegerField(
+    plan_session = StrictIntegerField(
         allow_null=True,
         default=None,
         min_value=1,
@@ -86,19 +94,19 @@ class BookSerializer(serializers.Serializer):
         "Omitted or null: the patient's next open session of an active plan of this treatment, if there is one "
         "whose turn has come, with the same checks (unless separate_visit).",
     )
-    separate_visit = serializers.BooleanField(
+    separate_visit = StrictBooleanField(
         default=False,
         help_text="True: a visit of its own, not tied to the patient's plan of this treatment even if a session "
         "of it is open. Cannot be combined with plan_session.",
     )
     notes = CleanCharField(allow_blank=True, default="", max_length=2000)
-    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all(), required=False)
+    patient = StrictPrimaryKeyRelatedField(queryset=Patient.objects.all(), required=False)
     override_reason = CleanCharField(allow_blank=True, required=False, max_length=2000)
 
 
 class RescheduleSerializer(serializers.Serializer):
     start = AwareDateTimeField()
-    practitioner = serializers.PrimaryKeyRelatedField(
+    practitioner = StrictPrimaryKeyRelatedField(
         queryset=Practitioner.objects.filter(active=True), allow_null=True, required=False
     )
 
@@ -111,11 +119,11 @@ class AvailabilityQuerySerializer(serializers.Serializer):
     treatment = TreatmentSlugField()
     # "from" is a Python keyword: the field is renamed in to_internal_value.
     to = serializers.DateField()
-    practitioner = serializers.PrimaryKeyRelatedField(
+    practitioner = StrictPrimaryKeyRelatedField(
         queryset=Practitioner.objects.filter(active=True), required=False, allow_null=True
     )
-    plan_session = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
-    exclude_appointment = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
+    plan_session = StrictIntegerField(required=False, min_value=1, max_value=2**62)
+    exclude_appointment = StrictIntegerField(required=False, min_value=1, max_value=2**62)
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -133,6 +141,9 @@ class AvailabilityQuerySerializer(serializers.Serializer):
 
 class NotificationSerializer(serializers.ModelSerializer):
     """One row of the notification log. ``last_error`` never holds patient data."""
+
+    # "" (not skipped) is a value too: the schema's enum must include it.
+    skip_reason = serializers.ChoiceField(choices=Notification.SkipReason.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Notification
@@ -166,17 +177,19 @@ class CompleteSerializer(serializers.Serializer):
     treatment's category by the service (treatments.parameters: the keys and
     units of docs/domain.md, Session records)."""
 
-    areas = serializers.ListField(
+    areas = BoundedListField(
         child=CleanCharField(max_length=40), required=False, max_length=20, help_text="Area codes (docs/domain.md)."
     )
     anaesthesia = CleanCharField(allow_blank=True, required=False, max_length=200)
-    pain_score = serializers.IntegerField(min_value=0, max_value=10, required=False, allow_null=True)
+    pain_score = StrictIntegerField(min_value=0, max_value=10, required=False, allow_null=True)
     immediate_reaction = CleanCharField(allow_blank=True, required=False, max_length=2000)
     adverse_events = CleanCharField(allow_blank=True, required=False, max_length=2000)
     consent_version = CleanCharField(allow_blank=True, required=False, max_length=50)
     notes = CleanCharField(allow_blank=True, required=False, max_length=5000)
-    parameters = serializers.DictField(
-        required=False, help_text="Per the treatment's category; keys carry their unit, e.g. fluence_j_cm2."
+    parameters = BoundedDictField(
+        max_keys=30,
+        required=False,
+        help_text="Per the treatment's category; keys carry their unit, e.g. fluence_j_cm2.",
     )
 
     def validate_areas(self, value: list[str]) -> list[str]:

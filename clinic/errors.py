@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf
@@ -81,6 +82,14 @@ class NotFound(ApplicationError):
     default_detail = _("Not found.")
 
 
+class TooLarge(ApplicationError):
+    """The request body is larger than the server accepts (refused before it is read)."""
+
+    code = "too_large"
+    status = 413
+    default_detail = _("The request is too large.")
+
+
 def _text(value: Any) -> str:
     """A message as text that encodes: DRF echoes some inputs into its messages
     (``"<input>" is not a valid choice``), and a lone surrogate from a JSON
@@ -141,6 +150,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = drf.ParseError(_("The JSON is nested too deeply."))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        # Django refuses to read a form body over DATA_UPLOAD_MAX_MEMORY_SIZE; it
+        # would render that as a 400 (or, with DEBUG, its HTML debug page).
+        exc = TooLarge()
 
     if isinstance(exc, ApplicationError):
         set_rollback()

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.middleware.locale import LocaleMiddleware
 from django.utils import translation
 from django.utils.translation.trans_real import parse_accept_lang_header
@@ -32,3 +34,26 @@ class ClinicLocaleMiddleware(LocaleMiddleware):
             chosen = language_from_header(request.META.get("HTTP_ACCEPT_LANGUAGE", ""))
         translation.activate(chosen)
         request.LANGUAGE_CODE = translation.get_language()
+
+
+class BodyLimitMiddleware:
+    """413 for a body declared larger than the server accepts, before any of it
+    is read and whatever DEBUG is: the API's error shape under /api/, a page
+    elsewhere. Multipart bodies (photos) may be larger than the others
+    (``CLINIC_MULTIPART_MAX_BYTES``, ``DATA_UPLOAD_MAX_MEMORY_SIZE``)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        multipart = request.META.get("CONTENT_TYPE", "").startswith("multipart/")
+        limit = settings.CLINIC_MULTIPART_MAX_BYTES if multipart else settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and declared > limit:
+            from clinic.views import too_large
+
+            return too_large(request)
+        return self.get_response(request)

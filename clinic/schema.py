@@ -8,6 +8,8 @@ from drf_spectacular.utils import OpenApiResponse
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers
 
+from clinic.openapi import DESCRIPTIONS
+
 
 class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Machine-readable code, e.g. invalid, slot_unavailable.")
@@ -40,22 +42,10 @@ class ContraindicatedSerializer(serializers.Serializer):
         ref_name = "ContraindicatedError"
 
 
-_DESCRIPTIONS = {
-    400: "invalid (fields says which) or not_bookable",
-    401: "not_authenticated: no valid, unrevoked token or session",
-    403: "permission_denied: the role may not do this",
-    404: "not_found: unknown id, or an object the caller may not know exists",
-    409: "slot_unavailable, cancellation_window_passed or invalid_state",
-    415: "unsupported_media_type",
-    422: "contraindicated: every screening finding in reasons",
-    429: "throttled",
-}
-
-
 def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     return {
         status: OpenApiResponse(
-            ContraindicatedSerializer if status == 422 else ErrorSerializer, description=_DESCRIPTIONS[status]
+            ContraindicatedSerializer if status == 422 else ErrorSerializer, description=DESCRIPTIONS[status]
         )
         for status in statuses
     }

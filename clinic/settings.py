@@ -115,6 +115,8 @@ MIDDLEWARE = [
     # Before anything that may query: a database outage answers 503 (clinic/outage.py),
     # in the visitor's language, so after the locale middleware on the way in.
     "clinic.middleware.ClinicLocaleMiddleware",
+    # A body over the limits is refused (413) before anything reads it or queries.
+    "clinic.middleware.BodyLimitMiddleware",
     "clinic.outage.OutageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -263,6 +265,13 @@ else:
 
 # --- email ------------------------------------------------------------------
 EMAIL_URL = env_url("EMAIL_URL", None, schemes=("smtp", "smtps", "console", "file", "locmem"))
+if EMAIL_URL is None and not DEBUG:
+    # Patients' confirmations, reminders and password links would silently go to
+    # files on one host's disk. Development (DEBUG=1, `make run`) keeps var/mail/.
+    raise ImproperlyConfigured(
+        "EMAIL_URL must be set when DEBUG is off, e.g. EMAIL_URL=smtp://user:password@mail.example.com:587?tls=1 "
+        "(file:///abs/folder only if writing emails to files is really meant)."
+    )
 MAILERS = {"default": mailer_from_url("EMAIL_URL", EMAIL_URL, fallback_folder=str(VAR_DIR / "mail"))}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"{CLINIC_NAME} <bookings@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -279,6 +288,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 PASSWORD_RESET_TIMEOUT = 60 * 60 * 24 * 3
+# How long the link confirming a patient's new email works (patients.services.email_change_request).
+CLINIC_EMAIL_CHANGE_MAX_AGE = env_duration("CLINIC_EMAIL_CHANGE_MAX_AGE", "3d")
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -336,6 +347,15 @@ STORAGES = {
     },
 }
 
+# --- request sizes ------------------------------------------------------------
+# A JSON or form body larger than this is refused with 413 before it is read
+# (clinic.middleware.BodyLimitMiddleware; Django's own default, stated).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440, minimum=1024)
+# Multipart bodies carry photos: at most 10 MB each (treatments.photos.MAX_BYTES),
+# five views on one assessment form, plus the form around them. Above the chart
+# page's own check (which answers in place, keeping the form), as a backstop.
+CLINIC_MULTIPART_MAX_BYTES = env_int("CLINIC_MULTIPART_MAX_BYTES", 64 * 1024 * 1024, minimum=1024)
+
 # --- security ---------------------------------------------------------------
 SECURE_CSP = {
     "default-src": [CSP.SELF],
@@ -376,7 +396,7 @@ REST_FRAMEWORK: dict[str, Any] = {
         "patients.authentication.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "clinic.openapi.ClinicAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "clinic.pagination.Pagination",
     "PAGE_SIZE": 50,
@@ -407,6 +427,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation documents the errors it can answer (clinic/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "clinic.openapi.add_standard_errors"],
     # One name for a choice set that several fields share (an assessment's pih and pie),
     # and names for the "status" choice sets of different models.
     "ENUM_NAME_OVERRIDES": {

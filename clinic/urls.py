@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, include, path, re_path
 
 from clinic import views
 from clinic.schema import DocsView, SchemaView
@@ -11,6 +11,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("booking.urls")),
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="schema"), name="docs"),
+    # Last: any other /api/v1/ URL is the API's JSON 404, even with DEBUG on.
+    re_path(r"^(?P<rest>.*)$", views.api_not_found),
 ]
 
 urlpatterns = [

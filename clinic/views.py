@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+
+from clinic.errors import TooLarge
 
 
 def _is_api(request: HttpRequest) -> bool:
@@ -31,7 +35,23 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     return render(request, "403.html", status=403)
 
 
+def too_large(request: HttpRequest) -> HttpResponse:
+    """413 for a body over the limits (clinic.middleware.BodyLimitMiddleware)."""
+    if _is_api(request):
+        return JsonResponse(TooLarge().as_dict(), status=413)
+    return render(request, "413.html", status=413)
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """The last /api/v1/ route: an unknown API URL answers the JSON 404 even
+    with DEBUG on (Django would show its HTML debug page), whatever the method."""
+    return JsonResponse({"code": "not_found", "detail": _("Not found.")}, status=404)
+
+
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return too_large(request)
     if _is_api(request):
         return JsonResponse({"code": "invalid", "detail": _("The request is invalid.")}, status=400)
     return render(request, "400.html", status=400)

@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.pages import BoundedMultipleChoiceField
 from patients.access import AccessLoggedAdmin
 from patients.models import DECLARATION_YES_NO, AccessEvent, Allergy, HealthDeclaration, Patient
 from patients.permissions import user_of
@@ -142,7 +143,7 @@ class PatientAdmin(AccessLoggedAdmin, SimpleHistoryAdmin):
 
 
 class HealthDeclarationForm(forms.ModelForm):
-    allergies = forms.MultipleChoiceField(choices=Allergy.choices, widget=forms.CheckboxSelectMultiple, required=False)
+    allergies = BoundedMultipleChoiceField(choices=Allergy.choices, widget=forms.CheckboxSelectMultiple, required=False)
 
     class Meta:
         model = HealthDeclaration

@@ -30,9 +30,11 @@ from patients.selectors import access_events_for_patient, devices_for, patients_
 from patients.serializers import (
     AccessEventSerializer,
     DeviceSerializer,
+    EmailChangeConfirmSerializer,
     HealthDeclarationSerializer,
     OwnAccessEventSerializer,
     OwnProfileSerializer,
+    OwnProfileUpdatedSerializer,
     PasswordChangeSerializer,
     PasswordResetConfirmSerializer,
     PasswordResetSerializer,
@@ -250,12 +252,45 @@ class MeApi(APIView):
     def get(self, request: Request) -> Response:
         return Response(OwnProfileSerializer(own_patient(request)).data)
 
-    @extend_schema(request=OwnProfileSerializer, responses={200: OwnProfileSerializer, **errors(400, 401, 403)})
+    @extend_schema(
+        request=OwnProfileSerializer,
+        responses={200: OwnProfileUpdatedSerializer, **errors(400, 401, 403)},
+        description="Other fields change at once. A new `email` does not: a confirmation link goes to the new "
+        "address (and a notice to the current one), and the email changes when the link is followed "
+        "(`POST /api/v1/me/email/confirm/`). The answer is the same whether or not another account uses the "
+        "address; `detail` says a link was sent.",
+    )
     def patch(self, request: Request) -> Response:
         patient = own_patient(request)
         data = OwnProfileSerializer(patient, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        patient = services.patient_update(patient=patient, changed_by=user_of(request), **data.validated_data)
+        patient, sent = services.own_profile_update(patient=patient, changed_by=user_of(request), **data.validated_data)
+        detail = (
+            _("Saved. We sent a confirmation link to the new email address: your email changes when you open it.")
+            if sent
+            else _("Your details are saved.")
+        )
+        return Response({**OwnProfileSerializer(patient).data, "detail": detail})
+
+
+class EmailChangeConfirmApi(APIView):
+    """The link's token is the proof of the new address: no sign-in needed."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "password_reset"
+
+    @extend_schema(
+        request=EmailChangeConfirmSerializer,
+        responses={200: OwnProfileSerializer, **errors(400, 429)},
+        description="Changes the email to the address the link was sent to. An expired, used or forged link, and "
+        "an address that another account took meanwhile, are one neutral 400 invalid.",
+    )
+    def post(self, request: Request) -> Response:
+        data = EmailChangeConfirmSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        patient = services.email_change_confirm(token=data.validated_data["token"])
         return Response(OwnProfileSerializer(patient).data)
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from clinic.api import CleanCharField
+from clinic.api import BoundedListField, CleanCharField, StrictModelSerializer
 from patients.devices import device_label, is_current_device
 from patients.models import (
     DECLARATION_YES_NO,
@@ -29,7 +29,7 @@ class PhoneField(CleanCharField):
             raise serializers.ValidationError(getattr(error, "messages", [str(error)])) from None
 
 
-class PatientSerializer(serializers.ModelSerializer):
+class PatientSerializer(StrictModelSerializer):
     """One patient, the same in create, detail and list responses."""
 
     full_name = CleanCharField(max_length=200)
@@ -58,6 +58,19 @@ class PatientSerializer(serializers.ModelSerializer):
 class OwnProfileSerializer(PatientSerializer):
     class Meta(PatientSerializer.Meta):
         read_only_fields = ["id", "fitzpatrick_type"]
+
+
+class OwnProfileUpdatedSerializer(OwnProfileSerializer):
+    detail = serializers.CharField(
+        read_only=True, help_text="What happened, e.g. that a confirmation link went to a new email address."
+    )
+
+    class Meta(OwnProfileSerializer.Meta):
+        fields = [*OwnProfileSerializer.Meta.fields, "detail"]
+
+
+class EmailChangeConfirmSerializer(serializers.Serializer):
+    token = CleanCharField(max_length=500)
 
 
 class StaffPatientSerializer(PatientSerializer):
@@ -125,8 +138,8 @@ class RegisteredSerializer(serializers.Serializer):
     token = serializers.CharField()
 
 
-class HealthDeclarationSerializer(serializers.ModelSerializer):
-    allergies = serializers.ListField(
+class HealthDeclarationSerializer(StrictModelSerializer):
+    allergies = BoundedListField(
         child=serializers.ChoiceField(choices=Allergy.choices), required=False, default=list, max_length=10
     )
     allergies_other = CleanCharField(required=False, allow_blank=True, default="", max_length=2000)

@@ -19,6 +19,7 @@ from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import default_token_generator
 from django.contrib.sessions.models import Session
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
@@ -467,3 +468,96 @@ def password_change(
         user.set_password(new_password)
         user.save(update_fields=["password"])
         sign_out_everywhere(user=user, except_session_key=keep_session_key)
+
+
+# --- a patient changes their own email: confirmed from the new address ----------------------
+
+EMAIL_CHANGE_SALT = "patients.email-change"
+
+
+def email_change_request(*, patient: Patient, new_email: str) -> bool:
+    """Mails a confirmation link to ``new_email`` and a notice to the current
+    address; changes nothing until the link is followed (email_change_confirm).
+
+    Says nothing about other accounts: whether or not ``new_email`` is taken, the
+    same mails go out and the caller answers the same ("we sent a confirmation
+    link"); a taken address fails only at confirmation, neutrally. Returns False
+    when ``new_email`` is the current address (nothing to do). The link is signed
+    (django.core.signing), expires after CLINIC_EMAIL_CHANGE_MAX_AGE, and carries
+    the current address, so it dies once any change of address has been made.
+    The caller checks that the patient acts for themself; mails go on commit."""
+    new_email = new_email.strip().lower()
+    if not new_email:
+        raise InvalidInput(fields={"email": [_("A patient who signs in needs an email.")]})
+    if new_email == (patient.email or "").lower():
+        return False
+    token = signing.dumps({"p": patient.pk, "old": patient.email, "new": new_email}, salt=EMAIL_CHANGE_SALT)
+    transaction.on_commit(
+        partial(_send_email_change_mails, patient.pk, patient.email, new_email, token, patient.preferred_language),
+        robust=True,
+    )
+    return True
+
+
+def _send_email_change_mails(patient_id: int, old_email: str, new_email: str, token: str, language: str) -> None:
+    context = {
+        "clinic_name": settings.CLINIC_NAME,
+        "link": f"{settings.CLINIC_BASE_URL}/me/email/confirm/{token}/",
+        "token": token,
+        "days": max(1, round(settings.CLINIC_EMAIL_CHANGE_MAX_AGE.total_seconds() / 86400)),
+    }
+    with translation.override(language):
+        subject = _("Confirm your new email for %(clinic)s") % {"clinic": settings.CLINIC_NAME}
+        text = render_to_string("emails/email_change_confirm.txt", context)
+        notice_subject = _("Your email for %(clinic)s is being changed") % {"clinic": settings.CLINIC_NAME}
+        notice = render_to_string("emails/email_change_notice.txt", context)
+    EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [new_email]).send()
+    if old_email:
+        EmailMultiAlternatives(notice_subject, notice, settings.DEFAULT_FROM_EMAIL, [old_email]).send()
+    logger.info("email change link mailed for patient %s", patient_id)
+
+
+def email_change_confirm(*, token: str) -> Patient:
+    """Moves the patient (and their login) to the address the link was sent to.
+    Every failure is one neutral InvalidInput: an expired, forged or used link
+    and an address another patient or account took meanwhile read the same,
+    so the link never tells whether an address is in use."""
+    neutral = InvalidInput(
+        _(
+            "This link cannot be used: it may have expired or been used already, or the address cannot be "
+            "used for your account. Ask for a new link from your profile, or call the clinic."
+        ),
+        fields={"token": [_("Invalid or expired link.")]},
+    )
+    try:
+        data = signing.loads(token, salt=EMAIL_CHANGE_SALT, max_age=settings.CLINIC_EMAIL_CHANGE_MAX_AGE)
+        patient_id, old, new = int(data["p"]), data["old"], str(data["new"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise neutral from None
+    try:
+        with transaction.atomic():
+            patient = Patient.objects.select_for_update().filter(pk=patient_id).first()
+            if patient is None or patient.email != old or _email_taken(new, except_patient=patient):
+                raise neutral
+            patient.email = new
+            patient.save(update_fields=["email", "updated_at"])
+            if patient.user_id:
+                User.objects.filter(pk=patient.user_id).update(email=new, username=new)
+    except IntegrityError:
+        raise neutral from None
+    logger.info("email changed for patient %s", patient.pk)
+    return patient
+
+
+@transaction.atomic
+def own_profile_update(*, patient: Patient, changed_by: User, **fields: Any) -> tuple[Patient, bool]:
+    """A patient's own profile change: the other fields at once, a new email
+    only through a confirmation link (email_change_request). Returns the patient
+    and whether a link was sent."""
+    new_email = fields.pop("email", None)
+    sent = False
+    if new_email is not None:
+        sent = email_change_request(patient=patient, new_email=new_email)
+    if fields:
+        patient = patient_update(patient=patient, changed_by=changed_by, **fields)
+    return patient, sent

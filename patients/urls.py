@@ -13,6 +13,7 @@ urlpatterns = [
     path("me/password/", apis.PasswordChangeApi.as_view(), name="me-password"),
     path("me/devices/", apis.MyDevicesApi.as_view(), name="me-devices"),
     path("me/devices/<int:pk>/", apis.MyDeviceApi.as_view(), name="me-device"),
+    path("me/email/confirm/", apis.EmailChangeConfirmApi.as_view(), name="me-email-confirm"),
     path("me/health-declarations/", apis.MyDeclarationsApi.as_view(), name="me-declarations"),
     path("me/access-log/", apis.MyAccessLogApi.as_view(), name="me-access-log"),
     path("patients/<int:pk>/access-log/", apis.PatientAccessLogApi.as_view(), name="patient-access-log"),

@@ -48,6 +48,9 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # The test client speaks plain HTTP; these are checked by check --deploy tests.
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("STATIC_MANIFEST", "0")
+# DEBUG is off in the tests, where settings refuse to start without EMAIL_URL;
+# pytest-django collects the mail in memory anyway.
+os.environ.setdefault("EMAIL_URL", "locmem://")
 # Uploaded photos go to a throw-away folder, never the real var/media.
 if "CLINIC_MEDIA_ROOT" not in os.environ:
     os.environ["CLINIC_MEDIA_ROOT"] = tempfile.mkdtemp(prefix="clinic-test-media-")

@@ -15,7 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {"PATH": os.environ["PATH"], "SECRET_KEY": "s" * 60, "DJANGO_SETTINGS_MODULE": "clinic.settings"}
+    environment = {
+        "PATH": os.environ["PATH"],
+        "SECRET_KEY": "s" * 60,
+        "EMAIL_URL": "locmem://",
+        "DJANGO_SETTINGS_MODULE": "clinic.settings",
+    }
     environment.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -16,12 +16,13 @@ from clinic import env
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _settings_in_subprocess(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess[str]:
+def _settings_in_subprocess(tmp_path: Path, **overrides: str | None) -> subprocess.CompletedProcess[str]:
     """Imports clinic.settings in a fresh interpreter with only these variables."""
     environment = {
         "PATH": os.environ["PATH"],
         "SECRET_KEY": "x" * 50,
         "CLINIC_VAR_DIR": str(tmp_path / "var"),
+        "EMAIL_URL": "locmem://",
         "DJANGO_SETTINGS_MODULE": "clinic.settings",
     }
     environment.update(overrides)
@@ -37,7 +38,7 @@ def _settings_in_subprocess(tmp_path: Path, **overrides: str) -> subprocess.Comp
 
 
 def test_defaults_are_production_safe_and_embedded(tmp_path: Path) -> None:
-    result = _settings_in_subprocess(tmp_path)
+    result = _settings_in_subprocess(tmp_path, EMAIL_URL=f"file://{tmp_path}/mail")
     assert result.returncode == 0, result.stderr
     debug, *_ = result.stdout.split()
     assert debug == "False"
@@ -49,6 +50,19 @@ def test_defaults_are_production_safe_and_embedded(tmp_path: Path) -> None:
     # The embedded broker's folders exist, absolute, before any worker starts.
     assert (tmp_path / "var" / "celery" / "queue").is_dir()
     assert (tmp_path / "var" / "celery" / "control").is_dir()
+
+
+def test_debug_off_without_email_url_refuses_to_start_naming_it(tmp_path: Path) -> None:
+    result = _settings_in_subprocess(tmp_path, EMAIL_URL=None)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "EMAIL_URL must be set when DEBUG is off" in result.stderr.splitlines()[-1]
+
+
+def test_development_without_email_url_writes_mail_to_files(tmp_path: Path) -> None:
+    result = _settings_in_subprocess(tmp_path, DEBUG="1", EMAIL_URL=None)
+    assert result.returncode == 0, result.stderr
+    assert "filebased.EmailBackend" in result.stdout
 
 
 def test_services_come_from_urls(tmp_path: Path) -> None:

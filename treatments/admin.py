@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from clinic.pages import BoundedMultipleChoiceField
 from patients.access import AccessLoggedAdmin
 from patients.models import AccessEvent
 from treatments.models import (
@@ -41,7 +42,7 @@ class DeviceKindAdmin(admin.ModelAdmin):
 
 
 class TreatmentForm(forms.ModelForm):
-    suits = forms.MultipleChoiceField(
+    suits = BoundedMultipleChoiceField(
         choices=ScarType.choices,
         widget=forms.CheckboxSelectMultiple,
         required=False,

@@ -17,9 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clinic.api import AwareDateTimeField
+from clinic.api import AwareDateTimeField, StrictPrimaryKeyRelatedField
 from clinic.clock import clinic_today
-from clinic.errors import InvalidInput
+from clinic.errors import InvalidInput, TooLarge
 from clinic.schema import ErrorSerializer, ReasonSerializer, errors
 from patients import roles
 from patients.access import AccessLoggedApi
@@ -71,7 +71,7 @@ class TreatmentDetailApi(generics.RetrieveAPIView):
 class ScreeningRequestSerializer(serializers.Serializer):
     treatment = TreatmentSlugField()
     start = AwareDateTimeField(required=False)
-    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all(), required=False)
+    patient = StrictPrimaryKeyRelatedField(queryset=Patient.objects.all(), required=False)
 
 
 class ScreeningApi(APIView):
@@ -274,7 +274,7 @@ class PhotoUploadApi(APIView):
 
     @extend_schema(
         request={"multipart/form-data": PhotoUploadSerializer},
-        responses={201: PhotoSerializer, **errors(400, 401, 403, 404, 415)},
+        responses={201: PhotoSerializer, **errors(400, 401, 403, 404, 413, 415)},
         description="JPEG or PNG, at most 10 MB, checked by content. EXIF (location included) is removed and a "
         "thumbnail made; the files are served only by the authorised image endpoints.",
     )
@@ -286,7 +286,7 @@ class PhotoUploadApi(APIView):
             declared = 0
         if declared > MAX_BYTES + MULTIPART_OVERHEAD:
             # Refused before the body is read at all.
-            raise InvalidInput(fields={"image": [_("The picture is larger than 10 MB.")]})
+            raise TooLarge(_("The picture is larger than 10 MB."))
         data = PhotoUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["image"]

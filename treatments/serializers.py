@@ -9,7 +9,13 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
-from clinic.api import AwareDateTimeField, CleanCharField
+from clinic.api import (
+    AwareDateTimeField,
+    BoundedListField,
+    CleanCharField,
+    StrictIntegerField,
+    StrictPrimaryKeyRelatedField,
+)
 from clinic.clock import clinic_today
 from patients.models import Patient
 from treatments import selectors
@@ -96,14 +102,13 @@ class LesionsSerializer(serializers.Serializer):
     """The ten Goodman & Baron counts by API key; a missing key is 0, an unknown key 400."""
 
     def get_fields(self) -> dict[str, serializers.Field]:
-        return {
-            key: serializers.IntegerField(min_value=0, max_value=LESION_COUNT_MAX, required=False)
-            for key in LESION_KEYS
-        }
+        return {key: StrictIntegerField(min_value=0, max_value=LESION_COUNT_MAX, required=False) for key in LESION_KEYS}
 
     def to_internal_value(self, data: Any) -> dict[str, int]:
         if isinstance(data, dict):
-            unknown = [str(key)[:60] for key in data if key not in LESION_KEYS]
+            # At most the first ten unknown keys are named: a body of 100,000 keys
+            # gets a short answer.
+            unknown = [str(key)[:60] for key in data if key not in LESION_KEYS][:10]
             if unknown:
                 raise serializers.ValidationError(
                     {key: [_("Unknown lesion key. Known: %s.") % ", ".join(LESION_KEYS)] for key in unknown}
@@ -128,20 +133,20 @@ class _AssessmentFields(serializers.Serializer):
         required=False,
         help_text="Clinic-local date; default today. Not in the future, not before the patient's birth.",
     )
-    fitzpatrick_type = serializers.IntegerField(min_value=1, max_value=6)
+    fitzpatrick_type = StrictIntegerField(min_value=1, max_value=6)
     lesions = LesionsSerializer(required=False)
     keloid_area_cm2 = _keloid_area_field(required=False)
-    types_present = serializers.ListField(
+    types_present = BoundedListField(
         child=serializers.ChoiceField(choices=ScarType.choices), required=False, max_length=len(ScarType.values) * 2
     )
-    qualitative_grade = serializers.IntegerField(min_value=1, max_value=4)
+    qualitative_grade = StrictIntegerField(min_value=1, max_value=4)
     pih = serializers.ChoiceField(choices=MarkSeverity.choices)
     pie = serializers.ChoiceField(choices=MarkSeverity.choices)
     notes = CleanCharField(allow_blank=True, required=False, max_length=5000)
 
 
 class AssessmentInputSerializer(_AssessmentFields):
-    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    patient = StrictPrimaryKeyRelatedField(queryset=Patient.objects.all())
 
 
 class AssessmentCorrectionSerializer(_AssessmentFields):
@@ -283,10 +288,10 @@ class PlanSerializer(serializers.ModelSerializer):
 
 
 class PlanInputSerializer(serializers.Serializer):
-    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    patient = StrictPrimaryKeyRelatedField(queryset=Patient.objects.all())
     treatment = TreatmentSlugField()
-    sessions = serializers.IntegerField(min_value=1, max_value=100)
-    assessment = serializers.PrimaryKeyRelatedField(queryset=Assessment.objects.all(), required=False, allow_null=True)
+    sessions = StrictIntegerField(min_value=1, max_value=100)
+    assessment = StrictPrimaryKeyRelatedField(queryset=Assessment.objects.all(), required=False, allow_null=True)
     start_after = serializers.DateField(required=False, allow_null=True, help_text="Default: today (clinic-local).")
 
 

@@ -125,3 +125,12 @@ class NewPasswordForm(forms.Form):
         if first and second and first != second:
             self.add_error("new_password2", _("The two passwords are not the same."))
         return data
+
+
+class EmailChangeForm(forms.Form):
+    email = forms.EmailField(
+        label=_("New email"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        error_messages={"required": _("Enter your email."), "invalid": _("Enter an email like name@example.com.")},
+    )

@@ -39,7 +39,13 @@ from clinic.errors import InvalidInput
 from patients import services
 from patients.permissions import CLINICAL, patient_required, user_of
 from patients.roles import PATIENT, is_staff_role, role_of
-from portal.account.forms import ClinicPasswordChangeForm, NewPasswordForm, PasswordResetRequestForm, ProfileForm
+from portal.account.forms import (
+    ClinicPasswordChangeForm,
+    EmailChangeForm,
+    NewPasswordForm,
+    PasswordResetRequestForm,
+    ProfileForm,
+)
 from portal.account.progress import (
     GRADE_WORDS,
     VIEW_WORDS,
@@ -350,3 +356,39 @@ def set_language(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and language in dict(settings.LANGUAGES) and request.user.is_authenticated:
         services.patient_language_remember(user=request.user, language=language)
     return response
+
+
+# --- changing the email: confirmed from the new address (patients.services) ------------------
+
+
+@patient_required
+@require_http_methods(["GET", "POST"])
+def email_change(request: HttpRequest) -> HttpResponse:
+    """Asks for the new address; the answer is the same whether or not another
+    account uses it (the link it sends fails neutrally if so)."""
+    patient = user_of(request).patient
+    form = EmailChangeForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            sent = services.email_change_request(patient=patient, new_email=form.cleaned_data["email"])
+        except InvalidInput as error:
+            form.add_error("email", " ".join(str(m) for m in (error.fields or {}).get("email", [error.detail])))
+        else:
+            if not sent:
+                messages.info(request, _("That is already your email."))
+                return redirect("account:profile")
+            return render(request, "account/email_change.html", {"sent": True, "patient": patient})
+    return render(request, "account/email_change.html", {"form": form, "patient": patient})
+
+
+@require_http_methods(["GET", "POST"])
+def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows a button (mail scanners follow links; they must not change
+    anything); POST changes the address. No sign-in needed: the link is the proof."""
+    if request.method == "GET":
+        return render(request, "account/email_change_confirm.html", {"token": token})
+    try:
+        patient = services.email_change_confirm(token=token)
+    except InvalidInput as error:
+        return render(request, "account/email_change_confirm.html", {"failed": str(error.detail)}, status=400)
+    return render(request, "account/email_change_confirm.html", {"done": True, "email": patient.email})

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clinic.api import ScopedThrottle
 from clinic.errors import ApplicationError, InvalidInput
+from clinic.pages import BoundedMultipleChoiceField
 from patients.models import Allergy, HealthDeclaration, Language
 from patients.validators import normalize_phone
 
@@ -197,7 +198,7 @@ def _yes_no(label: Any, help_text: Any) -> forms.ChoiceField:
 
 
 class QuestionnaireForm(Form):
-    allergies = forms.MultipleChoiceField(
+    allergies = BoundedMultipleChoiceField(
         label=_("Are you allergic to any of these?"),
         help_text=_("Tick all that apply, or none."),
         choices=ALLERGY_CHOICES,

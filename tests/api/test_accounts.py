@@ -190,8 +190,15 @@ def test_me_patch_updates_own_profile_but_not_fitzpatrick(as_a: APIClient, patie
     assert patient_a.fitzpatrick_type == 3
 
 
-def test_changing_email_moves_the_login(as_a: APIClient, patient_a: Patient, anonymous: APIClient) -> None:
-    assert as_a.patch("/api/v1/me/", {"email": "new@example.com"}, format="json").status_code == 200
+def test_changing_email_moves_the_login(
+    as_a: APIClient, patient_a: Patient, anonymous: APIClient, mailoutbox, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    # The change waits for the link sent to the new address (tests/api/test_email_change.py).
+    with django_capture_on_commit_callbacks(execute=True):
+        assert as_a.patch("/api/v1/me/", {"email": "new@example.com"}, format="json").status_code == 200
+    link = next(m for m in mailoutbox if m.to == ["new@example.com"]).body
+    confirm = link.split("/me/email/confirm/", 1)[1].split("/", 1)[0]
+    assert anonymous.post("/api/v1/me/email/confirm/", {"token": confirm}, format="json").status_code == 200
     token = anonymous.post(
         "/api/v1/auth/token/", {"email": "new@example.com", "password": "correct-horse-battery"}, format="json"
     )

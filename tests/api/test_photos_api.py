@@ -188,6 +188,16 @@ def test_an_oversized_upload_is_refused_before_it_is_read(
     assert not AssessmentPhoto.objects.exists() and stored_files(media) == []
 
 
+def test_a_body_well_over_10_mb_is_413_too_large_in_the_error_shape(
+    as_practitioner: APIClient, assessment: Assessment, media: Path
+) -> None:
+    big = picture("JPEG", (100, 100), exif=False) + b"\x00" * (MAX_BYTES + 200 * 1024)
+    response = upload(as_practitioner, assessment, big)
+    assert response.status_code == 413
+    assert response.json() == {"code": "too_large", "detail": "The picture is larger than 10 MB."}
+    assert not AssessmentPhoto.objects.exists() and stored_files(media) == []
+
+
 def test_a_file_just_over_10_mb_is_refused_even_inside_the_multipart_allowance(
     as_practitioner: APIClient, assessment: Assessment, media: Path
 ) -> None:

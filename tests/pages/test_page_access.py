@@ -34,6 +34,8 @@ PUBLIC = {
     "account:logout",
     "account:password_reset",
     "account:password_reset_confirm",
+    # The link in the email confirming a new address: the signed token is the proof.
+    "account:email_change_confirm",
 }
 _ARGUMENT = re.compile(r"<(?:(\w+):)?(\w+)>")
 _SAMPLE = {"int": "987654", "slug": "no-such-thing", "str": "nothing", "path": "nothing", None: "nothing"}

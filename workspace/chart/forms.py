@@ -16,6 +16,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from clinic import formats
+from clinic.pages import BoundedMultipleChoiceField
 from patients.models import DECLARATION_YES_NO, Allergy, FitzpatrickType, HealthDeclaration, Language, Patient
 from patients.validators import normalize_phone
 from treatments.models import (
@@ -129,7 +130,7 @@ class DeclarationForm(forms.Form):
         help_text=_("Leave empty if never used."),
         widget=day_input(),
     )
-    allergies = forms.MultipleChoiceField(
+    allergies = BoundedMultipleChoiceField(
         label=_("Allergies"), choices=Allergy.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
     allergies_other = forms.CharField(
@@ -266,7 +267,7 @@ class AssessmentForm(ScoreForm):
         coerce=int,
         error_messages={"required": _("Choose the skin type.")},
     )
-    types_present = forms.MultipleChoiceField(
+    types_present = BoundedMultipleChoiceField(
         label=_("Scar types seen"), choices=ScarType.choices, required=False, widget=forms.CheckboxSelectMultiple
     )
     pih = forms.ChoiceField(label=_("Post-inflammatory hyperpigmentation"), choices=MarkSeverity.choices)
@@ -532,7 +533,7 @@ class NumberParameter(forms.Field):
 class SessionRecordForm(forms.Form):
     """The common fields of a session record, then the treatment category's parameters (docs/domain.md)."""
 
-    areas = forms.MultipleChoiceField(
+    areas = BoundedMultipleChoiceField(
         label=_("Areas treated"),
         choices=[(code, AREA_LABELS[code]) for code in AREAS],
         required=False,

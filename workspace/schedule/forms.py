@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from booking.models import Appointment, ClinicClosure, Practitioner
 from clinic.clock import clinic_zone
+from clinic.pages import BoundedTypedMultipleChoiceField
 from patients.models import Language
 from patients.validators import normalize_phone
 
@@ -175,7 +176,7 @@ class TimeOffForm(AccessibleForm):
 class BulkForm(AccessibleForm):
     ACTIONS = (("move", _("Move each to its next free time")), ("cancel", _("Cancel with a reason")))
     action = forms.ChoiceField(choices=ACTIONS)
-    appointments = forms.TypedMultipleChoiceField(
+    appointments = BoundedTypedMultipleChoiceField(
         coerce=int, choices=(), error_messages={"required": _("Choose at least one appointment.")}
     )
     reason = forms.CharField(label=_("Reason given to the patients"), max_length=2000, required=False)
