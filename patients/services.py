@@ -241,6 +241,7 @@ def password_reset_confirm(*, uid: str, token: str, password: str) -> User:
         )
     _check_password(password, user)
     user.set_password(password)
+    user.__dict__[_SIGNED_OUT_BY_SERVICE] = True
     user.save(update_fields=["password"])
     Patient.objects.filter(email__iexact=user.email, user__isnull=True).update(user=user)
     # Whoever knew the old password (a stolen phone's app, a shared computer)
@@ -447,6 +448,33 @@ def sign_out_everywhere(
     return count
 
 
+# Set on a user whose password a service changes and whose devices it signs out
+# itself (keeping the caller's): the save signal below then leaves them alone.
+_SIGNED_OUT_BY_SERVICE = "_clinic_signed_out_by_service"
+
+
+def password_changed_elsewhere(sender: Any, instance: User, update_fields: Any = None, **kwargs: Any) -> None:
+    """``pre_save`` of User: a password set anywhere but the services above (the
+    admin's "change password" form, ``manage.py changepassword``) signs the login
+    out everywhere too, in ``post_save`` of the same save. Django's session hash
+    already ends its browser sessions; this ends its API tokens. One query, and
+    only for a save that may write the password."""
+    instance.__dict__.pop("_clinic_password_changed", None)
+    if instance.pk is None or instance.__dict__.pop(_SIGNED_OUT_BY_SERVICE, False):
+        return
+    if update_fields is not None and "password" not in update_fields:
+        return
+    stored = User.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
+    if stored is not None and stored != instance.password:
+        instance.__dict__["_clinic_password_changed"] = True
+
+
+def sign_out_after_password_save(sender: Any, instance: User, created: bool = False, **kwargs: Any) -> None:
+    """``post_save`` of User: see ``password_changed_elsewhere``."""
+    if instance.__dict__.pop("_clinic_password_changed", False):
+        sign_out_everywhere(user=instance)
+
+
 def password_change(
     *, user: User, current_password: str, new_password: str, keep_session_key: str | None = None
 ) -> None:
@@ -466,6 +494,7 @@ def password_change(
         raise InvalidInput(_("Choose a stronger password."), fields={"new_password": list(error.messages)}) from None
     with transaction.atomic():
         user.set_password(new_password)
+        user.__dict__[_SIGNED_OUT_BY_SERVICE] = True
         user.save(update_fields=["password"])
         sign_out_everywhere(user=user, except_session_key=keep_session_key)
 

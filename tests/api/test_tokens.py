@@ -338,3 +338,47 @@ def test_a_token_from_before_devices_were_recorded_appears_when_used() -> None:
     phone.credentials(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_USER_AGENT=IPHONE)
     rows = phone.get("/api/v1/me/devices/").json()["results"]
     assert [(row["label"], row["current"]) for row in rows] == [("Safari on iPhone", True)]
+
+
+# --- a password set outside the services ----------------------------------------------------
+
+
+def test_a_password_set_in_the_admin_revokes_the_logins_tokens(client: Client) -> None:
+    patient = PatientFactory()
+    phone = _sign_in(patient.user)
+    assert phone.get("/api/v1/me/").status_code == 200
+    admin = UserFactory(role="manager", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    response = client.post(
+        f"/admin/auth/user/{patient.user.pk}/password/",
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
+    )
+    assert response.status_code == 302, response.content[:500]
+    assert phone.get("/api/v1/me/").status_code == 401
+    assert not SignedInDevice.objects.filter(user=patient.user).exists()
+    assert _sign_in_with(patient.user, NEW_PASSWORD).get("/api/v1/me/").status_code == 200
+
+
+def test_changepassword_from_the_shell_revokes_tokens_too() -> None:
+    patient = PatientFactory()
+    phone = _sign_in(patient.user)
+    patient.user.set_password(NEW_PASSWORD)
+    patient.user.save()  # what `manage.py changepassword` does
+    assert phone.get("/api/v1/me/").status_code == 401
+
+
+def test_saving_a_user_without_a_new_password_keeps_their_tokens() -> None:
+    patient = PatientFactory()
+    phone = _sign_in(patient.user)
+    patient.user.first_name = "Renamed"
+    patient.user.save()
+    patient.user.save(update_fields=["last_login"])
+    assert phone.get("/api/v1/me/").status_code == 200
+
+
+def _sign_in_with(user: Any, password: str) -> APIClient:
+    client = APIClient()
+    response = client.post("/api/v1/auth/token/", {"email": user.email, "password": password}, format="json")
+    assert response.status_code == 200, response.content
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['token']}")
+    return client
