@@ -6,6 +6,7 @@ Every environment differs only by variables. Defaults are production-safe
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -265,7 +266,21 @@ else:
 
 # --- email ------------------------------------------------------------------
 EMAIL_URL = env_url("EMAIL_URL", None, schemes=("smtp", "smtps", "console", "file", "locmem"))
-if EMAIL_URL is None and not DEBUG:
+# Commands that build or migrate and never send mail run without it (a migration
+# check on a bare checkout, collectstatic in the image build); anything that
+# serves, works the queue or opens a shell does not.
+_MAIL_FREE_COMMANDS = {
+    "makemigrations",
+    "migrate",
+    "showmigrations",
+    "sqlmigrate",
+    "collectstatic",
+    "createcachetable",
+    "compilemessages",
+    "spectacular",
+}
+_MAIL_FREE = Path(sys.argv[0]).name == "manage.py" and len(sys.argv) > 1 and sys.argv[1] in _MAIL_FREE_COMMANDS
+if EMAIL_URL is None and not DEBUG and not _MAIL_FREE:
     # Patients' confirmations, reminders and password links would silently go to
     # files on one host's disk. Development (DEBUG=1, `make run`) keeps var/mail/.
     raise ImproperlyConfigured(

@@ -59,6 +59,28 @@ def test_debug_off_without_email_url_refuses_to_start_naming_it(tmp_path: Path) 
     assert "EMAIL_URL must be set when DEBUG is off" in result.stderr.splitlines()[-1]
 
 
+@pytest.mark.parametrize(("command", "refused"), [("makemigrations", False), ("check", True)])
+def test_without_email_url_only_commands_that_send_no_mail_run(tmp_path: Path, command: str, refused: bool) -> None:
+    environment = {
+        "PATH": os.environ["PATH"],
+        "SECRET_KEY": "x" * 50,
+        "CLINIC_VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", command, *(["--check", "--dry-run"] if command == "makemigrations" else [])],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    # A migration check on a bare checkout works; anything that may serve or send mail stops, naming the variable.
+    assert (result.returncode != 0) is refused, result.stderr[-500:]
+    assert ("EMAIL_URL must be set when DEBUG is off" in result.stderr) is refused
+
+
 def test_development_without_email_url_writes_mail_to_files(tmp_path: Path) -> None:
     result = _settings_in_subprocess(tmp_path, DEBUG="1", EMAIL_URL=None)
     assert result.returncode == 0, result.stderr
