@@ -110,6 +110,17 @@ def env_rate(name: str, default: str) -> str:
     return value
 
 
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def env_colour(name: str, default: str) -> str:
+    """A colour as ``#rrggbb`` (lower case)."""
+    value = env_str(name, default)
+    if not _COLOUR.match(value):
+        raise ImproperlyConfigured(f"{name} must be a colour such as #0f6e6e, not {value!r}.")
+    return value.lower()
+
+
 def env_time_zone(name: str, default: str) -> str:
     value = env_str(name, default)
     try:

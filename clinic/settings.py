@@ -18,6 +18,7 @@ from clinic.client import parse_trusted_proxies
 from clinic.env import (
     database_from_url,
     env_bool,
+    env_colour,
     env_duration,
     env_duration_list,
     env_int,
@@ -49,6 +50,11 @@ CLINIC_PHONE = env_str("CLINIC_PHONE", "+852 2123 4567")
 # What Traditional Chinese pages show for the two above.
 CLINIC_NAME_ZH_HANT = env_str("CLINIC_NAME_ZH_HANT", "清膚診所")
 CLINIC_ADDRESS_ZH_HANT = env_str("CLINIC_ADDRESS_ZH_HANT", "香港中環皇后大道中1號12樓")
+# The clinic's brand on pages and emails (clinic/brand.py): a logo and a favicon, each a
+# path under the static files or an https URL, and one accent colour (#rrggbb).
+CLINIC_LOGO = env_str("CLINIC_LOGO", "clinic/brand/logo.svg")
+CLINIC_FAVICON = env_str("CLINIC_FAVICON", "clinic/brand/favicon.svg")
+CLINIC_ACCENT = env_colour("CLINIC_ACCENT", "#0f6e6e")
 CLINIC_BASE_URL = env_url("CLINIC_BASE_URL", "http://127.0.0.1:8000", schemes=("http", "https")).rstrip("/")
 CLINIC_TIME_ZONE = env_time_zone("CLINIC_TIME_ZONE", "Asia/Hong_Kong")
 CLINIC_CURRENCY = env_str("CLINIC_CURRENCY", "HKD")
