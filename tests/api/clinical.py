@@ -17,6 +17,24 @@ ASSESSMENT = {
     "notes": "Baseline before the course.",
 }
 
+# A health declaration with nothing to declare: every question answered "no".
+DECLARATION: dict[str, Any] = {
+    "pregnant_or_breastfeeding": False,
+    "isotretinoin_last_dose": None,
+    "keloid_tendency": False,
+    "cold_sore_history": False,
+    "active_cold_sore": False,
+    "anticoagulants": False,
+    "photosensitising_medication": False,
+    "active_skin_infection": False,
+    "recent_sun_exposure": False,
+    "autoimmune_condition": False,
+    "neuromuscular_disorder": False,
+    "active_acne": False,
+    "topical_retinoid_last_use": None,
+    "implanted_electronic_device": False,
+}
+
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112
 

@@ -34,6 +34,7 @@ from rest_framework.test import APIClient
 from booking import services
 from booking.models import Appointment, Practitioner
 from patients.models import HealthDeclaration, Patient
+from tests.api.clinical import DECLARATION
 from tests.api.conftest import client_for, next_weekday_at
 from tests.factories import (
     PractitionerFactory,
@@ -47,22 +48,6 @@ pytestmark = pytest.mark.django_db
 HUGE = "x" * 100_000
 STRONG_PASSWORD = "a-Strong-passphrase-42"
 PATIENT_PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory
-DECLARATION = {
-    "pregnant_or_breastfeeding": False,
-    "isotretinoin_last_dose": None,
-    "keloid_tendency": False,
-    "cold_sore_history": False,
-    "active_cold_sore": False,
-    "anticoagulants": False,
-    "photosensitising_medication": False,
-    "active_skin_infection": False,
-    "recent_sun_exposure": False,
-    "autoimmune_condition": False,
-    "neuromuscular_disorder": False,
-    "active_acne": False,
-    "topical_retinoid_last_use": None,
-    "implanted_electronic_device": False,
-}
 
 
 # --- the world every case starts from ---------------------------------------------------

@@ -12,28 +12,13 @@ from rest_framework.test import APIClient
 
 from booking.models import Appointment, Practitioner
 from patients.models import HealthDeclaration, Patient
+from tests.api.clinical import DECLARATION
 from tests.api.conftest import next_weekday_at
 from tests.factories import PractitionerFactory
 from treatments.models import Assessment, Treatment
 
 pytestmark = pytest.mark.django_db
 
-DECLARATION: dict[str, Any] = {
-    "pregnant_or_breastfeeding": False,
-    "isotretinoin_last_dose": None,
-    "keloid_tendency": False,
-    "cold_sore_history": False,
-    "active_cold_sore": False,
-    "anticoagulants": False,
-    "photosensitising_medication": False,
-    "active_skin_infection": False,
-    "recent_sun_exposure": False,
-    "autoimmune_condition": False,
-    "neuromuscular_disorder": False,
-    "active_acne": False,
-    "topical_retinoid_last_use": None,
-    "implanted_electronic_device": False,
-}
 HUGE_LIST = ["lidocaine"] * 100_000
 NOT_INTEGERS = [1.9, "1.9", True, "1e0", 1.0, "1"]
 

@@ -46,7 +46,7 @@ from booking import services
 from booking.models import Appointment, Practitioner, SessionRecord
 from patients.models import HealthDeclaration, Patient, SignedInDevice
 from patients.services import token_issue
-from tests.api.clinical import ASSESSMENT, picture
+from tests.api.clinical import ASSESSMENT, DECLARATION, picture
 from tests.api.conftest import client_for
 from tests.factories import (
     AppointmentFactory,
@@ -217,22 +217,6 @@ CASES = [(route.name, method) for route in ROUTES for method in route.methods]
 # --- the objects each case acts on ---------------------------------------------------
 
 STRONG_PASSWORD = "a-Strong-passphrase-42"
-DECLARATION = {
-    "pregnant_or_breastfeeding": False,
-    "isotretinoin_last_dose": None,
-    "keloid_tendency": False,
-    "cold_sore_history": False,
-    "active_cold_sore": False,
-    "anticoagulants": False,
-    "photosensitising_medication": False,
-    "active_skin_infection": False,
-    "recent_sun_exposure": False,
-    "autoimmune_condition": False,
-    "neuromuscular_disorder": False,
-    "active_acne": False,
-    "topical_retinoid_last_use": None,
-    "implanted_electronic_device": False,
-}
 
 
 def _frozen_now() -> datetime:

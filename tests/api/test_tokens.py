@@ -15,60 +15,38 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from patients.models import Patient, SignedInDevice
-from patients.second_factor import second_factor_required
 from tests.factories import PatientFactory, UserFactory
+from tests.signing_in import (
+    ANDROID_APP,
+    IPHONE,
+    LAPTOP,
+    NEW_PASSWORD,
+    PASSWORD,
+    api_sign_in,
+    browser_signed_in,
+    page_sign_in,
+    signed_out,
+)
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "correct-horse-battery"  # the factories' password
-NEW_PASSWORD = "a-brand-new-passphrase-7"
-IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Version/18.0 Safari/604.1"
-ANDROID_APP = "okhttp/4.12.0 (Linux; Android 14)"
-LAPTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
-
 
 def _sign_in(user: Any, user_agent: str = ANDROID_APP) -> APIClient:
-    """A device signing in through the API, as an app would."""
-    client = APIClient(HTTP_USER_AGENT=user_agent)
-    body = {"email": user.email, "password": PASSWORD}
-    if second_factor_required(user):  # practitioners and managers also give a code: here a recovery code
-        TOTPDevice.objects.get_or_create(user=user, name="phone", defaults={"confirmed": True})
-        device, _ = StaticDevice.objects.get_or_create(user=user, name="recovery codes", defaults={"confirmed": True})
-        body["otp"] = device.token_set.create(token=StaticToken.random_token()).token
-    response = client.post("/api/v1/auth/token/", body, format="json")
-    assert response.status_code == 200, response.content
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['token']}")
-    return client
-
-
-def _page_sign_in(browser: Client, user: Any) -> None:
-    """Signs in through the sign-in page, as a browser does (its user agent names the device)."""
-    response = browser.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
-    assert response.status_code == 302, response.content[:300]
+    return api_sign_in(user, user_agent=user_agent)
 
 
 def _browser(user: Any, user_agent: str = LAPTOP) -> Client:
-    browser = Client(HTTP_USER_AGENT=user_agent)
-    _page_sign_in(browser, user)
-    assert browser.get("/me/").status_code == 200
-    return browser
+    return browser_signed_in(user, user_agent)
 
 
 def _with_token(token: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
-
-
-def _signed_out(browser: Client) -> bool:
-    response = browser.get("/me/")
-    return response.status_code == 302 and response.headers["Location"].startswith("/accounts/login/")
 
 
 # --- changing the password --------------------------------------------------------------------
@@ -85,7 +63,7 @@ def test_changing_the_password_revokes_every_old_token_and_session() -> None:
     assert phone.get("/api/v1/me/").status_code == 401  # the token that asked, replaced by the new one
     assert tablet.get("/api/v1/me/").status_code == 401
     assert tablet.get("/api/v1/me/").json()["code"] == "not_authenticated"
-    assert _signed_out(laptop)
+    assert signed_out(laptop)
     assert not Session.objects.exists()
     fresh = _with_token(response.json()["token"])
     assert fresh.get("/api/v1/me/").json()["id"] == patient.pk
@@ -177,7 +155,7 @@ def test_a_reset_answers_with_the_one_new_token_and_signs_out_everything_else(
     )
     assert response.status_code == 200
     assert stolen_phone.get("/api/v1/me/").status_code == 401
-    assert _signed_out(laptop)
+    assert signed_out(laptop)
     assert _with_token(response.json()["token"]).get("/api/v1/me/").status_code == 200
     assert AuthToken.objects.filter(user=patient.user).count() == 1
 
@@ -230,7 +208,7 @@ def test_revoking_a_browser_session_signs_that_browser_out() -> None:
         row["id"] for row in phone.get("/api/v1/me/devices/").json()["results"] if row["kind"] == "session"
     )
     assert phone.delete(f"/api/v1/me/devices/{session_id}/").status_code == 204
-    assert _signed_out(laptop)
+    assert signed_out(laptop)
 
 
 def test_another_patients_device_is_404_and_stays_signed_in() -> None:
@@ -252,7 +230,7 @@ def test_logout_all_revokes_every_token_and_session_of_the_caller() -> None:
     assert phone.post("/api/v1/auth/logout-all/").status_code == 204
     assert phone.get("/api/v1/me/").status_code == 401
     assert tablet.get("/api/v1/me/").status_code == 401
-    assert _signed_out(laptop)
+    assert signed_out(laptop)
     assert not SignedInDevice.objects.filter(user=patient.user).exists()
     assert others_phone.get("/api/v1/me/").status_code == 200  # nobody else's
 
@@ -317,7 +295,7 @@ def test_a_browser_sessions_last_use_is_kept_the_same_way() -> None:
     start = timezone.now()
     browser = Client(HTTP_USER_AGENT=LAPTOP)
     with time_machine.travel(start, tick=False):
-        _page_sign_in(browser, patient.user)  # recorded as it signs in
+        page_sign_in(browser, patient.user)  # recorded as it signs in
         browser.get("/me/")
         device = SignedInDevice.objects.get(user=patient.user, kind="session")
     with time_machine.travel(start + timedelta(seconds=20), tick=False):
@@ -356,7 +334,7 @@ def test_a_password_set_in_the_admin_revokes_the_logins_tokens(client: Client) -
     assert response.status_code == 302, response.content[:500]
     assert phone.get("/api/v1/me/").status_code == 401
     assert not SignedInDevice.objects.filter(user=patient.user).exists()
-    assert _sign_in_with(patient.user, NEW_PASSWORD).get("/api/v1/me/").status_code == 200
+    assert api_sign_in(patient.user, NEW_PASSWORD).get("/api/v1/me/").status_code == 200
 
 
 def test_changepassword_from_the_shell_revokes_tokens_too() -> None:
@@ -374,11 +352,3 @@ def test_saving_a_user_without_a_new_password_keeps_their_tokens() -> None:
     patient.user.save()
     patient.user.save(update_fields=["last_login"])
     assert phone.get("/api/v1/me/").status_code == 200
-
-
-def _sign_in_with(user: Any, password: str) -> APIClient:
-    client = APIClient()
-    response = client.post("/api/v1/auth/token/", {"email": user.email, "password": password}, format="json")
-    assert response.status_code == 200, response.content
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['token']}")
-    return client

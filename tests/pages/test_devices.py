@@ -15,38 +15,25 @@ from patients.models import SignedInDevice
 from patients.services import token_issue
 from tests.factories import PatientFactory, UserFactory
 from tests.pages.helpers import assert_translated
+from tests.signing_in import IPHONE, LAPTOP, NEW_PASSWORD, PASSWORD, browser_signed_in, signed_out
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "correct-horse-battery"
-NEW_PASSWORD = "a-brand-new-passphrase-7"
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-Hant"}
-IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Version/18.0 Safari/604.1"
-LAPTOP = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
-
-
-def _page_sign_in(browser: Client, user: Any) -> None:
-    """Signs in through the sign-in page, as a browser does (its user agent names the device)."""
-    response = browser.post("/accounts/login/", {"username": user.email, "password": PASSWORD})
-    assert response.status_code == 302, response.content[:300]
 
 
 def _browser(user: Any, user_agent: str = LAPTOP) -> Client:
-    browser = Client(HTTP_USER_AGENT=user_agent)
-    _page_sign_in(browser, user)
-    assert browser.get("/me/devices/").status_code == 200
-    return browser
+    return browser_signed_in(user, user_agent, landing="/me/devices/")
+
+
+def _signed_out(browser: Client) -> bool:
+    return signed_out(browser, "/me/devices/")
 
 
 def _app(user: Any, user_agent: str = IPHONE) -> APIClient:
     app = APIClient()
     app.credentials(HTTP_AUTHORIZATION=f"Bearer {token_issue(user=user, user_agent=user_agent)}")
     return app
-
-
-def _signed_out(browser: Client) -> bool:
-    response = browser.get("/me/devices/")
-    return response.status_code == 302 and response.headers["Location"].startswith("/accounts/login/")
 
 
 # --- who may see what ---------------------------------------------------------------------------
