@@ -38,7 +38,7 @@ from booking import services
 from booking.models import Appointment, Erasure, Notification, SessionRecord
 from clinic.clock import clinic_today, clinic_zone
 from clinic.errors import ApplicationError, InvalidState
-from patients.models import HealthDeclaration, Patient
+from patients.models import HealthDeclaration, Patient, SignedInDevice
 from patients.roles import is_staff_role, role_of
 from treatments import services as clinical
 from treatments.models import Assessment, AssessmentPhoto, PlanSession, TreatmentPlan
@@ -81,14 +81,15 @@ def purge_due_after(last_visit: date | None, now: datetime) -> datetime:
 
 
 def _remove_sessions(user_id: int) -> int:
-    """Django keeps sessions as opaque rows: decode the live ones to find this user's."""
-    doomed = [
-        session.pk
-        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
-        if str(session.get_decoded().get("_auth_user_id")) == str(user_id)
-    ]
-    Session.objects.filter(pk__in=doomed).delete()
-    return len(doomed)
+    """The login's browser sessions, found through their device rows
+    (patients.SignedInDevice) rather than by decoding every live session. A
+    session with no row (never used since devices were recorded) holds only the
+    user's id, is refused once the user is gone, and expires on its own."""
+    keys = list(
+        SignedInDevice.objects.filter(user_id=user_id, session_key__isnull=False).values_list("session_key", flat=True)
+    )
+    removed, _detail = Session.objects.filter(session_key__in=keys).delete()
+    return removed
 
 
 def _remove_sign_in_records(usernames: set[str]) -> int:

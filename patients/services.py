@@ -457,15 +457,15 @@ def password_changed_elsewhere(sender: Any, instance: User, update_fields: Any =
     """``pre_save`` of User: a password set anywhere but the services above (the
     admin's "change password" form, ``manage.py changepassword``) signs the login
     out everywhere too, in ``post_save`` of the same save. Django's session hash
-    already ends its browser sessions; this ends its API tokens. One query, and
-    only for a save that may write the password."""
+    already ends its browser sessions; this ends its API tokens. No query: Django's
+    ``set_password`` keeps the new raw password in ``_password`` until the save
+    (for its own password-changed validators), and every one of those paths calls it."""
     instance.__dict__.pop("_clinic_password_changed", None)
     if instance.pk is None or instance.__dict__.pop(_SIGNED_OUT_BY_SERVICE, False):
         return
     if update_fields is not None and "password" not in update_fields:
         return
-    stored = User.objects.filter(pk=instance.pk).values_list("password", flat=True).first()
-    if stored is not None and stored != instance.password:
+    if getattr(instance, "_password", None) is not None:
         instance.__dict__["_clinic_password_changed"] = True
 
 
