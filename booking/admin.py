@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
@@ -24,10 +25,13 @@ from booking.models import (
     WorkingHours,
 )
 from booking.notifications import notification_retry
+from booking.profiles import photo_url as practitioner_photo_url
+from booking.profiles import portrait, practitioner_photo_remove, practitioner_photo_set
 from booking.services import closure_affected_appointments
 from patients.access import AccessLoggedAdmin
 from patients.models import AccessEvent
 from patients.permissions import user_of
+from treatments.photos import PhotoRejected
 
 
 class PractitionerFilter(admin.RelatedFieldListFilter):
@@ -44,17 +48,70 @@ class WorkingHoursInline(admin.TabularInline):
     ordering = ("weekday", "start")
 
 
+class PractitionerForm(forms.ModelForm):
+    """The photo is checked here (so a refusal shows on the form) and stored by
+    booking.profiles, which checks it again: the admin is only one door."""
+
+    new_photo = forms.FileField(
+        required=False,
+        label="Photo",
+        help_text="JPEG or PNG, at most 5 MB. Cropped to a square around the face; metadata removed.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}),
+    )
+    remove_photo = forms.BooleanField(required=False, help_text="Show the initials instead of a photo.")
+
+    class Meta:
+        model = Practitioner
+        fields = ("user", "title_en", "title_zh_hant", "bio_en", "bio_zh_hant", "active", "treatments")
+
+    def clean_new_photo(self) -> Any:
+        upload = self.cleaned_data.get("new_photo")
+        if upload:
+            try:
+                portrait(upload, size=upload.size)
+            except PhotoRejected as error:
+                raise forms.ValidationError(str(error)) from None
+            upload.seek(0)
+        return upload
+
+
 @admin.register(Practitioner)
 class PractitionerAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "title_en", "email", "active", "treatment_count")
+    form = PractitionerForm
+    list_display = ("name", "title_en", "email", "has_photo", "active", "treatment_count")
     list_filter = ("active", "treatments")
     search_fields = ("user__first_name", "user__last_name", "user__email", "title_en", "title_zh_hant")
     list_select_related = ("user",)
     ordering = ("user__last_name", "user__first_name", "id")
     autocomplete_fields = ("user",)
     filter_horizontal = ("treatments",)
-    fields = ("user", "title_en", "title_zh_hant", "active", "treatments")
+    fieldsets = (
+        (None, {"fields": ("user", "title_en", "title_zh_hant", "active", "treatments")}),
+        (
+            "Shown to patients",
+            {"fields": ("current_photo", "new_photo", "remove_photo", "bio_en", "bio_zh_hant")},
+        ),
+    )
+    readonly_fields = ("current_photo",)
     inlines = (WorkingHoursInline,)
+
+    def save_model(self, request: HttpRequest, obj: Practitioner, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        upload = form.cleaned_data.get("new_photo")
+        if upload:
+            practitioner_photo_set(practitioner=obj, upload=upload, size=upload.size)
+        elif form.cleaned_data.get("remove_photo"):
+            practitioner_photo_remove(practitioner=obj)
+
+    @admin.display(description="photo")
+    def current_photo(self, obj: Practitioner) -> str:
+        if not obj.pk or not obj.photo:
+            return "None: the site shows the initials."
+        return format_html('<img src="{}" alt="" width="120" height="120">', practitioner_photo_url(obj))
+
+    @admin.display(description="photo", boolean=True)
+    def has_photo(self, obj: Practitioner) -> bool:
+        return bool(obj.photo)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Practitioner]:
         return super().get_queryset(request).annotate(treatment_count=Count("treatments"))

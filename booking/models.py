@@ -23,10 +23,26 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
+BIO_MAX_LENGTH = 800
+
+
+def _practitioner_photo_path(instance: Practitioner, filename: str) -> str:
+    # booking.profiles names files with a random uuid4; this only adds the folder.
+    return f"practitioners/{filename}"
+
+
 class Practitioner(Bilingual, models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="practitioner")
     title_en = models.CharField(max_length=100, blank=True, help_text="e.g. Dermatologist, Aesthetic nurse")
     title_zh_hant = models.CharField(max_length=100, blank=True)
+    bio_en = models.TextField(
+        blank=True, max_length=BIO_MAX_LENGTH, help_text="A few sentences for patients: training, what they focus on."
+    )
+    bio_zh_hant = models.TextField(blank=True, max_length=BIO_MAX_LENGTH)
+    # Public content, unlike clinical photos: written only by booking.profiles (checked,
+    # re-encoded without metadata, random name) and served by the public site's own view,
+    # never by a media URL that would expose the private storage.
+    photo = models.ImageField(upload_to=_practitioner_photo_path, max_length=200, blank=True, editable=False)
     treatments = models.ManyToManyField(Treatment, blank=True, related_name="practitioners")
     active = models.BooleanField(default=True)
 

@@ -17,6 +17,7 @@ run with DEBUG off.
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,10 +27,13 @@ from typing import Any
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import Group, User
+from django.core.files.storage import default_storage
 from django.db import models
 
 from booking.models import ClinicClosure, Device, Practitioner, Room, WorkingHours
+from booking.profiles import practitioner_photo_set
 from clinic.clock import clinic_zone
+from demo.portraits import portrait_png
 from patients.models import Patient
 from patients.roles import MANAGER, PRACTITIONER, RECEPTIONIST, sync_roles
 from treatments.models import Category, ContraindicationRule, DeviceKind, RoomKind, ScarType, Severity, Treatment
@@ -556,6 +560,20 @@ def _join(texts: dict[str, tuple[str, str]], keys: list[str]) -> tuple[str, str]
     return " ".join(texts[k][0] for k in keys), "".join(texts[k][1] for k in keys)
 
 
+# The home page leads with what a scar clinic is known for, in this order: the
+# consultation first (where a patient unsure of their scar types should start),
+# then the mainstays for pitted scars. Steroid injection treats raised scars
+# only and is no headline.
+FEATURED: tuple[str, ...] = (
+    "consultation",
+    "co2-fractional",
+    "pico-laser",
+    "subcision",
+    "tca-cross",
+    "rf-microneedling",
+)
+
+
 def treatment_values(spec: TreatmentSpec, *, display_order: int) -> dict[str, Any]:
     description_en, description_zh = DESCRIPTIONS[spec.slug]
     pre_en, pre_zh = _join(_PRE, _pre_care_keys(spec))
@@ -581,6 +599,8 @@ def treatment_values(spec: TreatmentSpec, *, display_order: int) -> dict[str, An
         "verified": spec.verified,
         "active": True,
         "display_order": display_order,
+        "featured": spec.slug in FEATURED,
+        "featured_order": (FEATURED.index(spec.slug) + 1) * 10 if spec.slug in FEATURED else 100,
     }
 
 
@@ -621,6 +641,9 @@ class PractitionerSpec:
     title_en: str
     title_zh_hant: str
     treatments: tuple[str, ...] | str
+    bio_en: str = ""
+    bio_zh_hant: str = ""
+    colour: tuple[int, int, int] = (15, 110, 110)  # the placeholder portrait's
 
 
 PRACTITIONERS: tuple[PractitionerSpec, ...] = (
@@ -631,6 +654,16 @@ PRACTITIONERS: tuple[PractitionerSpec, ...] = (
         "Specialist in Dermatology and Venereology",
         "皮膚及性病科專科醫生",
         ALL_TREATMENTS,
+        bio_en=(
+            "Dr Wong has treated acne and acne scarring for fifteen years. She assesses each new patient's scar "
+            "types and skin, plans combined courses of laser, subcision and TCA CROSS, and follows progress with "
+            "standard photos."
+        ),
+        bio_zh_hant=(
+            "黃醫生治療暗瘡及暗瘡疤痕已有十五年。她為每位新病人評估疤痕類型及膚質，安排結合激光、"
+            "皮下分離術及 TCA CROSS 的療程，並以標準相片跟進進展。"
+        ),
+        colour=(15, 110, 110),
     ),
     PractitionerSpec(
         "michael.chan@example.com",
@@ -654,6 +687,15 @@ PRACTITIONERS: tuple[PractitionerSpec, ...] = (
             "subcision",
             "punch-excision",
         ),
+        bio_en=(
+            "Dr Chan is a plastic surgeon who focuses on deep and tethered acne scars: subcision, punch excision "
+            "and elevation, fractional CO2 laser and fillers, often in one planned course."
+        ),
+        bio_zh_hant=(
+            "陳醫生是整形外科專科醫生，專注處理較深及有牽扯的暗瘡疤痕：皮下分離術、環鑽切除及提升、"
+            "點陣二氧化碳激光及填充，常於同一療程計劃內配合進行。"
+        ),
+        colour=(29, 79, 145),
     ),
     PractitionerSpec(
         "cherry.lam@example.com",
@@ -670,6 +712,14 @@ PRACTITIONERS: tuple[PractitionerSpec, ...] = (
             "microneedling",
             "hydrafacial",
         ),
+        bio_en=(
+            "Cherry is a registered nurse with ten years in aesthetic medicine. She performs the clinic's laser "
+            "and microneedling sessions and explains what to expect before and after each one."
+        ),
+        bio_zh_hant=(
+            "林姑娘是註冊護士，從事醫學美容十年。她負責診所的激光及微針療程，並在每次療程前後講解需要注意的事項。"
+        ),
+        colour=(107, 63, 160),
     ),
     PractitionerSpec(
         "joyce.ho@example.com",
@@ -678,6 +728,12 @@ PRACTITIONERS: tuple[PractitionerSpec, ...] = (
         "Dermal Therapist",
         "皮膚治療師",
         ("microdermabrasion", "peel-superficial", "hydrafacial"),
+        bio_en=(
+            "Joyce looks after acne marks: chemical peels, microdermabrasion and HydraFacial, with gentle "
+            "advice on skincare and sun protection between visits."
+        ),
+        bio_zh_hant="何小姐專門處理暗瘡印：化學換膚、微晶磨皮及 HydraFacial，並在療程之間提供護膚及防曬建議。",
+        colour=(30, 107, 52),
     ),
 )
 
@@ -791,14 +847,33 @@ def seed_practitioners(tally: Tally, treatments: dict[str, Treatment]) -> list[P
         practitioner = upsert(
             Practitioner,
             lookup={"user": user},
-            values={"title_en": spec.title_en, "title_zh_hant": spec.title_zh_hant, "active": True},
+            values={
+                "title_en": spec.title_en,
+                "title_zh_hant": spec.title_zh_hant,
+                "bio_en": spec.bio_en,
+                "bio_zh_hant": spec.bio_zh_hant,
+                "active": True,
+            },
             tally=tally,
         )
+        seed_portrait(practitioner, spec, tally)
         slugs = list(treatments) if spec.treatments == ALL_TREATMENTS else spec.treatments
         _set_m2m(practitioner.treatments, [treatments[slug] for slug in slugs], tally, "qualifications")
         seed_hours(practitioner, tally)
         practitioners.append(practitioner)
     return practitioners
+
+
+def seed_portrait(practitioner: Practitioner, spec: PractitionerSpec, tally: Tally) -> None:
+    """A drawn placeholder when the practitioner has no photo (or its file is
+    gone); a photo the clinic uploaded is never replaced."""
+    if practitioner.photo.name and default_storage.exists(practitioner.photo.name):
+        tally.unchanged["practitioner photos"] += 1
+        return
+    initials = (spec.first_name[:1] + spec.last_name[:1]).upper()
+    data = portrait_png(initials, spec.colour)
+    practitioner_photo_set(practitioner=practitioner, upload=io.BytesIO(data), size=len(data))
+    tally.created["practitioner photos"] += 1
 
 
 def seed_hours(practitioner: Practitioner, tally: Tally) -> None:

@@ -83,9 +83,13 @@ class TreatmentAdmin(SimpleHistoryAdmin):
         "verified",
         "active",
         "display_order",
+        "featured",
+        "featured_order",
     )
     list_display_links = ("name_en", "slug")
-    list_filter = ("active", "verified", "category", "room_kind", "device_kind")
+    # The home page's featured treatments and their order are chosen from the list itself.
+    list_editable = ("display_order", "featured", "featured_order")
+    list_filter = ("featured", "active", "verified", "category", "room_kind", "device_kind")
     search_fields = ("slug", "name_en", "name_zh_hant")
     list_select_related = ("room_kind", "device_kind")
     ordering = ("display_order", "slug")
@@ -93,6 +97,13 @@ class TreatmentAdmin(SimpleHistoryAdmin):
     inlines = (ContraindicationRuleInline,)
     fieldsets = (
         (None, {"fields": ("slug", "category", "name_en", "name_zh_hant", "active", "display_order")}),
+        (
+            "Home page",
+            {
+                "fields": (("featured", "featured_order"),),
+                "description": "Featured treatments are shown on the home page, lowest order first.",
+            },
+        ),
         ("What it suits", {"fields": ("suits",)}),
         (
             "Course and booking",

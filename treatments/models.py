@@ -125,6 +125,12 @@ class Treatment(Bilingual, models.Model):
     )
     active = models.BooleanField(default=True)
     display_order = models.PositiveSmallIntegerField(default=100)
+    # The clinic's own choice for the home page (treatments.selectors.featured_treatments),
+    # apart from the catalogue's order: what a scar clinic leads with is not the first in the list.
+    featured = models.BooleanField(default=False, help_text="Shown on the home page's featured treatments.")
+    featured_order = models.PositiveSmallIntegerField(
+        default=100, help_text="Position among the featured treatments: lower comes first."
+    )
 
     history = HistoricalRecords()
 

@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Model, Prefetch, QuerySet
 
 from treatments import plans
-from treatments.models import Assessment, AssessmentPhoto, PhotoView, PlanSession, TreatmentPlan
+from treatments.models import Assessment, AssessmentPhoto, PhotoView, PlanSession, Treatment, TreatmentPlan
 
 
 def _appointment_model() -> type[Model]:
@@ -109,3 +109,11 @@ def progress(*, patient_id: int, today: date) -> dict[str, Any]:
 
 def shown_status(session: PlanSession, today: date) -> str:
     return plans.shown_status(state=session.status, window_end=session.window_end, today=today)
+
+
+def featured_treatments() -> QuerySet[Treatment]:
+    """The treatments the clinic chose for its home page (``featured``, set in
+    the admin), in the clinic's order (``featured_order``, then the catalogue's).
+    Inactive ones never show. Empty when the clinic chose none: the page decides
+    what to show instead."""
+    return Treatment.objects.filter(active=True, featured=True).order_by("featured_order", "display_order", "slug")

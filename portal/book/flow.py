@@ -38,7 +38,7 @@ from django.views.decorators.cache import never_cache
 from django_htmx.http import HttpResponseClientRedirect, push_url
 from django_htmx.middleware import HtmxDetails
 
-from booking import availability, selectors, services
+from booking import availability, profiles, selectors, services
 from booking.models import Practitioner
 from clinic.errors import Contraindicated, InvalidInput, InvalidState, NotBookable, SlotUnavailable
 from patients.models import HealthDeclaration, Patient
@@ -513,8 +513,8 @@ def _step(flow: Flow, context: dict[str, Any]) -> str:
         choice.practitioner = None
     if not choice.practitioner_chosen:
         context["practitioners"] = [
-            {"label": present.practitioner_label(p), "url": choice.url(practitioner=p.pk)}
-            for p in Practitioner.objects.filter(active=True, treatments=treatment).select_related("user")
+            {"view": present.practitioner_view(p), "url": choice.url(practitioner=p.pk)}
+            for p in profiles.practitioners_for(treatment)
         ]
         context["any_url"] = choice.url(practitioner="any")
         return "practitioner"

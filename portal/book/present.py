@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext, pgettext_lazy
 
+from booking import profiles
 from booking.models import Appointment, Practitioner
 from clinic import formats
 from clinic.clock import clinic_local as local
@@ -198,6 +199,44 @@ def practitioner_label(practitioner: Practitioner | None) -> str:
     title = practitioner.localized("title")
     name = format_html('<span translate="no">{}</span>', practitioner.name)
     return format_html("{}, {}", name, title) if title else name
+
+
+@dataclass(frozen=True)
+class PractitionerView:
+    """A practitioner as the public pages show them: the photo, or the initials
+    on a colour of their own when there is none."""
+
+    practitioner: Practitioner
+    name: str
+    title: str
+    bio: str
+    photo_url: str
+    initials: str
+    tone: int
+
+
+AVATAR_TONES = 6  # showcase.css: .avatar-tone-0 ... .avatar-tone-5
+
+
+def initials(name: str) -> str:
+    words = [w for w in name.replace("-", " ").split() if w]
+    if not words:
+        return "?"
+    if len(words) == 1:
+        return words[0][:2].upper()
+    return (words[0][0] + words[-1][0]).upper()
+
+
+def practitioner_view(practitioner: Practitioner) -> PractitionerView:
+    return PractitionerView(
+        practitioner=practitioner,
+        name=practitioner.name,
+        title=practitioner.localized("title"),
+        bio=practitioner.localized("bio"),
+        photo_url=profiles.photo_url(practitioner),
+        initials=initials(practitioner.name),
+        tone=practitioner.pk % AVATAR_TONES,
+    )
 
 
 # --- dates and times in the clinic's zone ----------------------------------------------

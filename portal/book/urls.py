@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("treatments/", views.treatments, name="treatments"),
     path("treatments/<slug:slug>/", views.treatment, name="treatment"),
+    path("practitioners/<int:pk>/photo/<str:name>", views.practitioner_photo, name="practitioner_photo"),
     path("book/", flow.book, name="book"),
     path("accounts/register/", views.register, name="register"),
     path("me/health/", views.questionnaire, name="questionnaire"),

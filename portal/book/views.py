@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,9 +24,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from booking import selectors, services
+from booking import profiles, selectors, services
 from booking.calendar import appointment_calendar
-from booking.models import Appointment
+from booking.models import Appointment, Practitioner
 from clinic.errors import ApplicationError, CancellationWindowPassed, Contraindicated, InvalidInput, SlotUnavailable
 from clinic.pages import safe_next
 from patients.permissions import patient_required, user_of
@@ -57,7 +57,7 @@ from portal.book.forms import (
 from treatments import plans
 from treatments import services as clinical
 from treatments.models import PlanSession, Treatment, TreatmentPlan
-from treatments.selectors import plans_for
+from treatments.selectors import featured_treatments, plans_for
 
 UPCOMING = (Appointment.Status.CONFIRMED, Appointment.Status.CHECKED_IN)
 
@@ -71,6 +71,7 @@ def _catalogue() -> QuerySet[Treatment]:
 def home(request: HttpRequest) -> HttpResponse:
     treatments = [present.treatment_view(t) for t in _catalogue()]
     consultation = next((t for t in treatments if t.is_consultation), None)
+    featured = [present.treatment_view(t) for t in featured_treatments()]
     patient = patient_of(request)
     coming = None
     if patient is not None:
@@ -85,7 +86,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "site/home.html",
         {
             "concerns": present.CONCERNS,
-            "featured": [t for t in treatments if not t.is_consultation][:6],
+            "featured": featured,
             "consultation": consultation,
             "count": len(treatments),
             "next_card": _card(coming) if coming else None,
@@ -113,9 +114,16 @@ def treatment(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "treatment": present.treatment_view(found),
             "asks_health_questions": bool(found.contraindications.all()),
+            "practitioners": [present.practitioner_view(p) for p in profiles.practitioners_for(found)],
             "book_url": reverse("site:book") + f"?treatment={quote(found.slug)}",
         },
     )
+
+
+def practitioner_photo(request: HttpRequest, pk: int, name: str) -> FileResponse:
+    """A practitioner's public photo (booking.profiles.photo_url gives the address)."""
+    found = get_object_or_404(Practitioner.objects.only("id", "photo", "active"), pk=pk)
+    return profiles.photo_response(found, name)
 
 
 # --- accounts --------------------------------------------------------------------------------

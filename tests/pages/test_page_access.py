@@ -30,6 +30,8 @@ PUBLIC = {
     "site:treatment",
     "site:book",
     "site:register",
+    # A practitioner's photo: public content, like the treatment page it appears on.
+    "site:practitioner_photo",
     "account:login",
     "account:logout",
     "account:password_reset",
