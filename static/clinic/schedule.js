@@ -2,7 +2,7 @@
 // column, or with its Move button (a dialog of columns and times: the keyboard's
 // way). Both post to the same endpoint, which asks the reschedule service; a
 // refused move snaps back and the service's reason appears in #schedule-status
-// (role="status"); an accepted one redraws the grid (HX-Trigger: schedule-changed).
+// (aria-live="polite"); an accepted one redraws the grid (HX-Trigger: schedule-changed).
 (function () {
   "use strict";
   var THRESHOLD = 6; // pixels of travel before a press becomes a drag (less is a click)

@@ -65,7 +65,9 @@ def test_blocks_sit_in_their_day_column_and_time_rows(client, clinic) -> None:
     assert number(one, "rs-") == number(two, "rs-") == 6 and number(one, "rsp-") == 2
     assert "appt-confirmed" in one
     moved = classes(page, f'data-appointment="{later.pk}"')
-    assert number(moved, "cs-") == number(classes(page, f'data-day="{thursday}"'), "cs-") == 8  # Monday to Wednesday take two lanes each
+    assert (
+        number(moved, "cs-") == number(classes(page, f'data-day="{thursday}"'), "cs-") == 8
+    )  # Monday to Wednesday take two lanes each
     assert number(moved, "rs-") == 24 and "appt-checked_in" in moved and "Checked in" in page
     # Time, patient, treatment, practitioner and the status in words; the dialog opens on click.
     for text in ("11:00–11:30", "Wing Lee", "Ho Ka Yan", "Glycolic peel", clinic.other.name, "Booked"):

@@ -461,7 +461,9 @@ def appointment_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     raw = request.POST.get("practitioner", "")
     if raw:
         found = int_param(raw)
-        practitioner = Practitioner.objects.filter(pk=found, active=True).select_related("user").first()
+        practitioner = (
+            Practitioner.objects.filter(pk=found, active=True).select_related("user").first() if found else None
+        )
         if practitioner is None:
             return _schedule_refused(request, InvalidInput(_("Unknown practitioner.")))
     try:
