@@ -6,7 +6,10 @@ block is placed on a CSS grid by class names that staff.css defines: a row per
 rows) and a column per practitioner, room or device (``.cs-N``). Row 1 is the
 column headers; the first time row is row 2. The week grid uses the same rows
 with a column per day; overlapping appointments of a day take lanes side by
-side (a day spans its lanes: ``.csp-N``).
+side (a day spans its lanes: ``.csp-N``); every day of a week has the week's
+lane count, so the days are equally wide. schedule.css sizes the tracks from
+the column count (``.cols-N``: N equal columns with a least width; beyond that
+the box scrolls with the time column and the headers sticky).
 """
 
 from __future__ import annotations
