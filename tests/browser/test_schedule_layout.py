@@ -10,11 +10,13 @@ import re
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from axe_playwright_python.sync_playwright import Axe
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from booking import services
 from booking.models import Appointment
+from tests.browser.test_accessibility import WCAG_AA
 from tests.browser.test_staff_workspace import sign_in, watch_console
 from tests.factories import (
     AppointmentFactory,
@@ -24,6 +26,13 @@ from tests.factories import (
     UserFactory,
 )
 from tests.pages.staff_fixtures import at, make_clinic, next_workday
+
+
+def axe_violations(page: Any) -> list[str]:
+    results = Axe().run(page, options=WCAG_AA)
+    return [
+        f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in results.response["violations"]
+    ]
 
 
 def practitioners(clinic: Any, count: int) -> list[Any]:
@@ -209,6 +218,7 @@ def test_the_keyboard_moves_an_appointment(page: Any, base_url: str, shot: Any) 
     expect(dialog.get_by_label("Practitioner")).to_be_focused()
     dialog.get_by_label("Practitioner").select_option(str(clinic.other.pk))
     shot("move-dialog")
+    assert not axe_violations(page)
     page.keyboard.press("Tab")
     expect(dialog.get_by_role("button", name="Move")).to_be_focused()
     page.keyboard.press("Enter")
@@ -240,6 +250,7 @@ def test_check_in_is_one_click_on_the_block(page: Any, base_url: str, shot: Any)
     block = page.locator(f'.appt[data-appointment="{here.pk}"]')
     expect(block.get_by_role("button", name="No-show Wing Lee")).to_be_visible()
     shot("before-check-in")
+    assert not axe_violations(page)  # the buttons on the block: names, contrast, size
     block.get_by_role("button", name="Check in Wing Lee").click()
     expect(block).to_contain_text("Checked in")
     expect(block.get_by_role("button", name=re.compile("Check in"))).to_have_count(0)
