@@ -136,12 +136,15 @@ def test_overlapping_appointments_take_lanes_side_by_side() -> None:
         ]
     )
     day = grid.days[1]
-    assert (day.column, day.lanes) == (3, 2) and grid.days[2].column == 5
+    # Every day takes the week's lane count, so the days are equally wide: Monday spans two tracks too.
+    assert {d.lanes for d in grid.days} == {2} and grid.width == 15
+    assert (day.column, day.lanes) == (4, 2) and grid.days[2].column == 6
     placed = {b.item.pk: (b.column, b.cspan) for b in grid.blocks}
-    assert placed == {1: (3, 1), 2: (4, 1), 3: (3, 1), 4: (3, 2)}
+    assert placed == {1: (4, 1), 2: (5, 1), 3: (4, 1), 4: (4, 2)}
     # At 10:00 the second lane is free: a cell one lane wide books there.
-    assert [(c.column, c.cspan) for c in grid.cells if c.day == tuesday and c.at == time(10)] == [(4, 1)]
-    assert [(c.column, c.cspan) for c in grid.cells if c.day == tuesday and c.at == time(12)] == [(3, 2)]
+    assert [(c.column, c.cspan) for c in grid.cells if c.day == tuesday and c.at == time(10)] == [(5, 1)]
+    assert [(c.column, c.cspan) for c in grid.cells if c.day == tuesday and c.at == time(12)] == [(4, 2)]
+    assert [(c.column, c.cspan) for c in grid.cells if c.day == WEEK[0] and c.at == time(12)] == [(2, 2)]
 
 
 def test_more_than_the_lanes_go_below_the_grid() -> None:

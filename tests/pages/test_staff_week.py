@@ -54,18 +54,20 @@ def test_blocks_sit_in_their_day_column_and_time_rows(client, clinic) -> None:
     Appointment.objects.filter(pk=later.pk).update(status=Appointment.Status.CHECKED_IN)
     client.force_login(clinic.receptionist)
     page = client.get(week_url(day)).text
-    assert 'class="day-grid week-time-grid"' in page
+    assert 'class="day-grid week-time-grid cols-12 days-6"' in page  # Monday to Saturday, two lanes each
     head = classes(page, f'data-day="{day}"')
     column, lanes = number(head, "cs-"), number(head, "csp-")
     assert lanes == 2  # two practitioners at 11:00: side by side
-    assert number(classes(page, f'data-day="{monday}"'), "cs-") == 2 and column == 3
+    assert number(classes(page, f'data-day="{monday}"'), "cs-") == 2 and column == 4  # Monday: two lanes too
     one, two = classes(page, f'data-appointment="{first.pk}"'), classes(page, f'data-appointment="{beside.pk}"')
     assert {number(one, "cs-"), number(two, "cs-")} == {column, column + 1}
     # Rows start at 10:00 (row 2), 15 minutes each: 11:00 is row 6, a 30-minute peel spans 2 rows.
     assert number(one, "rs-") == number(two, "rs-") == 6 and number(one, "rsp-") == 2
     assert "appt-confirmed" in one
     moved = classes(page, f'data-appointment="{later.pk}"')
-    assert number(moved, "cs-") == number(classes(page, f'data-day="{thursday}"'), "cs-") == 6  # after Tuesday's 2
+    assert (
+        number(moved, "cs-") == number(classes(page, f'data-day="{thursday}"'), "cs-") == 8
+    )  # Monday to Wednesday take two lanes each
     assert number(moved, "rs-") == 24 and "appt-checked_in" in moved and "Checked in" in page
     # Time, patient, treatment, practitioner and the status in words; the dialog opens on click.
     for text in ("11:00–11:30", "Wing Lee", "Ho Ka Yan", "Glycolic peel", clinic.other.name, "Booked"):

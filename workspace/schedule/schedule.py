@@ -6,7 +6,10 @@ block is placed on a CSS grid by class names that staff.css defines: a row per
 rows) and a column per practitioner, room or device (``.cs-N``). Row 1 is the
 column headers; the first time row is row 2. The week grid uses the same rows
 with a column per day; overlapping appointments of a day take lanes side by
-side (a day spans its lanes: ``.csp-N``).
+side (a day spans its lanes: ``.csp-N``); every day of a week has the week's
+lane count, so the days are equally wide. schedule.css sizes the tracks from
+the column count (``.cols-N``: N equal columns with a least width; beyond that
+the box scrolls with the time column and the headers sticky).
 """
 
 from __future__ import annotations
@@ -52,6 +55,15 @@ class Cell:
     day: date | None = None
     kind: str = "cell"
 
+    @property
+    def hhmm(self) -> str:
+        """The wall time for URLs and scripts (not for reading: the template formats that)."""
+        return self.at.strftime("%H:%M")
+
+    @property
+    def day_iso(self) -> str:
+        return self.day.isoformat() if self.day else ""
+
 
 @dataclass
 class Column:
@@ -73,6 +85,11 @@ class DayGrid:
     overflow: list[Any] = field(default_factory=list)  # appointments that cannot sit on the grid
     now_row: int | None = None
     now_offset: int = 0  # minutes into now_row
+
+    @property
+    def times(self) -> list[tuple[int, time, str]]:
+        """(grid row, wall time, "HH:MM") of each row: the machine value for the drag and the Move dialog."""
+        return [(row, at, at.strftime("%H:%M")) for row, at in self.rows]
 
     @property
     def items(self) -> list[Block | Cell]:
@@ -253,6 +270,10 @@ class WeekDay:
     lanes: int = 1
     is_today: bool = False
 
+    @property
+    def iso(self) -> str:
+        return self.day.isoformat()
+
 
 @dataclass
 class WeekGrid:
@@ -337,10 +358,11 @@ def build_week(
         found = by_day.get(local(appointment.start, zone).date())
         (grid.overflow if found is None else found).append(appointment)
 
-    column = 2
+    # Every day gets the week's largest number of lanes, so the days are equally wide
+    # (the grid's tracks are equal) whatever each day holds.
+    placed_of: dict[date, list[tuple[Any, int, int, int, int]]] = {}
     for entry in grid.days:
         day_start, day_end = day_bounds(entry.day, zone)
-        entry.is_today = entry.day == local_now.date()
         spans: list[tuple[int, int, Any]] = []
         for appointment in by_day[entry.day]:
             rows_of = _span_rows(appointment.start, appointment.end, day_start, day_end, open_minutes, count)
@@ -348,13 +370,20 @@ def build_week(
                 grid.overflow.append(appointment)
             else:
                 spans.append((rows_of[0], rows_of[1], appointment))
-        placed = []
+        placed_of[entry.day] = []
         for item, low, high, lane, lanes in _lanes(spans):
             if lane >= MAX_LANES:
                 grid.overflow.append(item)
             else:
-                placed.append((item, low, high, lane, min(lanes, MAX_LANES)))
-        entry.lanes = max([lanes for *_rest, lanes in placed], default=1)
+                placed_of[entry.day].append((item, low, high, lane, min(lanes, MAX_LANES)))
+    week_lanes = max([lanes for placed in placed_of.values() for *_rest, lanes in placed], default=1)
+
+    column = 2
+    for entry in grid.days:
+        day_start, day_end = day_bounds(entry.day, zone)
+        entry.is_today = entry.day == local_now.date()
+        placed = placed_of[entry.day]
+        entry.lanes = week_lanes
         entry.column = column
         column += entry.lanes
         taken: dict[int, set[int]] = {n: set() for n in range(count)}  # row -> lanes

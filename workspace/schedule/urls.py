@@ -11,6 +11,7 @@ urlpatterns = [
     path("appointments/<int:pk>/no-show/", views.appointment_no_show, name="appointment_no_show"),
     path("appointments/<int:pk>/cancel/", views.appointment_cancel, name="appointment_cancel"),
     path("appointments/<int:pk>/reschedule/", views.appointment_reschedule, name="appointment_reschedule"),
+    path("appointments/<int:pk>/move/", views.appointment_move, name="appointment_move"),
     path("book/", book.book, name="book"),
     path("book/patients/", book.patient_search, name="patient_search"),
     path("book/patients/new/", book.patient_new, name="patient_new"),

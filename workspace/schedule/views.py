@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from booking import selectors, services
 from booking.models import Appointment, ClinicClosure, Device, Practitioner, Room, TimeOff, WorkingHours
-from clinic.errors import ApplicationError
+from clinic.errors import ApplicationError, InvalidInput
 from clinic.pages import HtmxHttpRequest, safe_next
 from patients.permissions import is_clinician, staff_required, user_of
 from treatments import services as clinical
@@ -73,6 +73,11 @@ def schedule(request: HtmxHttpRequest) -> HttpResponse:
         "prev_day": day - timedelta(days=7 if view == "week" else 1),
         "next_day": day + timedelta(days=7 if view == "week" else 1),
         "refresh_seconds": settings.STAFF_SCHEDULE_REFRESH_SECONDS,
+        # Machine dates for links (what people read goes through clinic_format).
+        "day_iso": day.isoformat(),
+        "today_iso": today.isoformat(),
+        "prev_iso": (day - timedelta(days=7 if view == "week" else 1)).isoformat(),
+        "next_iso": (day + timedelta(days=7 if view == "week" else 1)).isoformat(),
     }
     if view == "week":
         context.update(_week(day, chosen))
@@ -152,12 +157,20 @@ def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitione
         close_at=close_at,
         now=timezone.now(),
     )
+    now = timezone.now()
+    for appointment in shown:
+        for name, allowed in _actions_at(appointment, now).items():
+            setattr(appointment, name, allowed)
+        appointment.wall_start = local(appointment.start).strftime("%H:%M")  # type: ignore[attr-defined]
     return {
         "grid": grid,
         "closures": closures,
         "cancelled": cancelled,
         "count": len(shown),
         "column_count": len(grid.columns) + 1,
+        # Dropping on another column changes the practitioner; rooms and devices are chosen by the service.
+        "columns_move": by == "practitioner",
+        "day_offset": datetime.combine(day, time(12), tzinfo=zone).isoformat()[-6:],
     }
 
 
@@ -227,15 +240,32 @@ def _appointment(pk: int) -> Appointment:
     return labelled([found])[0]
 
 
-def _actions(request: HttpRequest, appointment: Appointment) -> dict[str, bool]:
-    now = timezone.now()
+def _actions_at(appointment: Appointment, now: datetime) -> dict[str, bool]:
+    """Which buttons to offer (the services decide again when one is pressed):
+    the appointment's panel and its block on the schedule offer the same."""
     confirmed = appointment.status == Appointment.Status.CONFIRMED
     return {
-        "can_check_in": confirmed and local(appointment.start).date() == clinic_today(),
+        "can_check_in": confirmed and local(appointment.start).date() == local(now).date(),
         "can_no_show": confirmed and now >= appointment.start,
-        "can_complete": appointment.status == Appointment.Status.CHECKED_IN and is_clinician(request),
         "can_change": confirmed,
     }
+
+
+def _actions(request: HttpRequest, appointment: Appointment) -> dict[str, bool]:
+    return {
+        **_actions_at(appointment, timezone.now()),
+        "can_complete": appointment.status == Appointment.Status.CHECKED_IN and is_clinician(request),
+    }
+
+
+def _from_schedule(request: HtmxHttpRequest) -> bool:
+    """A button on a block of the schedule (not the dialog): the answer is the
+    status line above the grid, and the grid redraws itself."""
+    return bool(request.htmx) and request.htmx.target == "schedule-status"
+
+
+def _schedule_refused(request: HtmxHttpRequest, error: ApplicationError) -> HttpResponse:
+    return render(request, "workspace/_schedule_status.html", {"error": describe(error)}, status=error.status)
 
 
 def _render_appointment(
@@ -271,6 +301,9 @@ def appointment(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 def _after_action(request: HtmxHttpRequest, appointment: Appointment, message: str) -> HttpResponse:
     target = safe_next(request, "")
+    if _from_schedule(request):
+        messages.success(request, message)
+        return changed(render(request, "workspace/_schedule_status.html", {}))
     if request.htmx and target:  # opened from a list (e.g. a closure's): back to it
         messages.success(request, message)
         response = HttpResponse(status=204)
@@ -286,6 +319,8 @@ def _after_action(request: HtmxHttpRequest, appointment: Appointment, message: s
 def _action_failed(
     request: HtmxHttpRequest, appointment: Appointment, error: ApplicationError, **extra: Any
 ) -> HttpResponse:
+    if _from_schedule(request):
+        return _schedule_refused(request, error)
     fresh = _appointment(appointment.pk)
     return _render_appointment(request, fresh, status=error.status, error=describe(error), **extra)
 
@@ -409,3 +444,44 @@ def appointment_reschedule(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         moved,
         _("Moved to %(when)s; the patient is emailed.") % {"when": when(moved.start)},
     )
+
+
+@staff_required
+@require_POST
+def appointment_move(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """A block dropped on the schedule (or moved with its Move dialog): a new
+    start, and in the practitioners' view perhaps another practitioner. The
+    same service as every reschedule decides; a refusal is its message."""
+    appointment = _appointment(pk)
+    form = RescheduleForm(request.POST)
+    if not form.is_valid():
+        message = " ".join(str(m) for values in form.errors.values() for m in values)
+        return _schedule_refused(request, InvalidInput(message))
+    practitioner: Any = services.KEEP
+    raw = request.POST.get("practitioner", "")
+    if raw:
+        found = int_param(raw)
+        practitioner = (
+            Practitioner.objects.filter(pk=found, active=True).select_related("user").first() if found else None
+        )
+        if practitioner is None:
+            return _schedule_refused(request, InvalidInput(_("Unknown practitioner.")))
+    try:
+        moved = services.appointment_reschedule(
+            appointment=appointment,
+            start=form.cleaned_data["start"],
+            practitioner=practitioner,
+            by=user_of(request),
+            staff=True,
+        )
+    except ApplicationError as error:
+        return _schedule_refused(request, error)
+    message = _("%(name)s moved to %(when)s with %(practitioner)s; the patient is emailed.") % {
+        "name": moved.patient.full_name,
+        "when": when(moved.start),
+        "practitioner": moved.practitioner.name,
+    }
+    if not request.htmx:  # a plain form post: back to the schedule of the new day
+        messages.success(request, message)
+        return HttpResponseRedirect(f"{reverse('staff:schedule')}?date={local(moved.start).date().isoformat()}")
+    return _after_action(request, moved, message)
