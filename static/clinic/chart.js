@@ -164,6 +164,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    // The photo comparison: a new choice is shown at once (the button is there without scripts).
+    document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
+      form.addEventListener("change", function () { form.submit(); });
+    });
     if (typeof DataTransfer === "undefined") return;
     document.querySelectorAll("[data-dropzone]").forEach(enhance);
   });

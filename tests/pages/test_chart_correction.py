@@ -141,6 +141,7 @@ def test_a_correction_changes_the_score_and_shows_in_the_history(client, assessm
     row = html[html.index(f'id="assessment-{fresh.pk}"') :]
     row = row[: row.index("</tr>")]
     assert "Corrected " in row and "Lee Mei Ling" in row and f"<strong>{expected}</strong>" in row
+    html = client.get(reverse("chart:history", args=[assessment.patient_id])).text
     history = html[html.index('id="history"') :]
     assert "Macular: flat, red or brown:" in history
     assert f'<del><span translate="no">{assessment.quantitative_score}</span></del>' in history
@@ -230,7 +231,7 @@ def test_photos_can_be_added_without_a_reason(client, assessment, doctor) -> Non
     history = " ".join(chart.text[chart.text.index('id="history"') :].split())
     assert history.count("Assessment photo") == 3
     assert "Photo angle: <ins>Left 45°</ins>" in history and "Photo angle: <ins>Right 45°</ins>" in history
-    assert f'href="#assessment-{fresh.pk}"' in history and '<span translate="no">Wong Ka Yan</span>' in history
+    assert f'/assessments/#assessment-{fresh.pk}"' in history and '<span translate="no">Wong Ka Yan</span>' in history
     desk = staff("receptionist")
     client.force_login(desk)
     assert "Assessment photo" not in client.get(response.headers["Location"]).text

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from booking.models import Appointment, SessionRecord
+from clinic import formats
 from patients.models import HealthDeclaration, Patient
 from tests.factories import AppointmentFactory, PatientFactory, TreatmentFactory, UserFactory
 from tests.pages.chart_fixtures import assess, checked_in_plan_appointment, laser, picture, staff, upload
@@ -536,7 +537,7 @@ def test_photos_are_compared_by_view_and_chosen_dates(client, doctor) -> None:
 
     page = client.get(url).text  # first and latest by default
     assert shown(first) in page and shown(last) in page and shown(second) not in page
-    assert f"{old.assessed_on.day} {old.assessed_on:%b %Y}" in page  # the dates offered, never ISO
+    assert formats.date_text(old.assessed_on) in page and old.assessed_on.isoformat() not in page
     chosen = client.get(
         url, {"view": "front", "a": middle.pk, "b": "junk"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="photos-compare"
     )

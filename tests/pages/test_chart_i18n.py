@@ -19,6 +19,7 @@ ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-Hant"}
 
 SECTION_URLS = ("patient", "assessments", "photos", "plans", "records", "appointments", "history")
 
+
 def _names(*users) -> list[str]:
     """Names people typed: every user's (staff and patients on the page), and eponyms."""
     from django.contrib.auth.models import User

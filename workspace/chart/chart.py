@@ -639,7 +639,7 @@ def _history(patient: Patient, *, clinical: bool, show_all: bool) -> tuple[dict[
         photos=_photos_oldest_first(assessments),
     )
     for assessment in assessments:
-        assessment.correction = corrections.get(assessment.pk)
+        assessment.correction = corrections.get(assessment.pk)  # type: ignore[attr-defined]  # shown by the table
     return {"history": entries, "history_total": total, "history_limit": HISTORY_LIMIT}, assessments
 
 
@@ -665,11 +665,8 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
     context.update(_header(patient, latest, today, now))
     if section.slug == "assessments":
         history_part, assessments = _history(patient, clinical=True, show_all=False)
-        session_days = list(
-            PlanSession.objects.filter(plan__patient=patient, completed_on__isnull=False).values_list(
-                "completed_on", flat=True
-            )
-        )
+        done = PlanSession.objects.filter(plan__patient=patient, completed_on__isnull=False)
+        session_days = [day for day in done.values_list("completed_on", flat=True) if day is not None]
         context.update(
             assessments=assessments,
             trend=trend_chart(assessments, session_days, width=960, height=400, most_labels=8),

@@ -616,9 +616,9 @@ def _state_message(appointment: Appointment) -> str:
 __all__ = [
     "appointments",
     "assessment_correct",
-    "assessments",
     "assessment_new",
     "assessment_score",
+    "assessments",
     "declaration_new",
     "history",
     "patient",
