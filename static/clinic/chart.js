@@ -29,6 +29,7 @@
     });
     var items = []; // {file, url, view, error, node}
     var counter = 0;
+    var touched = false;
 
     zone.hidden = false;
     list.hidden = false;
@@ -103,8 +104,12 @@
       if (select) select.focus();
     }
 
-    // Each view's file field gets the file chosen for that view (or none).
+    // Each view's file field gets the file chosen for that view (or none). Untouched
+    // while nothing was chosen here, so files picked in the fields themselves (shown
+    // again after a server error) are kept.
     function sync() {
+      if (!items.length && !touched) return 0;
+      touched = true;
       var clashes = 0;
       items.forEach(function (it) { it.clash = ""; });
       var taken = {};
@@ -164,9 +169,13 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    // The photo comparison: a new choice is shown at once (the button is there without scripts).
+    // The photo comparison: a choice made with the pointer is shown at once. From the
+    // keyboard, arrows change a closed select step by step, so the Compare button sends it.
     document.querySelectorAll("form[data-autosubmit]").forEach(function (form) {
-      form.addEventListener("change", function () { form.submit(); });
+      var pointer = false;
+      form.addEventListener("pointerdown", function () { pointer = true; });
+      form.addEventListener("keydown", function () { pointer = false; });
+      form.addEventListener("change", function () { if (pointer) form.submit(); });
     });
     if (typeof DataTransfer === "undefined") return;
     document.querySelectorAll("[data-dropzone]").forEach(enhance);

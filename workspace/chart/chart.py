@@ -82,7 +82,8 @@ def declaration_state(latest: HealthDeclaration | None, today: date) -> str:
 
 CHART_WIDTH = 640
 CHART_HEIGHT = 280
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 64, 20, 20, 100
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 64, 24, 24, 128
+GRADE_GAP = 36  # between the score's 0 line and the grade strip, room for the strip's title
 GRADE_BAND = 36  # the grade strip under the score line
 
 
@@ -114,9 +115,9 @@ class TrendChart:
     right: int = CHART_WIDTH - PAD_RIGHT
     top: int = PAD_TOP
     bottom: int = CHART_HEIGHT - PAD_BOTTOM
-    grade_top: int = CHART_HEIGHT - PAD_BOTTOM + 22
-    grade_bottom: int = CHART_HEIGHT - PAD_BOTTOM + 22 + GRADE_BAND
-    x_axis_y: int = CHART_HEIGHT - 6
+    grade_top: int = CHART_HEIGHT - PAD_BOTTOM + GRADE_GAP
+    grade_bottom: int = CHART_HEIGHT - PAD_BOTTOM + GRADE_GAP + GRADE_BAND
+    x_axis_y: int = CHART_HEIGHT - 8
     y_axis_x: int = 14
     y_axis_mid: float = (PAD_TOP + CHART_HEIGHT - PAD_BOTTOM) / 2
     middle: float = (PAD_LEFT + CHART_WIDTH - PAD_RIGHT) / 2
@@ -129,6 +130,33 @@ def _label_indexes(count: int, most: int) -> list[int]:
         return list(range(count))
     step = (count - 1) / (most - 1)
     return sorted({round(i * step) for i in range(most)})
+
+
+LABEL_CHAR_WIDTH = 8.5  # an estimate of one character of a date label, in the drawing's units
+
+
+def _date_labels(points: list[ChartPoint], most: int) -> list[tuple[float, str, str]]:
+    """The dates written under the points: the latest always, the first and
+    evenly spread others when they do not run into a label already placed."""
+    count = len(points)
+    if count == 1:
+        return [(points[0].x, formats.date_text(points[0].on), "middle")]
+
+    def extent(index: int) -> tuple[float, float, tuple[float, str, str]]:
+        point, text = points[index], formats.date_text(points[index].on)
+        width = len(text) * LABEL_CHAR_WIDTH
+        if index == 0:
+            return point.x, point.x + width, (point.x, text, "start")
+        if index == count - 1:
+            return point.x - width, point.x, (point.x, text, "end")
+        return point.x - width / 2, point.x + width / 2, (point.x, text, "middle")
+
+    placed: list[tuple[float, float, tuple[float, str, str]]] = [extent(count - 1)]
+    for index in _label_indexes(count, most)[:-1]:
+        left, right, label = extent(index)
+        if all(right + 12 < other_left or left > other_right + 12 for other_left, other_right, _ in placed):
+            placed.append((left, right, label))
+    return sorted((label for _l, _r, label in placed), key=lambda label: label[0])
 
 
 def trend_chart(
@@ -150,9 +178,9 @@ def trend_chart(
         height=height,
         right=width - PAD_RIGHT,
         bottom=bottom,
-        grade_top=bottom + 22,
-        grade_bottom=bottom + 22 + GRADE_BAND,
-        x_axis_y=height - 6,
+        grade_top=bottom + GRADE_GAP,
+        grade_bottom=bottom + GRADE_GAP + GRADE_BAND,
+        x_axis_y=height - 8,
         y_axis_mid=(PAD_TOP + bottom) / 2,
         middle=(PAD_LEFT + width - PAD_RIGHT) / 2,
     )
@@ -189,15 +217,7 @@ def trend_chart(
     chart.grade_line = " ".join(f"{p.x},{p.grade_y}" for p in chart.points)
     step = top_score // 2 if top_score <= 20 else 10
     chart.y_ticks = [(y_of(value), value) for value in range(0, top_score + 1, step)]
-    shown = _label_indexes(len(chart.points), most_labels)
-    for index in shown:
-        point = chart.points[index]
-        anchor = "middle"
-        if len(chart.points) > 1 and index == 0:
-            anchor = "start"
-        elif len(chart.points) > 1 and index == len(chart.points) - 1:
-            anchor = "end"
-        chart.x_labels.append((point.x, formats.date_text(point.on), anchor))
+    chart.x_labels = _date_labels(chart.points, most_labels)
     chart.sessions = [(x_of(day), day) for day in sorted(set(days))]
     return chart
 
@@ -669,8 +689,8 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
         session_days = [day for day in done.values_list("completed_on", flat=True) if day is not None]
         context.update(
             assessments=assessments,
-            trend=trend_chart(assessments, session_days, width=960, height=400, most_labels=8),
-            trend_narrow=trend_chart(assessments, session_days, width=360, height=380, most_labels=3),
+            trend=trend_chart(assessments, session_days, width=960, height=440, most_labels=8),
+            trend_narrow=trend_chart(assessments, session_days, width=360, height=420, most_labels=3),
         )
     elif section.slug == "photos":
         assessments = _assessments(patient)
