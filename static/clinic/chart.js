@@ -13,7 +13,10 @@
   function format(template, values) {
     return template.replace(/\{(\w+)\}/g, function (_m, key) { return values[key] !== undefined ? values[key] : ""; });
   }
-  function megabytes(bytes) { return (bytes / (1024 * 1024)).toFixed(1) + " MB"; }
+  function size(bytes) {
+    if (bytes < 1024 * 1024) return Math.max(1, Math.round(bytes / 1024)) + " KB";
+    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+  }
 
   function enhance(zone) {
     var form = zone.closest("form");
@@ -57,7 +60,7 @@
           img.alt = format(msg("preview"), { name: it.file.name });
           li.appendChild(img);
         }
-        li.appendChild(text(make("p", "file-name"), it.file.name + " · " + megabytes(it.file.size)));
+        li.appendChild(text(make("p", "file-name"), it.file.name + " · " + size(it.file.size)));
         var problem = it.error || it.clash;
         if (!it.error) {
           var id = "upload-view-" + it.id;
