@@ -52,7 +52,7 @@ def test_a_practitioner_records_an_assessment_and_completes_a_session(page: Any,
     shot("patients-search")
     page.locator("#patient-results").get_by_role("link", name="Chan Siu Ying").click()
     expect(page.get_by_role("heading", name="Chan Siu Ying", level=1)).to_be_visible()
-    expect(page.locator(".risks")).to_contain_text("History of cold sores")
+    expect(page.locator(".chart-summary")).to_contain_text("History of cold sores")
     shot("chart")
 
     # A new assessment: the score follows the counts as they are typed.
