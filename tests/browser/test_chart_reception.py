@@ -55,7 +55,7 @@ def test_a_receptionist_enters_a_paper_declaration_in_chinese(page: Any, base_ur
             radio.check()
     page.get_by_role("button", name="儲存聲明").press("Enter")
     expect(page.get_by_text("健康聲明已記錄。")).to_be_visible()
-    expect(page.locator(".risks .tag.risk")).to_have_count(1)
+    expect(page.locator(".chart-summary .tag.risk")).to_have_count(1)  # the flags are in the summary
     shot("declaration-recorded")
     declaration = HealthDeclaration.objects.get(patient=patient)
     assert declaration.entered_by == desk and declaration.anticoagulants and not declaration.keloid_tendency

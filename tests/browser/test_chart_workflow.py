@@ -6,6 +6,7 @@ form and see the plan move on; correct a saved assessment."""
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from django.utils import timezone
@@ -51,11 +52,11 @@ def test_a_practitioner_records_an_assessment_and_completes_a_session(page: Any,
     shot("patients-search")
     page.locator("#patient-results").get_by_role("link", name="Chan Siu Ying").click()
     expect(page.get_by_role("heading", name="Chan Siu Ying", level=1)).to_be_visible()
-    expect(page.locator(".risks")).to_contain_text("History of cold sores")
+    expect(page.locator(".chart-summary")).to_contain_text("History of cold sores")
     shot("chart")
 
     # A new assessment: the score follows the counts as they are typed.
-    page.locator(".chart-header").get_by_role("link", name="New assessment").click()
+    page.locator(".chart-actions").get_by_role("link", name="New assessment").click()
     expect(page.get_by_role("heading", name="New assessment")).to_be_visible()
     score = page.locator("#score output")
     expect(score).to_have_text("0")
@@ -79,12 +80,13 @@ def test_a_practitioner_records_an_assessment_and_completes_a_session(page: Any,
     page.get_by_label("Mildly atrophic, dish-like").fill("")
     expect(score).to_have_text(str(expected))
     page.get_by_label("Rolling scar").check()
-    page.get_by_label("Front", exact=True).set_input_files(
-        {"name": "front.png", "mimeType": "image/png", "buffer": _image("PNG", (200, 120, 90))}
+    page.get_by_label("Choose photos").set_input_files(
+        [
+            {"name": "front.png", "mimeType": "image/png", "buffer": _image("PNG", (200, 120, 90))},
+            {"name": "left.jpg", "mimeType": "image/jpeg", "buffer": _image("JPEG", (180, 100, 80))},
+        ]
     )
-    page.get_by_label("Left 45°", exact=True).set_input_files(
-        {"name": "left.jpg", "mimeType": "image/jpeg", "buffer": _image("JPEG", (180, 100, 80))}
-    )
+    expect(page.locator(".upload-preview")).to_have_count(2)  # front, then left 45°: the views in order
     page.get_by_label("Notes").fill("Baseline before the laser course.")
     shot("assessment-filled")
     page.get_by_role("button", name="Save assessment").click()
@@ -92,19 +94,20 @@ def test_a_practitioner_records_an_assessment_and_completes_a_session(page: Any,
     expect(page.get_by_text(f"Goodman & Baron score {expected}, 2 photos")).to_be_visible()
     assessment = Assessment.objects.get(patient=patient)
     assert assessment.quantitative_score == expected and assessment.photos.count() == 2
+    expect(page.locator("#assessments svg.chart.trend-wide")).to_be_visible()
+    page.get_by_role("navigation", name="Sections of the chart").get_by_role("link", name="Photos").click()
     photos = page.locator("#photos-compare img")
-    expect(photos).to_have_count(2)
-    page.locator("#photos").scroll_into_view_if_needed()
+    expect(photos).to_have_count(1)  # one photo per view so far: the front view is shown
     loaded = "[...document.querySelectorAll('#photos-compare img')].every(i => i.complete && i.naturalWidth > 0)"
     for _ in range(50):  # polled from Python: wait_for_function would need eval, which the CSP forbids
         if page.evaluate(loaded):
             break
         page.wait_for_timeout(100)
     assert page.evaluate(loaded), "the photos did not load"
-    expect(page.locator("#assessments svg.chart")).to_be_visible()
     shot("chart-with-assessment")
 
     # The checked-in appointment: record the session.
+    page.get_by_role("navigation", name="Sections of the chart").get_by_role("link", name="Appointments").click()
     page.locator("#appointments").get_by_role("link", name="Record session").click()
     expect(page.get_by_role("heading", name="Session record")).to_be_visible()
     page.get_by_label("Left cheek").check()
@@ -139,8 +142,9 @@ def test_a_practitioner_records_an_assessment_and_completes_a_session(page: Any,
     assert first.status == PlanSession.Status.COMPLETED and first.completed_on == timezone.localdate(appointment.start)
 
     # The chart shows the session and the plan's progress; nothing broke the content security policy.
-    page.goto(f"{base_url}/staff/patients/{patient.pk}/#plans")
+    page.goto(f"{base_url}/staff/patients/{patient.pk}/records/")
     expect(page.locator("#records")).to_contain_text("PicoSure")
+    page.goto(f"{base_url}/staff/patients/{patient.pk}/plans/")
     expect(page.locator("#plans")).to_contain_text("1 of 3 sessions done")
     shot("chart-after-session")
     page.set_viewport_size({"width": 360, "height": 740})
@@ -189,7 +193,7 @@ def test_a_practitioner_corrects_an_assessment_and_adds_a_photo(page: Any, base_
     saved = assessment.quantitative_score
     _sign_in(page, base_url, doctor.email)
 
-    page.goto(f"{base_url}/staff/patients/{patient.pk}/#assessments")
+    page.goto(f"{base_url}/staff/patients/{patient.pk}/assessments/")
     row = page.locator(f"#assessment-{assessment.pk}")
     expect(row).to_contain_text(str(saved))
     shot("correct-01-chart-before")
@@ -221,9 +225,10 @@ def test_a_practitioner_corrects_an_assessment_and_adds_a_photo(page: Any, base_
     expect(score).to_have_text(str(expected))
     shot("correct-04-reason-needed")
     reason.fill("Recounted the macular scars")
-    page.get_by_label("Left 45°", exact=True).set_input_files(
+    page.get_by_label("Choose photos").set_input_files(
         {"name": "left.jpg", "mimeType": "image/jpeg", "buffer": _image("JPEG", (180, 100, 80))}
     )
+    page.locator(".upload-preview").get_by_label("View").select_option("left_45")
     page.get_by_role("button", name="Save correction").click()
 
     expect(page.get_by_text(f"was corrected: Goodman & Baron score {expected}. 1 photo added.")).to_be_visible()
@@ -232,6 +237,8 @@ def test_a_practitioner_corrects_an_assessment_and_adds_a_photo(page: Any, base_
     expect(row).to_contain_text("Corrected")
     expect(row).to_contain_text("Wong Ka Yan")
     shot("correct-05-chart-after")
+    row.get_by_role("link", name=re.compile("^Corrected")).click()  # to the change history
+    page.wait_for_url(f"{base_url}/staff/patients/{patient.pk}/history/")
     expect(page.locator("#history tbody tr").first).to_contain_text("Assessment photo")  # the photo, added last
     history = page.locator("#history tbody tr").filter(has_text="corrected")
     expect(history).to_have_count(1)

@@ -33,17 +33,26 @@ def _rows() -> list[tuple[Any, ...]]:
     return list(AccessEvent.objects.order_by("id").values_list("actor_role", "patient_id", "what", "object_id", "door"))
 
 
-def test_a_clinician_opening_the_chart_logs_each_kind_it_shows(client: Client, world: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("name", "kinds"),
+    [
+        ("patient", []),
+        ("assessments", ["assessment"]),
+        ("photos", ["assessment"]),
+        ("plans", ["plan"]),
+        ("records", ["session_record"]),
+        ("appointments", []),
+        ("history", ["assessment", "plan"]),
+    ],
+)
+def test_a_clinician_opening_a_chart_section_logs_each_kind_it_shows(
+    client: Client, world: dict[str, Any], name: str, kinds: list[str]
+) -> None:
     client.force_login(world["doctor"])
     pk = world["patient"].pk
-    assert client.get(reverse("chart:patient", args=[pk]), REMOTE_ADDR="198.51.100.4").status_code == 200
-    assert _rows() == [
-        ("practitioner", pk, "chart", None, "page"),
-        ("practitioner", pk, "declarations", None, "page"),
-        ("practitioner", pk, "assessment", None, "page"),
-        ("practitioner", pk, "plan", None, "page"),
-        ("practitioner", pk, "session_record", None, "page"),
-    ]
+    assert client.get(reverse(f"chart:{name}", args=[pk]), REMOTE_ADDR="198.51.100.4").status_code == 200
+    # Every section has the summary header: the chart itself and the declaration's risk flags.
+    assert _rows() == [("practitioner", pk, what, None, "page") for what in ["chart", "declarations", *kinds]]
     assert set(AccessEvent.objects.values_list("client_address", flat=True)) == {"198.51.100.4"}
 
 
@@ -237,7 +246,7 @@ def test_staff_booking_logs_the_declaration_its_screening_reads(client: Client, 
 
 def test_the_photo_comparison_swapped_in_logs_only_the_pictures_it_loads(client: Client, world: dict[str, Any]) -> None:
     client.force_login(world["doctor"])
-    url = reverse("chart:patient", args=[world["patient"].pk])
+    url = reverse("chart:photos", args=[world["patient"].pk])
     response = client.get(url, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="photos-compare")
     assert response.status_code == 200
     assert _rows() == []

@@ -37,6 +37,12 @@ def _pages(world: dict) -> dict[str, tuple[str, bool]]:
         "patient_new": (reverse("chart:patient_new"), False),
         "patient": (reverse("chart:patient", args=[pk]), False),
         "patient_edit": (reverse("chart:patient_edit", args=[pk]), False),
+        "appointments": (reverse("chart:appointments", args=[pk]), False),
+        "history": (reverse("chart:history", args=[pk]), False),
+        "assessments": (reverse("chart:assessments", args=[pk]), True),
+        "photos": (reverse("chart:photos", args=[pk]), True),
+        "plans": (reverse("chart:plans", args=[pk]), True),
+        "records": (reverse("chart:records", args=[pk]), True),
         "declaration_new": (reverse("chart:declaration_new", args=[pk]), False),
         "assessment_new": (reverse("chart:assessment_new", args=[pk]), True),
         "assessment_correct": (reverse("chart:assessment_correct", args=[pk, world["assessment"].pk]), True),
@@ -87,36 +93,47 @@ def test_receptionists_cannot_write_clinical_records(client, world) -> None:
     assert world["appointment"].status == "checked_in"
 
 
+NON_CLINICAL = ("patient", "appointments", "history")
+CLINICAL_SECTIONS = ("assessments", "photos", "plans", "records")
+
+
 def test_the_receptionists_chart_holds_no_clinical_data(client, world) -> None:
     world["patient"].assessments.update(notes="Deep boxcar scars on the left cheek")
     client.force_login(staff("receptionist"))
-    page = client.get(reverse("chart:patient", args=[world["patient"].pk])).text
-    assert "Chan Tai Man" in page
-    for clinical in (
-        'id="assessments"',
-        'id="photos"',
-        'id="plans"',
-        'id="records"',
-        "/photos/",
-        "Deep boxcar",
-        "Goodman",
-        "New assessment",
-        "Record session",
-        "Treatment plan",
-        "/correct/",
-    ):
-        assert clinical not in page, clinical
-    # Non-clinical sections are there.
-    for section in ('id="details"', 'id="declarations"', 'id="appointments"', 'id="notifications"', 'id="history"'):
-        assert section in page
+    pk = world["patient"].pk
+    for name in NON_CLINICAL:
+        page = client.get(reverse(f"chart:{name}", args=[pk])).text
+        assert "Chan Tai Man" in page, name
+        for clinical in (
+            "/photos/",
+            "Deep boxcar",
+            "Goodman",
+            "New assessment",
+            "Record session",
+            "Treatment plan",
+            "/correct/",
+            *(reverse(f"chart:{section}", args=[pk]) for section in CLINICAL_SECTIONS),
+        ):
+            assert clinical not in page, (name, clinical)
+    # The non-clinical sections are there, each on its own page.
+    page = client.get(reverse("chart:patient", args=[pk])).text
+    assert 'id="details"' in page and 'id="declarations"' in page
+    page = client.get(reverse("chart:appointments", args=[pk])).text
+    assert 'id="appointments"' in page and 'id="notifications"' in page
+    assert 'id="history"' in client.get(reverse("chart:history", args=[pk])).text
 
 
 def test_clinicians_see_the_clinical_sections(client, world) -> None:
     client.force_login(staff("manager"))
-    page = client.get(reverse("chart:patient", args=[world["patient"].pk])).text
-    for section in ('id="assessments"', 'id="photos"', 'id="plans"', 'id="records"', '<svg class="chart"'):
-        assert section in page, section
-    assert reverse("chart:photo", args=[world["patient"].pk, world["photo"].pk, "thumbnail"]) in page
+    pk = world["patient"].pk
+    menu = client.get(reverse("chart:patient", args=[pk])).text
+    for section in CLINICAL_SECTIONS:
+        assert reverse(f"chart:{section}", args=[pk]) in menu, section
+    assert '<svg class="chart' in client.get(reverse("chart:assessments", args=[pk])).text
+    page = client.get(reverse("chart:photos", args=[pk])).text
+    assert reverse("chart:photo", args=[pk, world["photo"].pk, "image"]) in page
+    assert 'id="plans"' in client.get(reverse("chart:plans", args=[pk])).text
+    assert 'id="records"' in client.get(reverse("chart:records", args=[pk])).text
 
 
 def test_photos_are_private_and_only_through_their_own_patient(client, world) -> None:
@@ -139,6 +156,8 @@ def test_unknown_ids_are_404(client, world) -> None:
     client.force_login(world["doctor"])
     for url in (
         reverse("chart:patient", args=[999999]),
+        reverse("chart:photos", args=[999999]),
+        reverse("chart:history", args=[999999]),
         reverse("chart:assessment_new", args=[999999]),
         reverse("chart:declaration_new", args=[999999]),
         reverse("chart:plan_new", args=[999999]),

@@ -122,7 +122,7 @@ def test_a_correction_changes_the_score_and_shows_in_the_history(client, assessm
     body = _body(assessment, macular="3", broad_deep="4", reason="Miscounted macular scars")
     response = client.post(_url(assessment), body)
     assert response.status_code == 302
-    assert response.headers["Location"] == reverse("chart:patient", args=[assessment.patient_id]) + "#assessments"
+    assert response.headers["Location"] == reverse("chart:assessments", args=[assessment.patient_id])
 
     fresh = Assessment.objects.get(pk=assessment.pk)
     expected = goodman_baron_score({"macular": 3, "punched_out_shallow": 25, "broad_deep": 4})
@@ -141,6 +141,7 @@ def test_a_correction_changes_the_score_and_shows_in_the_history(client, assessm
     row = html[html.index(f'id="assessment-{fresh.pk}"') :]
     row = row[: row.index("</tr>")]
     assert "Corrected " in row and "Lee Mei Ling" in row and f"<strong>{expected}</strong>" in row
+    html = client.get(reverse("chart:history", args=[assessment.patient_id])).text
     history = html[html.index('id="history"') :]
     assert "Macular: flat, red or brown:" in history
     assert f'<del><span translate="no">{assessment.quantitative_score}</span></del>' in history
@@ -226,10 +227,11 @@ def test_photos_can_be_added_without_a_reason(client, assessment, doctor) -> Non
     chart = client.get(response.headers["Location"])
     assert f"2 photos added to the assessment of {fresh.assessed_on.day} {fresh.assessed_on:%b %Y}." in chart.text
     # The history lists each photo as added, by whom (photos have no history rows of their own).
+    chart = client.get(reverse("chart:history", args=[fresh.patient_id]))
     history = " ".join(chart.text[chart.text.index('id="history"') :].split())
     assert history.count("Assessment photo") == 3
     assert "Photo angle: <ins>Left 45°</ins>" in history and "Photo angle: <ins>Right 45°</ins>" in history
-    assert f'href="#assessment-{fresh.pk}"' in history and '<span translate="no">Wong Ka Yan</span>' in history
+    assert f'/assessments/#assessment-{fresh.pk}"' in history and '<span translate="no">Wong Ka Yan</span>' in history
     desk = staff("receptionist")
     client.force_login(desk)
     assert "Assessment photo" not in client.get(response.headers["Location"]).text
@@ -313,7 +315,7 @@ def test_the_history_shows_names_not_ids(client, doctor) -> None:
     treatment = laser()
     services.plan_create(patient=patient, treatment=treatment, sessions=3, by=doctor, assessment=found)
     client.force_login(doctor)
-    html = client.get(reverse("chart:patient", args=[patient.pk])).text
+    html = client.get(reverse("chart:history", args=[patient.pk])).text
     history = " ".join(html[html.index('id="history"') :].split())
     assert 'Assessed by: <ins><span translate="no">Wong Ka Yan</span></ins>' in history
     assert 'Treatment: <ins><span translate="no">Pico laser</span></ins>' in history
@@ -324,7 +326,7 @@ def test_the_history_shows_names_not_ids(client, doctor) -> None:
         assert f"<ins>#{pk}<" not in history and f'translate="no">#{pk}<' not in history
     assert not re.search(r"<ins>(<span[^>]*>)?#\d+<", history)
 
-    chinese = client.get(reverse("chart:patient", args=[patient.pk]), **ZH).text
+    chinese = client.get(reverse("chart:history", args=[patient.pk]), **ZH).text
     assert "皮秒激光" in chinese[chinese.index('id="history"') :]
 
 
@@ -339,7 +341,7 @@ def test_the_receptionists_history_names_who_entered_a_declaration(client) -> No
     answers = dict.fromkeys(DECLARATION_YES_NO, False)
     declaration_submit(patient=patient, entered_by=desk, allergies=[], allergies_other="", **answers)
     client.force_login(desk)
-    html = client.get(reverse("chart:patient", args=[patient.pk])).text
+    html = client.get(reverse("chart:history", args=[patient.pk])).text
     history = " ".join(html[html.index('id="history"') :].split())
     assert 'Entered by: <ins><span translate="no">Ho Siu Fung</span></ins>' in history
     assert f"#{desk.pk}<" not in history

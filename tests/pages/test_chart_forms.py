@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from booking.models import Appointment, SessionRecord
+from clinic import formats
 from patients.models import HealthDeclaration, Patient
 from tests.factories import AppointmentFactory, PatientFactory, TreatmentFactory, UserFactory
 from tests.pages.chart_fixtures import assess, checked_in_plan_appointment, laser, picture, staff, upload
@@ -138,7 +139,7 @@ def test_editing_details_goes_through_patient_update_and_keeps_history(client) -
     assert response.status_code == 302
     patient.refresh_from_db()
     assert patient.full_name == "New Name"
-    chart = client.get(reverse("chart:patient", args=[patient.pk])).text
+    chart = client.get(reverse("chart:history", args=[patient.pk])).text
     assert "New Name" in chart and "Old Name" in chart  # the history shows the old value
     body["email"] = ""
     response = client.post(reverse("chart:patient_edit", args=[patient.pk]), body)
@@ -319,7 +320,7 @@ def test_a_plan_is_created_and_cancelled(client, doctor) -> None:
     assert response.status_code == 302
     plan = TreatmentPlan.objects.get(patient=patient)
     assert plan.sessions.count() == 4
-    chart = client.get(reverse("chart:patient", args=[patient.pk])).text
+    chart = client.get(reverse("chart:plans", args=[patient.pk])).text
     assert "Book session 1" in chart and f"plan_session={plan.sessions.get(number=1).pk}" in chart
     response = client.post(reverse("chart:plan_cancel", args=[plan.pk]), {"reason": "Moved abroad"}, follow=True)
     plan.refresh_from_db()
@@ -529,22 +530,27 @@ def test_photos_are_compared_by_view_and_chosen_dates(client, doctor) -> None:
     middle = assess(patient, doctor, days_ago=30, photos=1)
     new = assess(patient, doctor, days_ago=0, photos=1)
     first, second, last = (a.photos.get() for a in (old, middle, new))
-    url = reverse("chart:patient", args=[patient.pk])
-    page = client.get(url).text
-    assert reverse("chart:photo", args=[patient.pk, first.pk, "thumbnail"]) in page
-    assert reverse("chart:photo", args=[patient.pk, last.pk, "thumbnail"]) in page
-    assert reverse("chart:photo", args=[patient.pk, second.pk, "thumbnail"]) not in page
+    url = reverse("chart:photos", args=[patient.pk])
+
+    def shown(photo) -> str:
+        return reverse("chart:photo", args=[patient.pk, photo.pk, "image"])
+
+    page = client.get(url).text  # first and latest by default
+    assert shown(first) in page and shown(last) in page and shown(second) not in page
+    assert formats.date_text(old.assessed_on) in page and old.assessed_on.isoformat() not in page
     chosen = client.get(
-        url, {"a_front": second.pk, "b_front": "junk"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="photos-compare"
+        url, {"view": "front", "a": middle.pk, "b": "junk"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="photos-compare"
     )
     assert chosen.text.lstrip().startswith('<div id="photos-compare"')
-    assert reverse("chart:photo", args=[patient.pk, second.pk, "thumbnail"]) in chosen.text
-    assert reverse("chart:photo", args=[patient.pk, last.pk, "thumbnail"]) in chosen.text
-    assert reverse("chart:photo", args=[patient.pk, first.pk, "thumbnail"]) not in chosen.text
-    # Another patient's photo id is never picked.
-    stranger = assess(PatientFactory(), doctor, photos=1).photos.get()
-    page = client.get(url, {"a_front": stranger.pk}).text
-    assert f"/photos/{stranger.pk}/" not in page
+    assert shown(second) in chosen.text and shown(last) in chosen.text and shown(first) not in chosen.text
+    # Without scripts the same choice is a plain GET: the whole page, reloadable.
+    page = client.get(url, {"view": "front", "a": middle.pk, "b": old.pk}).text
+    assert shown(second) in page and shown(first) in page and shown(last) not in page
+    assert f'<option value="{middle.pk}" selected>' in page
+    # Another patient's assessment is never picked.
+    stranger = assess(PatientFactory(), doctor, photos=1)
+    page = client.get(url, {"a": stranger.pk}).text
+    assert f"/photos/{stranger.photos.get().pk}/" not in page and shown(first) in page
 
 
 def test_overdue_sessions_stand_out_on_the_chart(client, doctor) -> None:
@@ -556,7 +562,7 @@ def test_overdue_sessions_stand_out_on_the_chart(client, doctor) -> None:
     PlanSession.objects.filter(plan=plan, number=1).update(
         window_start=past - timezone.timedelta(days=20), window_end=past
     )
-    page = client.get(reverse("chart:patient", args=[patient.pk])).text
+    page = client.get(reverse("chart:plans", args=[patient.pk])).text
     assert "1 overdue" in page and 'class="plan-state plan-state-overdue">Overdue' in page
     assert 'tr class="overdue"' in page
 
@@ -575,8 +581,8 @@ def test_the_notification_log_lists_the_patients_emails(client) -> None:
         attempts=6,
     )
     NotificationFactory(appointment=AppointmentFactory(), kind=Notification.Kind.REMINDER)  # someone else's
-    page = client.get(reverse("chart:patient", args=[patient.pk])).text
-    section = page[page.index('id="notifications"') : page.index('id="history"')]
+    page = client.get(reverse("chart:appointments", args=[patient.pk])).text
+    section = page[page.index('id="notifications"') :]
     assert "Booking confirmation" in section and "Failed" in section and "SMTPServerDisconnected" in section
     assert "6 attempts" in section and "Appointment reminder" not in section
 

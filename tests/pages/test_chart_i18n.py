@@ -17,6 +17,9 @@ pytestmark = pytest.mark.django_db
 ZH = {"HTTP_ACCEPT_LANGUAGE": "zh-Hant"}
 
 
+SECTION_URLS = ("patient", "assessments", "photos", "plans", "records", "appointments", "history")
+
+
 def _names(*users) -> list[str]:
     """Names people typed: every user's (staff and patients on the page), and eponyms."""
     from django.contrib.auth.models import User
@@ -38,7 +41,7 @@ def test_every_chart_page_is_fully_translated(client) -> None:
     pages = [
         reverse("chart:patients"),
         reverse("chart:patients") + "?q=zzz",
-        reverse("chart:patient", args=[patient.pk]),
+        *(reverse(f"chart:{name}", args=[patient.pk]) for name in SECTION_URLS),
         reverse("chart:patient_new"),
         reverse("chart:patient_edit", args=[patient.pk]),
         reverse("chart:declaration_new", args=[patient.pk]),
@@ -92,9 +95,11 @@ def test_the_charts_queries_do_not_grow_with_the_history(client, role) -> None:
     full_history(small, doctor, n=1)
     full_history(large, doctor, n=5)
     checked_in_plan_appointment(large, doctor)
-    first = _count(client, reverse("chart:patient", args=[small.pk]))
-    assert first <= 25
-    assert _count(client, reverse("chart:patient", args=[large.pk])) == first
+    names = SECTION_URLS if role == "practitioner" else ("patient", "appointments", "history")
+    for name in names:  # every section of the chart, each its own page
+        first = _count(client, reverse(f"chart:{name}", args=[small.pk]))
+        assert first <= 25, name
+        assert _count(client, reverse(f"chart:{name}", args=[large.pk])) == first, name
 
 
 def test_the_patient_lists_queries_do_not_grow(client) -> None:

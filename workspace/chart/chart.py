@@ -13,6 +13,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import DateField, DateTimeField, Field, Model
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -81,7 +82,8 @@ def declaration_state(latest: HealthDeclaration | None, today: date) -> str:
 
 CHART_WIDTH = 640
 CHART_HEIGHT = 280
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 44, 16, 16, 76
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 64, 24, 24, 128
+GRADE_GAP = 36  # between the score's 0 line and the grade strip, room for the strip's title
 GRADE_BAND = 36  # the grade strip under the score line
 
 
@@ -97,6 +99,10 @@ class ChartPoint:
 
 @dataclass
 class TrendChart:
+    """One drawing of the trend. The chart section draws it twice, wide for a
+    desktop and narrow for a phone (CSS shows one), so its text keeps a readable
+    size instead of shrinking with a single drawing scaled to the screen."""
+
     width: int = CHART_WIDTH
     height: int = CHART_HEIGHT
     points: list[ChartPoint] = field(default_factory=list)
@@ -109,17 +115,75 @@ class TrendChart:
     right: int = CHART_WIDTH - PAD_RIGHT
     top: int = PAD_TOP
     bottom: int = CHART_HEIGHT - PAD_BOTTOM
-    grade_top: int = CHART_HEIGHT - PAD_BOTTOM + 22
-    grade_bottom: int = CHART_HEIGHT - PAD_BOTTOM + 22 + GRADE_BAND
+    grade_top: int = CHART_HEIGHT - PAD_BOTTOM + GRADE_GAP
+    grade_bottom: int = CHART_HEIGHT - PAD_BOTTOM + GRADE_GAP + GRADE_BAND
+    x_axis_y: int = CHART_HEIGHT - 8
+    y_axis_x: int = 14
+    y_axis_mid: float = (PAD_TOP + CHART_HEIGHT - PAD_BOTTOM) / 2
+    middle: float = (PAD_LEFT + CHART_WIDTH - PAD_RIGHT) / 2
 
 
-def trend_chart(assessments: Sequence[Assessment], session_days: Iterable[date]) -> TrendChart | None:
+def _label_indexes(count: int, most: int) -> list[int]:
+    """Which points get a date under them: all when they fit, else evenly spread
+    ones, always the first and the latest."""
+    if count <= most:
+        return list(range(count))
+    step = (count - 1) / (most - 1)
+    return sorted({round(i * step) for i in range(most)})
+
+
+LABEL_CHAR_WIDTH = 8.5  # an estimate of one character of a date label, in the drawing's units
+
+
+def _date_labels(points: list[ChartPoint], most: int) -> list[tuple[float, str, str]]:
+    """The dates written under the points: the latest always, the first and
+    evenly spread others when they do not run into a label already placed."""
+    count = len(points)
+    if count == 1:
+        return [(points[0].x, formats.date_text(points[0].on), "middle")]
+
+    def extent(index: int) -> tuple[float, float, tuple[float, str, str]]:
+        point, text = points[index], formats.date_text(points[index].on)
+        width = len(text) * LABEL_CHAR_WIDTH
+        if index == 0:
+            return point.x, point.x + width, (point.x, text, "start")
+        if index == count - 1:
+            return point.x - width, point.x, (point.x, text, "end")
+        return point.x - width / 2, point.x + width / 2, (point.x, text, "middle")
+
+    placed: list[tuple[float, float, tuple[float, str, str]]] = [extent(count - 1)]
+    for index in _label_indexes(count, most)[:-1]:
+        left, right, label = extent(index)
+        if all(right + 12 < other_left or left > other_right + 12 for other_left, other_right, _ in placed):
+            placed.append((left, right, label))
+    return sorted((label for _l, _r, label in placed), key=lambda label: label[0])
+
+
+def trend_chart(
+    assessments: Sequence[Assessment],
+    session_days: Iterable[date],
+    *,
+    width: int = CHART_WIDTH,
+    height: int = CHART_HEIGHT,
+    most_labels: int = 6,
+) -> TrendChart | None:
     """Score over time (0 at the bottom) with a step strip of the qualitative
     grade below, and a dashed mark on each day a plan session was done."""
     ordered = sorted(assessments, key=lambda a: (a.assessed_on, a.pk))
     if not ordered:
         return None
-    chart = TrendChart()
+    bottom = height - PAD_BOTTOM
+    chart = TrendChart(
+        width=width,
+        height=height,
+        right=width - PAD_RIGHT,
+        bottom=bottom,
+        grade_top=bottom + GRADE_GAP,
+        grade_bottom=bottom + GRADE_GAP + GRADE_BAND,
+        x_axis_y=height - 8,
+        y_axis_mid=(PAD_TOP + bottom) / 2,
+        middle=(PAD_LEFT + width - PAD_RIGHT) / 2,
+    )
     first, last = ordered[0].assessed_on, ordered[-1].assessed_on
     days = [day for day in session_days if first <= day <= last]
     span = max((last - first).days, 1)
@@ -151,15 +215,9 @@ def trend_chart(assessments: Sequence[Assessment], session_days: Iterable[date])
         )
     chart.line = " ".join(f"{p.x},{p.y}" for p in chart.points)
     chart.grade_line = " ".join(f"{p.x},{p.grade_y}" for p in chart.points)
-    step = top_score // 2
+    step = top_score // 2 if top_score <= 20 else 10
     chart.y_ticks = [(y_of(value), value) for value in range(0, top_score + 1, step)]
-    if len(chart.points) > 1:
-        chart.x_labels = [
-            (chart.points[0].x, formats.date_text(chart.points[0].on), "start"),
-            (chart.points[-1].x, formats.date_text(chart.points[-1].on), "end"),
-        ]
-    else:
-        chart.x_labels = [(chart.points[0].x, formats.date_text(chart.points[0].on), "middle")]
+    chart.x_labels = _date_labels(chart.points, most_labels)
     chart.sessions = [(x_of(day), day) for day in sorted(set(days))]
     return chart
 
@@ -168,37 +226,48 @@ def trend_chart(assessments: Sequence[Assessment], session_days: Iterable[date])
 
 
 @dataclass
-class ViewPhotos:
+class PhotoChoice:
+    """One assessment that has a photo of the view being compared."""
+
+    assessment: Assessment
+    photo: AssessmentPhoto
+
+
+@dataclass
+class PhotoCompare:
+    views: list[tuple[str, str]]  # (value, label) of the views that have photos
     view: str
-    label: str
-    photos: list[AssessmentPhoto]
-    left: AssessmentPhoto | None
-    right: AssessmentPhoto | None
+    view_label: str
+    choices: list[PhotoChoice]  # oldest first
+    left: PhotoChoice | None
+    right: PhotoChoice | None
 
 
-def _pick(photos: list[AssessmentPhoto], raw: str | None, default: AssessmentPhoto) -> AssessmentPhoto:
+def _choice(choices: list[PhotoChoice], raw: str | None, default: PhotoChoice) -> PhotoChoice:
     if raw and raw.isdigit():
-        for photo in photos:
-            if photo.pk == int(raw):
-                return photo
+        for choice in choices:
+            if choice.assessment.pk == int(raw):
+                return choice
     return default
 
 
-def photo_views(photos: Iterable[AssessmentPhoto], query: Any) -> list[ViewPhotos]:
-    """Per view, its photos oldest first and the two chosen (``a_<view>`` and
-    ``b_<view>`` in the query; first and latest by default)."""
-    by_view: dict[str, list[AssessmentPhoto]] = {}
-    for photo in photos:
-        by_view.setdefault(photo.view, []).append(photo)
-    found = []
-    for view in PhotoView:
-        items = by_view.get(view.value)
-        if not items:
-            continue
-        left = _pick(items, query.get(f"a_{view.value}"), items[0])
-        right = _pick(items, query.get(f"b_{view.value}"), items[-1])
-        found.append(ViewPhotos(view.value, str(view.label), items, left, right if len(items) > 1 else None))
-    return found
+def photo_compare(photos: Iterable[AssessmentPhoto], query: Any) -> PhotoCompare | None:
+    """Two photos of one view side by side: the view (``view``) and the two
+    assessments (``a`` and ``b``, by id) come from the query; by default the
+    first view with photos, its first and its latest assessment. An id that
+    is not one of this patient's assessments with that view is ignored."""
+    by_view: dict[str, dict[int, PhotoChoice]] = {}
+    for photo in photos:  # oldest first; a later photo of the same view and assessment wins
+        by_view.setdefault(photo.view, {})[photo.assessment_id] = PhotoChoice(photo.assessment, photo)
+    views = [(view.value, str(view.label)) for view in PhotoView if view.value in by_view]
+    if not views:
+        return None
+    wanted = query.get("view")
+    view, label = next(((value, text) for value, text in views if value == wanted), views[0])
+    choices = sorted(by_view[view].values(), key=lambda c: (c.assessment.assessed_on, c.assessment.pk))
+    left = _choice(choices, query.get("a"), choices[0])
+    right = _choice(choices, query.get("b"), choices[-1]) if len(choices) > 1 else None
+    return PhotoCompare(views, view, label, choices, left, right)
 
 
 # --- plans ---------------------------------------------------------------------------------
@@ -508,85 +577,146 @@ def history_entries(
     return (found if show_all else found[:HISTORY_LIMIT]), total, corrections
 
 
-# --- the whole chart -----------------------------------------------------------------------
+# --- the chart's sections ------------------------------------------------------------------
 
 
-def chart_context(*, patient: Patient, clinical: bool, query: Any) -> dict[str, Any]:
-    today = clinic_today()
-    declarations = list(HealthDeclaration.objects.filter(patient=patient).select_related("entered_by"))
-    latest = declarations[0] if declarations else None
-    context: dict[str, Any] = {
+@dataclass(frozen=True)
+class Section:
+    """One page of the chart, with its own URL (``url_name`` takes the patient's id)."""
+
+    slug: str
+    label: Any
+    url_name: str
+    clinical: bool  # practitioners and managers only
+    reads: tuple[str, ...]  # access-log kinds it shows besides the header's
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("details", gettext_lazy("Details"), "chart:patient", False, ()),
+    Section("assessments", gettext_lazy("Assessments"), "chart:assessments", True, (AccessEvent.What.ASSESSMENT,)),
+    Section("photos", gettext_lazy("Photos"), "chart:photos", True, (AccessEvent.What.ASSESSMENT,)),
+    Section("plans", gettext_lazy("Plans"), "chart:plans", True, (AccessEvent.What.PLAN,)),
+    Section("records", gettext_lazy("Session records"), "chart:records", True, (AccessEvent.What.SESSION_RECORD,)),
+    Section("appointments", gettext_lazy("Appointments"), "chart:appointments", False, ()),
+    Section("history", gettext_lazy("History"), "chart:history", False, ()),
+)
+SECTION_BY_SLUG = {section.slug: section for section in SECTIONS}
+UPCOMING = (Appointment.Status.CONFIRMED, Appointment.Status.CHECKED_IN)
+
+
+def kinds_shown(section: Section, *, clinical: bool) -> list[str]:
+    """What of the patient's data a section's page shows, as access-log kinds: the
+    page writes one row for each. Every page has the summary header (``chart``:
+    name, age, the next appointment; ``declarations``: the risk flags)."""
+    kinds: list[str] = [AccessEvent.What.CHART, AccessEvent.What.DECLARATIONS, *section.reads]
+    if section.slug == "history" and clinical:  # it lists changes of assessments and plans too
+        kinds += [AccessEvent.What.ASSESSMENT, AccessEvent.What.PLAN]
+    return kinds
+
+
+def _header(patient: Patient, latest: HealthDeclaration | None, today: date, now: datetime) -> dict[str, Any]:
+    """The summary header every section shows: who, how old, the risk flags and
+    the next appointment (one query for the appointment)."""
+    upcoming = appointments_for(patient_id=patient.pk).filter(end__gt=now, status__in=UPCOMING).order_by("start", "id")
+    return {
         "patient": patient,
         "age": patient.age_on(today),
         "today": today,
-        "clinical": clinical,
         "latest_declaration": latest,
         "declaration_state": declaration_state(latest, today),
         "declaration_max_age_days": settings.CLINIC_DECLARATION_MAX_AGE.days,
         "risk_flags": risk_flags(latest, today),
-        "declarations": [DeclarationRow(d, risk_flags(d, today), declaration_submitted_on(d)) for d in declarations],
-        "appointments": list(appointments_for(patient_id=patient.pk).order_by("-start", "-id")[:LIST_LIMIT]),
-        "notifications": list(
-            Notification.objects.filter(patient=patient)
-            .select_related("appointment__treatment", "plan_session__plan__treatment")
-            .order_by("-due_at", "-id")[:LIST_LIMIT]
-        ),
-        "list_limit": LIST_LIMIT,
+        "next_appointment": (following := upcoming.first()),
+        "next_treatment": following.treatment.localized("name") if following is not None else "",
     }
-    plan_ids: list[int] = []
-    known_assessments: dict[int, Assessment] = {}
-    known_treatments: dict[int, Treatment] = {}
-    loaded_photos: list[AssessmentPhoto] = []
+
+
+def _assessments(patient: Patient) -> list[Assessment]:
+    found = list(selectors.assessments_for(patient_id=patient.pk).select_related("assessed_by"))
+    for assessment in found:  # the assessment is already loaded: no query per photo
+        for photo in assessment.photos.all():
+            photo.assessment = assessment
+    return found
+
+
+def _photos_oldest_first(assessments: Sequence[Assessment]) -> list[AssessmentPhoto]:
+    return [photo for assessment in reversed(assessments) for photo in assessment.photos.all()]
+
+
+def _history(patient: Patient, *, clinical: bool, show_all: bool) -> tuple[dict[str, Any], list[Assessment]]:
+    assessments: list[Assessment] = []
+    found_plans: list[TreatmentPlan] = []
     if clinical:
-        assessments = list(selectors.assessments_for(patient_id=patient.pk).select_related("assessed_by"))
+        assessments = _assessments(patient)
         found_plans = list(selectors.plans_for(patient_id=patient.pk))
-        plan_ids = [plan.pk for plan in found_plans]
-        rows = plan_rows(found_plans, today)
-        session_days = [
-            row.session.completed_on for plan in rows for row in plan.sessions if row.session.completed_on is not None
-        ]
-        photos = [photo for assessment in reversed(assessments) for photo in assessment.photos.all()]
-        by_id = {assessment.pk: assessment for assessment in assessments}
-        for photo in photos:  # the assessment is already loaded: no query per photo
-            photo.assessment = by_id[photo.assessment_id]
-        known_assessments = by_id
-        loaded_photos = photos
-        known_treatments = {plan.treatment_id: plan.treatment for plan in found_plans}
-        context.update(
-            assessments=assessments,
-            trend=trend_chart(assessments, session_days),
-            photo_views=photo_views(photos, query),
-            photo_count=len(photos),
-            plans=rows,
-            session_records=record_rows(
-                SessionRecord.objects.filter(appointment__patient=patient)
-                .select_related("appointment__treatment", "appointment__plan_session", "recorded_by")
-                .order_by("-recorded_at", "-id")
-            ),
-        )
     entries, total, corrections = history_entries(
         patient=patient,
         clinical=clinical,
-        plan_ids=plan_ids,
-        show_all=query.get("history") == "all",
-        known_assessments=known_assessments,
-        known_treatments=known_treatments,
-        photos=loaded_photos,
+        plan_ids=[plan.pk for plan in found_plans],
+        show_all=show_all,
+        known_assessments={assessment.pk: assessment for assessment in assessments},
+        known_treatments={plan.treatment_id: plan.treatment for plan in found_plans},
+        photos=_photos_oldest_first(assessments),
     )
-    for assessment in context.get("assessments", ()):
-        assessment.correction = corrections.get(assessment.pk)
-    context.update(history=entries, history_total=total, history_limit=HISTORY_LIMIT)
+    for assessment in assessments:
+        assessment.correction = corrections.get(assessment.pk)  # type: ignore[attr-defined]  # shown by the table
+    return {"history": entries, "history_total": total, "history_limit": HISTORY_LIMIT}, assessments
+
+
+def chart_context(*, patient: Patient, section: Section, clinical: bool, query: Any) -> dict[str, Any]:
+    """What one section's page shows, in a fixed number of queries whatever the
+    patient's history (each list is one query, or one per prefetch)."""
+    today = clinic_today()
+    now = timezone.now()
+    context: dict[str, Any] = {
+        "clinical": clinical,
+        "section": section,
+        "sections": [s for s in SECTIONS if clinical or not s.clinical],
+        "list_limit": LIST_LIMIT,
+    }
+    if section.slug == "details":
+        declarations = list(HealthDeclaration.objects.filter(patient=patient).select_related("entered_by"))
+        latest = declarations[0] if declarations else None
+        context["declarations"] = [
+            DeclarationRow(d, risk_flags(d, today), declaration_submitted_on(d)) for d in declarations
+        ]
+    else:
+        latest = HealthDeclaration.objects.filter(patient=patient).order_by("-submitted_at", "-id").first()
+    context.update(_header(patient, latest, today, now))
+    if section.slug == "assessments":
+        history_part, assessments = _history(patient, clinical=True, show_all=False)
+        done = PlanSession.objects.filter(plan__patient=patient, completed_on__isnull=False)
+        session_days = [day for day in done.values_list("completed_on", flat=True) if day is not None]
+        context.update(
+            assessments=assessments,
+            trend=trend_chart(assessments, session_days, width=960, height=440, most_labels=8),
+            trend_narrow=trend_chart(assessments, session_days, width=360, height=420, most_labels=3),
+        )
+    elif section.slug == "photos":
+        assessments = _assessments(patient)
+        photos = _photos_oldest_first(assessments)
+        context.update(compare=photo_compare(photos, query), photo_count=len(photos))
+    elif section.slug == "plans":
+        context["plans"] = plan_rows(selectors.plans_for(patient_id=patient.pk), today)
+    elif section.slug == "records":
+        context["session_records"] = record_rows(
+            SessionRecord.objects.filter(appointment__patient=patient)
+            .select_related("appointment__treatment", "appointment__plan_session", "recorded_by")
+            .order_by("-recorded_at", "-id")
+        )
+    elif section.slug == "appointments":
+        context.update(
+            appointments=list(appointments_for(patient_id=patient.pk).order_by("-start", "-id")[:LIST_LIMIT]),
+            notifications=list(
+                Notification.objects.filter(patient=patient)
+                .select_related("appointment__treatment", "plan_session__plan__treatment")
+                .order_by("-due_at", "-id")[:LIST_LIMIT]
+            ),
+        )
+    elif section.slug == "history":
+        history_part, _found = _history(patient, clinical=clinical, show_all=query.get("history") == "all")
+        context.update(history_part)
     return context
-
-
-def kinds_shown(context: dict[str, Any]) -> list[str]:
-    """What of the patient's clinical data a chart built by ``chart_context`` shows,
-    as access-log kinds: the page writes one row for each (``chart`` stands for the
-    page itself: details, appointments and the change history)."""
-    kinds: list[str] = [AccessEvent.What.CHART, AccessEvent.What.DECLARATIONS]
-    if context["clinical"]:
-        kinds += [AccessEvent.What.ASSESSMENT, AccessEvent.What.PLAN, AccessEvent.What.SESSION_RECORD]
-    return kinds
 
 
 def safety_context(patient: Patient) -> dict[str, Any]:

@@ -8,6 +8,13 @@ urlpatterns = [
     path("patients/", views.patients, name="patients"),
     path("patients/new/", views.patient_new, name="patient_new"),
     path("patients/<int:pk>/", views.patient, name="patient"),
+    # The chart's sections, one page each (workspace/chart/chart.py: SECTIONS).
+    path("patients/<int:pk>/assessments/", views.assessments, name="assessments"),
+    path("patients/<int:pk>/photos/", views.photos, name="photos"),
+    path("patients/<int:pk>/plans/", views.plans, name="plans"),
+    path("patients/<int:pk>/records/", views.records, name="records"),
+    path("patients/<int:pk>/appointments/", views.appointments, name="appointments"),
+    path("patients/<int:pk>/history/", views.history, name="history"),
     path("patients/<int:pk>/edit/", views.patient_edit, name="patient_edit"),
     path("patients/<int:pk>/export/", privacy.export, name="export"),
     path("patients/<int:pk>/erase/", privacy.erase, name="erase"),

@@ -117,17 +117,60 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "chart/patient_form.html", {"form": form, "patient": patient})
 
 
+def _chart_page(request: HtmxHttpRequest, pk: int, slug: str) -> HttpResponse:
+    found = _patient(pk)
+    section = chart.SECTION_BY_SLUG[slug]
+    clinical = is_clinician(request)
+    context = chart.chart_context(patient=found, section=section, clinical=clinical, query=request.GET)
+    context["manager"] = is_manager(request)  # export and erasure (workspace/chart/privacy.py)
+    if slug == "photos" and request.htmx and request.htmx.target == "photos-compare":
+        # Only the comparison is swapped in; each picture it shows logs itself when served.
+        return render(request, "chart/_photos.html", context)
+    access_record_many(request, [(found, what, None) for what in chart.kinds_shown(section, clinical=clinical)], PAGE)
+    return render(request, f"chart/section_{slug}.html", context)
+
+
 @staff_required
 @require_GET
 def patient(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    found = _patient(pk)
-    context = chart.chart_context(patient=found, clinical=is_clinician(request), query=request.GET)
-    context["manager"] = is_manager(request)  # export and erasure (workspace/chart/privacy.py)
-    if request.htmx and request.htmx.target == "photos-compare" and context["clinical"]:
-        # Only the comparison is swapped in; each picture it shows logs itself when served.
-        return render(request, "chart/_photos.html", context)
-    access_record_many(request, [(found, what, None) for what in chart.kinds_shown(context)], PAGE)
-    return render(request, "chart/patient.html", context)
+    """The chart's first page: details and health declarations."""
+    return _chart_page(request, pk, "details")
+
+
+@staff_required
+@require_GET
+def appointments(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    return _chart_page(request, pk, "appointments")
+
+
+@staff_required
+@require_GET
+def history(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    return _chart_page(request, pk, "history")
+
+
+@clinician_required
+@require_GET
+def assessments(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    return _chart_page(request, pk, "assessments")
+
+
+@clinician_required
+@require_GET
+def photos(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    return _chart_page(request, pk, "photos")
+
+
+@clinician_required
+@require_GET
+def plans(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    return _chart_page(request, pk, "plans")
+
+
+@clinician_required
+@require_GET
+def records(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    return _chart_page(request, pk, "records")
 
 
 # --- health declarations -------------------------------------------------------------------
@@ -268,7 +311,7 @@ def assessment_new(request: HttpRequest, pk: int) -> HttpResponse:
         _("The assessment was saved: Goodman & Baron score %(score)s, %(photos)s photos.")
         % {"score": assessment.quantitative_score, "photos": len(stored)},
     )
-    return redirect(reverse("chart:patient", args=[patient.pk]) + "#assessments")
+    return redirect(reverse("chart:assessments", args=[patient.pk]))
 
 
 def _version(assessment: Assessment) -> str:
@@ -361,7 +404,7 @@ def assessment_correct(request: HttpRequest, pk: int, assessment_pk: int) -> Htt
             len(stored),
         ) % {"photos": len(stored), "date": formats.date_text(corrected.assessed_on)}
     messages.success(request, text)
-    return redirect(reverse("chart:patient", args=[patient.pk]) + "#assessments")
+    return redirect(reverse("chart:assessments", args=[patient.pk]))
 
 
 def _last_correction(assessment: Assessment) -> dict[str, Any] | None:
@@ -404,6 +447,7 @@ def _assessment_page(
         "patient": patient,
         "groups": groups,
         "score_fields": ",".join(SCORE_FIELDS),
+        "max_photo_bytes": MAX_BYTES,
         "page_error": page_error,
         "assessment": assessment,
         "version": version if version is not None else (_version(assessment) if assessment is not None else ""),
@@ -459,7 +503,7 @@ def _plan_new_page(request: HttpRequest, patient: Patient) -> HttpResponse:
                 apply_errors(form, error.fields, error.detail)
             else:
                 messages.success(request, _("The plan was created."))
-                return redirect(reverse("chart:patient", args=[patient.pk]) + "#plans")
+                return redirect(reverse("chart:plans", args=[patient.pk]))
         return render(request, "chart/plan_form.html", {"form": form, "patient": patient}, status=400)
     return render(request, "chart/plan_form.html", {"form": form, "patient": patient})
 
@@ -469,7 +513,7 @@ def _plan_new_page(request: HttpRequest, patient: Patient) -> HttpResponse:
 def plan_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     plan = get_object_or_404(TreatmentPlan.objects.select_related("patient", "treatment"), pk=pk)
     form = PlanCancelForm(request.POST)
-    target = reverse("chart:patient", args=[plan.patient_id]) + "#plans"
+    target = reverse("chart:plans", args=[plan.patient_id])
     if not form.is_valid():
         messages.error(request, _("The reason is too long."))
         return redirect(target)
@@ -570,16 +614,22 @@ def _state_message(appointment: Appointment) -> str:
 
 
 __all__ = [
+    "appointments",
     "assessment_correct",
     "assessment_new",
     "assessment_score",
+    "assessments",
     "declaration_new",
+    "history",
     "patient",
     "patient_edit",
     "patient_new",
     "patients",
     "photo_file",
+    "photos",
     "plan_cancel",
     "plan_new",
+    "plans",
+    "records",
     "session_record",
 ]
