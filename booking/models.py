@@ -398,6 +398,8 @@ class Notification(models.Model):
         PlanSession, null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
     )
     window_start = models.DateField(null=True, blank=True, help_text="Plan nudges: the window they are about.")
+    previous_start = models.DateTimeField(null=True, blank=True, help_text="Reschedule notices: the old time.")
+    reason = models.TextField(blank=True, help_text="Reschedule notices: why the visit moved, as told to the patient.")
     due_at = models.DateTimeField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
