@@ -126,9 +126,7 @@ def _context(notification: Notification, language: str, now: datetime) -> dict[s
         )
         if notification.kind == Kind.RESCHEDULE:
             context.update(
-                previous_when=format_when(notification.previous_start, language)
-                if notification.previous_start
-                else "",
+                previous_when=format_when(notification.previous_start, language) if notification.previous_start else "",
                 reason=notification.reason,
             )
     session = notification.plan_session

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from booking.constraints import PostgresExclusionConstraint, TsTzRange
+from clinic import formats
 from patients.models import HealthDeclaration, Patient
 from treatments.models import Bilingual, Category, DeviceKind, PlanSession, RoomKind, Treatment
 
@@ -110,9 +111,9 @@ class WorkingHours(models.Model):
         ]
 
     def __str__(self) -> str:
-        text = f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+        text = f"{self.get_weekday_display()} {formats.time_text(self.start)}–{formats.time_text(self.end)}"
         if self.break_start and self.break_end:
-            text += f" (break {self.break_start:%H:%M}–{self.break_end:%H:%M})"
+            text += f" (break {formats.time_text(self.break_start)}–{formats.time_text(self.break_end)})"
         return text
 
     def clean(self) -> None:
@@ -141,7 +142,7 @@ class TimeOff(models.Model):
         indexes = [models.Index(fields=["practitioner", "end"])]
 
     def __str__(self) -> str:
-        return f"{self.practitioner} off {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M}"
+        return f"{self.practitioner} off {formats.datetime_text(self.start)}–{formats.datetime_text(self.end)}"
 
 
 class ClinicClosure(models.Model):
@@ -167,7 +168,7 @@ class ClinicClosure(models.Model):
         indexes = [models.Index(fields=["end"])]
 
     def __str__(self) -> str:
-        return f"Closed {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M}: {self.reason}"
+        return f"Closed {formats.datetime_text(self.start)}–{formats.datetime_text(self.end)}: {self.reason}"
 
 
 class Appointment(models.Model):
@@ -291,7 +292,7 @@ class Appointment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.treatment.slug} {self.start:%Y-%m-%d %H:%M} ({self.status})"
+        return f"#{self.pk} {self.treatment.slug} {formats.datetime_text(self.start)} ({self.status})"
 
     @property
     def is_active(self) -> bool:

@@ -40,6 +40,7 @@ from django.utils.translation import gettext as _
 
 from booking import availability, notice, notifications, selectors
 from booking.models import Appointment, ClinicClosure, Practitioner, SessionRecord, TimeOff
+from clinic import formats
 from clinic.clock import clinic_today, clinic_zone
 from clinic.errors import (
     CancellationWindowPassed,
@@ -215,8 +216,8 @@ def _outside_course_window(session: PlanSession, treatment: Treatment, window: t
         % {
             "number": session.number,
             "treatment": treatment.localized("name"),
-            "first": window[0].isoformat(),
-            "last": window[1].isoformat(),
+            "first": formats.date_text(window[0]),
+            "last": formats.date_text(window[1]),
         }
     )
 
@@ -545,7 +546,8 @@ def appointment_check_in(*, appointment: Appointment, by: User, now: datetime | 
         day = _clinic_date(locked.start)
         if _clinic_date(now) != day:
             raise InvalidState(
-                _("Check-in is only possible on the day of the appointment (%(day)s).") % {"day": day.isoformat()}
+                _("Check-in is only possible on the day of the appointment (%(day)s).")
+                % {"day": formats.date_text(day)}
             )
         notifications.notify_appointment_closed(appointment=locked)  # the patient is here: no more reminders
         return _transition(locked, by, {"status": Appointment.Status.CHECKED_IN, "checked_in_at": now})

@@ -136,7 +136,9 @@ def test_a_move_for_a_closure_gives_the_reason_and_the_old_and_new_time(client: 
         start=at(day, 0), end=at(day, 23, 59), reason="八號風球", kind="weather", by=clinic.receptionist
     )[0]
     client.force_login(clinic.receptionist)
-    response = client.post(f"/staff/closures/clinic/{closure.pk}/", {"action": "move", "appointments": [appointment.pk]})
+    response = client.post(
+        f"/staff/closures/clinic/{closure.pk}/", {"action": "move", "appointments": [appointment.pk]}
+    )
     assert response.status_code == 302
     appointment.refresh_from_db()
     row = Notification.objects.get(kind="reschedule", appointment=appointment)
