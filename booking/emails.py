@@ -122,7 +122,8 @@ def _context(notification: Notification, language: str, now: datetime) -> dict[s
             manage_url=manage_url(appointment),
             book_url=_link("/book/", treatment=treatment.slug),
             cancelled_by_clinic=appointment.cancelled_by == Appointment.CancelledBy.CLINIC,
-            reason=appointment.cancellation_reason,
+            # Only a cancellation notice tells the cancellation's reason (a reschedule, its own below).
+            reason=appointment.cancellation_reason if notification.kind == Kind.CANCELLATION else "",
         )
         if notification.kind == Kind.RESCHEDULE:
             context.update(
