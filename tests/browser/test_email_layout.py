@@ -59,7 +59,9 @@ def test_every_email_holds_at_360px(page: Any, shot: Any, language: str) -> None
             due_at=now,
             next_attempt_at=now,
             previous_start=appointment.start - timedelta(days=1),
-            reason="Typhoon signal No. 8: the clinic is closed all day." if language == "en" else "八號風球，診所全日關閉。",
+            reason="Typhoon signal No. 8: the clinic is closed all day."
+            if language == "en"
+            else "八號風球，診所全日關閉。",
         )
         html = html_of(build_message(row, now=now))
         for width in (360, 1280):
