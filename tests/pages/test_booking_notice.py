@@ -72,3 +72,18 @@ def test_the_warning_is_in_chinese_for_a_chinese_reader(clinic: Clinic, patient:
 
     assert "預約後不能於網上更改或取消" in page
     assert "如需更改，請致電診所" in page
+
+
+def test_the_booked_page_promises_no_passed_deadline(clinic: Clinic, patient: Patient) -> None:
+    client = Client()
+    client.force_login(patient.user)
+    response = client.post(
+        "/book/",
+        {"action": "confirm", "treatment": "peel", "practitioner": "any", "date": TUESDAY, "time": "10:00"},
+    )
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).content.decode()
+
+    assert "You are booked" in page
+    assert "You can change or cancel online up to" not in page  # until Monday 10:00, five hours ago
+    assert "It is too late to change or cancel this appointment online" in page
