@@ -7,8 +7,6 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -28,6 +26,7 @@ from booking.notifications import notification_retry
 from booking.profiles import photo_url as practitioner_photo_url
 from booking.profiles import portrait, practitioner_photo_remove, practitioner_photo_set
 from booking.services import closure_affected_appointments
+from clinic import formats
 from patients.access import AccessLoggedAdmin
 from patients.models import AccessEvent
 from patients.permissions import user_of
@@ -312,7 +311,7 @@ class AppointmentAdmin(SimpleHistoryAdmin):
                 (
                     row.get_kind_display(),
                     row.get_status_display(),
-                    date_format(timezone.localtime(row.sent_at or row.due_at), "DATETIME_FORMAT"),
+                    formats.datetime_text(row.sent_at or row.due_at),
                     f": {row.get_skip_reason_display() or row.last_error}" if row.skip_reason or row.last_error else "",
                 )
                 for row in rows

@@ -9,6 +9,7 @@ the wording of each language whole and editable without compiling catalogues.
 from __future__ import annotations
 
 from datetime import date, datetime
+from email.utils import formataddr, parseaddr
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,8 +18,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from booking import notice
 from booking.calendar import appointment_calendar, manage_url
 from booking.models import Appointment, Notification
+from clinic import brand, formats
 from clinic.clock import clinic_local
 
 LANGUAGES = {"en": "en", "zh-hant": "zh-Hant"}  # template folder → Content-Language
@@ -26,9 +29,6 @@ Kind = Notification.Kind
 # Calendar invites: appointment changes only; reminders and the rest carry none.
 INVITE_METHODS: dict[str, str] = {Kind.CONFIRMATION: "REQUEST", Kind.RESCHEDULE: "REQUEST", Kind.CANCELLATION: "CANCEL"}
 
-_EN_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_ZH_DAYS = "一二三四五六日"
 # How the clinic's zone is named in each language; other zones by their key alone.
 _ZONE_NAMES = {"Asia/Hong_Kong": {"en": "Hong Kong time", "zh-hant": "香港時間"}}
 
@@ -37,47 +37,66 @@ def _language(code: str) -> str:
     return code if code in LANGUAGES else "en"
 
 
-def _local(moment: datetime) -> datetime:
-    return clinic_local(moment)
+def clinic_name(language: str) -> str:
+    """The clinic's name as the patient reads it (as clinic/context.py does for pages)."""
+    return settings.CLINIC_NAME_ZH_HANT if language == "zh-hant" else settings.CLINIC_NAME
+
+
+def clinic_address(language: str) -> str:
+    return settings.CLINIC_ADDRESS_ZH_HANT if language == "zh-hant" else settings.CLINIC_ADDRESS
+
+
+def from_email(language: str) -> str:
+    """DEFAULT_FROM_EMAIL, its display name in the patient's language when it is the clinic's name."""
+    name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    if name == settings.CLINIC_NAME and address:
+        return formataddr((clinic_name(language), address))
+    return settings.DEFAULT_FROM_EMAIL
 
 
 def format_date(day: date, language: str) -> str:
-    """``Mon 7 Dec 2026`` / ``2026年12月7日（星期一）``"""
-    if language == "zh-hant":
-        return f"{day.year}年{day.month}月{day.day}日（星期{_ZH_DAYS[day.weekday()]}）"
-    return f"{_EN_DAYS[day.weekday()]} {day.day} {_EN_MONTHS[day.month - 1]} {day.year}"
+    """``Mon, 7 Dec 2026`` / ``2026年12月7日週一`` (clinic/formats.py)."""
+    return formats.date_text(day, "weekday_date", language=language)
 
 
 def format_when(moment: datetime, language: str) -> str:
     """The clinic-local time with the zone named:
-    ``Mon 7 Dec 2026, 10:30 (Hong Kong time, Asia/Hong_Kong)``."""
-    local = _local(moment)
+    ``Mon, 14 Jan 2030, 10:30 (Hong Kong time, Asia/Hong_Kong)``."""
+    text = formats.datetime_text(moment, "weekday_date", language=language)
     zone = settings.CLINIC_TIME_ZONE
     name = _ZONE_NAMES.get(zone, {}).get(language)
     if language == "zh-hant":
-        label = f"{name}，{zone}" if name else zone
-        return f"{format_date(local.date(), language)}{local:%H:%M}（{label}）"
-    label = f"{name}, {zone}" if name else zone
-    return f"{format_date(local.date(), language)}, {local:%H:%M} ({label})"
+        return f"{text}（{name}，{zone}）" if name else f"{text}（{zone}）"
+    return f"{text} ({name}, {zone})" if name else f"{text} ({zone})"
 
 
 def format_when_short(moment: datetime, language: str) -> str:
-    """For subjects: ``Mon 7 Dec, 10:30`` / ``12月7日（一）10:30``."""
-    local = _local(moment)
-    if language == "zh-hant":
-        return f"{local.month}月{local.day}日（{_ZH_DAYS[local.weekday()]}）{local:%H:%M}"
-    return f"{_EN_DAYS[local.weekday()]} {local.day} {_EN_MONTHS[local.month - 1]}, {local:%H:%M}"
+    """For subjects: ``Mon, 14 Jan, 10:30`` / ``1月14日週一 10:30``."""
+    return formats.datetime_text(moment, "weekday_day_month", language=language)
+
+
+def notice_text(language: str) -> str:
+    """CLINIC_CANCELLATION_NOTICE in words: "24 hours" / "24小時" (whole hours, else minutes)."""
+    minutes = int(settings.CLINIC_CANCELLATION_NOTICE.total_seconds() // 60)
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours}小時" if language == "zh-hant" else (f"{hours} hours" if hours != 1 else "1 hour")
+    return f"{minutes}分鐘" if language == "zh-hant" else f"{minutes} minutes"
 
 
 def _link(path: str, **query: Any) -> str:
     return f"{settings.CLINIC_BASE_URL}{path}" + (f"?{urlencode(query)}" if query else "")
 
 
-def _context(notification: Notification, language: str) -> dict[str, Any]:
+def _context(notification: Notification, language: str, now: datetime) -> dict[str, Any]:
     patient = notification.patient
     context: dict[str, Any] = {
-        "clinic_name": settings.CLINIC_NAME,
-        "clinic_address": settings.CLINIC_ADDRESS,
+        "clinic_name": clinic_name(language),
+        "clinic_address": clinic_address(language),
+        "clinic_phone": settings.CLINIC_PHONE,
+        "clinic_phone_link": "tel:" + "".join(c for c in settings.CLINIC_PHONE if c.isdigit() or c == "+"),
+        "logo_url": brand.logo_url(absolute=True),
+        "accent": brand.accent(),
         "patient_name": patient.full_name,
         "profile_url": _link("/me/"),
         "appointments_url": _link("/appointments/"),
@@ -85,19 +104,32 @@ def _context(notification: Notification, language: str) -> dict[str, Any]:
     appointment = notification.appointment
     if appointment is not None:
         treatment = appointment.treatment
+        # Rendered when it is sent: a deadline already passed is never promised;
+        # the message says the visit can only be changed by calling instead.
+        changes_open = notice.online_changes_open(appointment.start, now=now)
         context.update(
             treatment=treatment.localized("name", language),
             pre_care=treatment.localized("pre_care", language),
             aftercare=treatment.localized("aftercare", language),
             when=format_when(appointment.start, language),
             when_short=format_when_short(appointment.start, language),
-            change_until=format_when(appointment.start - settings.CLINIC_CANCELLATION_NOTICE, language),
-            visit_date=format_date(_local(appointment.start).date(), language),
+            changes_open=changes_open,
+            change_until=format_when(notice.online_change_deadline(appointment.start), language)
+            if changes_open
+            else "",
+            notice=notice_text(language),
+            visit_date=format_date(clinic_local(appointment.start).date(), language),
             manage_url=manage_url(appointment),
             book_url=_link("/book/", treatment=treatment.slug),
             cancelled_by_clinic=appointment.cancelled_by == Appointment.CancelledBy.CLINIC,
-            reason=appointment.cancellation_reason,
+            # Only a cancellation notice tells the cancellation's reason (a reschedule, its own below).
+            reason=appointment.cancellation_reason if notification.kind == Kind.CANCELLATION else "",
         )
+        if notification.kind == Kind.RESCHEDULE:
+            context.update(
+                previous_when=format_when(notification.previous_start, language) if notification.previous_start else "",
+                reason=notification.reason,
+            )
     session = notification.plan_session
     if session is not None:
         plan = session.plan
@@ -120,19 +152,21 @@ def build_message(notification: Notification, *, now: datetime | None = None) ->
     """The email for ``notification`` as it stands now. Appointment changes
     carry an iCalendar invite for the event's stable UID: METHOD:REQUEST for a
     confirmation or reschedule, METHOD:CANCEL for a cancellation (the
-    appointment's SEQUENCE has grown with each change). Calendar events carry
-    no clinical detail (booking.calendar)."""
+    appointment's SEQUENCE has grown with each change). Everything, the clinic's
+    name and address and the invite's summary included, is in the patient's
+    language; dates and times as clinic/formats.py writes them."""
     language = _language(notification.patient.preferred_language)
     folder = f"emails/{language}/{notification.kind}"
+    now = now or timezone.now()
     with translation.override(language):
-        context = _context(notification, language)
+        context = _context(notification, language, now)
         subject = " ".join(render_to_string(f"{folder}.subject.txt", context).split())
         text = render_to_string(f"{folder}.txt", context).strip() + "\n"
         html = render_to_string(f"{folder}.html", context)
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=from_email(language),
         to=[notification.patient.email],
         headers={
             "Message-ID": notification.message_id,
@@ -144,7 +178,7 @@ def build_message(notification: Notification, *, now: datetime | None = None) ->
     message.attach_alternative(html, "text/html")
     method = INVITE_METHODS.get(notification.kind)
     if method and notification.appointment is not None:
-        invite = appointment_calendar(notification.appointment, method=method, now=now or timezone.now()).decode()
+        invite = appointment_calendar(notification.appointment, method=method, now=now, language=language).decode()
         # The text/calendar alternative is what mail clients turn into an
         # invitation (RFC 6047); the attachment serves those that hide it.
         message.attach_alternative(invite, f"text/calendar; method={method}")

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from booking.constraints import PostgresExclusionConstraint, TsTzRange
+from clinic import formats
 from patients.models import HealthDeclaration, Patient
 from treatments.models import Bilingual, Category, DeviceKind, PlanSession, RoomKind, Treatment
 
@@ -126,9 +127,9 @@ class WorkingHours(models.Model):
         ]
 
     def __str__(self) -> str:
-        text = f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+        text = f"{self.get_weekday_display()} {formats.time_text(self.start)}–{formats.time_text(self.end)}"
         if self.break_start and self.break_end:
-            text += f" (break {self.break_start:%H:%M}–{self.break_end:%H:%M})"
+            text += f" (break {formats.time_text(self.break_start)}–{formats.time_text(self.break_end)})"
         return text
 
     def clean(self) -> None:
@@ -157,7 +158,7 @@ class TimeOff(models.Model):
         indexes = [models.Index(fields=["practitioner", "end"])]
 
     def __str__(self) -> str:
-        return f"{self.practitioner} off {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M}"
+        return f"{self.practitioner} off {formats.datetime_text(self.start)}–{formats.datetime_text(self.end)}"
 
 
 class ClinicClosure(models.Model):
@@ -183,7 +184,7 @@ class ClinicClosure(models.Model):
         indexes = [models.Index(fields=["end"])]
 
     def __str__(self) -> str:
-        return f"Closed {self.start:%Y-%m-%d %H:%M}–{self.end:%Y-%m-%d %H:%M}: {self.reason}"
+        return f"Closed {formats.datetime_text(self.start)}–{formats.datetime_text(self.end)}: {self.reason}"
 
 
 class Appointment(models.Model):
@@ -307,7 +308,7 @@ class Appointment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.treatment.slug} {self.start:%Y-%m-%d %H:%M} ({self.status})"
+        return f"#{self.pk} {self.treatment.slug} {formats.datetime_text(self.start)} ({self.status})"
 
     @property
     def is_active(self) -> bool:
@@ -414,6 +415,8 @@ class Notification(models.Model):
         PlanSession, null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
     )
     window_start = models.DateField(null=True, blank=True, help_text="Plan nudges: the window they are about.")
+    previous_start = models.DateTimeField(null=True, blank=True, help_text="Reschedule notices: the old time.")
+    reason = models.TextField(blank=True, help_text="Reschedule notices: why the visit moved, as told to the patient.")
     due_at = models.DateTimeField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -131,11 +131,16 @@ def notify_appointment_booked(*, appointment: Appointment, now: datetime) -> Non
     _send_soon(confirmation)
 
 
-def notify_appointment_rescheduled(*, appointment: Appointment, now: datetime) -> None:
+def notify_appointment_rescheduled(
+    *, appointment: Appointment, now: datetime, previous_start: datetime | None = None, reason: str = ""
+) -> None:
     """Pending notices of the old time are skipped; a reschedule notice (with
-    the same calendar UID and the new SEQUENCE) and new reminders replace them."""
+    the same calendar UID and the new SEQUENCE) and new reminders replace them.
+    The notice keeps the old time and the reason, so it can say old → new and why."""
     _drop_pending(appointment, APPOINTMENT_NOTICES, Skip.RESCHEDULED)
     notice = _appointment_row(Kind.RESCHEDULE, appointment, due=now)
+    notice.previous_start = previous_start
+    notice.reason = reason
     notice.save(force_insert=True)
     Notification.objects.bulk_create(_reminders(appointment, now))
     _send_soon(notice)

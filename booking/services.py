@@ -33,14 +33,14 @@ from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
 
-from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booking import availability, notifications, selectors
+from booking import availability, notice, notifications, selectors
 from booking.models import Appointment, ClinicClosure, Practitioner, SessionRecord, TimeOff
+from clinic import formats
 from clinic.clock import clinic_today, clinic_zone
 from clinic.errors import (
     CancellationWindowPassed,
@@ -216,8 +216,8 @@ def _outside_course_window(session: PlanSession, treatment: Treatment, window: t
         % {
             "number": session.number,
             "treatment": treatment.localized("name"),
-            "first": window[0].isoformat(),
-            "last": window[1].isoformat(),
+            "first": formats.date_text(window[0]),
+            "last": formats.date_text(window[1]),
         }
     )
 
@@ -379,6 +379,7 @@ def appointment_reschedule(
     by: User,
     staff: bool,
     window: tuple[date, date] | None = None,
+    reason: str = "",
     now: datetime | None = None,
 ) -> Appointment:
     """Moves a confirmed appointment to ``start`` (same id, ``sequence`` + 1,
@@ -392,7 +393,8 @@ def appointment_reschedule(
     SlotUnavailable. Enqueues the reschedule notice and new reminders; pending
     notices of the old time are skipped. A plan session's appointment stays
     inside the session's window (staff: anywhere once the window has ended),
-    and the plan's later windows follow the new date."""
+    and the plan's later windows follow the new date. ``reason`` (a closure's,
+    or one staff give) goes to the patient with the old and the new time."""
     now = _now(now)
     start = start.astimezone(UTC)
     with transaction.atomic(durable=True):
@@ -427,9 +429,10 @@ def appointment_reschedule(
             raise Contraindicated(result.reasons())
         if locked.status != Appointment.Status.CONFIRMED:
             raise InvalidState(_("Only a confirmed appointment can be moved."))
-        if not staff and now > locked.start - settings.CLINIC_CANCELLATION_NOTICE:
+        if not staff and not notice.online_changes_open(locked.start, now=now):
             raise CancellationWindowPassed()
         end = start + timedelta(minutes=treatment.duration_minutes)
+        previous_start = locked.start
         if not allocations:
             raise _unavailable(patient_id=locked.patient_id, start=start, end=end, exclude=locked.pk)
         try:
@@ -465,7 +468,9 @@ def appointment_reschedule(
                     continue
                 if session is not None:
                     clinical.plan_session_booked(session=session, on=_clinic_date(start), by=by)
-                notifications.notify_appointment_rescheduled(appointment=locked, now=now)
+                notifications.notify_appointment_rescheduled(
+                    appointment=locked, now=now, previous_start=previous_start, reason=reason.strip()
+                )
                 return locked
         except OperationalError as error:
             if not _taken(error):
@@ -478,7 +483,7 @@ def _appointment_cancel(*, appointment: Appointment, by: User, staff: bool, reas
     locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if locked.status != Appointment.Status.CONFIRMED:
         raise InvalidState(_("Only a confirmed appointment can be cancelled."))
-    if not staff and now > locked.start - settings.CLINIC_CANCELLATION_NOTICE:
+    if not staff and not notice.online_changes_open(locked.start, now=now):
         raise CancellationWindowPassed()
     locked.status = Appointment.Status.CANCELLED
     locked.cancelled_at = now
@@ -541,7 +546,8 @@ def appointment_check_in(*, appointment: Appointment, by: User, now: datetime | 
         day = _clinic_date(locked.start)
         if _clinic_date(now) != day:
             raise InvalidState(
-                _("Check-in is only possible on the day of the appointment (%(day)s).") % {"day": day.isoformat()}
+                _("Check-in is only possible on the day of the appointment (%(day)s).")
+                % {"day": formats.date_text(day)}
             )
         notifications.notify_appointment_closed(appointment=locked)  # the patient is here: no more reminders
         return _transition(locked, by, {"status": Appointment.Status.CHECKED_IN, "checked_in_at": now})

@@ -27,10 +27,12 @@ from django.utils.translation import get_language
 LOCALES = {"en": "en_HK", "zh-hant": "zh_Hant_HK"}
 # Parts of a date for tight spots (the schedule's column heads): a weekday's name
 # ("Monday", "星期一"; "Mon", "週一"), or a day of a month as the locale writes it
-# (a CLDR skeleton: "7 Dec", "12月7日").
+# (a CLDR skeleton: "7 Dec", "12月7日"), or a day with its weekday for messages
+# ("Mon, 7 Dec 2026" / "2026年12月7日週一"; in subjects "Mon, 7 Dec" / "12月7日週一").
 WEEKDAYS = {"weekday": "EEEE", "weekday_short": "EEE"}
-SKELETONS = {"day_month": "MMMd"}
+SKELETONS = {"day_month": "MMMd", "weekday_date": "yMMMEd", "weekday_day_month": "MMMEd"}
 TIME_PATTERN = "HH:mm"
+WIDTHS = ("short", "medium", "long", "full")
 
 
 def locale(language: str | None = None) -> str:
@@ -69,12 +71,11 @@ def time_text(value: datetime | time, *, language: str | None = None) -> str:
     return dates.format_time(value, TIME_PATTERN, tzinfo=zone, locale=locale(language))
 
 
-def datetime_text(
-    value: datetime, style: Literal["short", "medium", "long", "full"] = "medium", *, language: str | None = None
-) -> str:
+def datetime_text(value: datetime, style: str = "medium", *, language: str | None = None) -> str:
     """A moment in the clinic's zone, "7 Dec 2026, 14:30" / "2026年12月7日 14:30": the
-    day and the time joined as the locale joins them."""
-    joined = str(dates.get_datetime_format(style, locale=locale(language)))
+    day and the time joined as the locale joins them. ``style`` is one of date_text's."""
+    width: Literal["short", "medium", "long", "full"] = style if style in WIDTHS else "medium"  # type: ignore[assignment]
+    joined = str(dates.get_datetime_format(width, locale=locale(language)))
     return joined.replace("{1}", date_text(value, style, language=language)).replace(
         "{0}", time_text(value, language=language)
     )

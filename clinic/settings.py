@@ -347,6 +347,9 @@ LOCALE_PATHS = sorted(path for path in (BASE_DIR / "locale").glob("*") if path.i
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = CLINIC_TIME_ZONE
+# Django's own date, time and number formats agree with clinic/formats.py, so a value
+# that skips the helper still reads "7 Dec 2026, 14:30", never "Dec. 7, 2026, midnight".
+FORMAT_MODULE_PATH = ["clinic.django_formats"]
 
 # --- static and media -------------------------------------------------------
 STATIC_URL = "/static/"

@@ -30,7 +30,7 @@ def clinic_date(value: date | datetime | None, style: str = "medium") -> str:
 
 @register.filter
 def clinic_datetime(value: datetime | None, style: str = "medium") -> str:
-    return formats.datetime_text(value, style) if value else ""  # type: ignore[arg-type]  # a template passes any text
+    return formats.datetime_text(value, style) if value else ""
 
 
 @register.filter

@@ -38,7 +38,7 @@ from django.views.decorators.cache import never_cache
 from django_htmx.http import HttpResponseClientRedirect, push_url
 from django_htmx.middleware import HtmxDetails
 
-from booking import availability, profiles, selectors, services
+from booking import availability, notice, profiles, selectors, services
 from booking.models import Practitioner
 from clinic.errors import Contraindicated, InvalidInput, InvalidState, NotBookable, SlotUnavailable
 from patients.models import HealthDeclaration, Patient
@@ -601,6 +601,9 @@ def _later_step(flow: Flow, context: dict[str, Any]) -> str:
         context["consultation_url"] = consult.url()
     context["treatment_view"] = present.treatment_view(choice.treatment)
     context["notice"] = present.duration_text(settings.CLINIC_CANCELLATION_NOTICE)
+    # Booked this late, the visit is already inside the notice: say so before the
+    # patient confirms, rather than promise online changes the services will refuse.
+    context["inside_notice"] = not notice.online_changes_open(choice.start, now=timezone.now())
     context["notes"] = _notes(request) if request.method == "POST" else ""
     context["when"] = present.when_text(
         choice.start,

@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from booking import profiles, selectors, services
+from booking import notice, profiles, selectors, services
 from booking.calendar import appointment_calendar
 from booking.models import Appointment, Practitioner
 from clinic.errors import ApplicationError, CancellationWindowPassed, Contraindicated, InvalidInput, SlotUnavailable
@@ -256,11 +256,13 @@ def appointments(request: HttpRequest) -> HttpResponse:
 
 
 def _deadline(appointment: Appointment) -> Any:
-    return appointment.start - settings.CLINIC_CANCELLATION_NOTICE
+    return notice.online_change_deadline(appointment.start)
 
 
 def _changeable(appointment: Appointment) -> bool:
-    return appointment.status == Appointment.Status.CONFIRMED and timezone.now() <= _deadline(appointment)
+    return appointment.status == Appointment.Status.CONFIRMED and notice.online_changes_open(
+        appointment.start, now=timezone.now()
+    )
 
 
 def _own(request: HttpRequest, pk: int) -> Appointment:

@@ -1,6 +1,6 @@
 """What the patient receives: both parts, their language, the clinic's local
 time with its zone named, links to manage the booking, and calendar invites
-with a stable UID and a growing SEQUENCE, free of clinical detail."""
+with a stable UID and a growing SEQUENCE, naming the treatment and nothing more clinical."""
 
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ def event(message: mail.EmailMultiAlternatives) -> tuple[Calendar, Any]:
 
 
 def test_the_time_is_clinic_local_with_the_zone_named() -> None:
-    assert format_when(START, "en") == "Mon 14 Jan 2030, 10:30 (Hong Kong time, Asia/Hong_Kong)"
-    assert format_when(START, "zh-hant") == "2030年1月14日（星期一）10:30（香港時間，Asia/Hong_Kong）"
+    assert format_when(START, "en") == "Mon, 14 Jan 2030, 10:30 (Hong Kong time, Asia/Hong_Kong)"
+    assert format_when(START, "zh-hant") == "2030年1月14日週一 10:30（香港時間，Asia/Hong_Kong）"
 
 
 def test_confirmation_in_english(clock: Any, book: Callable, patient: Any) -> None:
@@ -53,7 +53,7 @@ def test_confirmation_in_english(clock: Any, book: Callable, patient: Any) -> No
     row = Notification.objects.get(kind="confirmation")
 
     assert message.to == [patient.email]
-    assert message.subject == "Booked: Mon 14 Jan, 10:30 at Clear Skin Clinic"
+    assert message.subject == "Booked: Mon, 14 Jan, 10:30 at Clear Skin Clinic"
     assert message.extra_headers["X-Clinic-Notification"] == "confirmation"
     assert message.extra_headers["Message-ID"] == row.message_id
     assert message.extra_headers["Content-Language"] == "en"
@@ -61,10 +61,10 @@ def test_confirmation_in_english(clock: Any, book: Callable, patient: Any) -> No
         assert "Chan Tai Man" in part
         assert "Clear Skin Clinic" in part
         assert "Superficial chemical peel" in part
-        assert "Mon 14 Jan 2030, 10:30 (Hong Kong time, Asia/Hong_Kong)" in part
+        assert "Mon, 14 Jan 2030, 10:30 (Hong Kong time, Asia/Hong_Kong)" in part
         assert "Stop retinoid creams 48 hours before." in part
         assert f"http://testserver/appointments/{appointment.pk}/" in part
-        assert "Sun 13 Jan 2030, 10:30 (Hong Kong time, Asia/Hong_Kong)" in part  # online changes until
+        assert "Sun, 13 Jan 2030, 10:30 (Hong Kong time, Asia/Hong_Kong)" in part  # online changes until
 
 
 def test_confirmation_in_traditional_chinese(clock: Any, book: Callable) -> None:
@@ -72,14 +72,15 @@ def test_confirmation_in_traditional_chinese(clock: Any, book: Callable) -> None
     book(patient, START)
     [message] = deliver()
 
-    assert message.subject == "預約確認：1月14日（一）10:30（Clear Skin Clinic）"
+    assert message.subject == "預約確認：1月14日週一 10:30（清膚診所）"
     assert message.extra_headers["Content-Language"] == "zh-Hant"
     for part in (message.body, alternative(message, "text/html")):
         assert "陳大文，你好" in part
-        assert "你在Clear Skin Clinic的預約已確認" in part
+        assert "你在清膚診所的預約已確認" in part
+        assert "香港中環皇后大道中1號12樓" in part
         assert "果酸換膚" in part
         assert "療程前四十八小時停用A酸產品。" in part
-        assert "2030年1月14日（星期一）10:30（香港時間，Asia/Hong_Kong）" in part
+        assert "2030年1月14日週一 10:30（香港時間，Asia/Hong_Kong）" in part
     assert "Superficial chemical peel" not in message.body
 
 
@@ -96,8 +97,11 @@ def test_the_invite_is_a_request_for_a_stable_uid(clock: Any, book: Callable, pa
     assert str(vevent["ORGANIZER"]) == "mailto:bookings@example.com"
     assert str(vevent["ATTENDEE"]) == f"mailto:{patient.email}"
     assert str(vevent["STATUS"]) == "CONFIRMED"
+    # The summary names the treatment (so the visit is recognisable in a calendar);
+    # nothing more clinical travels to calendar services: no pre-care, no practitioner.
+    assert str(vevent["SUMMARY"]) == "Superficial chemical peel at Clear Skin Clinic"
     ics = alternative(message, "text/calendar")
-    for clinical in ("peel", "Peel", "retinoid", "Superficial"):
+    for clinical in ("retinoid", "Stop", appointment.practitioner.name):
         assert clinical not in ics
     assert [a.filename for a in message.attachments] == ["invite.ics"]
 
@@ -119,7 +123,7 @@ def test_a_reschedule_keeps_the_uid_and_raises_the_sequence(
     assert after["UID"] == before["UID"]
     assert after["SEQUENCE"] > before["SEQUENCE"]
     assert after["DTSTART"].dt == START + timedelta(days=1)
-    assert "Tue 15 Jan 2030, 10:30 (Hong Kong time, Asia/Hong_Kong)" in reschedule.body
+    assert "Tue, 15 Jan 2030, 10:30 (Hong Kong time, Asia/Hong_Kong)" in reschedule.body
 
 
 def test_a_cancellation_by_the_clinic_cancels_the_event_and_gives_the_reason(
@@ -158,7 +162,7 @@ def test_a_reminder_has_no_invite_and_says_how_to_stop_reminders(clock: Any, boo
     [reminder] = deliver()
 
     assert reminder.extra_headers["X-Clinic-Notification"] == "reminder"
-    assert reminder.subject == "Reminder: Mon 14 Jan, 10:30 at Clear Skin Clinic"
+    assert reminder.subject == "Reminder: Mon, 14 Jan, 10:30 at Clear Skin Clinic"
     assert "http://testserver/me/" in reminder.body
     assert [kind for _, kind in reminder.alternatives] == ["text/html"]
     assert reminder.attachments == []

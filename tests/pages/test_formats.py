@@ -50,3 +50,25 @@ def test_the_clinic_zone_and_currency_come_from_the_settings(settings) -> None: 
     with translation.override("en"):
         text = engines["django"].from_string(TEMPLATE).render(VALUES)
     assert "6 Dec 2026, 18:30|18:30|" in text and "£3,500.00" in text
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "7 Dec 2026, 02:30|7 Dec 2026|02:30|00:00|12:00"),
+        ("zh-hant", "2026年12月7日 02:30|2026年12月7日|02:30|00:00|12:00"),
+    ],
+)
+def test_djangos_own_formats_agree_with_the_helper(language: str, expected: str) -> None:
+    """The safety net (settings.FORMAT_MODULE_PATH): a value printed bare, or through
+    Django's |date, reads as clinic/formats.py writes it, not "Dec. 7, 2026, midnight"."""
+    from clinic import formats
+
+    template = engines["django"].from_string(
+        "{{ moment }}|{{ day }}|{{ moment|time }}|{{ midnight|time }}|{{ noon|time }}"
+    )
+    with translation.override(language):
+        rendered = template.render({**VALUES, "midnight": time(0, 0), "noon": time(12, 0)})
+        assert rendered == expected
+        assert rendered.split("|")[0] == formats.datetime_text(VALUES["moment"])  # type: ignore[arg-type]
+        assert rendered.split("|")[1] == formats.date_text(VALUES["day"])  # type: ignore[arg-type]

@@ -130,13 +130,15 @@ def _next_free(appointment: Appointment, today: date) -> list[availability.Slot]
     return []
 
 
-def _move_to_next_free(appointment: Appointment, by: Any, today: date) -> tuple[Appointment | None, str]:
+def _move_to_next_free(
+    appointment: Appointment, by: Any, today: date, reason: str = ""
+) -> tuple[Appointment | None, str]:
     last_error = _("No free time in the next four weeks.")
     for slot in _next_free(appointment, today):
         practitioner = Practitioner.objects.get(pk=slot.practitioner_id)
         try:
             moved = services.appointment_reschedule(
-                appointment=appointment, start=slot.start, practitioner=practitioner, by=by, staff=True
+                appointment=appointment, start=slot.start, practitioner=practitioner, by=by, staff=True, reason=reason
             )
         except ApplicationError as error:
             last_error = describe(error)
@@ -173,8 +175,11 @@ def closure(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
                 )
                 return HttpResponseRedirect(request.get_full_path())
             moved = 0
+            # A clinic closure's reason ("Typhoon signal 8") tells the patient why the
+            # visit moved; a practitioner's time off is theirs and is not passed on.
+            told = span.reason if kind == "clinic" else ""
             for item in chosen:
-                done, problem = _move_to_next_free(item, request.user, today)
+                done, problem = _move_to_next_free(item, request.user, today, told)
                 if done is not None:
                     moved += 1
                     results.append({"appointment": item, "moved_to": done.start, "practitioner": done.practitioner})

@@ -35,10 +35,13 @@ def date_param(raw: str | None, errors: list[str], default: date) -> date:
     try:
         day = date.fromisoformat(raw.strip())
     except ValueError:
-        errors.append(_("“%(value)s” is not a date. Showing %(day)s instead.") % {"value": raw[:20], "day": default})
+        errors.append(
+            _("“%(value)s” is not a date. Showing %(day)s instead.")
+            % {"value": raw[:20], "day": formats.date_text(default)}
+        )
         return default
     if abs((day - default).days) > 3660:
-        errors.append(_("That date is too far away. Showing %(day)s instead.") % {"day": default})
+        errors.append(_("That date is too far away. Showing %(day)s instead.") % {"day": formats.date_text(default)})
         return default
     return day
 
