@@ -10,6 +10,7 @@ urlpatterns = [
     path("treatments/<slug:slug>/", views.treatment, name="treatment"),
     path("book/", flow.book, name="book"),
     path("accounts/register/", views.register, name="register"),
+    path("accounts/register/check/", views.register_check, name="register_check"),
     path("me/health/", views.questionnaire, name="questionnaire"),
     path("appointments/", views.appointments, name="appointments"),
     path("appointments/<int:pk>/", views.appointment, name="appointment"),
