@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import messages
+from django.contrib.messages.storage.base import BaseStorage
 from django.http import HttpRequest, HttpResponseBase
 from django_htmx.http import trigger_client_event
 
@@ -31,9 +32,9 @@ class HtmxMessagesMiddleware:
         if any(header in response for header in ELSEWHERE):
             return response
         storage = messages.get_messages(request)
-        if storage.used:  # the fragment showed them itself
+        if not isinstance(storage, BaseStorage) or storage.used:  # none, or the fragment showed them itself
             return response
         pending = [{"message": str(message), "tags": message.tags} for message in storage]
         if pending:
-            trigger_client_event(response, EVENT, {"messages": pending})  # type: ignore[type-var]
+            trigger_client_event(response, EVENT, {"messages": pending})
         return response

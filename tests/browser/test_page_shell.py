@@ -131,7 +131,9 @@ def test_brand_comes_from_settings(page: Any, base_url: str, settings: Any, shot
     expected = brand.palette("#7a2e8e")["accent"]
     accent = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--accent').trim()")
     assert accent == expected
-    link_colour = page.evaluate("getComputedStyle(document.querySelector('a.button.primary, .button.primary')).backgroundColor")
+    link_colour = page.evaluate(
+        "getComputedStyle(document.querySelector('a.button.primary, .button.primary')).backgroundColor"
+    )
     red, green, blue = (int(expected[i : i + 2], 16) for i in (1, 3, 5))
     assert link_colour == f"rgb({red}, {green}, {blue})"
     logo = page.locator("header .brand img")
