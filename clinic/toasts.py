@@ -6,6 +6,7 @@ which clinic.js turns into toasts in the page's live region."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -16,6 +17,13 @@ from django_htmx.http import trigger_client_event
 EVENT = "clinic:messages"
 # An answer that sends the browser elsewhere leaves the messages for the page it goes to.
 ELSEWHERE = ("HX-Redirect", "HX-Location", "HX-Refresh")
+
+
+def _plain_names_as_json(response: HttpResponseBase) -> None:
+    """``HX-Trigger: a, b`` (event names) as the JSON form, which can take one more event."""
+    value = response.headers.get("HX-Trigger", "").strip()
+    if value and not value.startswith("{"):
+        response.headers["HX-Trigger"] = json.dumps({name.strip(): {} for name in value.split(",") if name.strip()})
 
 
 class HtmxMessagesMiddleware:
@@ -36,5 +44,6 @@ class HtmxMessagesMiddleware:
             return response
         pending = [{"message": str(message), "tags": message.tags} for message in storage]
         if pending:
+            _plain_names_as_json(response)
             trigger_client_event(response, EVENT, {"messages": pending})
         return response

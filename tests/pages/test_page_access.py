@@ -30,6 +30,7 @@ PUBLIC = {
     "site:treatment",
     "site:book",
     "site:register",
+    "site:register_check",  # one registration field checked as it is left (POST only)
     "account:login",
     "account:logout",
     "account:password_reset",

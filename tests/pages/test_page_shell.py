@@ -93,6 +93,18 @@ def test_an_htmx_answer_carries_the_messages_nobody_showed() -> None:
     assert request._messages.used  # type: ignore[attr-defined]  # so they are not shown again on the next page
 
 
+def test_a_plain_event_name_of_the_view_is_kept_beside_the_messages() -> None:
+    def view(request: HttpRequest) -> HttpResponse:
+        messages.warning(request, "Closed that day.")
+        response = HttpResponse("<p>fragment</p>")
+        response["HX-Trigger"] = "schedule-changed, panel-closed"
+        return response
+
+    trigger = json.loads(_answer(_request(htmx=True), view)["HX-Trigger"])
+    assert set(trigger) == {"schedule-changed", "panel-closed", EVENT}
+    assert trigger[EVENT]["messages"][0]["tags"] == "warning"
+
+
 def test_messages_a_fragment_showed_or_a_redirect_leaves_are_not_sent_again() -> None:
     def shown(request: HttpRequest) -> HttpResponse:
         messages.info(request, "Shown in place.")
