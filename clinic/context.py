@@ -10,6 +10,8 @@ from django.http import HttpRequest
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from clinic import brand
+
 
 def time_zone_label() -> str:
     """The clinic's zone as patients read it, e.g. "Hong Kong time (Asia/Hong_Kong)"."""
@@ -29,4 +31,7 @@ def clinic(request: HttpRequest) -> dict[str, Any]:
         "clinic_time_zone": settings.CLINIC_TIME_ZONE,
         "clinic_time_zone_label": time_zone_label(),
         "clinic_currency": settings.CLINIC_CURRENCY,
+        "clinic_logo_url": brand.logo_url(),
+        "clinic_favicon_url": brand.favicon_url(),
+        "clinic_brand_css_url": brand.stylesheet_url(),
     }

@@ -137,6 +137,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Messages added while answering an htmx request travel with the answer (toasts).
+    "clinic.toasts.HtmxMessagesMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "axes.middleware.AxesMiddleware",
     # Staff sessions: signed out after STAFF_IDLE_TIMEOUT idle, then the second

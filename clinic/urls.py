@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from clinic import views
+from clinic import brand, views
 from clinic.schema import DocsView, SchemaView
 from portal.account import views as account_views
 
@@ -19,6 +19,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", views.healthz, name="healthz"),
     path("readyz/", views.readyz, name="readyz"),
+    # The brand: the accent as CSS custom properties (no inline styles under the CSP), and
+    # /favicon.ico for the browsers and tools that ask for it whatever the page links.
+    path("brand.css", brand.brand_css, name="brand_css"),
+    path("favicon.ico", brand.favicon, name="favicon"),
     path("api/v1/", include(api_v1)),
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     # Staff workspace: the schedule and lists, then the patient chart.

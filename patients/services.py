@@ -64,6 +64,21 @@ def _check_password(password: str, user: User | None = None) -> None:
         raise InvalidInput(_("Choose a stronger password."), fields={"password": list(error.messages)}) from None
 
 
+def _new_patient_user(*, email: str, full_name: str) -> User:
+    return User(username=email, email=email, first_name=full_name[:150])
+
+
+def registration_password_problems(*, password: str, email: str = "", full_name: str = "") -> list[str]:
+    """What is wrong with a new patient's password, in the active language (empty when
+    nothing is): the same check ``patient_register`` makes, for forms that tell the
+    patient early (as a field is left, and with every other error on submit)."""
+    try:
+        validate_password(password, user=_new_patient_user(email=email.strip().lower(), full_name=full_name))
+    except ValidationError as error:
+        return [str(message) for message in error.messages]
+    return []
+
+
 @transaction.atomic
 def patient_register(
     *, email: str, password: str, full_name: str, date_of_birth: date, phone: str, preferred_language: str
@@ -78,7 +93,7 @@ def patient_register(
             _("This email is already registered. Use “Forgot password” to sign in or claim your record."),
             fields={"email": [_("This email is already registered.")]},
         )
-    user = User(username=email, email=email, first_name=full_name[:150])
+    user = _new_patient_user(email=email, full_name=full_name)
     _check_password(password, user)
     user.set_password(password)
     try:

@@ -15,6 +15,7 @@ from clinic.api import ScopedThrottle
 from clinic.errors import ApplicationError, InvalidInput
 from clinic.pages import BoundedMultipleChoiceField
 from patients.models import Allergy, HealthDeclaration, Language
+from patients.services import registration_password_problems
 from patients.validators import normalize_phone
 
 YES_NO = [("yes", _("Yes")), ("no", _("No"))]
@@ -90,6 +91,28 @@ class RegisterForm(Form):
             return normalize_phone(self.cleaned_data["phone"])
         except ValidationError as error:
             raise ValidationError(error.messages) from None
+
+    def clean(self) -> dict[str, Any]:
+        # The service's password rules, here too, so a weak password is reported with
+        # every other mistake at once rather than after they are all fixed.
+        cleaned = super().clean() or {}
+        password = cleaned.get("password")
+        if password:
+            problems = registration_password_problems(
+                password=password,
+                email=cleaned.get("email") or str(self.data.get("email", "")),
+                full_name=cleaned.get("full_name") or str(self.data.get("full_name", "")),
+            )
+            for problem in problems:
+                self.add_error("password", problem)
+        return cleaned
+
+    def field_errors(self, name: str) -> list[str]:
+        """The errors of one field as typed so far (the page checks a field as it is left)."""
+        if name not in self.fields or not str(self.data.get(name, "")).strip():
+            return []
+        self.is_valid()
+        return [str(message) for message in self.errors.get(name, [])]
 
     def refuse_too_many(self) -> None:
         self.add_error(None, _("Too many sign-ups from here. Please try again in an hour, or call the clinic."))

@@ -11,6 +11,7 @@ urlpatterns = [
     path("practitioners/<int:pk>/photo/<str:name>", views.practitioner_photo, name="practitioner_photo"),
     path("book/", flow.book, name="book"),
     path("accounts/register/", views.register, name="register"),
+    path("accounts/register/check/", views.register_check, name="register_check"),
     path("me/health/", views.questionnaire, name="questionnaire"),
     path("appointments/", views.appointments, name="appointments"),
     path("appointments/<int:pk>/", views.appointment, name="appointment"),

@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -148,6 +148,16 @@ def register(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Welcome! Your account is ready."))
             return redirect(target)
     return render(request, "site/register.html", {"form": form, "next": target})
+
+
+@never_cache
+@require_POST
+def register_check(request: HttpRequest) -> JsonResponse:
+    """One field of the registration form, checked as the patient leaves it (site.js):
+    the same form and password rules as the submit, in the patient's language. Creates
+    nothing and says nothing about which emails are registered."""
+    name = request.POST.get("field", "")
+    return JsonResponse({"field": name, "errors": RegisterForm(request.POST).field_errors(name)})
 
 
 @never_cache

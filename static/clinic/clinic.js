@@ -1,6 +1,105 @@
 // Small behaviours shared by every page. Served from 'self' (no inline scripts: the CSP forbids them).
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");
+
+  // The header's menu button (staff pages below desktop width): opens and closes the menu;
+  // Esc or a click elsewhere closes it and gives focus back to the button.
+  function menu() {
+    var toggle = document.querySelector("[data-menu-toggle]");
+    var nav = toggle && document.getElementById(toggle.getAttribute("aria-controls"));
+    return toggle && nav ? { toggle: toggle, nav: nav } : null;
+  }
+  function setMenu(open, refocus) {
+    var m = menu();
+    if (!m) return;
+    m.toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    m.nav.classList.toggle("open", open);
+    if (!open && refocus) m.toggle.focus();
+  }
+  document.addEventListener("click", function (event) {
+    var m = menu();
+    if (!m) return;
+    if (m.toggle.contains(event.target)) {
+      setMenu(m.toggle.getAttribute("aria-expanded") !== "true", false);
+    } else if (m.nav.classList.contains("open") && !m.nav.contains(event.target)) {
+      setMenu(false, false);
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    var m = menu();
+    if (event.key === "Escape" && m && m.nav.classList.contains("open")) setMenu(false, true);
+  });
+
+  // Toasts: the page's messages and those an htmx answer sends (HX-Trigger "clinic:messages",
+  // clinic/toasts.py) appear in the polite live region. They are put in after the page has
+  // loaded, so screen readers announce them; they leave after a while unless they are errors,
+  // and never while the pointer or focus is on them.
+  var TOAST_MS = 8000;
+  function toastRegion() {
+    var region = document.getElementById("toasts");
+    if (!region) {
+      region = document.createElement("div");
+      region.id = "toasts";
+      region.className = "toasts";
+      region.setAttribute("role", "status");
+      region.setAttribute("aria-live", "polite");
+      document.body.appendChild(region);
+    }
+    return region;
+  }
+  function dismiss(toast) {
+    if (!toast.parentNode) return;
+    toast.classList.add("leaving");
+    window.setTimeout(function () { if (toast.parentNode) toast.parentNode.removeChild(toast); }, 220);
+  }
+  function schedule(toast) {
+    if (/\b(error|warning)\b/.test(toast.className)) return; // these wait for the reader
+    var timer = null;
+    function start() { timer = window.setTimeout(function () { dismiss(toast); }, TOAST_MS); }
+    function stop() { if (timer) window.clearTimeout(timer); timer = null; }
+    toast.addEventListener("mouseenter", stop);
+    toast.addEventListener("mouseleave", start);
+    toast.addEventListener("focusin", stop);
+    toast.addEventListener("focusout", function (event) { if (!toast.contains(event.relatedTarget)) start(); });
+    start();
+  }
+  function showToast(text, tags) {
+    var toast = document.createElement("div");
+    toast.className = "toast " + (tags || "info");
+    toast.setAttribute("data-toast", "");
+    var p = document.createElement("p");
+    p.textContent = text;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("data-toast-close", "");
+    close.setAttribute("aria-label", document.body.getAttribute("data-dismiss-label") || "Dismiss");
+    close.textContent = "\u00d7";
+    toast.appendChild(p);
+    toast.appendChild(close);
+    toastRegion().appendChild(toast);
+    schedule(toast);
+  }
+  window.clinicToast = showToast;
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest && event.target.closest("[data-toast-close]");
+    if (close) dismiss(close.closest("[data-toast]"));
+  });
+  document.addEventListener("clinic:messages", function (event) {
+    var list = (event.detail && event.detail.messages) || [];
+    list.forEach(function (m) { showToast(m.message, m.tags); });
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var region = document.getElementById("toasts");
+    if (!region) return;
+    var rendered = Array.prototype.slice.call(region.querySelectorAll("[data-toast]"));
+    rendered.forEach(function (toast) { region.removeChild(toast); });
+    // Put back a moment later: a live region announces what changes in it, not what it held at load.
+    window.setTimeout(function () {
+      rendered.forEach(function (toast) { region.appendChild(toast); schedule(toast); });
+    }, 150);
+  });
 
   // Esc closes an open <dialog>; a [data-close-dialog] button closes its dialog.
   document.addEventListener("click", function (event) {

@@ -38,7 +38,7 @@ def test_a_receptionist_enters_a_paper_declaration_in_chinese(page: Any, base_ur
     # No clinical section for the front desk.
     expect(page.locator("#assessments")).to_have_count(0)
     expect(page.locator("#photos")).to_have_count(0)
-    expect(page.locator("img")).to_have_count(0)
+    expect(page.locator("main img")).to_have_count(0)
     shot("chart-in-chinese")
 
     page.locator(".risks").get_by_role("link", name="從紙本表格輸入").click()

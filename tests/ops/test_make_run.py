@@ -98,9 +98,9 @@ def test_make_run_starts_its_worker_again_when_it_dies(
     server = serve("bin/run-dev", REDIS_URL=private_redis.url, EMAIL_URL=smtp.url)
     celery_log = server.var_dir / "log" / "celery.log"
     wait_until(lambda: celery_log.exists() and " ready." in celery_log.read_text(), timeout=60, what="the worker")
-    group = os.getpgid(server.process.pid)
+    session = server.process.pid  # bin/run-dev starts the worker in a process group of its own, in its session
     worker_pids = subprocess.run(
-        ["pgrep", "-g", str(group), "-f", "celery -A clinic worker"], capture_output=True, text=True, check=True
+        ["pgrep", "-s", str(session), "-f", "celery -A clinic worker"], capture_output=True, text=True, check=True
     ).stdout.split()
     assert worker_pids
     subprocess.run(["kill", "-9", *worker_pids], check=True)  # a crash: no warm shutdown

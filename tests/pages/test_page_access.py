@@ -32,6 +32,7 @@ PUBLIC = {
     "site:register",
     # A practitioner's photo: public content, like the treatment page it appears on.
     "site:practitioner_photo",
+    "site:register_check",  # one registration field checked as it is left (POST only)
     "account:login",
     "account:logout",
     "account:password_reset",
