@@ -96,8 +96,8 @@ def test_receptionist_books_a_patient_and_checks_them_in(page: Any, base_url: st
     shot("checked-in")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
-    # Focus is back on the appointment, although the grid behind the dialog was redrawn.
-    expect(block).to_be_focused()
+    # Focus is back on the appointment's link, although the grid behind the dialog was redrawn.
+    expect(block.get_by_role("link", name=re.compile("Wing Lee"))).to_be_focused()
     appointment.refresh_from_db()
     assert appointment.status == Appointment.Status.CHECKED_IN
     assert not [e for e in errors if "Content Security Policy" in e], errors
