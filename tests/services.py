@@ -123,7 +123,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if REDIS_ERROR:
         raise pytest.UsageError(REDIS_ERROR)
     if hasattr(config, "workerinput"):
-        return  # an xdist worker: the controller compiled the catalogues before starting it
+        return  # an xdist worker: the controller did the rest before starting it
+    # pytest-playwright empties its output folder at each session's first test,
+    # which under xdist means every worker, deleting what the others have saved
+    # already; tests/conftest.py turns that off and it is done once, here.
+    shutil.rmtree(config.getoption("--output", "test-results"), ignore_errors=True)
     # The pages' translations are compiled from locale/**/django.po (no system gettext needed).
     from clinic.i18n import compile_catalogues
 
