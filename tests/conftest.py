@@ -5,6 +5,13 @@ import pytest
 from tests.services import HAS_POSTGRES
 
 
+@pytest.fixture(scope="session", autouse=True)
+def delete_output_dir() -> None:
+    """Replaces pytest-playwright's fixture of this name, which empties
+    test-results/ at each session's first test: under xdist every worker would,
+    deleting the others' screenshots. tests/services.py empties it once, first."""
+
+
 @pytest.fixture
 def on_postgres() -> bool:
     return HAS_POSTGRES

@@ -5,6 +5,12 @@ like ``make test``: ``DATABASE_URL`` / ``REDIS_URL`` when set, else PostgreSQL
 and Redis on localhost when they answer, else SQLite, with the tests that need
 the servers skipped with a visible reason. ``CLINIC_REQUIRE_SERVICES=1`` (CI)
 turns those skips into failures.
+
+Under pytest-xdist (``bin/run-tests`` runs ``-n``) each worker is its own
+process with its own test database (pytest-django suffixes the name with the
+worker id), its own Redis database (the base one plus the worker's number, so
+one worker's Celery workers never take another's tasks, and ``flushdb`` only
+clears its own) and its own media folder.
 """
 
 from __future__ import annotations
@@ -14,12 +20,18 @@ import os
 import shutil
 import socket
 import tempfile
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/clinic"
-# Its own database number, so a `make run` worker on db 0 never takes test tasks.
-LOCAL_REDIS = "redis://127.0.0.1:6379/13"
+# Its own database numbers, so a `make run` worker on db 0 never takes test
+# tasks: xdist's workers use 12, 13, 14 and 15 (see _redis_for_worker).
+LOCAL_REDIS = "redis://127.0.0.1:6379/12"
+REDIS_DATABASES = 16  # redis-server's default `databases`
+# "gw0", "gw1", ... in an xdist worker; None in a serial run and in xdist's controller.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+WORKER_INDEX = int(WORKER.removeprefix("gw")) if WORKER else 0
 
 
 def _answers(host: str, port: int) -> bool:
@@ -28,6 +40,19 @@ def _answers(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _redis_for_worker(url: str, index: int) -> str:
+    """The base Redis URL's database number plus the worker's index."""
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    database = base + index
+    if database >= REDIS_DATABASES:
+        raise RuntimeError(
+            f"xdist worker {index} would use Redis database {database} (REDIS_URL {url} plus its number), "
+            f"past the server's {REDIS_DATABASES}: point REDIS_URL at a lower database or run fewer workers"
+        )
+    return urlunsplit(parts._replace(path=f"/{database}"))
 
 
 def _postgres_usable() -> bool:
@@ -52,13 +77,24 @@ os.environ.setdefault("STATIC_MANIFEST", "0")
 # pytest-django collects the mail in memory anyway.
 os.environ.setdefault("EMAIL_URL", "locmem://")
 # Uploaded photos go to a throw-away folder, never the real var/media.
+# xdist's workers inherit the controller's environment (this module ran there
+# first): each takes a folder of its own inside the controller's.
 if "CLINIC_MEDIA_ROOT" not in os.environ:
     os.environ["CLINIC_MEDIA_ROOT"] = tempfile.mkdtemp(prefix="clinic-test-media-")
     atexit.register(shutil.rmtree, os.environ["CLINIC_MEDIA_ROOT"], ignore_errors=True)
+if WORKER:
+    os.environ["CLINIC_MEDIA_ROOT"] = os.path.join(os.environ["CLINIC_MEDIA_ROOT"], WORKER)
+    os.makedirs(os.environ["CLINIC_MEDIA_ROOT"], exist_ok=True)
 if "DATABASE_URL" not in os.environ and _postgres_usable():
     os.environ["DATABASE_URL"] = LOCAL_POSTGRES
 if "REDIS_URL" not in os.environ and _answers("127.0.0.1", 6379):
     os.environ["REDIS_URL"] = LOCAL_REDIS
+REDIS_ERROR = ""
+if WORKER and os.environ.get("REDIS_URL", "").startswith(("redis://", "rediss://")):
+    try:
+        os.environ["REDIS_URL"] = _redis_for_worker(os.environ["REDIS_URL"], WORKER_INDEX)
+    except RuntimeError as error:
+        REDIS_ERROR = str(error)
 
 HAS_POSTGRES = os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
 HAS_REDIS = os.environ.get("REDIS_URL", "").startswith(("redis://", "rediss://"))
@@ -70,7 +106,11 @@ HAS_CHROMIUM = os.access(CHROMIUM, os.X_OK)
 def pytest_report_header(config: pytest.Config) -> list[str]:
     database = "PostgreSQL" if HAS_POSTGRES else "SQLite"
     broker = "Redis" if HAS_REDIS else "none (filesystem transport)"
-    return [f"clinic services: database {database}, broker {broker}, required: {REQUIRE_SERVICES}"]
+    lines = [f"clinic services: database {database}, broker {broker}, required: {REQUIRE_SERVICES}"]
+    workers = getattr(config.option, "numprocesses", None)
+    if workers:
+        lines.append(f"clinic services: {workers} xdist workers, each with its own test database and Redis database")
+    return lines
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -80,6 +120,14 @@ def pytest_configure(config: pytest.Config) -> None:
             + " and ".join(n for n, ok in (("PostgreSQL", HAS_POSTGRES), ("Redis", HAS_REDIS)) if not ok)
             + " did not answer: start them or set DATABASE_URL / REDIS_URL."
         )
+    if REDIS_ERROR:
+        raise pytest.UsageError(REDIS_ERROR)
+    if hasattr(config, "workerinput"):
+        return  # an xdist worker: the controller did the rest before starting it
+    # pytest-playwright empties its output folder at each session's first test,
+    # which under xdist means every worker, deleting what the others have saved
+    # already; tests/conftest.py turns that off and it is done once, here.
+    shutil.rmtree(config.getoption("--output", "test-results"), ignore_errors=True)
     # The pages' translations are compiled from locale/**/django.po (no system gettext needed).
     from clinic.i18n import compile_catalogues
 

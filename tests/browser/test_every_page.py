@@ -1,29 +1,200 @@
-"""Every page, as each kind of user sees it on a 360 px phone, against the demo clinic.
+"""Every page, as each kind of user sees it, at a phone's and two desks' widths.
 
-The demo data (``seed_demo`` with its history) gives each page something real
-to show: Emily Cheung's assessments, photos and plan, today's appointments.
-For each page: it answers 200, nothing is wider than the screen, the browser
-reports no content-security-policy violation or failed request, and the page
-is screenshotted (test-results/). The Traditional Chinese pass also checks that
-no English is left on the patient's pages.
+The list of pages is checked against the URL configuration: every named route
+of the patient site and the staff workspace is either visited here or excluded
+below with its reason, so a new page cannot be forgotten.
+
+The demo clinic (``seed_demo`` with its history, seeded once per test) gives
+each page something real to show: Emily Cheung's assessments, photos and plan,
+today's appointments. Each role and language has one browser context that signs
+in once; for each page and width (390, 1280 and 1920 px) the page answers 200,
+the document is no wider than the window (and still fits at 360 px), the
+browser reports no content-security-policy violation, failed request or
+console error, axe-core finds no WCAG 2.2 A/AA violation, and a full-page
+screenshot is saved as test-results/pages/<role>/<language>/<page>-<width>.png.
+The Traditional Chinese pass also checks that no English is left on the pages
+patients see.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from io import StringIO
 from typing import Any
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.contrib.auth.tokens import default_token_generator
 from django.core.management import call_command
+from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import expect
 
-from booking.models import Appointment
+from booking.models import Appointment, ClinicClosure
 from patients.models import Patient
+from tests.browser.conftest import OUTPUT
+from tests.factories import AppointmentFactory
 from tests.pages.helpers import english_words
 from treatments.models import TreatmentPlan
 
 DEMO_PASSWORD = "clinic-demo"
+WIDTHS = (390, 1280, 1920)
+NARROWEST = 360  # ux.md: nothing breaks at 360 px; checked by resizing the 390 px page
+HEIGHT = {390: 844, 1280: 800, 1920: 1080}
+WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
+# The URL namespaces of the pages people see: the patient site and the staff workspace.
+PAGE_NAMESPACES = ("site", "account", "staff", "chart", "security")
+
+ANONYMOUS, PATIENT, RECEPTION, DOCTOR, MANAGER = "anonymous", "patient", "reception", "doctor", "manager"
+SIGN_IN = {
+    PATIENT: "patient@example.com",
+    RECEPTION: "reception@example.com",
+    DOCTOR: "doctor@example.com",
+    MANAGER: "manager@example.com",
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    route: str  # the URL's "namespace:name"
+    path: str  # filled in from the demo's ids (see ``demo``)
+    roles: tuple[str, ...]
+    label: str = ""  # the screenshot's name when one route is shown in several states
+
+    @property
+    def name(self) -> str:
+        return self.label or self.route.replace(":", "-")
+
+
+STAFF = (RECEPTION, DOCTOR, MANAGER)
+PAGES = [
+    # The public site, before signing in.
+    Page("site:home", "/", (ANONYMOUS, PATIENT)),
+    Page("site:treatments", "/treatments/", (ANONYMOUS, PATIENT)),
+    Page("site:treatment", "/treatments/pico-laser/", (ANONYMOUS, PATIENT)),
+    Page("site:register", "/accounts/register/", (ANONYMOUS,)),
+    Page("account:login", "/accounts/login/", (ANONYMOUS,)),
+    Page("account:password_reset", "/accounts/password-reset/", (ANONYMOUS,)),
+    Page("account:password_reset_confirm", "/account/reset/{reset_uid}/{reset_token}/", (ANONYMOUS,)),
+    Page("account:email_change_confirm", "/me/email/confirm/{email_token}/", (ANONYMOUS,)),
+    # The patient's own pages.
+    Page("site:book", "/book/?treatment=pico-laser&practitioner=any", (PATIENT,)),
+    Page("site:appointments", "/appointments/", (PATIENT,)),
+    Page("site:appointment", "/appointments/{appointment}/", (PATIENT,)),
+    Page("site:reschedule", "/appointments/{upcoming}/reschedule/", (PATIENT,)),
+    Page("site:questionnaire", "/me/health/", (PATIENT,)),
+    Page("account:profile", "/me/", (PATIENT,)),
+    Page("account:password_change", "/me/password/", (PATIENT,)),
+    Page("account:email_change", "/me/email/", (PATIENT,)),
+    Page("account:devices", "/me/devices/", (PATIENT,)),
+    Page("account:access_log", "/me/access-log/", (PATIENT,)),
+    Page("account:export", "/me/export/", (PATIENT,)),
+    Page("account:progress", "/progress/", (PATIENT,)),
+    Page("account:plan", "/plans/{plan}/", (PATIENT,)),
+    # The workspace: every staff role sees the schedule and the chart.
+    Page("staff:schedule", "/staff/", STAFF),
+    Page("staff:schedule", "/staff/?date={today_date}&view=week", (RECEPTION,), label="staff-schedule-week"),
+    Page("staff:schedule", "/staff/?by=room", (RECEPTION,), label="staff-schedule-rooms"),
+    Page("staff:appointment", "/staff/appointments/{today}/", (RECEPTION, DOCTOR)),
+    Page("staff:appointment_reschedule", "/staff/appointments/{today}/reschedule/", (RECEPTION,)),
+    Page("staff:book", "/staff/book/", (RECEPTION,)),
+    Page("staff:closures", "/staff/closures/", (RECEPTION,)),
+    Page("staff:closure", "/staff/closures/clinic/{closure}/", (RECEPTION,)),
+    Page("staff:due", "/staff/due/", (RECEPTION,)),
+    Page("staff:no_shows", "/staff/no-shows/", (RECEPTION,)),
+    Page("staff:failed_notifications", "/staff/notifications/failed/", (RECEPTION,)),
+    Page("chart:patients", "/staff/patients/", (RECEPTION,)),
+    Page("chart:patient_new", "/staff/patients/new/", (RECEPTION,)),
+    Page("chart:patient", "/staff/patients/{emily}/", STAFF),
+    Page("chart:patient_edit", "/staff/patients/{emily}/edit/", (RECEPTION,)),
+    Page("chart:declaration_new", "/staff/patients/{emily}/declarations/new/", (RECEPTION,)),
+    Page("security:settings", "/staff/second-factor/settings/", (RECEPTION, DOCTOR)),
+    # Clinicians' pages.
+    Page("chart:assessment_new", "/staff/patients/{emily}/assessments/new/", (DOCTOR,)),
+    Page("chart:assessment_correct", "/staff/patients/{emily}/assessments/{assessment}/correct/", (DOCTOR,)),
+    Page("chart:plan_new", "/staff/patients/{emily}/plans/new/", (DOCTOR,)),
+    Page("chart:session_record", "/staff/appointments/{today}/record/", (DOCTOR,)),
+    # The manager's.
+    Page("chart:access_log", "/staff/access-log/", (MANAGER,)),
+    Page("chart:access_log", "/staff/access-log/?actor={manager}", (MANAGER,), label="chart-access_log-actor"),
+    Page("chart:access_log_patient", "/staff/patients/{emily}/access-log/", (MANAGER,)),
+    Page("chart:erase", "/staff/patients/{emily}/erase/", (MANAGER,)),
+]
+
+# Named routes of those namespaces that are not pages to look at, and why.
+EXCLUDED = {
+    "site:appointment_ics": "a calendar file, not a page (tests/pages check its content)",
+    "site:cancel": "POST only: the cancel button on the appointment page",
+    "account:logout": "POST only: the header's sign-out button",
+    "account:export_download": "a zip download, not a page (tests/privacy)",
+    "account:device_sign_out": "POST only: a button on the devices page",
+    "account:devices_sign_out_others": "POST only: a button on the devices page",
+    "account:photo": "an image file shown inside the progress page",
+    "staff:appointment_check_in": "POST only: a button on the appointment and the schedule",
+    "staff:appointment_no_show": "POST only: a button on the appointment and the schedule",
+    "staff:appointment_cancel": "POST only: a form on the appointment page",
+    "staff:patient_search": "an htmx fragment inside the booking page",
+    "staff:patient_new": "POST only: the new-patient form inside the booking page",
+    "staff:notification_send_again": "POST only: a button on the failed-emails list",
+    "chart:export": "a zip download, not a page (tests/privacy)",
+    "chart:photo": "an image file shown inside the chart",
+    "chart:assessment_score": "POST only: the htmx score inside the assessment form",
+    "chart:plan_cancel": "POST only: a button on the chart",
+    "security:reset": "POST only: a manager's button",
+    # Shown only to staff whose second factor is not yet passed, which every
+    # other test here has (tests/conftest.py); tests/browser/test_second_factor.py
+    # walks through them.
+    "security:verify": "only before the second factor is passed: test_second_factor.py",
+    "security:enrol": "only before the second factor is set up: test_second_factor.py",
+    "security:recovery_codes": "only right after setting up the second factor: test_second_factor.py",
+}
+
+
+# Problems seen today on pages other engineers are changing right now (issue 16):
+# (pattern the problem line matches, roles it shows for, why and who fixes it).
+# Tolerated so every other page stays checked. Neither shows on every run (the
+# browser asks for the icon when it pleases; the table overflows with some
+# data), so a vanished entry cannot fail the test: delete it with the fix.
+KNOWN_PROBLEMS = [
+    (
+        r"console Failed to load resource: .*404.* at .*/favicon\.ico",
+        (ANONYMOUS, PATIENT, *STAFF),
+        "no favicon link: the browser asks for /favicon.ico (issue 16, brand: templates/base.html)",
+    ),
+    (
+        r"/staff/patients/\d+/ \[[a-z-]+, 390px\]: axe scrollable-region-focusable .*#history > \.table-wrap",
+        STAFF,
+        "the chart's history table scrolls at 390 px and cannot take focus (issue 16, chart: templates/chart/)",
+    ),
+]
+
+
+def _named_routes(patterns: list[URLPattern | URLResolver], namespace: str = "") -> Iterator[str]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}:{pattern.namespace}".strip(":") if pattern.namespace else namespace
+            yield from _named_routes(pattern.url_patterns, inner)
+        elif pattern.name and namespace in PAGE_NAMESPACES:
+            yield f"{namespace}:{pattern.name}"
+
+
+def test_every_named_page_route_is_visited_or_excluded_with_a_reason() -> None:
+    routes = set(_named_routes(get_resolver().url_patterns))
+    assert routes, "no page routes found: has a namespace been renamed?"
+    visited = {page.route for page in PAGES}
+    forgotten = routes - visited - set(EXCLUDED)
+    assert not forgotten, f"pages neither in PAGES nor in EXCLUDED (with a reason): {sorted(forgotten)}"
+    stale = (visited | set(EXCLUDED)) - routes
+    assert not stale, f"listed but no longer in the URL configuration: {sorted(stale)}"
+    assert not visited & set(EXCLUDED), "a route is both visited and excluded"
+    for role in (ANONYMOUS, PATIENT, *STAFF):  # one screenshot must not overwrite another
+        names = [item.name for item in PAGES if role in item.roles]
+        assert len(names) == len(set(names)), f"{role}: two pages would share a screenshot name: {names}"
 
 
 @pytest.fixture
@@ -32,11 +203,42 @@ def demo(settings: Any) -> dict[str, Any]:
     call_command("seed_demo", stdout=StringIO())
     settings.DEBUG = False
     emily = Patient.objects.get(user__username="patient@example.com")
+    latest = Appointment.objects.filter(patient=emily).order_by("-start").first()  # in the past
+    today = Appointment.objects.filter(start__date__gte=timezone.localdate()).order_by("start").first()
+    assert today is not None, "the demo has no appointment from today on"
+    # The demo leaves Emily nothing ahead to move: give her a visit with the
+    # treatment, practitioner and room of another, weeks after the demo's bookings.
+    ahead = timezone.localtime(today.start).replace(hour=10, minute=0) + timedelta(weeks=9)
+    ahead += timedelta(days=(7 - ahead.weekday()) % 7)  # a Monday
+    upcoming = AppointmentFactory(
+        patient=emily, treatment=today.treatment, practitioner=today.practitioner, room=today.room, start=ahead
+    )
     return {
         "emily": emily,
-        "appointment": Appointment.objects.filter(patient=emily).order_by("-start").first(),
+        "appointment": latest,
         "plan": TreatmentPlan.objects.filter(patient=emily).first(),
-        "today": Appointment.objects.filter(start__date__gte=timezone.localdate()).order_by("start").first(),
+        "today": today,
+        "upcoming": upcoming,
+    }
+
+
+def _ids(demo: dict[str, Any]) -> dict[str, Any]:
+    from django.contrib.auth.models import User
+
+    emily = demo["emily"]
+    return {
+        "emily": emily.pk,
+        "appointment": demo["appointment"].pk,
+        "upcoming": demo["upcoming"].pk,
+        "plan": demo["plan"].pk,
+        "today": demo["today"].pk,
+        "today_date": timezone.localtime(demo["today"].start).date().isoformat(),
+        "assessment": emily.assessments.first().pk,
+        "closure": ClinicClosure.objects.order_by("start").first().pk,  # type: ignore[union-attr]
+        "manager": User.objects.get(username=SIGN_IN[MANAGER]).pk,
+        "reset_uid": urlsafe_base64_encode(force_bytes(emily.user.pk)),
+        "reset_token": default_token_generator.make_token(emily.user),
+        "email_token": "a-link-from-an-email",
     }
 
 
@@ -48,63 +250,98 @@ def _sign_in(page: Any, base_url: str, email: str) -> None:
     page.wait_for_load_state()
 
 
-def _visit_all(page: Any, base_url: str, shot: Any, paths: list[str], *, chinese: bool = False) -> None:
-    problems: list[str] = []
-    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
-    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status} {r.url}"))
-    page.set_viewport_size({"width": 360, "height": 740})
-    for path in paths:
-        response = page.goto(f"{base_url}{path}")
-        assert response is not None and response.status == 200, f"{path}: {response and response.status}"
-        expect(page.locator("h1").first).to_be_visible()
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 362, f"{path} is {width}px wide on a 360px screen"
-        if chinese:
-            names = [p.full_name for p in Patient.objects.all()]
-            left = english_words(page.content(), allow=names)
-            assert not left, f"{path}: English left: {sorted(left)}"
-        shot(path.strip("/").replace("/", "_").replace("?", "_") or "home")
-    assert not problems, problems
+AXE = Axe()  # reads axe-core's script once
 
 
-def test_every_patient_page_in_english_and_chinese(page: Any, base_url: str, shot: Any, demo: dict) -> None:
-    _sign_in(page, base_url, "patient@example.com")
-    paths = [
-        "/",
-        "/treatments/",
-        "/treatments/pico-laser/",
-        "/book/?treatment=pico-laser",
-        "/appointments/",
-        f"/appointments/{demo['appointment'].pk}/",
-        "/me/",
-        "/me/password/",
-        "/me/devices/",
-        "/me/health/",
-        "/me/access-log/",
-        "/progress/",
-        f"/plans/{demo['plan'].pk}/",
-    ]
-    _visit_all(page, base_url, shot, paths)
+def axe_violations(page: Any, where: str) -> list[str]:
+    """axe-core's WCAG 2.2 A/AA violations on the page as it is now, one line each."""
+    found = []
+    for violation in AXE.run(page, options=WCAG_AA).response["violations"]:
+        targets = [" ".join(map(str, node["target"])) for node in violation["nodes"]][:3]
+        found.append(f"{where}: axe {violation['id']} ({violation['impact']}): {violation['help']} at {targets}")
+    return found
+
+
+class Visitor:
+    """One role's browser context, watching for errors while it visits pages."""
+
+    def __init__(self, page: Any, base_url: str, role: str) -> None:
+        self.page, self.base_url, self.role = page, base_url, role
+        self.problems: list[str] = []
+        self._where = ""
+        page.on("console", self._console)
+        page.on("response", lambda r: r.status >= 400 and self.problems.append(f"{self._where}: {r.status} {r.url}"))
+        page.on("requestfailed", self._failed)
+        page.on("pageerror", lambda e: self.problems.append(f"{self._where}: script error {e}"))
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.problems.append(f"{self._where}: console {message.text} at {message.location.get('url')}")
+
+    def _failed(self, request: Any) -> None:
+        # Leaving a page aborts what it was still loading (lazy images the
+        # full-page screenshot brought into view): our doing, not the page's.
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"{self._where}: failed {request.url} {request.failure}")
+
+    def unexpected(self) -> list[str]:
+        """The problems not listed in KNOWN_PROBLEMS for this role."""
+        known = [re.compile(pattern) for pattern, roles, _why in KNOWN_PROBLEMS if self.role in roles]
+        return [p for p in self.problems if not any(pattern.search(p) for pattern in known)]
+
+    def visit(self, item: Page, path: str, language: str) -> None:
+        folder = OUTPUT / "pages" / self.role / language
+        folder.mkdir(parents=True, exist_ok=True)
+        for width in WIDTHS:
+            self._where = f"{path} [{language}, {width}px]"
+            self.page.set_viewport_size({"width": width, "height": HEIGHT[width]})
+            response = self.page.goto(f"{self.base_url}{path}")
+            status = response.status if response else None
+            if status != 200:
+                self.problems.append(f"{self._where}: answered {status}")
+                continue
+            expect(self.page.locator("h1").first).to_be_visible()
+            self._check_width(width)
+            if language == "zh-hant" and self.role in (ANONYMOUS, PATIENT):
+                names = [p.full_name for p in Patient.objects.all()]
+                left = english_words(self.page.content(), allow=names)
+                if left:
+                    self.problems.append(f"{self._where}: English left: {sorted(left)}")
+            self.problems += axe_violations(self.page, self._where)
+            # caret="initial": hiding the caret adds style="" to inputs, which htmx would copy (a CSP report).
+            self.page.screenshot(path=str(folder / f"{item.name}-{width}.png"), full_page=True, caret="initial")
+            if width == WIDTHS[0]:
+                self.page.set_viewport_size({"width": NARROWEST, "height": HEIGHT[width]})
+                self._where = f"{path} [{language}, {NARROWEST}px]"
+                self._check_width(NARROWEST)
+
+    def _check_width(self, width: int) -> None:
+        wide = self.page.evaluate("document.documentElement.scrollWidth")
+        if wide > width:
+            self.problems.append(f"{self._where}: the document is {wide}px wide in a {width}px window")
+
+
+def _switch_to_chinese(page: Any, base_url: str) -> None:
+    page.goto(f"{base_url}/")
     page.get_by_role("button", name="繁體中文").first.click()
     page.wait_for_load_state()
-    _visit_all(page, base_url, shot, paths, chinese=True)
 
 
-@pytest.mark.parametrize("who", ["reception@example.com", "doctor@example.com"])
-def test_every_staff_page(page: Any, base_url: str, shot: Any, demo: dict, who: str) -> None:
-    _sign_in(page, base_url, who)
-    emily = demo["emily"]
-    paths = [
-        "/staff/",
-        "/staff/book/",
-        "/staff/closures/",
-        "/staff/due/",
-        "/staff/no-shows/",
-        "/staff/notifications/failed/",
-        "/staff/patients/",
-        f"/staff/patients/{emily.pk}/",
-        f"/staff/appointments/{demo['today'].pk}/",
-    ]
-    if who.startswith("doctor"):
-        paths.append(f"/staff/patients/{emily.pk}/assessments/new/")
-    _visit_all(page, base_url, shot, paths)
+# One test per role and language, so xdist spreads them; the timeout leaves
+# room for a loaded machine (a role's pages take minutes at three widths).
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("language", ["en", "zh-hant"])
+@pytest.mark.parametrize("role", [ANONYMOUS, PATIENT, RECEPTION, DOCTOR, MANAGER])
+def test_every_page_at_three_widths(page: Any, base_url: str, demo: dict, role: str, language: str) -> None:
+    ids = _ids(demo)
+    visitor = Visitor(page, base_url, role)
+    if role in SIGN_IN:
+        _sign_in(page, base_url, SIGN_IN[role])
+    if language == "zh-hant":
+        _switch_to_chinese(page, base_url)
+    mine = [item for item in PAGES if role in item.roles]
+    assert mine, f"no pages for {role}"
+    for item in mine:
+        visitor.visit(item, item.path.format(**ids), language)
+    unexpected = visitor.unexpected()
+    assert not unexpected, "\n".join(unexpected)
