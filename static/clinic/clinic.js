@@ -101,6 +101,34 @@
     }, 150);
   });
 
+  // A table wider than its box scrolls sideways: a keyboard must reach it too (WCAG 2.1.1),
+  // so a scrolling .table-wrap takes focus, named after its caption or the nearest heading.
+  function scrollRegions(root) {
+    var wraps = (root || document).querySelectorAll ? (root || document).querySelectorAll(".table-wrap") : [];
+    Array.prototype.forEach.call(wraps, function (wrap) {
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        if (wrap.hasAttribute("tabindex")) return;
+        var caption = wrap.querySelector("caption");
+        var section = wrap.closest("section, main");
+        var heading = caption || (section && section.querySelector("h1, h2, h3"));
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        if (heading) wrap.setAttribute("aria-label", heading.textContent.trim());
+      } else if (wrap.getAttribute("tabindex") === "0") {
+        wrap.removeAttribute("tabindex");
+        wrap.removeAttribute("role");
+        wrap.removeAttribute("aria-label");
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { scrollRegions(document); });
+  document.addEventListener("htmx:afterSettle", function () { scrollRegions(document); });
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizing);
+    resizing = window.setTimeout(function () { scrollRegions(document); }, 150);
+  });
+
   // Esc closes an open <dialog>; a [data-close-dialog] button closes its dialog.
   document.addEventListener("click", function (event) {
     var closer = event.target.closest("[data-close-dialog]");

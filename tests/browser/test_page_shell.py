@@ -28,7 +28,10 @@ MEASURE = """() => {
     .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden');
   const centres = items.map(e => { const r = e.getBoundingClientRect(); return r.top + r.height / 2; });
   const right = Math.max(...items.map(e => e.getBoundingClientRect().right));
-  return {height: header.getBoundingClientRect().height, centres, right,
+  // Items laid over one another (a menu squeezed under the language switch) also break the row.
+  const boxes = items.map(e => e.getBoundingClientRect()).sort((a, b) => a.left - b.left);
+  const overlaps = boxes.slice(1).filter((b, i) => b.left < boxes[i].right - 1).length;
+  return {height: header.getBoundingClientRect().height, centres, right, overlaps,
           texts: items.map(e => e.textContent.trim().slice(0, 20))};
 }"""
 
@@ -64,6 +67,7 @@ def test_header_is_one_row_from_1280_px_in_both_languages(page: Any, base_url: s
             assert spread <= 4, f"{role}, {label}, {width}px: the header wraps ({found})"
             assert found["height"] <= 72, f"{role}, {label}, {width}px: header {found['height']}px high"
             assert found["right"] <= width, f"{role}, {label}, {width}px: the header is wider than the window"
+            assert not found["overlaps"], f"{role}, {label}, {width}px: header items overlap ({found})"
             assert page.evaluate("document.documentElement.scrollWidth") <= width
         shot(f"{role}-{label}-1280")
     # Screenshots of the header at the three widths the issue names, for a person to look at.
