@@ -7,7 +7,8 @@ Babel (the CLDR data) does the work; this module only fixes the clinic's choices
   explicitly, whatever zone is active;
 - times are on the 24-hour clock in both languages, as the schedule and the
   booking pages have always shown them ("14:30");
-- money is the locale's standard currency format with its cents, "HK$3,500.00".
+- money is the locale's standard currency format with its cents, "HK$3,500.00";
+- phone numbers are grouped the international way, "+852 9123 4567".
 
 The filters of clinic/templatetags/clinic_format.py call these. Machine formats
 (ISO dates in URLs and ``<input type="date">`` values) do not come through here.
@@ -20,6 +21,7 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from babel import dates, numbers
 from django.conf import settings
 from django.utils.translation import get_language
@@ -84,3 +86,13 @@ def datetime_text(value: datetime, style: str = "medium", *, language: str | Non
 def money_text(amount: Decimal | int | float, *, language: str | None = None) -> str:
     """An amount in the clinic's currency (settings.CLINIC_CURRENCY): "HK$3,500.00"."""
     return numbers.format_currency(amount, settings.CLINIC_CURRENCY, locale=locale(language))
+
+
+def phone_text(number: str) -> str:
+    """A stored phone number (E.164, "+85291234567") as people read it, "+852 9123 4567";
+    anything that does not parse is shown as it is."""
+    try:
+        parsed = phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

@@ -7,6 +7,7 @@ settings.TEMPLATES, since clinic is not an installed app.
     {{ day|clinic_date:"full" }}              Monday, 7 December 2026 / 2026年12月7日星期一
     {{ appointment.start|clinic_time }}       14:30
     {{ treatment.price|money }}               HK$3,500.00
+    {{ patient.phone|phone }}                 +852 9123 4567 (links keep the stored number)
 
 Empty values show as nothing, as Django's date filter does.
 """
@@ -41,3 +42,8 @@ def clinic_time(value: datetime | time | None) -> str:
 @register.filter
 def money(value: Decimal | int | None) -> str:
     return formats.money_text(value) if value is not None and value != "" else ""
+
+
+@register.filter
+def phone(value: str | None) -> str:
+    return formats.phone_text(value) if value else ""

@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import phonenumbers
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
@@ -32,6 +31,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django.views.i18n import set_language as django_set_language
 
+from clinic import formats
 from clinic.api import ScopedThrottle
 from clinic.client import client_address, within
 from clinic.clock import clinic_today
@@ -94,10 +94,7 @@ def _set_language_cookie(response: HttpResponse, language: str) -> None:
 
 def _readable_phone(phone: str) -> str:
     """+85291234567 as "+852 9123 4567" (the form reads either back)."""
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(phone), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    except phonenumbers.NumberParseException:
-        return phone
+    return formats.phone_text(phone)
 
 
 # --- profile -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from clinic import formats
-from tests.browser.test_accessibility import WCAG_AA
+from tests.browser.axe import WCAG_AA
 from tests.browser.test_every_page import _sign_in, demo  # noqa: F401 - the demo clinic fixture
 from tests.factories import PatientFactory
 from tests.pages.chart_fixtures import assess, staff

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from booking import services
 from booking.models import Appointment
-from tests.browser.test_accessibility import WCAG_AA
+from tests.browser.axe import WCAG_AA
 from tests.browser.test_staff_workspace import sign_in, watch_console
 from tests.factories import (
     AppointmentFactory,

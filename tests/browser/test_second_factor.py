@@ -14,12 +14,12 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
+from tests.browser.axe import WCAG_AA
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.second_factor_enforced
 
 PASSWORD = "correct-horse-battery"
-WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
 
 
 def assert_accessible(page: Any) -> None:

@@ -16,8 +16,8 @@ from playwright.sync_api import Page, expect
 
 from booking.models import Practitioner
 from booking.profiles import practitioner_photo_remove
+from tests.browser.axe import WCAG_AA
 
-WCAG_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
 WIDTHS = (390, 1280, 1920)
 
 

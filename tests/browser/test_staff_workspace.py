@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from booking import services
 from booking.models import Appointment, ClinicClosure, Notification, WorkingHours
+from clinic.formats import phone_text
 from patients.models import Patient
 from tests.factories import HealthDeclarationFactory, PatientFactory, RoomFactory
 from tests.pages.staff_fixtures import PASSWORD, at, make_clinic, next_workday, overdue_plan
@@ -264,7 +265,8 @@ def test_due_list_shows_an_overdue_patient_until_booked(page: Any, base_url: str
     page.get_by_role("link", name="Due sessions").click()
     row = page.locator(f'tr[data-session="{session.pk}"]')
     expect(row).to_contain_text("Wing Lee")
-    expect(row).to_contain_text(clinic.patient.phone)
+    expect(row).to_contain_text(phone_text(clinic.patient.phone))  # grouped: "+852 9123 4567"
+    expect(row.locator(f'a[href="tel:{clinic.patient.phone}"]')).to_have_count(1)
     expect(row).to_contain_text("days overdue")
     shot("due-list")
     page.set_viewport_size({"width": 360, "height": 740})

@@ -73,7 +73,9 @@ def test_booking_sends_one_confirmation_with_a_parseable_invite(
     assert event.get("DTSTAMP") is not None
     assert str(event["ORGANIZER"]).startswith("mailto:")
     assert str(event["ATTENDEE"]) == f"mailto:{patient.email}"
-    assert "Superficial" not in received.part("text/calendar")
+    # The patient's calendar names the visit's treatment, and nothing more clinical (no practitioner).
+    assert "SUMMARY:Superficial chemical peel at Clear Skin Clinic" in received.part("text/calendar")
+    assert appointment.practitioner.name not in received.part("text/calendar")
     assert received.message["To"] == patient.email
     assert format_when(start, "en") in received.part("text/plain")
     assert "Stop retinoid creams 48 hours before." in received.part("text/html")
@@ -164,7 +166,7 @@ def test_a_patient_who_reads_chinese_gets_chinese(workers: Workers, smtp: SmtpSi
     assert str(received.message["Subject"]).startswith("預約確認：")
     assert received.message["Content-Language"] == "zh-Hant"
     assert "陳大文，你好" in text
-    assert "你在Clear Skin Clinic的預約已確認" in text
+    assert "你在清膚診所的預約已確認" in text and "Clear Skin Clinic" not in text
     assert "療程前四十八小時停用A酸產品。" in text
     assert format_when(start, "zh-hant") in text
     assert "香港時間" in received.part("text/html")

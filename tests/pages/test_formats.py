@@ -72,3 +72,22 @@ def test_djangos_own_formats_agree_with_the_helper(language: str, expected: str)
         assert rendered == expected
         assert rendered.split("|")[0] == formats.datetime_text(VALUES["moment"])  # type: ignore[arg-type]
         assert rendered.split("|")[1] == formats.date_text(VALUES["day"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [("+85291234567", "+852 9123 4567"), ("+447700900123", "+44 7700 900123"), ("not a number", "not a number")],
+)
+def test_phone_numbers_are_grouped_as_people_read_them(stored: str, shown: str) -> None:
+    rendered = engines["django"].from_string("{% load clinic_format %}{{ number|phone }}").render({"number": stored})
+    assert rendered == shown
+
+
+@pytest.mark.django_db
+def test_the_chart_shows_a_grouped_phone_number_and_dials_the_stored_one(client) -> None:
+    from tests.factories import PatientFactory, UserFactory
+
+    patient = PatientFactory(phone="+85291234567")
+    client.force_login(UserFactory(role="receptionist"))
+    page = client.get(f"/staff/patients/{patient.pk}/").content.decode()
+    assert "+852 9123 4567" in page and 'href="tel:+85291234567"' in page
