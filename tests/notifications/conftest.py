@@ -346,6 +346,7 @@ class Workers:
             **os.environ,
             "CLINIC_NAME": django_settings.CLINIC_NAME,
             "CLINIC_BASE_URL": django_settings.CLINIC_BASE_URL,
+            "CLINIC_TIME_ZONE": django_settings.CLINIC_TIME_ZONE,
             "DATABASE_URL": database_url(),
             "REDIS_URL": broker or os.environ["REDIS_URL"],
             "EMAIL_URL": self.smtp.url,
@@ -386,9 +387,31 @@ class Workers:
             worker.stop()
 
 
+# A zone twelve hours from Hong Kong, for runs near Hong Kong's midnight (below).
+FAR_FROM_HONG_KONG = "Etc/GMT+4"
+
+
+def real_clock_zone(now: datetime) -> str:
+    """The clinic's zone for a test on the real clock: Hong Kong, unless its midnight
+    is under three hours away either side — a visit booked "in a few minutes" (or a
+    reminder an hour ahead) would then fall on another day than the working hours
+    that hold it — when the clinic is put twelve hours away, where it is midday.
+    CLINIC_TEST_CLOCK_ZONE forces one (to try both)."""
+    forced = os.environ.get("CLINIC_TEST_CLOCK_ZONE")
+    if forced:
+        return forced
+    hour = now.astimezone(ZoneInfo("Asia/Hong_Kong")).hour
+    return "Asia/Hong_Kong" if 3 <= hour < 21 else FAR_FROM_HONG_KONG
+
+
 @pytest.fixture
-def workers(smtp: SmtpSink, tmp_path: Path) -> Iterator[Workers]:
+def workers(smtp: SmtpSink, tmp_path: Path, settings: Any) -> Iterator[Workers]:
+    """Celery workers on the real clock; the clinic's zone is ``real_clock_zone``, the
+    same in this process and in the workers (CLINIC_TIME_ZONE)."""
     import redis
+    from django.utils import timezone
+
+    settings.TIME_ZONE = settings.CLINIC_TIME_ZONE = real_clock_zone(timezone.now())
 
     # Messages left in this run's Redis database by an earlier run name rows
     # that may not exist here; start clean.

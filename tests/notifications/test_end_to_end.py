@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from icalendar import Calendar
 
@@ -169,4 +170,7 @@ def test_a_patient_who_reads_chinese_gets_chinese(workers: Workers, smtp: SmtpSi
     assert "你在清膚診所的預約已確認" in text and "Clear Skin Clinic" not in text
     assert "療程前四十八小時停用A酸產品。" in text
     assert format_when(start, "zh-hant") in text
-    assert "香港時間" in received.part("text/html")
+    # The zone in words: 香港時間, unless this run moved the clinic away from Hong Kong's midnight.
+    assert format_when(start, "zh-hant") in received.part("text/html")
+    if settings.CLINIC_TIME_ZONE == "Asia/Hong_Kong":
+        assert "香港時間" in received.part("text/html")
