@@ -215,6 +215,24 @@ def test_reschedule_to_a_free_time_and_bad_starts(client, clinic) -> None:
     assert Notification.objects.filter(appointment=appointment, kind="reschedule").exists()
 
 
+def test_a_staff_reschedule_tells_the_patient_the_reason_given(client, clinic) -> None:
+    day = next_workday()
+    appointment = book(clinic, day)
+    client.force_login(clinic.receptionist)
+    url = f"/staff/appointments/{appointment.pk}/reschedule/"
+    panel = client.get(url, {"date": day.isoformat()}).text
+    assert 'name="reason"' in panel and "Reason for the patient (optional)" in panel
+    # Too long: refused, nothing moves.
+    response = client.post(url, {"start": at(day, 15).isoformat(), "reason": "x" * 201})
+    assert response.status_code == 400
+    appointment.refresh_from_db()
+    assert appointment.start == at(day, 10)
+    response = client.post(url, {"start": at(day, 15).isoformat(), "reason": "  Dr Lam is at a conference  "})
+    assert response.status_code == 302
+    notice = Notification.objects.get(appointment=appointment, kind="reschedule")
+    assert notice.reason == "Dr Lam is at a conference" and notice.previous_start == at(day, 10)
+
+
 def test_book_for_an_existing_patient_with_screening(client, clinic) -> None:
     day = next_workday()
     client.force_login(clinic.receptionist)

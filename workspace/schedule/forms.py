@@ -130,6 +130,8 @@ class CancelForm(AccessibleForm):
 
 class RescheduleForm(AccessibleForm):
     start = StartField(error_messages={"required": _("Choose a new time.")})
+    # Told to the patient in the email about the move ("Reason: ..."), in words staff choose.
+    reason = forms.CharField(label=_("Reason for the patient (optional)"), max_length=200, required=False)
 
 
 class ClosureForm(AccessibleForm):

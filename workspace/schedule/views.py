@@ -435,6 +435,7 @@ def appointment_reschedule(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             practitioner=practitioner,
             by=user_of(request),
             staff=True,
+            reason=form.cleaned_data["reason"],
         )
     except ApplicationError as error:
         context, _errors = _reschedule_context(request, appointment, request.POST)
