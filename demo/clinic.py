@@ -33,6 +33,7 @@ from django.db import models
 from booking.models import ClinicClosure, Device, Practitioner, Room, WorkingHours
 from booking.profiles import practitioner_photo_set
 from clinic.clock import clinic_zone
+from demo.consents import seed_consent_forms
 from demo.portraits import portrait_png
 from patients.models import Patient
 from patients.roles import MANAGER, PRACTITIONER, RECEPTIONIST, sync_roles
@@ -949,6 +950,7 @@ def seed_demo(*, today: date) -> Tally:
     sync_roles()
     room_kinds, device_kinds = seed_kinds(tally)
     treatments = seed_catalogue(tally, room_kinds, device_kinds)
+    seed_consent_forms(tally, upsert)
     seed_rooms_and_devices(tally, room_kinds, device_kinds)
     seed_practitioners(tally, treatments)
     seed_accounts(tally)

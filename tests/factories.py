@@ -20,7 +20,17 @@ from booking.models import (
     WorkingHours,
 )
 from patients.models import HealthDeclaration, Patient
-from treatments.models import LESION_KEYS, Assessment, Category, ContraindicationRule, DeviceKind, RoomKind, Treatment
+from treatments.models import (
+    LESION_KEYS,
+    Assessment,
+    Category,
+    ConsentForm,
+    ConsentVersion,
+    ContraindicationRule,
+    DeviceKind,
+    RoomKind,
+    Treatment,
+)
 from treatments.scoring import goodman_baron_score
 
 
@@ -248,3 +258,39 @@ class NotificationFactory(factory.django.DjangoModelFactory):
     kind = Notification.Kind.CONFIRMATION
     due_at = factory.LazyFunction(timezone.now)
     next_attempt_at = factory.LazyAttribute(lambda n: n.due_at)
+
+
+class ConsentFormFactory(factory.django.DjangoModelFactory):
+    """A consent form covering ``categories`` (peels by default, like
+    TreatmentFactory's treatments)."""
+
+    class Meta:
+        model = ConsentForm
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"consent-{n}")
+    title_en = factory.LazyAttribute(lambda f: f"Consent to {f.slug}")
+    title_zh_hant = "治療同意書"
+    categories = factory.LazyFunction(lambda: [Category.PEEL.value])
+
+
+class ConsentVersionFactory(factory.django.DjangoModelFactory):
+    """A published version (pass ``published_at=None`` for a draft)."""
+
+    class Meta:
+        model = ConsentVersion
+
+    form = factory.SubFactory(ConsentFormFactory)
+    number = factory.LazyAttribute(lambda v: v.form.versions.count() + 1)
+    summary_en = "What the treatment does."
+    summary_zh_hant = "療程簡介。"
+    risks_en = "Redness and swelling."
+    risks_zh_hant = "泛紅及腫脹。"
+    alternatives_en = "Other treatments, or none."
+    alternatives_zh_hant = "其他療程，或不接受治療。"
+    aftercare_en = "Sunscreen every day."
+    aftercare_zh_hant = "每日塗防曬。"
+    photos_en = "Photos are part of your record."
+    photos_zh_hant = "照片屬於您的紀錄。"
+    keeps_earlier_signatures = False
+    published_at = factory.LazyFunction(timezone.now)

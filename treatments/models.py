@@ -445,3 +445,161 @@ class PlanSession(models.Model):
 
     def __str__(self) -> str:
         return f"Session {self.number} of plan #{self.plan_id} ({self.status})"
+
+
+# --- informed consent ------------------------------------------------------------------
+#
+# A consent form (for some treatments, or whole categories) has numbered
+# versions. A manager writes a draft and publishes it; a published version never
+# changes again (treatments.consents refuses, and so does a PostgreSQL trigger).
+# A patient's signature binds the exact text shown (kept with its SHA-256) to
+# one version. Whether a signature still counts when a newer version is
+# published is the newer version's word: ``keeps_earlier_signatures``.
+
+
+class ConsentForm(Bilingual, models.Model):
+    """One consent document. It applies to the treatments named and to every
+    treatment of the categories named; a treatment needs every active form that
+    applies to it (treatments.consents.forms_for)."""
+
+    slug = models.SlugField(unique=True, max_length=80)
+    title_en = models.CharField(max_length=200)
+    title_zh_hant = models.CharField(max_length=200)
+    treatments = models.ManyToManyField(Treatment, blank=True, related_name="consent_forms")
+    categories = models.JSONField(default=list, blank=True, help_text="Category codes this form covers.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(m2m_fields=[treatments])
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.title_en
+
+
+class PhotoUse(models.TextChoices):
+    """What a patient lets the clinic do with their photos. Clinical use (the
+    chart, the patient's own progress) is part of every treatment's consent;
+    teaching and marketing are separate choices."""
+
+    CLINICAL = "clinical", _("Clinical use only")
+    TEACHING = "teaching", _("Teaching")
+    MARKETING = "marketing", _("Marketing")
+
+
+class ConsentVersion(models.Model):
+    """One numbered version of a form, in both languages: risks, alternatives,
+    aftercare and the photo-use explanation. Editable while a draft;
+    immutable once published."""
+
+    SECTIONS = ("summary", "risks", "alternatives", "aftercare", "photos")
+
+    form = models.ForeignKey(ConsentForm, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    summary_en = models.TextField(max_length=5000)
+    summary_zh_hant = models.TextField(max_length=5000)
+    risks_en = models.TextField(max_length=10000)
+    risks_zh_hant = models.TextField(max_length=10000)
+    alternatives_en = models.TextField(max_length=5000)
+    alternatives_zh_hant = models.TextField(max_length=5000)
+    aftercare_en = models.TextField(max_length=5000)
+    aftercare_zh_hant = models.TextField(max_length=5000)
+    photos_en = models.TextField(max_length=5000)
+    photos_zh_hant = models.TextField(max_length=5000)
+    keeps_earlier_signatures = models.BooleanField(
+        default=False,
+        help_text="Signatures of earlier versions stay valid (a wording fix); off when patients must sign again.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    history = HistoricalRecords()
+    _history_user: User | None
+
+    class Meta:
+        ordering = ["form", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["form", "number"], name="consent_version_number_unique"),
+            models.CheckConstraint(condition=models.Q(number__gte=1), name="consent_version_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.form.slug} v{self.number}"
+
+    @property
+    def published(self) -> bool:
+        return self.published_at is not None
+
+    def section(self, name: str, language: str | None = None) -> str:
+        return str(getattr(self, f"{name}_zh_hant" if is_chinese(language) else f"{name}_en"))
+
+
+class ConsentSignature(models.Model):
+    """A patient's consent to one version: the exact text they were shown and
+    its SHA-256, the name they typed, their drawing (SVG of strokes, or none
+    when they typed instead), their photo choices, when, from where, through
+    which door and who witnessed it at the desk. Never deleted or changed, but
+    for withdrawal, which keeps history."""
+
+    class Channel(models.TextChoices):
+        ONLINE = "online", _("Online")
+        DESK = "desk", _("At the front desk")
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="consent_signatures")
+    version = models.ForeignKey(ConsentVersion, on_delete=models.PROTECT, related_name="signatures")
+    language = models.CharField(max_length=8, help_text="The language of the text shown.")
+    text = models.TextField(help_text="The exact text shown when signing.")
+    text_sha256 = models.CharField(max_length=64)
+    full_name = models.CharField(max_length=200)
+    signature_svg = models.TextField(blank=True, help_text="The drawn signature; empty when typed instead.")
+    photo_teaching = models.BooleanField(default=False)
+    photo_marketing = models.BooleanField(default=False)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    signed_at = models.DateTimeField()
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    witnessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    withdrawal_reason = models.CharField(max_length=500, blank=True)
+
+    history = HistoricalRecords()
+    _history_user: User | None
+
+    class Meta:
+        ordering = ["-signed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(channel__in=["online", "desk"]), name="consent_channel_valid"),
+            models.CheckConstraint(condition=~models.Q(full_name=""), name="consent_signature_named"),
+            models.CheckConstraint(
+                condition=models.Q(channel="online") | models.Q(witnessed_by__isnull=False),
+                name="consent_desk_witnessed",
+            ),
+        ]
+        indexes = [models.Index(fields=["patient", "version"], name="consent_signature_patient")]
+
+    def __str__(self) -> str:
+        return f"Consent #{self.pk}: patient #{self.patient_id}, {self.version_id}"
+
+    @property
+    def photo_use(self) -> list[str]:
+        uses = [PhotoUse.CLINICAL.value]
+        if self.photo_teaching:
+            uses.append(PhotoUse.TEACHING.value)
+        if self.photo_marketing:
+            uses.append(PhotoUse.MARKETING.value)
+        return uses
