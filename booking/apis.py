@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -41,6 +42,7 @@ from clinic.schema import errors
 from patients.access import AccessLoggedApi
 from patients.models import AccessEvent, Patient
 from patients.permissions import IsClinician, IsPatientOrStaff, IsStaff, is_staff, user_of
+from patients.roles import MANAGER, role_of
 from treatments import services as clinical
 from treatments.models import PlanSession, Treatment
 
@@ -316,15 +318,31 @@ class NoShowApi(_TransitionApi):
 
 
 class CompleteApi(_TransitionApi):
-    """checked_in → completed, writing the session record (practitioners and managers)."""
+    """checked_in → completed, writing the session record (practitioners and managers).
+
+    Every consent form the treatment needs must be signed (409 invalid_state
+    naming them); a manager may complete anyway with ``consent_override_reason``,
+    which another role may not send (403, before the appointment is looked up)."""
 
     permission_classes = [IsClinician]
 
     @extend_schema(
         request=CompleteSerializer,
         responses={200: CompletedAppointmentSerializer, **errors(400, 401, 403, 404, 409)},
+        description="checked_in → completed, writing the session record. The patient must have signed the "
+        "current version of every consent form the treatment needs (GET .../consent/); otherwise 409 "
+        "`invalid_state` naming the forms. A manager may complete anyway with `consent_override_reason` "
+        "(kept on the session record with `consent_override_by`); another role sending it gets 403. "
+        "`consent_version` is no longer accepted (400): the record's `consent_signatures` and "
+        "`consent_version` are filled from the signatures that counted.",
     )
     def post(self, request: Request, pk: int) -> Response:
+        if (
+            isinstance(request.data, dict)
+            and request.data.get("consent_override_reason")
+            and role_of(request.user) != MANAGER
+        ):
+            raise PermissionDenied(_("Only a manager may complete a session without the patient's consent."))
         appointment = self.appointment(request, pk)
         data = CompleteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -363,7 +381,11 @@ class NotificationListApi(generics.ListAPIView):
 
 
 def _session_records() -> QuerySet[SessionRecord]:
-    return SessionRecord.objects.select_related("appointment__treatment").order_by("-recorded_at", "-id")
+    return (
+        SessionRecord.objects.select_related("appointment__treatment")
+        .prefetch_related("consent_signatures")
+        .order_by("-recorded_at", "-id")
+    )
 
 
 @extend_schema(

@@ -329,7 +329,25 @@ class SessionRecord(models.Model):
     pain_score = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(10)])
     immediate_reaction = models.TextField(blank=True, max_length=2000)
     adverse_events = models.TextField(blank=True, max_length=2000)
-    consent_version = models.CharField(max_length=50, blank=True)
+    consent_version = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The consent forms and versions that counted, e.g. 'laser-resurfacing v2' (from the signatures).",
+    )
+    consent_signatures = models.ManyToManyField(
+        "treatments.ConsentSignature",
+        blank=True,
+        related_name="session_records",
+        help_text="The patient's signatures that counted when the session was completed.",
+    )
+    consent_override_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Why a manager completed the session with consent missing.",
+    )
+    consent_override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     notes = models.TextField(blank=True, max_length=5000)
     parameters = models.JSONField(default=dict, blank=True)
     health_declaration = models.ForeignKey(

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from booking.models import Appointment, Notification, Practitioner, SessionRecord
@@ -184,13 +185,27 @@ class CompleteSerializer(serializers.Serializer):
     pain_score = StrictIntegerField(min_value=0, max_value=10, required=False, allow_null=True)
     immediate_reaction = CleanCharField(allow_blank=True, required=False, max_length=2000)
     adverse_events = CleanCharField(allow_blank=True, required=False, max_length=2000)
-    consent_version = CleanCharField(allow_blank=True, required=False, max_length=50)
     notes = CleanCharField(allow_blank=True, required=False, max_length=5000)
     parameters = BoundedDictField(
         max_keys=30,
         required=False,
         help_text="Per the treatment's category; keys carry their unit, e.g. fluence_j_cm2.",
     )
+    consent_override_reason = CleanCharField(
+        allow_blank=True,
+        required=False,
+        max_length=500,
+        help_text="Managers only (another role sending it is 403): completes the session although the patient "
+        "has not signed every consent form the treatment needs; kept on the session record with who overrode. "
+        "Without it, missing consent is 409 invalid_state naming the forms.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(self.initial_data, dict) and "consent_version" in self.initial_data:
+            raise serializers.ValidationError(
+                {"consent_version": [_("Filled from the patient's consent signatures; do not send it.")]}
+            )
+        return attrs
 
     def validate_areas(self, value: list[str]) -> list[str]:
         areas, errors = validate_areas(value)
@@ -205,6 +220,15 @@ class SessionRecordSerializer(serializers.ModelSerializer):
     treatment = serializers.SlugRelatedField(source="appointment.treatment", slug_field="slug", read_only=True)
     parameters = serializers.DictField(read_only=True)
     areas = serializers.ListField(child=serializers.CharField(), read_only=True)
+    consent_signature = serializers.SerializerMethodField(
+        help_text="The first consent signature that counted when the session was completed, or null."
+    )
+    consent_signatures = serializers.SerializerMethodField(
+        help_text="Every consent signature that counted (ids), one per form the treatment needed."
+    )
+    consent_version = serializers.CharField(
+        read_only=True, help_text="Filled from the signatures, e.g. 'laser-resurfacing v2'."
+    )
 
     class Meta:
         model = SessionRecord
@@ -220,6 +244,10 @@ class SessionRecordSerializer(serializers.ModelSerializer):
             "immediate_reaction",
             "adverse_events",
             "consent_version",
+            "consent_signature",
+            "consent_signatures",
+            "consent_override_reason",
+            "consent_override_by",
             "notes",
             "parameters",
             "health_declaration",
@@ -227,6 +255,13 @@ class SessionRecordSerializer(serializers.ModelSerializer):
             "recorded_at",
         ]
         read_only_fields = fields
+
+    def get_consent_signatures(self, record: SessionRecord) -> list[int]:
+        return sorted(signature.pk for signature in record.consent_signatures.all())
+
+    def get_consent_signature(self, record: SessionRecord) -> int | None:
+        ids = self.get_consent_signatures(record)
+        return ids[0] if ids else None
 
 
 class CompletedAppointmentSerializer(AppointmentSerializer):

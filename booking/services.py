@@ -51,8 +51,10 @@ from clinic.errors import (
     SlotUnavailable,
 )
 from patients.models import HealthDeclaration, Patient
+from patients.roles import MANAGER, role_of
+from treatments import consents
 from treatments import services as clinical
-from treatments.models import PlanSession, Treatment
+from treatments.models import ConsentSignature, ConsentVersion, PlanSession, Treatment
 from treatments.parameters import validate_areas, validate_parameters
 from treatments.screening import ScreeningResult, screen
 
@@ -569,7 +571,8 @@ def appointment_no_show(*, appointment: Appointment, by: User, now: datetime | N
         return locked
 
 
-_RECORD_TEXT = ("anaesthesia", "immediate_reaction", "adverse_events", "consent_version", "notes")
+_RECORD_TEXT = ("anaesthesia", "immediate_reaction", "adverse_events", "notes")
+CONSENT_OVERRIDE_MAX = 500
 
 
 def _clean_record(category: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -594,26 +597,98 @@ def _clean_record(category: str, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ConsentOutcome:
+    """What completing found about consent: the signatures that counted, and
+    the manager's override when some were missing."""
+
+    signatures: list[ConsentSignature]
+    override_reason: str = ""
+    override_by: User | None = None
+
+    @property
+    def version_text(self) -> str:
+        """The free-text summary kept on the record, e.g. ``laser-resurfacing v2``."""
+        text = ", ".join(f"{s.version.form.slug} v{s.version.number}" for s in self.signatures)
+        return text[:200]
+
+
+def _clean_consent_override(record: dict[str, Any]) -> str:
+    """The override reason, checked for shape (InvalidInput, before any state check)."""
+    reason = record.get("consent_override_reason") or ""
+    if not isinstance(reason, str):
+        raise InvalidInput(fields={"consent_override_reason": [_("Give the reason as text.")]})
+    reason = " ".join(reason.replace("\x00", "").split())
+    if len(reason) > CONSENT_OVERRIDE_MAX:
+        raise InvalidInput(
+            fields={"consent_override_reason": [_("At most %(count)s characters.") % {"count": CONSENT_OVERRIDE_MAX}]}
+        )
+    return reason
+
+
+def missing_consent_message(patient: Patient, needs: Sequence[consents.Need]) -> str:
+    """"Chan Tai Man has not signed the current consent for laser and
+    resurfacing (version 2).", naming every form missing."""
+    forms = ", ".join(
+        _("%(form)s (version %(number)s)") % {"form": need.form.localized("title"), "number": need.version.number}
+        for need in needs
+    )
+    return _("%(patient)s has not signed the current consent for %(forms)s.") % {
+        "patient": patient.full_name,
+        "forms": forms,
+    }
+
+
+def _consent_check(appointment: Appointment, *, by: User, override_reason: str) -> ConsentOutcome:
+    """Completing needs a signature that counts for every form the treatment
+    needs (treatments.consents: the current version, or an earlier one it
+    kept). Without, InvalidState naming the forms, unless a manager gives a
+    reason: the override is stored with the record. The API refuses other
+    roles' overrides (403) before this; here they are InvalidState too."""
+    needs = consents.needs_for(patient=appointment.patient_id, treatment=appointment.treatment)
+    signatures = [need.signature for need in needs if need.signature is not None]
+    missing = [need for need in needs if need.signature is None]
+    if not missing:
+        return ConsentOutcome(signatures=signatures)
+    message = missing_consent_message(appointment.patient, missing)
+    if not override_reason:
+        raise InvalidState(message)
+    if role_of(by) != MANAGER:
+        raise InvalidState(
+            _("%(message)s Only a manager may complete the session without it.") % {"message": message}
+        )
+    return ConsentOutcome(signatures=signatures, override_reason=override_reason, override_by=by)
+
+
 def appointment_complete(
     *, appointment: Appointment, by: User, record: dict[str, Any], now: datetime | None = None
 ) -> tuple[Appointment, SessionRecord]:
     """checked_in → completed, writing the session record: ``record`` holds
     ``areas``, ``anaesthesia``, ``pain_score``, ``immediate_reaction``,
-    ``adverse_events``, ``consent_version``, ``notes`` and ``parameters``
+    ``adverse_events``, ``notes`` and ``parameters``
     (all optional), validated for the treatment's category. The record keeps
     the patient's newest health declaration as the one used. A plan session
     is completed on the appointment's clinic-local date and the plan's later
     windows anchor on it.
 
+    Consent: every form the treatment needs must be signed (``_consent_check``);
+    the signatures that counted are linked to the record and summarised in
+    ``consent_version``. A manager may complete without them by giving
+    ``consent_override_reason`` (at most 500 characters), kept with who gave it.
+
     Raises InvalidInput (400, before any state check) and InvalidState (not
-    checked in). The caller has checked the role (practitioners, managers).
-    Enqueues the treatment's aftercare."""
+    checked in; then consent missing). The caller has checked the role
+    (practitioners, managers). Enqueues the treatment's aftercare."""
     now = _now(now)
+    override_reason = _clean_consent_override(record)
     with transaction.atomic(durable=True):
-        locked = Appointment.objects.select_for_update().select_related("treatment").get(pk=appointment.pk)
+        locked = (
+            Appointment.objects.select_for_update().select_related("treatment", "patient").get(pk=appointment.pk)
+        )
         fields = _clean_record(locked.treatment.category, record)
         if locked.status != Appointment.Status.CHECKED_IN:
             raise InvalidState(_("Only a checked-in appointment can be completed."))
+        consent = _consent_check(locked, by=by, override_reason=override_reason)
         declaration = (
             HealthDeclaration.objects.filter(patient_id=locked.patient_id).order_by("-submitted_at", "-id").first()
         )
@@ -624,15 +699,70 @@ def appointment_complete(
             health_declaration=declaration,
             recorded_by=by,
             recorded_at=now,
+            consent_version=consent.version_text,
+            consent_override_reason=consent.override_reason,
+            consent_override_by=consent.override_by,
             **fields,
         )
         session_record._history_user = by
         session_record.save(force_insert=True)
+        if consent.signatures:
+            session_record.consent_signatures.set(consent.signatures)
         if locked.plan_session_id is not None:
             session = clinical.lock_plan_of_session(locked.plan_session_id)
             clinical.plan_session_completed(session=session, on=_clinic_date(locked.start), by=by)
         notifications.notify_appointment_completed(appointment=locked, now=now)
         return locked, session_record
+
+
+# --- consent for a visit -------------------------------------------------------------
+
+CONSENT_SIGNABLE = (Appointment.Status.CONFIRMED, Appointment.Status.CHECKED_IN)
+
+
+def appointment_consent_sign(
+    *,
+    appointment: Appointment,
+    version: ConsentVersion,
+    full_name: str,
+    signature_svg: str = "",
+    photo_use: Iterable[str] = (),
+    language: str,
+    by: User,
+    staff: bool,
+    client_address: str | None = None,
+    now: datetime | None = None,
+) -> ConsentSignature:
+    """The patient of ``appointment`` signs ``version``, a form its treatment
+    needs (treatments.consents.consent_sign). The patient signing is online;
+    staff calling it is a signature at the desk, witnessed by ``by``.
+
+    Raises InvalidInput (400: every input rule of ``consent_sign``, a form
+    this treatment does not need) before InvalidState (409: a visit that is
+    cancelled, missed or completed). Nothing is stored when either raises."""
+
+    def signable() -> None:
+        status = (
+            Appointment.objects.select_for_update().filter(pk=appointment.pk).values_list("status", flat=True).first()
+        )
+        if status not in CONSENT_SIGNABLE:
+            raise InvalidState(_("This visit is cancelled, missed or completed: there is nothing left to sign for."))
+
+    return consents.consent_sign(
+        patient=appointment.patient,
+        version=version,
+        full_name=full_name,
+        signature_svg=signature_svg,
+        photo_use=photo_use,
+        language=language,
+        channel=ConsentSignature.Channel.DESK if staff else ConsentSignature.Channel.ONLINE,
+        by=by,
+        client_address=client_address,
+        witness=by if staff else None,
+        treatment=appointment.treatment,
+        check=signable,
+        now=now,
+    )
 
 
 # --- closures and time off -----------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking import apis, privacy_apis
+from booking import apis, consent_apis, privacy_apis
 
 urlpatterns = [
     path("practitioners/", apis.PractitionerListApi.as_view(), name="practitioner-list"),
@@ -13,6 +13,9 @@ urlpatterns = [
     path("appointments/<int:pk>/no-show/", apis.NoShowApi.as_view(), name="appointment-no-show"),
     path("appointments/<int:pk>/complete/", apis.CompleteApi.as_view(), name="appointment-complete"),
     path("appointments/<int:pk>/calendar.ics", apis.CalendarApi.as_view(), name="appointment-calendar"),
+    path("appointments/<int:pk>/consent/", consent_apis.AppointmentConsentApi.as_view(), name="appointment-consent"),
+    path("me/consents/", consent_apis.MyConsentsApi.as_view(), name="me-consents"),
+    path("consents/<int:pk>/withdraw/", consent_apis.ConsentWithdrawApi.as_view(), name="consent-withdraw"),
     path("notifications/", apis.NotificationListApi.as_view(), name="notification-list"),
     path("session-records/", apis.SessionRecordListApi.as_view(), name="session-record-list"),
     path("session-records/<int:pk>/", apis.SessionRecordDetailApi.as_view(), name="session-record-detail"),

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
@@ -315,6 +315,7 @@ def consent_sign(
     client_address: str | None = None,
     witness: User | None = None,
     treatment: Treatment | None = None,
+    check: Callable[[], None] | None = None,
     now: datetime | None = None,
 ) -> ConsentSignature:
     """Stores the patient's signature of ``version``, the form's current
@@ -323,7 +324,12 @@ def consent_sign(
     Raises InvalidInput (400): an empty or overlong name, a drawing that is not
     one, an unknown photo use, a version that is a draft or no longer current
     (``fields.version``), a desk signature with no witness, or a version whose
-    form does not apply to ``treatment`` when one is given."""
+    form does not apply to ``treatment`` when one is given.
+
+    ``check``, when given, runs inside the transaction once the input is
+    known to be valid, before anything is stored: a caller's own state rule
+    (booking: the visit can still be signed for), so its error comes after
+    every 400 and nothing is stored when it raises."""
     now = now or timezone.now()
     errors: dict[str, list[str]] = {}
     name = " ".join((full_name or "").split())
@@ -351,6 +357,8 @@ def consent_sign(
             )
         if treatment is not None and locked.form.pk not in {form.pk for form in forms_for(treatment)}:
             raise InvalidInput(fields={"version": [_("This form is not needed for this treatment.")]})
+        if check is not None:
+            check()
         text = consent_text(locked, language)
         signature = ConsentSignature(
             patient=patient,
