@@ -31,8 +31,9 @@ from clinic.clock import clinic_today, clinic_zone
 from clinic.errors import ApplicationError
 from patients.models import DECLARATION_YES_NO, Patient
 from patients.services import declaration_submit, patient_create
+from treatments import consents
 from treatments import services as clinical
-from treatments.models import Assessment, PhotoView, Treatment
+from treatments.models import Assessment, PhotoUse, PhotoView, Treatment
 
 DEMO_EMAIL = "patient@example.com"
 
@@ -133,7 +134,24 @@ def _book(
     )
 
 
+def _sign_consent(appointment: Appointment, by: User) -> None:
+    """The patient signs every form the visit needs at the desk, witnessed by
+    ``by``, just before it starts (the demo's past visits had consent)."""
+    for need in consents.missing(patient=appointment.patient, treatment=appointment.treatment):
+        services.appointment_consent_sign(
+            appointment=appointment,
+            version=need.version,
+            full_name=appointment.patient.full_name,
+            photo_use=[PhotoUse.TEACHING.value],
+            language=appointment.patient.preferred_language,
+            by=by,
+            staff=True,
+            now=appointment.start - timedelta(minutes=10),
+        )
+
+
 def _done(appointment: Appointment, by: User, record: dict[str, Any] | None = None) -> None:
+    _sign_consent(appointment, by)
     services.appointment_check_in(appointment=appointment, by=by, now=appointment.start)
     services.appointment_complete(appointment=appointment, by=by, record=record or {}, now=appointment.end)
 

@@ -19,7 +19,15 @@ from patients.models import Patient
 from tests.api.clinical import ASSESSMENT, picture
 from tests.api.conftest import client_for
 from tests.api.test_bad_input import GARBAGE, ODD_BODIES, send
-from tests.factories import AppointmentFactory, AssessmentFactory, TreatmentFactory, UserFactory
+from tests.consent import DRAWING
+from tests.factories import (
+    AppointmentFactory,
+    AssessmentFactory,
+    ConsentFormFactory,
+    ConsentVersionFactory,
+    TreatmentFactory,
+    UserFactory,
+)
 from treatments import services
 from treatments.models import LESION_KEYS, Treatment
 from treatments.parameters import PARAMETERS, validate_parameters
@@ -85,9 +93,24 @@ def test_complete(clinician: APIClient) -> None:
         "notes": "",
         "parameters": {},
         "immediate_reaction": "",
-        "consent_version": "v1",
+        "consent_override_reason": "",
     }
     sweep(clinician, "post", f"/api/v1/appointments/{appointment.pk}/complete/", valid)
+
+
+def test_consent_sign(as_a: APIClient, patient_a: Patient) -> None:
+    appointment = _checked_in("laser")
+    appointment.patient = patient_a
+    appointment.save(update_fields=["patient"])
+    version = ConsentVersionFactory(form=ConsentFormFactory(categories=["laser"]))
+    valid: dict[str, Any] = {
+        "version": version.pk,
+        "full_name": "Alice Chan",
+        "signature_svg": DRAWING,
+        "photo_use": ["teaching"],
+        "language": "en",
+    }
+    sweep(as_a, "post", f"/api/v1/appointments/{appointment.pk}/consent/", valid)
 
 
 def test_complete_parameters_of_every_category(clinician: APIClient) -> None:

@@ -48,9 +48,12 @@ from patients.models import HealthDeclaration, Patient, SignedInDevice
 from patients.services import token_issue
 from tests.api.clinical import ASSESSMENT, DECLARATION, picture
 from tests.api.conftest import client_for
+from tests.consent import sign_for
 from tests.factories import (
     AppointmentFactory,
     AssessmentFactory,
+    ConsentFormFactory,
+    ConsentVersionFactory,
     HealthDeclarationFactory,
     PatientFactory,
     PractitionerFactory,
@@ -59,7 +62,14 @@ from tests.factories import (
     UserFactory,
 )
 from treatments import services as clinical
-from treatments.models import Assessment, AssessmentPhoto, Treatment, TreatmentPlan
+from treatments.models import (
+    Assessment,
+    AssessmentPhoto,
+    ConsentSignature,
+    ConsentVersion,
+    Treatment,
+    TreatmentPlan,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +132,13 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("appointment-calendar", "get"): (401, 200, 404, 200, 200, 200),
     ("appointment-check-in", "post"): (401, 403, 403, 200, 200, 200),
     ("appointment-no-show", "post"): (401, 403, 403, 200, 200, 200),
+    # Consent for a visit: the patient's own (another's is 404); staff read any and
+    # sign at the desk as witness. The patient's own signatures; withdrawing one:
+    # the patient their own, a manager any.
+    ("appointment-consent", "get"): (401, 200, 404, 200, 200, 200),
+    ("appointment-consent", "post"): (401, 201, 404, 201, 201, 201),
+    ("me-consents", "get"): (401, 200, 200, 403, 403, 403),
+    ("consent-withdraw", "post"): (401, 200, 404, 403, 403, 200),
     # The notification log: staff only.
     ("notification-list", "get"): (401, 403, 403, 200, 200, 200),
     # Clinical records: practitioners and managers read and write; a patient reads
@@ -349,6 +366,17 @@ def _erased(w: World) -> Patient:
     return patient
 
 
+def _consent_version(w: World) -> ConsentVersion:
+    """The current version of a form A's treatment needs."""
+    form = ConsentFormFactory(slug="permissions-consent", categories=[w.treatment.category])
+    return form.versions.order_by("-number").first() or ConsentVersionFactory(form=form)
+
+
+def _signature(w: World) -> ConsentSignature:
+    _consent_version(w)
+    return sign_for(w.patient_a, w.treatment)[0]
+
+
 BUILDERS: dict[str, Builder] = {
     "auth-register": lambda w, actor: (
         "/api/v1/auth/register/",
@@ -411,6 +439,15 @@ BUILDERS: dict[str, Builder] = {
     "appointment-calendar": lambda w, actor: (f"/api/v1/appointments/{w.appointment.pk}/calendar.ics", None),
     "appointment-check-in": lambda w, actor: (f"/api/v1/appointments/{w.today.pk}/check-in/", None),
     "appointment-no-show": lambda w, actor: (f"/api/v1/appointments/{w.started.pk}/no-show/", None),
+    "appointment-consent": lambda w, actor: (
+        f"/api/v1/appointments/{w.appointment.pk}/consent/",
+        {"version": _consent_version(w).pk, "full_name": "Alice Chan", "photo_use": ["teaching"]},
+    ),
+    "me-consents": lambda w, actor: ("/api/v1/me/consents/", None),
+    "consent-withdraw": lambda w, actor: (
+        f"/api/v1/consents/{_signature(w).pk}/withdraw/",
+        {"reason": "Changed her mind"},
+    ),
     "notification-list": lambda w, actor: (f"/api/v1/notifications/?patient={w.patient_a.pk}", None),
     "assessment-list": lambda w, actor: ("/api/v1/assessments/", {**ASSESSMENT, "patient": w.patient_a.pk}),
     "assessment-detail": lambda w, actor: (
@@ -465,6 +502,7 @@ def snapshot(w: World) -> dict[str, Any]:
         "photos": AssessmentPhoto.objects.count(),
         "plans": list(TreatmentPlan.objects.order_by("pk").values_list("pk", "status")),
         "session records": SessionRecord.objects.count(),
+        "consent signatures": list(ConsentSignature.objects.order_by("pk").values_list("pk", "withdrawn_at")),
         "a": Patient.objects.filter(pk=w.patient_a.pk).values("full_name", "email", "user_id").get(),
         "a's appointments": list(
             Appointment.objects.filter(patient=w.patient_a)
@@ -538,6 +576,13 @@ def check_effect(w: World, name: str, method: str, actor: str, before: dict[str,
         erased = Patient.objects.get(pk=w.patient_a.pk)
         assert erased.erased_at is not None and erased.user_id is None and erased.email == ""
         assert status_of[w.appointment.pk] == Appointment.Status.CANCELLED
+    elif (name, method) == ("appointment-consent", "post"):
+        signature = ConsentSignature.objects.get(pk=body["id"])
+        assert signature.patient == w.patient_a
+        assert signature.channel == ("desk" if actor in STAFF else "online")
+        assert signature.witnessed_by == (w.users[actor] if actor in STAFF else None)
+    elif name == "consent-withdraw":
+        assert ConsentSignature.objects.get(pk=body["id"]).withdrawn_by == w.users[actor]
     elif name == "appointment-complete":
         assert status_of[body["id"]] == Appointment.Status.COMPLETED
         assert SessionRecord.objects.get(pk=body["session_record"]).appointment_id == body["id"]
@@ -623,7 +668,14 @@ def test_role_refusal_does_not_depend_on_the_object(world: World, name: str, act
 
 
 @pytest.mark.parametrize(
-    "name", ["appointment-detail", "appointment-reschedule", "appointment-cancel", "appointment-calendar"]
+    "name",
+    [
+        "appointment-detail",
+        "appointment-reschedule",
+        "appointment-cancel",
+        "appointment-calendar",
+        "appointment-consent",
+    ],
 )
 def test_another_patients_appointment_looks_like_a_missing_one(world: World, name: str) -> None:
     with time_machine.travel(world.now, tick=True):

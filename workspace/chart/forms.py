@@ -549,14 +549,21 @@ class SessionRecordForm(forms.Form):
     adverse_events = forms.CharField(
         label=_("Adverse events"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
-    consent_version = forms.CharField(label=_("Consent form version"), required=False, max_length=50)
     notes = forms.CharField(label=_("Notes"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
 
-    COMMON = ("areas", "anaesthesia", "pain_score", "immediate_reaction", "adverse_events", "consent_version", "notes")
+    COMMON = ("areas", "anaesthesia", "pain_score", "immediate_reaction", "adverse_events", "notes")
 
-    def __init__(self, *args: Any, category: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, category: str, may_override_consent: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.category = category
+        if may_override_consent:  # managers, when consent is missing (booking.services.appointment_complete)
+            self.fields["consent_override_reason"] = forms.CharField(
+                label=_("Reason for completing without the patient's consent"),
+                help_text=_("Kept on the session record with your name."),
+                required=False,
+                max_length=500,
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
         self.parameter_names: list[str] = []
         for key, spec in PARAMETERS.get(category, {}).items():
             label = PARAMETER_LABELS.get(key, key)
@@ -601,9 +608,9 @@ class SessionRecordForm(forms.Form):
             "pain_score": data.get("pain_score"),
             "immediate_reaction": text("immediate_reaction"),
             "adverse_events": text("adverse_events"),
-            "consent_version": text("consent_version"),
             "notes": text("notes"),
             "parameters": parameters,
+            "consent_override_reason": text("consent_override_reason"),
         }
 
     @classmethod
@@ -612,7 +619,6 @@ class SessionRecordForm(forms.Form):
         initial: dict[str, Any] = {
             "areas": list(record.areas or []),
             "anaesthesia": record.anaesthesia,
-            "consent_version": record.consent_version,
         }
         for key, value in (record.parameters or {}).items():
             initial[key] = int(value) if isinstance(value, float) and value.is_integer() else value

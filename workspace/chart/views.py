@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from booking.models import Appointment, SessionRecord
-from booking.services import appointment_complete
+from booking.services import appointment_complete, missing_consent_message
 from clinic import formats
 from clinic.clock import clinic_today
 from clinic.errors import ApplicationError, InvalidInput, InvalidState
@@ -35,7 +35,7 @@ from patients.models import AccessEvent, Patient
 from patients.permissions import clinician_required, is_clinician, is_manager, staff_required, user_of
 from patients.selectors import patients_matching
 from patients.services import access_record, access_record_many, declaration_submit, patient_create, patient_update
-from treatments import selectors, services
+from treatments import consents, selectors, services
 from treatments.models import Assessment, AssessmentPhoto, PhotoView, QualitativeGrade, TreatmentPlan
 from treatments.photos import MAX_BYTES, PhotoRejected, clean_photo, photo_response
 from treatments.scoring import WEIGHTS, count_band, goodman_baron_score, keloid_points
@@ -549,19 +549,33 @@ def _plan_state(appointment: Appointment) -> chart.PlanRow | None:
 @require_http_methods(["GET", "POST"])
 def session_record(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = _appointment(pk)
-    response = _session_record_page(request, appointment)
+    needs = (
+        consents.needs_for(patient=appointment.patient, treatment=appointment.treatment)
+        if appointment.status == Appointment.Status.CHECKED_IN
+        else []
+    )
+    response = _session_record_page(request, appointment, needs)
     if not response.has_header("Location"):  # a page was shown, not a redirect after the record was saved
         reads = [AccessEvent.What.SESSION_RECORD, AccessEvent.What.DECLARATIONS]
         if appointment.plan_session_id is not None:
             reads.append(AccessEvent.What.PLAN)
+        if needs:
+            reads.append(AccessEvent.What.CONSENT)
         # It shows the latest declaration's risk flags, this or the previous session record and the plan.
         access_record_many(request, [(appointment.patient_id, what, None) for what in reads], PAGE)
     return response
 
 
-def _session_record_page(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+def _session_record_page(request: HttpRequest, appointment: Appointment, needs: list[consents.Need]) -> HttpResponse:
     category = appointment.treatment.category
     context: dict[str, Any] = {"appointment": appointment, "patient": appointment.patient}
+    missing = [need for need in needs if not need.signed]
+    may_override = bool(missing) and is_manager(request)
+    context.update(
+        consent_needs=needs,
+        consent_missing=missing_consent_message(appointment.patient, missing) if missing else "",
+        consent_may_override=may_override,
+    )
     context.update(chart.safety_context(appointment.patient))
     status = 200
     if appointment.status == Appointment.Status.COMPLETED:
@@ -579,7 +593,7 @@ def _session_record_page(request: HttpRequest, appointment: Appointment) -> Http
         context["state_error"] = _state_message(appointment)
         return render(request, "chart/session_record.html", context, status=409 if request.method == "POST" else 200)
     if request.method == "POST":
-        form = SessionRecordForm(request.POST, category=category)
+        form = SessionRecordForm(request.POST, category=category, may_override_consent=may_override)
         if form.is_valid():
             try:
                 appointment_complete(appointment=appointment, by=user_of(request), record=form.record())
@@ -597,7 +611,7 @@ def _session_record_page(request: HttpRequest, appointment: Appointment) -> Http
     else:
         previous = chart.previous_record(appointment)
         initial = SessionRecordForm.initial_from(previous) if previous is not None else {}
-        form = SessionRecordForm(initial=initial, category=category)
+        form = SessionRecordForm(initial=initial, category=category, may_override_consent=may_override)
         context["previous"] = previous
     context.update(form=form, plan=_plan_state(appointment))
     return render(request, "chart/session_record.html", context, status=status)
