@@ -10,7 +10,7 @@ notice finds no address and is skipped, never sent) and the active plans, and
 skips every message still pending.
 
 The clinical records (declarations, appointments, session records,
-assessments, photos, plans, notifications) stay until ``purge_due``:
+assessments, photos, plans, consent signatures, notifications) stay until ``purge_due``:
 CLINIC_RECORD_RETENTION after the last visit (or after the erasure, when there
 was none). ``erasures_purge``, run by beat, deletes them and the photo files.
 
@@ -41,7 +41,7 @@ from clinic.errors import ApplicationError, InvalidState
 from patients.models import HealthDeclaration, Patient, SignedInDevice
 from patients.roles import is_staff_role, role_of
 from treatments import services as clinical
-from treatments.models import Assessment, AssessmentPhoto, PlanSession, TreatmentPlan
+from treatments.models import Assessment, AssessmentPhoto, ConsentSignature, PlanSession, TreatmentPlan
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -252,6 +252,10 @@ def erasure_purge(*, erasure_id: int, now: datetime | None = None) -> bool:
             "notifications": Notification.objects.filter(patient_id=patient_id).delete()[0],
             "session_records": SessionRecord.objects.filter(appointment__patient_id=patient_id).delete()[0],
         }
+        # After the session records that link them; before nothing else (the
+        # patient row stays, so its PROTECT does not bite).
+        counts["consent_signatures"] = ConsentSignature.objects.filter(patient_id=patient_id).delete()[0]
+        ConsentSignature.history.filter(patient_id=patient_id).delete()
         appointment_ids = list(Appointment.objects.filter(patient_id=patient_id).values_list("pk", flat=True))
         SessionRecord.history.filter(appointment_id__in=appointment_ids).delete()
         counts["appointments"] = Appointment.objects.filter(pk__in=appointment_ids).delete()[0]

@@ -5,8 +5,9 @@ API, call ``export_response``. It lives on the booking floor because it gathers
 from booking, treatments and patients.
 
 The zip holds ``data.json`` (profile, declarations, appointments, assessments
-with their correction history, plans with sessions, session records, the
-notifications sent, the access log) and ``photos/``, the original images, one
+with their correction history, plans with sessions, session records, consent
+signatures (form, version, the text signed, when, how, photo use, withdrawal),
+the notifications sent, the access log) and ``photos/``, the original images, one
 file per photo named ``photos/assessment-<assessment id>/photo-<photo id>-<view>.<ext>``;
 each photo entry in data.json names its file in ``file``.
 
@@ -37,7 +38,8 @@ from patients.models import Patient
 from patients.selectors import access_events_for_patient
 from patients.serializers import HealthDeclarationSerializer, OwnAccessEventSerializer, OwnProfileSerializer
 from treatments import history, selectors
-from treatments.models import Assessment, AssessmentPhoto
+from treatments.consent_serializers import signature_export
+from treatments.models import Assessment, AssessmentPhoto, ConsentSignature
 from treatments.serializers import AssessmentSerializer, PlanSerializer
 
 FORMAT = "clinic-export/1"
@@ -104,12 +106,16 @@ def export_data(patient: Patient, *, now: datetime | None = None) -> tuple[dict[
     records = (
         SessionRecord.objects.filter(appointment__patient=patient)
         .select_related("appointment__treatment")
+        .prefetch_related("consent_signatures")
         .order_by("recorded_at", "id")
     )
     notifications = Notification.objects.filter(patient=patient, status=Notification.Status.SENT).order_by(
         "sent_at", "id"
     )
     plans = selectors.plans_for(patient_id=patient.pk).order_by("created_at", "id")
+    signatures = (
+        ConsentSignature.objects.filter(patient=patient).select_related("version__form").order_by("signed_at", "id")
+    )
     data = {
         "format": FORMAT,
         "generated_at": now,
@@ -122,6 +128,7 @@ def export_data(patient: Patient, *, now: datetime | None = None) -> tuple[dict[
         "assessments": assessments,
         "plans": PlanSerializer(plans, many=True, context={"today": clinic_today(now)}).data,
         "session_records": SessionRecordSerializer(records, many=True).data,
+        "consent_signatures": [signature_export(signature) for signature in signatures],
         "notifications": NotificationSerializer(notifications, many=True).data,
         "access_log": _access_log(patient),
     }

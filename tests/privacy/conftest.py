@@ -20,7 +20,10 @@ from booking import notifications
 from booking.models import Appointment, Notification, SessionRecord
 from patients.models import Patient
 from tests.api.conftest import client_for
+from tests.consent import sign_for
 from tests.factories import (
+    ConsentFormFactory,
+    ConsentVersionFactory,
     AppointmentFactory,
     HealthDeclarationFactory,
     NotificationFactory,
@@ -106,7 +109,12 @@ def record(alice: Patient, doctor: User) -> dict[str, Any]:
         start=timezone.now() - timedelta(days=30),
         status=Appointment.Status.COMPLETED,
     )
-    SessionRecord.objects.create(appointment=past, category=treatment.category, notes="Went well", recorded_by=doctor)
+    ConsentVersionFactory(form=ConsentFormFactory(slug="privacy-peel", title_en="chemical peel", categories=["peel"]))
+    [signature] = sign_for(alice, treatment, photo_use=("teaching",))
+    session_record = SessionRecord.objects.create(
+        appointment=past, category=treatment.category, notes="Went well", recorded_by=doctor
+    )
+    session_record.consent_signatures.add(signature)
     NotificationFactory(
         appointment=past, patient=alice, status=Notification.Status.SENT, sent_at=timezone.now() - timedelta(days=31)
     )
@@ -114,7 +122,14 @@ def record(alice: Patient, doctor: User) -> dict[str, Any]:
         patient=alice, treatment=treatment, practitioner=practitioner, start=timezone.now() + timedelta(days=5)
     )
     notifications.notify_appointment_booked(appointment=future, now=timezone.now())
-    return {"assessment": assessment, "plan": plan, "past": past, "future": future, "treatment": treatment}
+    return {
+        "assessment": assessment,
+        "plan": plan,
+        "past": past,
+        "future": future,
+        "treatment": treatment,
+        "signature": signature,
+    }
 
 
 @pytest.fixture

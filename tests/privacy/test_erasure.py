@@ -26,7 +26,7 @@ from booking.erasure import erasures_purge, patient_erase
 from booking.models import Appointment, Erasure, Notification, SessionRecord
 from patients.models import HealthDeclaration, Patient
 from tests.factories import UserFactory
-from treatments.models import Assessment, AssessmentPhoto, PlanSession, TreatmentPlan
+from treatments.models import Assessment, AssessmentPhoto, ConsentSignature, PlanSession, TreatmentPlan
 
 pytestmark = pytest.mark.django_db
 
@@ -228,6 +228,7 @@ def test_purge_waits_for_the_retention_then_deletes_records_and_files_once(
     erasure = patient_erase(patient=alice, by=manager)
     last_visit = record["past"].start
     assert erasure.purge_due >= last_visit + settings.CLINIC_RECORD_RETENTION - timedelta(days=1)
+    assert ConsentSignature.objects.filter(patient=alice).count() == 1  # a clinical record: kept until the purge
 
     with time_machine.travel(erasure.purge_due - timedelta(days=1), tick=False):
         assert erasures_purge() == 0
@@ -247,11 +248,13 @@ def test_purge_waits_for_the_retention_then_deletes_records_and_files_once(
         (SessionRecord, {"appointment__patient": alice}),
         (Notification, {"patient": alice}),
         (HealthDeclaration, {"patient": alice}),
+        (ConsentSignature, {"patient": alice}),
     ]:
         assert not model.objects.filter(**lookup).exists(), model
     assert not Assessment.history.filter(patient_id=alice.pk).exists()
     assert not Appointment.history.filter(patient_id=alice.pk).exists()
     assert not Patient.history.filter(id=alice.pk).exists()
+    assert not ConsentSignature.history.filter(patient_id=alice.pk).exists()
     erasure.refresh_from_db()
     assert erasure.purged_at is not None
     assert erasure.steps[-1]["step"] == "clinical_records_purged"

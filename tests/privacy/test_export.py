@@ -32,6 +32,7 @@ KEYS = {
     "assessments",
     "plans",
     "session_records",
+    "consent_signatures",
     "notifications",
     "access_log",
 }
@@ -58,6 +59,11 @@ def check_alice(
     assert [d["allergies_other"] for d in data["health_declarations"]] == ["Penicillin"]
     assert {a["id"] for a in data["appointments"]} == {record["past"].pk, record["future"].pk}
     assert [r["notes"] for r in data["session_records"]] == ["Went well"]
+    assert data["session_records"][0]["consent_signatures"] == [record["signature"].pk]
+    [signature] = data["consent_signatures"]
+    assert signature["id"] == record["signature"].pk and signature["form"] == "privacy-peel"
+    assert signature["version"] == 1 and signature["channel"] == "online" and signature["withdrawn"] is False
+    assert signature["photo_use"] == ["clinical", "teaching"] and signature["text"] == record["signature"].text
     assert [p["id"] for p in data["plans"]] == [record["plan"].pk]
     assert len(data["plans"][0]["sessions"]) == 3
     assert [n["status"] for n in data["notifications"]] == ["sent"]  # only what was sent, not the queue
