@@ -100,8 +100,7 @@ LANGUAGE_PARAMETER = OpenApiParameter(
     "language",
     str,
     enum=list(consents.LANGUAGES),
-    description="The language of the text. Default: Accept-Language when sent, else the patient's preferred "
-    "language.",
+    description="The language of the text. Default: Accept-Language when sent, else the patient's preferred language.",
 )
 
 

@@ -627,7 +627,7 @@ def _clean_consent_override(record: dict[str, Any]) -> str:
 
 
 def missing_consent_message(patient: Patient, needs: Sequence[consents.Need]) -> str:
-    """"Chan Tai Man has not signed the current consent for laser and
+    """ "Chan Tai Man has not signed the current consent for laser and
     resurfacing (version 2).", naming every form missing."""
     forms = ", ".join(
         _("%(form)s (version %(number)s)") % {"form": need.form.localized("title"), "number": need.version.number}
@@ -654,9 +654,7 @@ def _consent_check(appointment: Appointment, *, by: User, override_reason: str) 
     if not override_reason:
         raise InvalidState(message)
     if role_of(by) != MANAGER:
-        raise InvalidState(
-            _("%(message)s Only a manager may complete the session without it.") % {"message": message}
-        )
+        raise InvalidState(_("%(message)s Only a manager may complete the session without it.") % {"message": message})
     return ConsentOutcome(signatures=signatures, override_reason=override_reason, override_by=by)
 
 
@@ -682,9 +680,7 @@ def appointment_complete(
     now = _now(now)
     override_reason = _clean_consent_override(record)
     with transaction.atomic(durable=True):
-        locked = (
-            Appointment.objects.select_for_update().select_related("treatment", "patient").get(pk=appointment.pk)
-        )
+        locked = Appointment.objects.select_for_update().select_related("treatment", "patient").get(pk=appointment.pk)
         fields = _clean_record(locked.treatment.category, record)
         if locked.status != Appointment.Status.CHECKED_IN:
             raise InvalidState(_("Only a checked-in appointment can be completed."))

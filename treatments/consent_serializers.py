@@ -85,7 +85,7 @@ class ConsentSignInputSerializer(serializers.Serializer):
         default="",
         max_length=SVG_FIELD_MAX,
         trim_whitespace=False,
-        help_text="The drawn signature: <svg viewBox=\"0 0 W H\"> holding only <path d=\"M x y L x y ...\"/> "
+        help_text='The drawn signature: <svg viewBox="0 0 W H"> holding only <path d="M x y L x y ..."/> '
         f"strokes (at most {SIGNATURE_MAX_BYTES // 1024} kB, 400 strokes). Empty or omitted when typed instead.",
     )
     photo_use = BoundedListField(

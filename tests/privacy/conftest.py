@@ -22,9 +22,9 @@ from patients.models import Patient
 from tests.api.conftest import client_for
 from tests.consent import sign_for
 from tests.factories import (
+    AppointmentFactory,
     ConsentFormFactory,
     ConsentVersionFactory,
-    AppointmentFactory,
     HealthDeclarationFactory,
     NotificationFactory,
     PatientFactory,
