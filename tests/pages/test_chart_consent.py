@@ -69,6 +69,8 @@ def test_a_manager_completes_with_a_reason_which_is_kept(client, appointment) ->
     assert response.status_code == 302
     record = SessionRecord.objects.get(appointment=appointment)
     assert record.consent_override_reason == "Signed on paper at the desk" and record.consent_override_by == manager
+    shown = client.get(url).text
+    assert "Completed without the patient&#x27;s consent by" in shown and "Signed on paper at the desk" in shown
 
 
 def test_once_signed_the_session_completes_with_the_signature(client, appointment) -> None:
@@ -80,3 +82,4 @@ def test_once_signed_the_session_completes_with_the_signature(client, appointmen
     assert client.post(url, BODY).status_code == 302
     record = SessionRecord.objects.get(appointment=appointment)
     assert list(record.consent_signatures.all()) == [signature] and record.consent_override_reason == ""
+    assert "laser-resurfacing v1" in client.get(url).text

@@ -579,7 +579,11 @@ def _session_record_page(request: HttpRequest, appointment: Appointment, needs: 
     context.update(chart.safety_context(appointment.patient))
     status = 200
     if appointment.status == Appointment.Status.COMPLETED:
-        record = SessionRecord.objects.filter(appointment=appointment).select_related("recorded_by").first()
+        record = (
+            SessionRecord.objects.filter(appointment=appointment)
+            .select_related("recorded_by", "consent_override_by")
+            .first()
+        )
         if record is not None:
             record.appointment = appointment
             row = chart.record_rows([record])[0]
