@@ -70,7 +70,7 @@ def test_a_manager_completes_with_a_reason_which_is_kept(client, appointment) ->
     record = SessionRecord.objects.get(appointment=appointment)
     assert record.consent_override_reason == "Signed on paper at the desk" and record.consent_override_by == manager
     shown = client.get(url).text
-    assert "Completed without the patient&#x27;s consent by" in shown and "Signed on paper at the desk" in shown
+    assert "Completed without the patient's consent by" in shown and "Signed on paper at the desk" in shown
 
 
 def test_once_signed_the_session_completes_with_the_signature(client, appointment) -> None:
