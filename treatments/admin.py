@@ -18,6 +18,7 @@ from treatments.models import (
     ContraindicationRule,
     DeviceKind,
     PlanSession,
+    PreCareInstruction,
     RoomKind,
     ScarType,
     Treatment,
@@ -148,6 +149,32 @@ class ContraindicationRuleAdmin(SimpleHistoryAdmin):
     def get_readonly_fields(self, request: Any, obj: ContraindicationRule | None = None) -> Any:
         # Moving a rule to another treatment is a different rule.
         return ("treatment",) if obj is not None else ()
+
+
+@admin.register(PreCareInstruction)
+class PreCareInstructionAdmin(SimpleHistoryAdmin):
+    """The pre-care emails' instructions (booking.notifications sends them
+    ``days_before`` the visit; docs/domain.md, Pre-care). Managers edit them;
+    an instruction no longer used is made inactive rather than deleted, since
+    patients' confirmations point at it."""
+
+    list_display = ("title_en", "days_before", "condition", "order", "active")
+    list_filter = ("active", "days_before", "condition", "treatments")
+    search_fields = ("code", "title_en", "title_zh_hant", "text_en")
+    filter_horizontal = ("treatments",)
+    ordering = ("-days_before", "order", "code")
+    fields = (
+        "code",
+        "treatments",
+        "days_before",
+        "condition",
+        "order",
+        "active",
+        "title_en",
+        "title_zh_hant",
+        "text_en",
+        "text_zh_hant",
+    )
 
 
 # --- clinical records: read-only here ---------------------------------------------------------
