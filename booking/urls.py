@@ -13,6 +13,12 @@ urlpatterns = [
     path("appointments/<int:pk>/no-show/", apis.NoShowApi.as_view(), name="appointment-no-show"),
     path("appointments/<int:pk>/complete/", apis.CompleteApi.as_view(), name="appointment-complete"),
     path("appointments/<int:pk>/calendar.ics", apis.CalendarApi.as_view(), name="appointment-calendar"),
+    path("appointments/<int:pk>/pre-care/", apis.PreCareApi.as_view(), name="appointment-pre-care"),
+    path(
+        "appointments/<int:pk>/pre-care/acknowledge/",
+        apis.PreCareAcknowledgeApi.as_view(),
+        name="appointment-pre-care-acknowledge",
+    ),
     path("notifications/", apis.NotificationListApi.as_view(), name="notification-list"),
     path("session-records/", apis.SessionRecordListApi.as_view(), name="session-record-list"),
     path("session-records/<int:pk>/", apis.SessionRecordDetailApi.as_view(), name="session-record-detail"),

@@ -260,6 +260,15 @@ class PreCareInstruction(Bilingual, models.Model):
     def __str__(self) -> str:
         return f"{self.title_en} ({self.days_before} d before)"
 
+    @property
+    def localized_title(self) -> str:
+        """For templates: the title in the active language."""
+        return self.localized("title")
+
+    @property
+    def localized_text(self) -> str:
+        return self.localized("text")
+
 
 # --- clinical records ------------------------------------------------------------------
 #

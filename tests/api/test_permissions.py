@@ -43,7 +43,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from booking import services
-from booking.models import Appointment, Practitioner, SessionRecord
+from booking.models import Appointment, Practitioner, PreCareAcknowledgement, SessionRecord
 from patients.models import HealthDeclaration, Patient, SignedInDevice
 from patients.services import token_issue
 from tests.api.clinical import ASSESSMENT, DECLARATION, picture
@@ -59,7 +59,7 @@ from tests.factories import (
     UserFactory,
 )
 from treatments import services as clinical
-from treatments.models import Assessment, AssessmentPhoto, Treatment, TreatmentPlan
+from treatments.models import Assessment, AssessmentPhoto, PreCareInstruction, Treatment, TreatmentPlan
 
 pytestmark = pytest.mark.django_db
 
@@ -121,6 +121,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("appointment-cancel", "post"): (401, 200, 404, 200, 200, 200),
     ("appointment-calendar", "get"): (401, 200, 404, 200, 200, 200),
     ("appointment-check-in", "post"): (401, 403, 403, 200, 200, 200),
+    # Pre-care: staff read any visit's; only the patient confirms their own (reception asks at check-in).
+    ("appointment-pre-care", "get"): (401, 200, 404, 200, 200, 200),
+    ("appointment-pre-care-acknowledge", "post"): (401, 200, 404, 403, 403, 403),
     ("appointment-no-show", "post"): (401, 403, 403, 200, 200, 200),
     # The notification log: staff only.
     ("notification-list", "get"): (401, 403, 403, 200, 200, 200),
@@ -349,6 +352,22 @@ def _erased(w: World) -> Patient:
     return patient
 
 
+def _pre_care(w: World) -> Appointment:
+    """A's appointment, its treatment with one pre-care instruction."""
+    instruction, _created = PreCareInstruction.objects.get_or_create(
+        code="retinoid-2w",
+        defaults={
+            "days_before": 14,
+            "title_en": "Stop topical retinoids today",
+            "title_zh_hant": "今天起停用A酸類外用產品",
+            "text_en": "Stop them.",
+            "text_zh_hant": "停用。",
+        },
+    )
+    instruction.treatments.add(w.appointment.treatment)
+    return w.appointment
+
+
 BUILDERS: dict[str, Builder] = {
     "auth-register": lambda w, actor: (
         "/api/v1/auth/register/",
@@ -410,6 +429,11 @@ BUILDERS: dict[str, Builder] = {
     ),
     "appointment-calendar": lambda w, actor: (f"/api/v1/appointments/{w.appointment.pk}/calendar.ics", None),
     "appointment-check-in": lambda w, actor: (f"/api/v1/appointments/{w.today.pk}/check-in/", None),
+    "appointment-pre-care": lambda w, actor: (f"/api/v1/appointments/{_pre_care(w).pk}/pre-care/", None),
+    "appointment-pre-care-acknowledge": lambda w, actor: (
+        f"/api/v1/appointments/{_pre_care(w).pk}/pre-care/acknowledge/",
+        None,
+    ),
     "appointment-no-show": lambda w, actor: (f"/api/v1/appointments/{w.started.pk}/no-show/", None),
     "notification-list": lambda w, actor: (f"/api/v1/notifications/?patient={w.patient_a.pk}", None),
     "assessment-list": lambda w, actor: ("/api/v1/assessments/", {**ASSESSMENT, "patient": w.patient_a.pk}),
@@ -465,6 +489,7 @@ def snapshot(w: World) -> dict[str, Any]:
         "photos": AssessmentPhoto.objects.count(),
         "plans": list(TreatmentPlan.objects.order_by("pk").values_list("pk", "status")),
         "session records": SessionRecord.objects.count(),
+        "pre-care confirmations": PreCareAcknowledgement.objects.count(),
         "a": Patient.objects.filter(pk=w.patient_a.pk).values("full_name", "email", "user_id").get(),
         "a's appointments": list(
             Appointment.objects.filter(patient=w.patient_a)
@@ -490,6 +515,9 @@ def check_effect(w: World, name: str, method: str, actor: str, before: dict[str,
         assert moved.sequence == w.appointment.sequence + 1
     elif name == "appointment-check-in":
         assert status_of[w.today.pk] == Appointment.Status.CHECKED_IN
+    elif name == "appointment-pre-care-acknowledge":
+        assert PreCareAcknowledgement.objects.filter(appointment=w.appointment, by=w.users[actor]).count() == 1
+        assert body["all_confirmed"] is True
     elif name == "appointment-no-show":
         assert status_of[w.started.pk] == Appointment.Status.NO_SHOW
     elif (name, method) in {("me-declarations", "post"), ("patient-declarations", "post")}:
@@ -623,7 +651,15 @@ def test_role_refusal_does_not_depend_on_the_object(world: World, name: str, act
 
 
 @pytest.mark.parametrize(
-    "name", ["appointment-detail", "appointment-reschedule", "appointment-cancel", "appointment-calendar"]
+    "name",
+    [
+        "appointment-detail",
+        "appointment-reschedule",
+        "appointment-cancel",
+        "appointment-calendar",
+        "appointment-pre-care",
+        "appointment-pre-care-acknowledge",
+    ],
 )
 def test_another_patients_appointment_looks_like_a_missing_one(world: World, name: str) -> None:
     with time_machine.travel(world.now, tick=True):
