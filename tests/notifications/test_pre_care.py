@@ -231,3 +231,17 @@ def test_a_treatment_without_pre_care_gets_no_pre_care_rows(clock: Any, book: Ca
     appointment = book(patient, VISIT)
 
     assert pre_care_rows(appointment) == []
+
+
+def test_confirmations_survive_a_move(
+    clock: Any, book: Callable, patient: Any, instructions: Any, receptionist: Any
+) -> None:
+    appointment = book(patient, VISIT)
+    precare.pre_care_acknowledge(appointment=appointment, via="portal", by=patient.user, now=NOW)
+
+    moved = services.appointment_reschedule(
+        appointment=appointment, start=VISIT + timedelta(days=3), by=receptionist, staff=True, now=NOW
+    )
+
+    assert [item.confirmed for item in precare.status(moved)] == [True, True]
+    assert precare.unconfirmed(moved) == []
