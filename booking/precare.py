@@ -88,7 +88,7 @@ def status(appointment: Appointment) -> list[PreCareItem]:
     for minutes, sent_at in Notification.objects.filter(
         appointment=appointment, kind=Notification.Kind.PRE_CARE, status=Notification.Status.SENT
     ).values_list("offset_minutes", "sent_at"):
-        if minutes not in sent or sent_at > sent[minutes]:
+        if sent_at is not None and (minutes not in sent or sent_at > sent[minutes]):
             sent[minutes] = sent_at
     acknowledged = dict(
         PreCareAcknowledgement.objects.filter(appointment=appointment).values_list("instruction_id", "acknowledged_at")
