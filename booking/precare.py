@@ -163,7 +163,7 @@ def appointment_for_token(token: str, *, now: datetime) -> Appointment:
 
 def unconfirmed_counts(appointments: Sequence[Appointment]) -> dict[int, int]:
     """For lists: per open visit, how many of its instructions the patient has
-    not confirmed. Three queries, whatever the number of visits."""
+    not confirmed. At most three queries, whatever the number of visits."""
     visits = [a for a in appointments if a.status in OPEN_STATUSES]
     if not visits:
         return {}
@@ -173,6 +173,8 @@ def unconfirmed_counts(appointments: Sequence[Appointment]) -> dict[int, int]:
     by_treatment: dict[int, list[PreCareInstruction]] = defaultdict(list)
     for link in links:
         by_treatment[link.treatment_id].append(link.precareinstruction)
+    if not by_treatment:
+        return {}  # no pre-care for these treatments: one query
     declarations: dict[int, HealthDeclaration] = {}
     for declaration in HealthDeclaration.objects.filter(patient_id__in={a.patient_id for a in visits}).order_by(
         "patient_id", "-submitted_at", "-id"

@@ -176,6 +176,11 @@ class PreCareInstructionAdmin(SimpleHistoryAdmin):
         "text_zh_hant",
     )
 
+    def get_history_queryset(self, request: Any, history_manager: Any, pk_name: str, object_id: Any) -> Any:
+        # simple_history's own calls select_related() with no names for a model
+        # without foreign keys, which Django 6 deprecates (an error under -W error).
+        return history_manager.filter(**{pk_name: object_id}).select_related("history_user")
+
 
 # --- clinical records: read-only here ---------------------------------------------------------
 #
