@@ -214,3 +214,13 @@ def test_acknowledging_a_cancelled_visit_is_409(visit: Appointment) -> None:
 def test_a_cold_sore_history_adds_the_antiviral_instruction(visit: Appointment, client: Client) -> None:
     HealthDeclarationFactory(patient=visit.patient, cold_sore_history=True)
     assert "Antiviral cover for cold sores" in client.get(link(visit)).text
+
+
+def test_the_schedule_block_says_how_much_pre_care_is_not_confirmed(client: Client, visit: Appointment) -> None:
+    client.force_login(UserFactory(role="receptionist"))
+    day = timezone.localtime(visit.start).date().isoformat()
+
+    assert "Pre-care: 2 not confirmed" in client.get(f"/staff/?date={day}").text
+
+    precare.pre_care_acknowledge(appointment=visit, via="portal", by=visit.patient.user, now=timezone.now())
+    assert "Pre-care:" not in client.get(f"/staff/?date={day}").text

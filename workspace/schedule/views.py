@@ -158,9 +158,11 @@ def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitione
         now=timezone.now(),
     )
     now = timezone.now()
+    to_confirm = precare.unconfirmed_counts(shown)
     for appointment in shown:
         for name, allowed in _actions_at(appointment, now).items():
             setattr(appointment, name, allowed)
+        appointment.pre_care_to_confirm = to_confirm.get(appointment.pk, 0)  # type: ignore[attr-defined]  # for the block
         appointment.wall_start = local(appointment.start).strftime("%H:%M")  # type: ignore[attr-defined]
     return {
         "grid": grid,
