@@ -42,7 +42,7 @@ from tests.browser.axe import WCAG_AA
 from tests.browser.conftest import OUTPUT
 from tests.factories import AppointmentFactory
 from tests.pages.helpers import english_words
-from treatments.models import TreatmentPlan
+from treatments.models import Treatment, TreatmentPlan
 
 DEMO_PASSWORD = "clinic-demo"
 WIDTHS = (390, 1280, 1920)
@@ -211,8 +211,15 @@ def demo(settings: Any) -> dict[str, Any]:
     upcoming = AppointmentFactory(
         patient=emily, treatment=today.treatment, practitioner=today.practitioner, room=today.room, start=ahead
     )
+    # And a laser visit after it, whose pre-care (seeded from domain.md) the email's page shows.
+    laser = Treatment.objects.get(slug="pico-laser")
+    pre_care = AppointmentFactory(
+        patient=emily, treatment=laser, practitioner=today.practitioner, room=today.room,
+        start=ahead + timedelta(days=7),
+    )  # fmt: skip
     return {
         "emily": emily,
+        "pre_care": pre_care,
         "appointment": latest,
         "plan": TreatmentPlan.objects.filter(patient=emily).first(),
         "today": today,
@@ -237,7 +244,7 @@ def _ids(demo: dict[str, Any]) -> dict[str, Any]:
         "reset_uid": urlsafe_base64_encode(force_bytes(emily.user.pk)),
         "reset_token": default_token_generator.make_token(emily.user),
         "email_token": "a-link-from-an-email",
-        "pre_care_token": precare.token_for(demo["upcoming"]),
+        "pre_care_token": precare.token_for(demo["pre_care"]),
     }
 
 
