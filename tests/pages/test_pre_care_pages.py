@@ -220,7 +220,8 @@ def test_the_schedule_block_says_how_much_pre_care_is_not_confirmed(client: Clie
     client.force_login(UserFactory(role="receptionist"))
     day = timezone.localtime(visit.start).date().isoformat()
 
-    assert "Pre-care: 2 not confirmed" in client.get(f"/staff/?date={day}").text
+    schedule = client.get(f"/staff/?date={day}").text
+    assert 'Pre-care<span class="visually-hidden">: 2 not confirmed</span>' in schedule
 
     precare.pre_care_acknowledge(appointment=visit, via="portal", by=visit.patient.user, now=timezone.now())
-    assert "Pre-care:" not in client.get(f"/staff/?date={day}").text
+    assert "pre-care-badge" not in client.get(f"/staff/?date={day}").text
