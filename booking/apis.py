@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -19,10 +20,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from booking import availability, selectors, services
+from booking import availability, precare, selectors, services
 from booking.calendar import appointment_calendar
 from booking.filters import AppointmentFilter, NotificationFilter
-from booking.models import Appointment, Notification, Practitioner, SessionRecord
+from booking.models import Appointment, Notification, Practitioner, PreCareAcknowledgement, SessionRecord
 from booking.serializers import (
     AppointmentSerializer,
     AvailabilityQuerySerializer,
@@ -32,6 +33,7 @@ from booking.serializers import (
     CompleteSerializer,
     NotificationSerializer,
     PractitionerSerializer,
+    PreCareSerializer,
     RescheduleSerializer,
     SessionRecordSerializer,
 )
@@ -41,7 +43,7 @@ from clinic.errors import InvalidInput
 from clinic.schema import errors
 from patients.access import AccessLoggedApi
 from patients.models import AccessEvent, Patient
-from patients.permissions import IsClinician, IsPatientOrStaff, IsStaff, is_staff, user_of
+from patients.permissions import IsClinician, IsPatient, IsPatientOrStaff, IsStaff, is_staff, user_of
 from patients.roles import MANAGER, role_of
 from treatments import services as clinical
 from treatments.models import PlanSession, Treatment
@@ -361,6 +363,44 @@ class CalendarApi(_TransitionApi):
         response["Content-Disposition"] = f'attachment; filename="appointment-{appointment.pk}.ics"'
         response["Cache-Control"] = "private, no-store"
         return response
+
+
+def _pre_care_body(appointment: Appointment, items: list[precare.PreCareItem]) -> dict[str, Any]:
+    return PreCareSerializer(
+        {
+            "appointment": appointment.pk,
+            "all_confirmed": bool(items) and all(item.confirmed for item in items),
+            "instructions": items,
+        }
+    ).data
+
+
+class PreCareApi(_TransitionApi):
+    """The pre-care a visit needs (docs/domain.md, Pre-care), each with when its
+    email went and when the patient confirmed it. Patients: their own visits;
+    staff: any (read-only)."""
+
+    @extend_schema(responses={200: PreCareSerializer, **errors(401, 403, 404)})
+    def get(self, request: Request, pk: int) -> Response:
+        appointment = self.appointment(request, pk)
+        items = precare.status(appointment) if appointment.status in precare.OPEN_STATUSES else []
+        return Response(_pre_care_body(appointment, items))
+
+
+class PreCareAcknowledgeApi(_TransitionApi):
+    """The patient confirms every pre-care instruction of their visit (repeating
+    it changes nothing). 409 ``invalid_state`` once the visit is over or cancelled.
+    Staff cannot confirm for a patient (403): reception asks at check-in."""
+
+    permission_classes = [IsPatient]
+
+    @extend_schema(request=None, responses={200: PreCareSerializer, **errors(401, 403, 404, 409)})
+    def post(self, request: Request, pk: int) -> Response:
+        appointment = self.appointment(request, pk)
+        items = precare.pre_care_acknowledge(
+            appointment=appointment, via=PreCareAcknowledgement.Via.API, by=user_of(request), now=timezone.now()
+        )
+        return Response(_pre_care_body(appointment, items))
 
 
 @extend_schema(responses={200: NotificationSerializer(many=True), **errors(400, 401, 403)})

@@ -18,7 +18,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from booking import notice
+from booking import notice, precare
 from booking.calendar import appointment_calendar, manage_url
 from booking.models import Appointment, Notification
 from clinic import brand, formats
@@ -125,6 +125,16 @@ def _context(notification: Notification, language: str, now: datetime) -> dict[s
             # Only a cancellation notice tells the cancellation's reason (a reschedule, its own below).
             reason=appointment.cancellation_reason if notification.kind == Kind.CANCELLATION else "",
         )
+        if notification.kind == Kind.PRE_CARE:
+            from booking.notifications import pre_care_due
+
+            context.update(
+                instructions=[
+                    {"title": item.localized("title", language), "text": item.localized("text", language)}
+                    for item in pre_care_due(notification, appointment)
+                ],
+                confirm_url=_link(f"/pre-care/{precare.token_for(appointment)}/"),
+            )
         if notification.kind == Kind.RESCHEDULE:
             context.update(
                 previous_when=format_when(notification.previous_start, language) if notification.previous_start else "",

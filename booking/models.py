@@ -18,7 +18,7 @@ from simple_history.models import HistoricalRecords
 from booking.constraints import PostgresExclusionConstraint, TsTzRange
 from clinic import formats
 from patients.models import HealthDeclaration, Patient
-from treatments.models import Bilingual, Category, DeviceKind, PlanSession, RoomKind, Treatment
+from treatments.models import Bilingual, Category, DeviceKind, PlanSession, PreCareInstruction, RoomKind, Treatment
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -404,6 +404,7 @@ class Notification(models.Model):
         SESSION_DUE = "session_due", _("Next session due")
         SESSION_LAST_CALL = "session_last_call", _("Next session: last call")
         AFTERCARE = "aftercare", _("Aftercare")
+        PRE_CARE = "pre_care", _("Pre-care")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -421,6 +422,8 @@ class Notification(models.Model):
         OPTED_OUT = "opted_out", _("The patient turned reminders off")
         NO_EMAIL = "no_email", _("The patient has no email address")
         SESSION_CHANGED = "session_changed", _("The plan session was booked, moved or cancelled")
+        ALREADY_SENT = "already_sent", _("Already sent for this visit before it was moved")
+        NOT_APPLICABLE = "not_applicable", _("None of its instructions applies to this patient")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="notifications")
@@ -482,6 +485,7 @@ class Notification(models.Model):
                         "session_due",
                         "session_last_call",
                         "aftercare",
+                        "pre_care",
                     ]
                 ),
                 name="notification_kind_valid",
@@ -501,6 +505,41 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} for patient #{self.patient_id} ({self.status})"
+
+
+class PreCareAcknowledgement(models.Model):
+    """The patient confirmed they have read a pre-care instruction for a visit
+    (booking.precare.pre_care_acknowledge): from the email's link, their
+    appointments page or the API. Kept when the visit moves: the instructions
+    are the same visit's."""
+
+    class Via(models.TextChoices):
+        LINK = "link", _("The link in the email")
+        PORTAL = "portal", _("The patient's appointments page")
+        API = "api", _("The API")
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="pre_care_acknowledgements")
+    instruction = models.ForeignKey(PreCareInstruction, on_delete=models.PROTECT, related_name="acknowledgements")
+    acknowledged_at = models.DateTimeField()
+    via = models.CharField(max_length=8, choices=Via.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Empty when confirmed from the email's link without signing in.",
+    )
+
+    class Meta:
+        ordering = ["appointment", "instruction"]
+        constraints = [
+            models.UniqueConstraint(fields=["appointment", "instruction"], name="pre_care_acknowledged_once"),
+            models.CheckConstraint(condition=models.Q(via__in=["link", "portal", "api"]), name="pre_care_via_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Appointment #{self.appointment_id}: {self.instruction_id} acknowledged"
 
 
 class Erasure(models.Model):

@@ -62,6 +62,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from booking import precare
 from booking.models import Appointment, Notification
 from clinic.clock import clinic_today, clinic_zone
 
@@ -73,7 +74,9 @@ Skip = Notification.SkipReason
 
 # What reminders_opt_out turns off; every other kind is transactional.
 OPTIONAL_KINDS = frozenset({Kind.REMINDER, Kind.SESSION_DUE, Kind.SESSION_LAST_CALL})
-APPOINTMENT_NOTICES = (Kind.CONFIRMATION, Kind.RESCHEDULE, Kind.REMINDER)
+APPOINTMENT_NOTICES = (Kind.CONFIRMATION, Kind.RESCHEDULE, Kind.REMINDER, Kind.PRE_CARE)
+# Pending until the visit: what check-in, a no-show or completion leaves with nothing to say.
+BEFORE_VISIT = (Kind.REMINDER, Kind.PRE_CARE)
 
 SWEEP_ROUND = 500  # rows claimed per query
 SWEEP_MAX_ROUNDS = 40  # at most 20,000 rows per sweep; the next sweep takes the rest
@@ -112,6 +115,42 @@ def _reminders(appointment: Appointment, now: datetime) -> list[Notification]:
     return rows
 
 
+def _pre_care(appointment: Appointment, now: datetime) -> list[Notification]:
+    """One row per ``days_before`` of the treatment's pre-care instructions
+    (docs/domain.md, Pre-care), due at the clinic's send hour that many days
+    before the visit. An offset already past is sent at once: stopping a
+    retinoid late beats not at all. Unless the visit is less than
+    precare.TOO_NEAR away (recorded ``too_late``: reception asks at check-in),
+    or, after a move, that offset's email already went for this visit
+    (``already_sent``). Whether each instruction applies to the patient is
+    decided when it is sent. Never subject to reminders_opt_out: this is
+    safety information."""
+    sent_before = set(
+        Notification.objects.filter(
+            appointment=appointment, kind=Kind.PRE_CARE, status__in=[Status.SENT, Status.SENDING]
+        ).values_list("offset_minutes", flat=True)
+    )
+    rows = []
+    for days in precare.offsets(appointment.treatment_id):
+        minutes = days * precare.MINUTES_PER_DAY
+        due = precare.send_time(appointment.start, days)
+        row = _appointment_row(Kind.PRE_CARE, appointment, due=max(due, now), offset_minutes=minutes)
+        if due <= now:
+            if minutes in sent_before:
+                row.status, row.skip_reason = Status.SKIPPED, Skip.ALREADY_SENT
+            elif appointment.start - now < precare.TOO_NEAR:
+                row.status, row.skip_reason = Status.SKIPPED, Skip.TOO_LATE
+        rows.append(row)
+    return rows
+
+
+def _plan_pre_care(appointment: Appointment, now: datetime) -> None:
+    created = Notification.objects.bulk_create(_pre_care(appointment, now))
+    late = [row for row in created if row.status == Status.PENDING and row.due_at <= now]
+    for row in late:
+        _send_soon(row)
+
+
 def _drop_pending(appointment: Appointment, kinds: Iterable[str], reason: str) -> int:
     return Notification.objects.filter(appointment=appointment, status=Status.PENDING, kind__in=list(kinds)).update(
         status=Status.SKIPPED, skip_reason=reason
@@ -129,6 +168,7 @@ def notify_appointment_booked(*, appointment: Appointment, now: datetime) -> Non
     confirmation.save(force_insert=True)
     Notification.objects.bulk_create(_reminders(appointment, now))
     _send_soon(confirmation)
+    _plan_pre_care(appointment, now)
 
 
 def notify_appointment_rescheduled(
@@ -144,6 +184,7 @@ def notify_appointment_rescheduled(
     notice.save(force_insert=True)
     Notification.objects.bulk_create(_reminders(appointment, now))
     _send_soon(notice)
+    _plan_pre_care(appointment, now)
 
 
 def notify_appointment_cancelled(*, appointment: Appointment, now: datetime) -> None:
@@ -156,13 +197,13 @@ def notify_appointment_cancelled(*, appointment: Appointment, now: datetime) -> 
 
 
 def notify_appointment_closed(*, appointment: Appointment) -> None:
-    """Checked in or missed: its pending reminders have nothing left to say."""
-    _drop_pending(appointment, [Kind.REMINDER], Skip.NOT_CONFIRMED)
+    """Checked in or missed: its pending reminders and pre-care have nothing left to say."""
+    _drop_pending(appointment, BEFORE_VISIT, Skip.NOT_CONFIRMED)
 
 
 def notify_appointment_completed(*, appointment: Appointment, now: datetime) -> None:
     """The treatment's aftercare, sent as soon as the session is recorded."""
-    _drop_pending(appointment, [Kind.REMINDER], Skip.NOT_CONFIRMED)
+    _drop_pending(appointment, BEFORE_VISIT, Skip.NOT_CONFIRMED)
     aftercare = _appointment_row(Kind.AFTERCARE, appointment, due=now)
     aftercare.save(force_insert=True)
     _send_soon(aftercare)
@@ -427,6 +468,14 @@ def _appointment_skip_reason(notification: Notification, appointment: Appointmen
             return Skip.RESCHEDULED  # moved while this reminder was on its way
         # Late by more than half its lead time, a reminder does more harm than good.
         return Skip.TOO_LATE if now > appointment.start - lead / 2 else ""
+    if kind == Kind.PRE_CARE:
+        if notification.sequence != appointment.sequence:
+            return Skip.RESCHEDULED  # moved while this one was on its way; the move planned its own
+        if now > appointment.start - precare.TOO_NEAR:
+            return Skip.TOO_LATE
+        # The one kind that reads more than its row: the instructions may have
+        # changed, or the patient's declaration, since it was planned.
+        return "" if pre_care_due(notification, appointment) else Skip.NOT_APPLICABLE
     return Skip.TOO_LATE if now >= appointment.start else ""
 
 
@@ -441,6 +490,13 @@ def _plan_skip_reason(notification: Notification, now: datetime) -> str:
     ):
         return Skip.SESSION_CHANGED
     return Skip.TOO_LATE if today > session.window_end else ""
+
+
+def pre_care_due(notification: Notification, appointment: Appointment) -> list[Any]:
+    """The instructions a pre-care row carries: those of its ``days_before``
+    that apply to the patient now."""
+    days = notification.offset_minutes // precare.MINUTES_PER_DAY
+    return [instruction for instruction in precare.for_appointment(appointment) if instruction.days_before == days]
 
 
 class _Mailer:

@@ -272,3 +272,25 @@ class CompletedAppointmentSerializer(AppointmentSerializer):
     class Meta(AppointmentSerializer.Meta):
         fields = [*AppointmentSerializer.Meta.fields, "session_record"]
         read_only_fields = fields
+
+
+class PreCareItemSerializer(serializers.Serializer):
+    """One pre-care instruction of a visit (booking.precare.PreCareItem), in the
+    caller's language (Accept-Language)."""
+
+    id = serializers.IntegerField(source="instruction.pk")
+    code = serializers.CharField(source="instruction.code")
+    title = serializers.CharField(source="instruction.localized_title")
+    text = serializers.CharField(source="instruction.localized_text")
+    days_before = serializers.IntegerField(source="instruction.days_before")
+    send_on = serializers.DateField(help_text="The clinic-local day its email is (or was) due.")
+    sent_at = serializers.DateTimeField(allow_null=True, help_text="When its email went for this visit; null if not.")
+    acknowledged_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the patient confirmed it; null if not."
+    )
+
+
+class PreCareSerializer(serializers.Serializer):
+    appointment = serializers.IntegerField()
+    all_confirmed = serializers.BooleanField(help_text="True when there is pre-care and every item is confirmed.")
+    instructions = PreCareItemSerializer(many=True)

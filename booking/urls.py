@@ -16,6 +16,12 @@ urlpatterns = [
     path("appointments/<int:pk>/consent/", consent_apis.AppointmentConsentApi.as_view(), name="appointment-consent"),
     path("me/consents/", consent_apis.MyConsentsApi.as_view(), name="me-consents"),
     path("consents/<int:pk>/withdraw/", consent_apis.ConsentWithdrawApi.as_view(), name="consent-withdraw"),
+    path("appointments/<int:pk>/pre-care/", apis.PreCareApi.as_view(), name="appointment-pre-care"),
+    path(
+        "appointments/<int:pk>/pre-care/acknowledge/",
+        apis.PreCareAcknowledgeApi.as_view(),
+        name="appointment-pre-care-acknowledge",
+    ),
     path("notifications/", apis.NotificationListApi.as_view(), name="notification-list"),
     path("session-records/", apis.SessionRecordListApi.as_view(), name="session-record-list"),
     path("session-records/<int:pk>/", apis.SessionRecordDetailApi.as_view(), name="session-record-detail"),

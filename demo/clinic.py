@@ -37,7 +37,17 @@ from demo.consents import seed_consent_forms
 from demo.portraits import portrait_png
 from patients.models import Patient
 from patients.roles import MANAGER, PRACTITIONER, RECEPTIONIST, sync_roles
-from treatments.models import Category, ContraindicationRule, DeviceKind, RoomKind, ScarType, Severity, Treatment
+from treatments.models import (
+    Category,
+    ContraindicationRule,
+    DeviceKind,
+    PreCareCondition,
+    PreCareInstruction,
+    RoomKind,
+    ScarType,
+    Severity,
+    Treatment,
+)
 
 DEMO_PASSWORD = "clinic-demo"  # noqa: S105 - published on purpose: demo accounts only, DEBUG only
 
@@ -533,6 +543,61 @@ def _pre_care_keys(spec: TreatmentSpec) -> list[str]:
     return keys
 
 
+@dataclass(frozen=True)
+class PreCareSpec:
+    """A pre-care email's instruction (issue 17), for the treatments whose
+    pre-care text above has the same key."""
+
+    key: str
+    days_before: int
+    title_en: str
+    title_zh_hant: str
+    text_en: str
+    text_zh_hant: str
+    condition: str = PreCareCondition.EVERYONE
+    order: int = 100
+
+
+PRE_CARE_INSTRUCTIONS: tuple[PreCareSpec, ...] = (
+    PreCareSpec(
+        "sun_2m", 60, "Avoid sun and tanning from today", "由今天起避免曬太陽及曬黑",
+        "For the 2 months before your treatment, avoid sunbathing, tanning and sunburn, and use SPF 50 sunscreen "
+        "every day. Tanned skin is more likely to darken or blister after treatment.",
+        "療程前兩個月內請避免曬太陽、曬黑或曬傷，並每日塗上SPF 50防曬。曬黑的皮膚於療程後較易變深色或起水泡。",
+        order=10,
+    ),
+    PreCareSpec(
+        "retinoid_2w", 14, "Stop topical retinoids today", "今天起停用A酸類外用產品",
+        "Stop retinoid creams and serums (such as tretinoin, adapalene or retinol) today, 2 weeks before your "
+        "treatment. You can restart them when your skin has healed.",
+        "請由今天起（療程前兩星期）停用A酸、A醇類外用產品（例如維A酸、阿達帕林、A醇）。皮膚癒合後可重新使用。",
+        order=20,
+    ),
+    PreCareSpec(
+        "antiviral", 7, "Antiviral cover for cold sores", "預防熱瘡的抗病毒藥物",
+        "If you have ever had cold sores, you need antiviral tablets to cover this treatment. If we have not "
+        "prescribed them yet, call us this week so the doctor can.",
+        "如你曾患熱瘡（唇皰疹），這個療程前後需要服用抗病毒藥物預防復發。如我們尚未為你處方，請於本星期內致電我們安排。",
+        condition=PreCareCondition.COLD_SORE_HISTORY,
+        order=30,
+    ),
+    PreCareSpec(
+        "retinoid_48h", 2, "Stop topical retinoids today", "今天起停用A酸類外用產品",
+        "Stop retinoid creams and serums (such as tretinoin, adapalene or retinol) today, 48 hours before your "
+        "treatment.",
+        "請由今天起（療程前48小時）停用A酸、A醇類外用產品（例如維A酸、阿達帕林、A醇）。",
+        order=40,
+    ),
+    PreCareSpec(
+        "numbing", 1, "Arrive 45 minutes early tomorrow", "明天請提早45分鐘到達",
+        "Please arrive 45 minutes before your appointment time, so that numbing cream can take effect before "
+        "your treatment.",
+        "請於預約時間前45分鐘到達，讓麻醉膏有足夠時間生效。",
+        order=50,
+    ),
+)  # fmt: skip
+
+
 def _aftercare_keys(spec: TreatmentSpec) -> list[str]:
     by_category: dict[str, list[str]] = {
         Category.CONSULTATION: ["consultation"],
@@ -796,6 +861,29 @@ def seed_catalogue(
     return treatments
 
 
+def seed_pre_care(tally: Tally, treatments: dict[str, Treatment]) -> None:
+    """The pre-care emails' instructions, for the treatments whose pre-care
+    text names them (``_pre_care_keys``)."""
+    for spec in PRE_CARE_INSTRUCTIONS:
+        instruction = upsert(
+            PreCareInstruction,
+            lookup={"code": spec.key.replace("_", "-")},
+            values={
+                "days_before": spec.days_before,
+                "title_en": spec.title_en,
+                "title_zh_hant": spec.title_zh_hant,
+                "text_en": spec.text_en,
+                "text_zh_hant": spec.text_zh_hant,
+                "condition": spec.condition,
+                "order": spec.order,
+                "active": True,
+            },
+            tally=tally,
+        )
+        wanted = [treatments[t.slug] for t in CATALOGUE if spec.key in _pre_care_keys(t)]
+        _set_m2m(instruction.treatments, wanted, tally, "pre-care treatments")
+
+
 def seed_rooms_and_devices(tally: Tally, room_kinds: dict[str, RoomKind], device_kinds: dict[str, DeviceKind]) -> None:
     for en, zh, kind in ROOMS:
         upsert(
@@ -951,6 +1039,7 @@ def seed_demo(*, today: date) -> Tally:
     room_kinds, device_kinds = seed_kinds(tally)
     treatments = seed_catalogue(tally, room_kinds, device_kinds)
     seed_consent_forms(tally, upsert)
+    seed_pre_care(tally, treatments)
     seed_rooms_and_devices(tally, room_kinds, device_kinds)
     seed_practitioners(tally, treatments)
     seed_accounts(tally)

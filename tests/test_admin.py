@@ -113,6 +113,7 @@ def test_every_model_of_the_three_apps_is_registered() -> None:
         "treatments.ContraindicationRule",
         "treatments.RoomKind",
         "treatments.DeviceKind",
+        "treatments.PreCareInstruction",
         "booking.Practitioner",
         "booking.WorkingHours",
         "booking.Room",

@@ -18,6 +18,7 @@ from treatments.models import (
     ContraindicationRule,
     DeviceKind,
     PlanSession,
+    PreCareInstruction,
     RoomKind,
     ScarType,
     Treatment,
@@ -148,6 +149,37 @@ class ContraindicationRuleAdmin(SimpleHistoryAdmin):
     def get_readonly_fields(self, request: Any, obj: ContraindicationRule | None = None) -> Any:
         # Moving a rule to another treatment is a different rule.
         return ("treatment",) if obj is not None else ()
+
+
+@admin.register(PreCareInstruction)
+class PreCareInstructionAdmin(SimpleHistoryAdmin):
+    """The pre-care emails' instructions (booking.notifications sends them
+    ``days_before`` the visit; docs/domain.md, Pre-care). Managers edit them;
+    an instruction no longer used is made inactive rather than deleted, since
+    patients' confirmations point at it."""
+
+    list_display = ("title_en", "days_before", "condition", "order", "active")
+    list_filter = ("active", "days_before", "condition", "treatments")
+    search_fields = ("code", "title_en", "title_zh_hant", "text_en")
+    filter_horizontal = ("treatments",)
+    ordering = ("-days_before", "order", "code")
+    fields = (
+        "code",
+        "treatments",
+        "days_before",
+        "condition",
+        "order",
+        "active",
+        "title_en",
+        "title_zh_hant",
+        "text_en",
+        "text_zh_hant",
+    )
+
+    def get_history_queryset(self, request: Any, history_manager: Any, pk_name: str, object_id: Any) -> Any:
+        # simple_history's own calls select_related() with no names for a model
+        # without foreign keys, which Django 6 deprecates (an error under -W error).
+        return history_manager.filter(**{pk_name: object_id}).select_related("history_user")
 
 
 # --- clinical records: read-only here ---------------------------------------------------------

@@ -207,6 +207,69 @@ class ContraindicationRule(models.Model):
         return f"{self.treatment.slug}: {self.code} ({self.severity})"
 
 
+class PreCareCondition(models.TextChoices):
+    """Who an instruction is for, read from the patient's newest health
+    declaration (treatments.precare.applies)."""
+
+    EVERYONE = "", _("Everyone having the treatment")
+    COLD_SORE_HISTORY = "cold_sore_history", _("Patients who have had cold sores")
+
+
+PRE_CARE_DAYS_MAX = 120
+
+
+class PreCareInstruction(Bilingual, models.Model):
+    """One thing a patient must do before a visit, sent ``days_before`` the visit
+    (booking.notifications plans the emails) and confirmed by the patient
+    (booking.PreCareAcknowledgement). Clinic protocol, editable by managers in
+    the admin; seeded from domain.md by demo/clinic.py."""
+
+    code = models.SlugField(unique=True, max_length=60, help_text="A stable name for the seed and the admin.")
+    treatments = models.ManyToManyField(Treatment, related_name="pre_care_instructions", blank=True)
+    days_before = models.PositiveSmallIntegerField(
+        validators=[MaxValueValidator(PRE_CARE_DAYS_MAX)],
+        help_text="Sent at the clinic's send hour this many days before the visit (0: the morning of the visit).",
+    )
+    title_en = models.CharField(max_length=120)
+    title_zh_hant = models.CharField(max_length=120)
+    text_en = models.TextField(max_length=2000)
+    text_zh_hant = models.TextField(max_length=2000)
+    condition = models.CharField(
+        max_length=24,
+        choices=PreCareCondition.choices,
+        default=PreCareCondition.EVERYONE,
+        blank=True,
+        help_text="Only for patients whose newest health declaration says so.",
+    )
+    order = models.PositiveSmallIntegerField(default=100, help_text="Position within one email: lower comes first.")
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-days_before", "order", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(days_before__lte=PRE_CARE_DAYS_MAX), name="pre_care_days_before_range"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(condition__in=PreCareCondition.values), name="pre_care_condition_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title_en} ({self.days_before} d before)"
+
+    @property
+    def localized_title(self) -> str:
+        """For templates: the title in the active language."""
+        return self.localized("title")
+
+    @property
+    def localized_text(self) -> str:
+        return self.localized("text")
+
+
 # --- clinical records ------------------------------------------------------------------
 #
 # Assessments, their photos and treatment plans belong to a patient and are

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.book import flow, views
+from portal.book import flow, precare, views
 
 app_name = "site"
 
@@ -18,4 +18,6 @@ urlpatterns = [
     path("appointments/<int:pk>/calendar.ics", views.appointment_ics, name="appointment_ics"),
     path("appointments/<int:pk>/cancel/", views.cancel, name="cancel"),
     path("appointments/<int:pk>/reschedule/", views.reschedule, name="reschedule"),
+    path("appointments/<int:pk>/pre-care/", precare.pre_care_confirm, name="pre_care_confirm"),
+    path("pre-care/<str:token>/", precare.pre_care, name="pre_care"),
 ]

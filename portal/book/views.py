@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from booking import notice, profiles, selectors, services
+from booking import notice, precare, profiles, selectors, services
 from booking.calendar import appointment_calendar
 from booking.models import Appointment, Practitioner
 from clinic.errors import ApplicationError, CancellationWindowPassed, Contraindicated, InvalidInput, SlotUnavailable
@@ -32,6 +32,7 @@ from clinic.pages import safe_next
 from patients.permissions import patient_required, user_of
 from patients.roles import is_staff_role, role_of
 from patients.services import declaration_submit, patient_register
+from portal.book import precare as pre_care_pages
 from portal.book import present
 from portal.book.flow import (
     HtmxHttpRequest,
@@ -250,7 +251,9 @@ def _sessions_to_book(patient_id: int) -> list[dict[str, Any]]:
 def appointments(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     mine = _mine(request)
-    upcoming = [_card(a) for a in mine.filter(status__in=UPCOMING, end__gte=now)]
+    coming = list(mine.filter(status__in=UPCOMING, end__gte=now))
+    to_confirm = precare.unconfirmed_counts(coming)
+    upcoming = [{**_card(a), "pre_care_to_confirm": to_confirm.get(a.pk, 0)} for a in coming]
     past_rows = mine.exclude(status__in=UPCOMING, end__gte=now).order_by("-start", "-id")
     page = Paginator(past_rows, 20).get_page(request.GET.get("page"))
     return render(
@@ -309,6 +312,8 @@ def _appointment(request: HttpRequest, pk: int) -> HttpResponse:
     found = _own(request, pk)
     context = _detail_context(found)
     context["just_booked"] = request.GET.get("booked") == "1" and found.status == Appointment.Status.CONFIRMED
+    context["pre_care"] = pre_care_pages.section(found)
+    context["pre_care_action"] = reverse("site:pre_care_confirm", args=[found.pk])
     return render(request, "site/appointment.html", context)
 
 

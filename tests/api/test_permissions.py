@@ -43,7 +43,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from booking import services
-from booking.models import Appointment, Practitioner, SessionRecord
+from booking.models import Appointment, Practitioner, PreCareAcknowledgement, SessionRecord
 from patients.models import HealthDeclaration, Patient, SignedInDevice
 from patients.services import token_issue
 from tests.api.clinical import ASSESSMENT, DECLARATION, picture
@@ -67,6 +67,7 @@ from treatments.models import (
     AssessmentPhoto,
     ConsentSignature,
     ConsentVersion,
+    PreCareInstruction,
     Treatment,
     TreatmentPlan,
 )
@@ -131,6 +132,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("appointment-cancel", "post"): (401, 200, 404, 200, 200, 200),
     ("appointment-calendar", "get"): (401, 200, 404, 200, 200, 200),
     ("appointment-check-in", "post"): (401, 403, 403, 200, 200, 200),
+    # Pre-care: staff read any visit's; only the patient confirms their own (reception asks at check-in).
+    ("appointment-pre-care", "get"): (401, 200, 404, 200, 200, 200),
+    ("appointment-pre-care-acknowledge", "post"): (401, 200, 404, 403, 403, 403),
     ("appointment-no-show", "post"): (401, 403, 403, 200, 200, 200),
     # Consent for a visit: the patient's own (another's is 404); staff read any and
     # sign at the desk as witness. The patient's own signatures; withdrawing one:
@@ -377,6 +381,22 @@ def _signature(w: World) -> ConsentSignature:
     return sign_for(w.patient_a, w.treatment)[0]
 
 
+def _pre_care(w: World) -> Appointment:
+    """A's appointment, its treatment with one pre-care instruction."""
+    instruction, _created = PreCareInstruction.objects.get_or_create(
+        code="retinoid-2w",
+        defaults={
+            "days_before": 14,
+            "title_en": "Stop topical retinoids today",
+            "title_zh_hant": "今天起停用A酸類外用產品",
+            "text_en": "Stop them.",
+            "text_zh_hant": "停用。",
+        },
+    )
+    instruction.treatments.add(w.appointment.treatment)
+    return w.appointment
+
+
 BUILDERS: dict[str, Builder] = {
     "auth-register": lambda w, actor: (
         "/api/v1/auth/register/",
@@ -438,6 +458,11 @@ BUILDERS: dict[str, Builder] = {
     ),
     "appointment-calendar": lambda w, actor: (f"/api/v1/appointments/{w.appointment.pk}/calendar.ics", None),
     "appointment-check-in": lambda w, actor: (f"/api/v1/appointments/{w.today.pk}/check-in/", None),
+    "appointment-pre-care": lambda w, actor: (f"/api/v1/appointments/{_pre_care(w).pk}/pre-care/", None),
+    "appointment-pre-care-acknowledge": lambda w, actor: (
+        f"/api/v1/appointments/{_pre_care(w).pk}/pre-care/acknowledge/",
+        None,
+    ),
     "appointment-no-show": lambda w, actor: (f"/api/v1/appointments/{w.started.pk}/no-show/", None),
     "appointment-consent": lambda w, actor: (
         f"/api/v1/appointments/{w.appointment.pk}/consent/",
@@ -503,6 +528,7 @@ def snapshot(w: World) -> dict[str, Any]:
         "plans": list(TreatmentPlan.objects.order_by("pk").values_list("pk", "status")),
         "session records": SessionRecord.objects.count(),
         "consent signatures": list(ConsentSignature.objects.order_by("pk").values_list("pk", "withdrawn_at")),
+        "pre-care confirmations": PreCareAcknowledgement.objects.count(),
         "a": Patient.objects.filter(pk=w.patient_a.pk).values("full_name", "email", "user_id").get(),
         "a's appointments": list(
             Appointment.objects.filter(patient=w.patient_a)
@@ -528,6 +554,9 @@ def check_effect(w: World, name: str, method: str, actor: str, before: dict[str,
         assert moved.sequence == w.appointment.sequence + 1
     elif name == "appointment-check-in":
         assert status_of[w.today.pk] == Appointment.Status.CHECKED_IN
+    elif name == "appointment-pre-care-acknowledge":
+        assert PreCareAcknowledgement.objects.filter(appointment=w.appointment, by=w.users[actor]).count() == 1
+        assert body["all_confirmed"] is True
     elif name == "appointment-no-show":
         assert status_of[w.started.pk] == Appointment.Status.NO_SHOW
     elif (name, method) in {("me-declarations", "post"), ("patient-declarations", "post")}:
@@ -675,6 +704,8 @@ def test_role_refusal_does_not_depend_on_the_object(world: World, name: str, act
         "appointment-cancel",
         "appointment-calendar",
         "appointment-consent",
+        "appointment-pre-care",
+        "appointment-pre-care-acknowledge",
     ],
 )
 def test_another_patients_appointment_looks_like_a_missing_one(world: World, name: str) -> None:

@@ -35,13 +35,14 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import expect
 
+from booking import precare
 from booking.models import Appointment, ClinicClosure
 from patients.models import Patient
 from tests.browser.axe import WCAG_AA
 from tests.browser.conftest import OUTPUT
 from tests.factories import AppointmentFactory
 from tests.pages.helpers import english_words
-from treatments.models import TreatmentPlan
+from treatments.models import Treatment, TreatmentPlan
 
 DEMO_PASSWORD = "clinic-demo"
 WIDTHS = (390, 1280, 1920)
@@ -82,6 +83,7 @@ PAGES = [
     Page("account:password_reset", "/accounts/password-reset/", (ANONYMOUS,)),
     Page("account:password_reset_confirm", "/account/reset/{reset_uid}/{reset_token}/", (ANONYMOUS,)),
     Page("account:email_change_confirm", "/me/email/confirm/{email_token}/", (ANONYMOUS,)),
+    Page("site:pre_care", "/pre-care/{pre_care_token}/", (ANONYMOUS, PATIENT)),
     # The patient's own pages.
     Page("site:book", "/book/?treatment=pico-laser&practitioner=any", (PATIENT,)),
     Page("site:appointments", "/appointments/", (PATIENT,)),
@@ -139,6 +141,7 @@ EXCLUDED = {
     "staff:appointment_move": "POST only: a drag-and-drop or Move dialog move (test_schedule_layout.py)",
     "site:appointment_ics": "a calendar file, not a page (tests/pages check its content)",
     "site:cancel": "POST only: the cancel button on the appointment page",
+    "site:pre_care_confirm": "POST only: the pre-care button on the appointment page",
     "account:logout": "POST only: the header's sign-out button",
     "account:export_download": "a zip download, not a page (tests/privacy)",
     "account:device_sign_out": "POST only: a button on the devices page",
@@ -208,8 +211,15 @@ def demo(settings: Any) -> dict[str, Any]:
     upcoming = AppointmentFactory(
         patient=emily, treatment=today.treatment, practitioner=today.practitioner, room=today.room, start=ahead
     )
+    # And a laser visit after it, whose pre-care (seeded from domain.md) the email's page shows.
+    laser = Treatment.objects.get(slug="pico-laser")
+    pre_care = AppointmentFactory(
+        patient=emily, treatment=laser, practitioner=today.practitioner, room=today.room,
+        start=ahead + timedelta(days=7),
+    )  # fmt: skip
     return {
         "emily": emily,
+        "pre_care": pre_care,
         "appointment": latest,
         "plan": TreatmentPlan.objects.filter(patient=emily).first(),
         "today": today,
@@ -234,6 +244,7 @@ def _ids(demo: dict[str, Any]) -> dict[str, Any]:
         "reset_uid": urlsafe_base64_encode(force_bytes(emily.user.pk)),
         "reset_token": default_token_generator.make_token(emily.user),
         "email_token": "a-link-from-an-email",
+        "pre_care_token": precare.token_for(demo["pre_care"]),
     }
 
 

@@ -39,6 +39,8 @@ PUBLIC = {
     "account:password_reset_confirm",
     # The link in the email confirming a new address: the signed token is the proof.
     "account:email_change_confirm",
+    # The link in a pre-care email: the signed token is the proof; a GET changes nothing.
+    "site:pre_care",
 }
 _ARGUMENT = re.compile(r"<(?:(\w+):)?(\w+)>")
 _SAMPLE = {"int": "987654", "slug": "no-such-thing", "str": "nothing", "path": "nothing", None: "nothing"}

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from booking import selectors, services
+from booking import precare, selectors, services
 from booking.models import Appointment, ClinicClosure, Device, Practitioner, Room, TimeOff, WorkingHours
 from clinic.errors import ApplicationError, InvalidInput
 from clinic.pages import HtmxHttpRequest, safe_next
@@ -158,9 +158,11 @@ def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitione
         now=timezone.now(),
     )
     now = timezone.now()
+    to_confirm = precare.unconfirmed_counts(shown)
     for appointment in shown:
         for name, allowed in _actions_at(appointment, now).items():
             setattr(appointment, name, allowed)
+        appointment.pre_care_to_confirm = to_confirm.get(appointment.pk, 0)  # type: ignore[attr-defined]  # for the block
         appointment.wall_start = local(appointment.start).strftime("%H:%M")  # type: ignore[attr-defined]
     return {
         "grid": grid,
@@ -289,6 +291,7 @@ def _render_appointment(
         # On its own page (also after an htmx action there) the patient's name is the page's h1; in the dialog, h2.
         "level": 1 if not request.htmx or "/staff/appointments/" in (request.htmx.current_url or "") else 2,
         **_actions(request, appointment),
+        "pre_care_unconfirmed": precare.unconfirmed(appointment),
     }
     template = "workspace/_appointment.html" if is_panel(request) else "workspace/appointment.html"
     return render(request, template, context, status=status)
