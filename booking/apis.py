@@ -461,7 +461,7 @@ class LotSearchApi(generics.ListAPIView):
         accept = request.headers.get("Accept", "")
         return "text/csv" in accept and "application/json" not in accept
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]  # the CSV
         asked = request.query_params.get("format")
         if asked not in (None, "json", "csv"):
             raise InvalidInput(fields={"format": [_("Give json or csv.")]})

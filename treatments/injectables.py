@@ -68,14 +68,16 @@ class Injectable:
     unit: str
 
 
-def _text(value: Any, maximum: int) -> tuple[str, str | None]:
+def _text(value: Any, maximum: int, missing: str) -> tuple[str, str | None]:
+    if value is None:
+        return "", missing
     if not isinstance(value, str):
         return "", _("Give text.")
     value = value.strip()
     if "\x00" in value:
         return "", _("Text must not contain NUL characters.")
     if not value:
-        return "", _("This field is required.")
+        return "", missing
     if len(value) > maximum:
         return "", _("At most %(max)d characters.") % {"max": maximum}
     return value, None
@@ -152,8 +154,8 @@ def validate_injectables(
                 _("Unknown fields: %(fields)s. Known: %(known)s.")
                 % {"fields": ", ".join(unknown), "known": ", ".join(FIELDS)}
             ]
-        product, product_error = _text(item.get("product"), PRODUCT_MAX)
-        lot, lot_error = _text(item.get("lot"), LOT_MAX)
+        product, product_error = _text(item.get("product"), PRODUCT_MAX, _("Give the product's name."))
+        lot, lot_error = _text(item.get("lot"), LOT_MAX, _("Give the lot number printed on the product."))
         lot_key = normalise_lot(lot) if lot_error is None else ""
         if lot_error is None and not lot_key:
             lot_error = _("Give the lot number printed on the product.")

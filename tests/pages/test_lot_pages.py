@@ -99,9 +99,9 @@ def test_an_expired_lot_is_refused_in_place_and_nothing_is_stored(client, doctor
     ("row", "message"),
     [
         ({}, "Record the product, lot and expiry"),
-        (_row(0, "Restylane", "", FAR), "This field is required."),
+        (_row(0, "Restylane", "", FAR), "Give the lot number printed on the product."),
         (_row(0, "Restylane", "L1", ""), "Give the expiry date printed on the product."),
-        (_row(0, "", "L1", FAR), "This field is required."),
+        (_row(0, "", "L1", FAR), "Give the product&#x27;s name."),
         (_row(0, "Restylane", "L1", FAR, "-1"), "greater than or equal to 0.01"),
     ],
 )
