@@ -132,7 +132,9 @@ def test_complete_injectables(clinician: APIClient) -> None:
 def test_lot_search_with_odd_queries(as_role: Callable[[str], APIClient]) -> None:
     manager = as_role("manager")
     manager.raise_request_exception = False
-    for value in [*(str(v) for v in GARBAGE), "%00", "\x00", "ＡＢ", "a" * 5000, "--", "🙂"]:
+    values = [*(str(v) for v in GARBAGE), "%00", "\x00", "ＡＢ", "a" * 5000, "--", "🙂"]
+    sendable = [v for v in values if v.encode("utf-8", "surrogatepass") == v.encode("utf-8", "ignore")]
+    for value in sendable:  # a lone surrogate cannot be put in a URL at all
         for extra in ({}, {"format": "csv"}, {"format": value}, {"page": value}):
             response = manager.get("/api/v1/lots/", {"lot": value, **extra})
             assert response.status_code < 500, (repr(value)[:80], extra)
