@@ -15,6 +15,7 @@ from booking.models import (
     ClinicClosure,
     Device,
     Erasure,
+    InjectableUse,
     Notification,
     Practitioner,
     Room,
@@ -331,6 +332,22 @@ class AppointmentAdmin(SimpleHistoryAdmin):
             obj.save(update_fields=["notes", "updated_at"])
 
 
+class InjectableUseInline(admin.TabularInline):
+    """The products a session injected (product, lot, expiry, amount): shown, never changed here."""
+
+    model = InjectableUse
+    fields = ("product", "lot", "expiry", "amount", "unit")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(SessionRecord)
 class SessionRecordAdmin(AccessLoggedAdmin, SimpleHistoryAdmin):
     """What was done at each session, with its history. Written by the
@@ -339,6 +356,7 @@ class SessionRecordAdmin(AccessLoggedAdmin, SimpleHistoryAdmin):
 
     access_what = AccessEvent.What.SESSION_RECORD
     access_patient_path = "appointment__patient_id"
+    inlines = [InjectableUseInline]
     list_display = ("recorded_at", "patient", "treatment", "category", "pain_score", "recorded_by")
     list_filter = ("category",)
     search_fields = ("appointment__patient__full_name", "appointment__patient__email", "appointment__patient__phone")

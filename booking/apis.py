@@ -10,9 +10,10 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
@@ -20,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from booking import availability, precare, selectors, services
+from booking import availability, precare, recall, selectors, services
 from booking.calendar import appointment_calendar
 from booking.filters import AppointmentFilter, NotificationFilter
 from booking.models import Appointment, Notification, Practitioner, PreCareAcknowledgement, SessionRecord
@@ -31,6 +32,7 @@ from booking.serializers import (
     CancelSerializer,
     CompletedAppointmentSerializer,
     CompleteSerializer,
+    LotUseSerializer,
     NotificationSerializer,
     PractitionerSerializer,
     PreCareSerializer,
@@ -43,8 +45,9 @@ from clinic.errors import InvalidInput
 from clinic.schema import errors
 from patients.access import AccessLoggedApi
 from patients.models import AccessEvent, Patient
-from patients.permissions import IsClinician, IsPatient, IsPatientOrStaff, IsStaff, is_staff, user_of
+from patients.permissions import IsClinician, IsManager, IsPatient, IsPatientOrStaff, IsStaff, is_staff, user_of
 from patients.roles import MANAGER, role_of
+from patients.services import access_record_many
 from treatments import services as clinical
 from treatments.models import PlanSession, Treatment
 
@@ -423,7 +426,7 @@ class NotificationListApi(generics.ListAPIView):
 def _session_records() -> QuerySet[SessionRecord]:
     return (
         SessionRecord.objects.select_related("appointment__treatment")
-        .prefetch_related("consent_signatures")
+        .prefetch_related("consent_signatures", "injectables")
         .order_by("-recorded_at", "-id")
     )
 
@@ -470,3 +473,65 @@ class SessionRecordDetailApi(AccessLoggedApi, generics.RetrieveAPIView):
         if getattr(self, "swagger_fake_view", False):
             return SessionRecord.objects.none()
         return _session_records()
+
+
+# --- who received a lot ------------------------------------------------------------------------
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "lot",
+            str,
+            required=True,
+            description="The lot number; case, spaces, dashes and full-width characters are folded "
+            '("ab 123" finds "AB-123").',
+        ),
+        OpenApiParameter(
+            "format",
+            str,
+            enum=["json", "csv"],
+            description="`csv` answers every use at once as text/csv (so does `Accept: text/csv`).",
+        ),
+    ],
+    responses={
+        (200, "application/json"): LotUseSerializer(many=True),
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="Every use, one row each."),
+        **errors(400, 401, 403),
+    },
+)
+class LotSearchApi(generics.ListAPIView):
+    """Which patients received a lot, newest visit first, with their contact
+    details: for a product recall (managers only). Every patient listed is
+    written to the access log as a read of their session records."""
+
+    permission_classes = [IsManager]
+    serializer_class = LotUseSerializer
+    filter_backends: list = []
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # The CSV is an HttpResponse of its own; errors are JSON whatever was asked.
+        return super().perform_content_negotiation(request, force=True)
+
+    def _wants_csv(self, request: Request) -> bool:
+        if request.query_params.get("format") == "csv":
+            return True
+        accept = request.headers.get("Accept", "")
+        return "text/csv" in accept and "application/json" not in accept
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]  # the CSV
+        asked = request.query_params.get("format")
+        if asked not in (None, "json", "csv"):
+            raise InvalidInput(fields={"format": [_("Give json or csv.")]})
+        key, rows = recall.search(request.query_params.get("lot"), language=get_language())
+        if self._wants_csv(request):
+            access_record_many(request, recall.access_reads(rows), AccessEvent.Door.API)
+            response = HttpResponse(recall.lot_csv(rows), content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = f'attachment; filename="{recall.csv_filename(key)}"'
+            response["Cache-Control"] = "private, no-store"
+            return response
+        page = self.paginate_queryset(rows)
+        shown = page if page is not None else rows
+        access_record_many(request, recall.access_reads(shown), AccessEvent.Door.API)
+        data = self.get_serializer(shown, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)

@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from knox.models import AuthToken
 
 from booking import services
-from booking.models import Appointment, Erasure, Notification, SessionRecord
+from booking.models import Appointment, Erasure, InjectableUse, Notification, SessionRecord
 from clinic.clock import clinic_today, clinic_zone
 from clinic.errors import ApplicationError, InvalidState
 from patients.models import HealthDeclaration, Patient, SignedInDevice
@@ -250,6 +250,7 @@ def erasure_purge(*, erasure_id: int, now: datetime | None = None) -> bool:
         ]
         counts = {
             "notifications": Notification.objects.filter(patient_id=patient_id).delete()[0],
+            "injectables": InjectableUse.objects.filter(session_record__appointment__patient_id=patient_id).delete()[0],
             "session_records": SessionRecord.objects.filter(appointment__patient_id=patient_id).delete()[0],
         }
         # After the session records that link them; before nothing else (the
@@ -257,6 +258,8 @@ def erasure_purge(*, erasure_id: int, now: datetime | None = None) -> bool:
         counts["consent_signatures"] = ConsentSignature.objects.filter(patient_id=patient_id).delete()[0]
         ConsentSignature.history.filter(patient_id=patient_id).delete()
         appointment_ids = list(Appointment.objects.filter(patient_id=patient_id).values_list("pk", flat=True))
+        record_ids = SessionRecord.history.filter(appointment_id__in=appointment_ids).values("id")
+        InjectableUse.history.filter(session_record_id__in=record_ids).delete()
         SessionRecord.history.filter(appointment_id__in=appointment_ids).delete()
         counts["appointments"] = Appointment.objects.filter(pk__in=appointment_ids).delete()[0]
         Appointment.history.filter(id__in=appointment_ids).delete()

@@ -106,7 +106,7 @@ def export_data(patient: Patient, *, now: datetime | None = None) -> tuple[dict[
     records = (
         SessionRecord.objects.filter(appointment__patient=patient)
         .select_related("appointment__treatment")
-        .prefetch_related("consent_signatures")
+        .prefetch_related("consent_signatures", "injectables")
         .order_by("recorded_at", "id")
     )
     notifications = Notification.objects.filter(patient=patient, status=Notification.Status.SENT).order_by(

@@ -380,6 +380,51 @@ class SessionRecord(models.Model):
         return f"Session record #{self.pk} of appointment #{self.appointment_id}"
 
 
+class InjectableUse(models.Model):
+    """One product injected at a filler, toxin or steroid session: product, lot,
+    expiry and amount (treatments.injectables), so a recalled lot can be traced
+    to its patients (``booking.selectors.injectable_uses``). Written with the
+    session record by ``booking.services.appointment_complete``; never deleted
+    except with the patient's erasure; corrections keep history.
+
+    ``expiry`` is empty only on rows copied from session records made before
+    these rows existed (their lot was free text in ``parameters``)."""
+
+    class Unit(models.TextChoices):
+        ML = "ml", _("ml")
+        UNITS = "units", _("units")
+        MG = "mg", _("mg")
+
+    session_record = models.ForeignKey(SessionRecord, on_delete=models.PROTECT, related_name="injectables")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order within the session record.")
+    product = models.CharField(max_length=200)
+    lot = models.CharField(max_length=60, help_text="As printed on the product.")
+    lot_key = models.CharField(
+        max_length=60, db_index=True, help_text="The lot as searched: case, spaces and dashes folded."
+    )
+    expiry = models.DateField(null=True, blank=True)
+    amount = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    unit = models.CharField(max_length=10, choices=Unit.choices)
+
+    history = HistoricalRecords()
+    _history_user: User | None
+
+    class Meta:
+        ordering = ["session_record_id", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["session_record", "position"], name="injectable_use_position"),
+            models.CheckConstraint(condition=~models.Q(lot_key=""), name="injectable_use_lot_key"),
+            models.CheckConstraint(condition=~models.Q(product=""), name="injectable_use_product"),
+            models.CheckConstraint(
+                condition=models.Q(amount__isnull=True) | models.Q(amount__gt=0), name="injectable_use_amount"
+            ),
+            models.CheckConstraint(condition=models.Q(unit__in=["ml", "units", "mg"]), name="injectable_use_unit"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product} lot {self.lot}"
+
+
 def new_message_id() -> str:
     """One Message-ID per notification, made with the row: every retry reuses
     it, so a mail client (or a test) can tell a repeat from a new message."""

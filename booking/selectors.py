@@ -18,6 +18,7 @@ from booking.models import (
     Appointment,
     ClinicClosure,
     Device,
+    InjectableUse,
     Notification,
     Practitioner,
     Room,
@@ -218,3 +219,17 @@ def next_open_plan_session(*, patient_id: int, treatment_id: int) -> PlanSession
                 break
             previous = session.status
     return None
+
+
+def injectable_uses(*, lot_key: str) -> QuerySet[InjectableUse]:
+    """The uses of one lot (``treatments.injectables.normalise_lot``), newest
+    visit first, with the patient, treatment and practitioner each row shows."""
+    return (
+        InjectableUse.objects.filter(lot_key=lot_key)
+        .select_related(
+            "session_record__appointment__patient",
+            "session_record__appointment__treatment",
+            "session_record__appointment__practitioner__user",
+        )
+        .order_by("-session_record__appointment__start", "-id")
+    )

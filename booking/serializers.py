@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from booking.models import Appointment, Notification, Practitioner, SessionRecord
+from booking.models import Appointment, InjectableUse, Notification, Practitioner, SessionRecord
 from clinic.api import (
     AwareDateTimeField,
     BoundedDictField,
@@ -18,6 +20,8 @@ from clinic.api import (
 )
 from clinic.schema import ReasonSerializer
 from patients.models import Patient
+from treatments.injectables import FIELDS as INJECTABLE_FIELDS
+from treatments.injectables import LOT_MAX, MAX_ROWS, PRODUCT_MAX
 from treatments.models import Treatment
 from treatments.parameters import validate_areas
 from treatments.serializers import TreatmentSlugField
@@ -173,6 +177,43 @@ class NotificationSerializer(serializers.ModelSerializer):
 # --- completing an appointment: the session record ------------------------------------------
 
 
+class InjectableInputSerializer(serializers.Serializer):
+    """One product injected: required for filler, toxin and steroid sessions.
+    The service refuses a lot that expired before the visit's day."""
+
+    product = CleanCharField(max_length=PRODUCT_MAX, help_text="The product's name, e.g. Restylane Volyme.")
+    lot = CleanCharField(max_length=LOT_MAX, help_text="The lot (batch) number as printed.")
+    expiry = serializers.DateField(help_text="The lot's expiry date (YYYY-MM-DD); before the visit's day is 400.")
+    amount = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        required=False,
+        allow_null=True,
+        help_text="How much was injected, in ``unit``.",
+    )
+    unit = serializers.ChoiceField(
+        choices=InjectableUse.Unit.choices,
+        required=False,
+        help_text="The category's unit (ml of filler, units of toxin, mg of steroid); another is 400.",
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(str(key)[:40] for key in data if key not in INJECTABLE_FIELDS)
+            if unknown:
+                message = _("Unknown field. Known: %(known)s.") % {"known": ", ".join(INJECTABLE_FIELDS)}
+                raise serializers.ValidationError({key: [message] for key in unknown[:5]})
+        return super().to_internal_value(data)
+
+
+class InjectableSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = InjectableUse
+        fields = ["product", "lot", "expiry", "amount", "unit"]
+        read_only_fields = fields
+
+
 class CompleteSerializer(serializers.Serializer):
     """The ``complete`` body. ``parameters`` are checked against the
     treatment's category by the service (treatments.parameters: the keys and
@@ -207,6 +248,13 @@ class CompleteSerializer(serializers.Serializer):
             )
         return attrs
 
+    injectables = BoundedListField(
+        child=InjectableInputSerializer(),
+        max_length=MAX_ROWS,
+        required=False,
+        help_text="The products injected (filler, toxin and steroid sessions need at least one; others none).",
+    )
+
     def validate_areas(self, value: list[str]) -> list[str]:
         areas, errors = validate_areas(value)
         if errors:
@@ -229,6 +277,7 @@ class SessionRecordSerializer(serializers.ModelSerializer):
     consent_version = serializers.CharField(
         read_only=True, help_text="Filled from the signatures, e.g. 'laser-resurfacing v2'."
     )
+    injectables = InjectableSerializer(many=True, read_only=True)
 
     class Meta:
         model = SessionRecord
@@ -250,6 +299,7 @@ class SessionRecordSerializer(serializers.ModelSerializer):
             "consent_override_by",
             "notes",
             "parameters",
+            "injectables",
             "health_declaration",
             "recorded_by",
             "recorded_at",
@@ -294,3 +344,42 @@ class PreCareSerializer(serializers.Serializer):
     appointment = serializers.IntegerField()
     all_confirmed = serializers.BooleanField(help_text="True when there is pre-care and every item is confirmed.")
     instructions = PreCareItemSerializer(many=True)
+
+
+# --- the lot recall search ---------------------------------------------------------------------
+
+
+class LotPatientSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="patient_id")
+    name = serializers.CharField(source="patient_name")
+    phone = serializers.CharField()
+    email = serializers.CharField()
+
+
+class LotPractitionerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class LotUseSerializer(serializers.Serializer):
+    """One use of the searched lot (booking.recall.LotRow)."""
+
+    id = serializers.IntegerField(source="use.pk", read_only=True)
+    session_record = serializers.IntegerField(source="use.session_record_id", read_only=True)
+    appointment = serializers.IntegerField(source="use.session_record.appointment_id", read_only=True)
+    date = serializers.DateField(source="day", read_only=True, help_text="The visit's clinic-local date.")
+    patient = LotPatientSerializer(source="*", read_only=True)
+    treatment = serializers.CharField(source="treatment_slug", read_only=True)
+    product = serializers.CharField(source="use.product", read_only=True)
+    lot = serializers.CharField(source="use.lot", read_only=True, help_text="As recorded.")
+    expiry = serializers.DateField(source="use.expiry", read_only=True, allow_null=True)
+    amount = serializers.DecimalField(
+        source="use.amount", max_digits=7, decimal_places=2, read_only=True, allow_null=True
+    )
+    unit = serializers.CharField(source="use.unit", read_only=True)
+    practitioner = serializers.SerializerMethodField()
+
+    @extend_schema_field(LotPractitionerSerializer)
+    def get_practitioner(self, row: Any) -> dict[str, Any]:
+        practitioner = row.use.session_record.appointment.practitioner
+        return {"id": practitioner.pk, "name": row.practitioner}

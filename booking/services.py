@@ -39,7 +39,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from booking import availability, notice, notifications, selectors
-from booking.models import Appointment, ClinicClosure, Practitioner, SessionRecord, TimeOff
+from booking.models import Appointment, ClinicClosure, InjectableUse, Practitioner, SessionRecord, TimeOff
 from clinic import formats
 from clinic.clock import clinic_today, clinic_zone
 from clinic.errors import (
@@ -54,6 +54,7 @@ from patients.models import HealthDeclaration, Patient
 from patients.roles import MANAGER, role_of
 from treatments import consents
 from treatments import services as clinical
+from treatments.injectables import Injectable, validate_injectables
 from treatments.models import ConsentSignature, ConsentVersion, PlanSession, Treatment
 from treatments.parameters import validate_areas, validate_parameters
 from treatments.screening import ScreeningResult, screen
@@ -575,15 +576,19 @@ _RECORD_TEXT = ("anaesthesia", "immediate_reaction", "adverse_events", "notes")
 CONSENT_OVERRIDE_MAX = 500
 
 
-def _clean_record(category: str, record: dict[str, Any]) -> dict[str, Any]:
+def _clean_record(category: str, record: dict[str, Any], *, visit_day: date) -> dict[str, Any]:
     """The session record's fields, validated for the treatment's category
-    (treatments.parameters), or InvalidInput naming every bad field."""
+    (treatments.parameters, and treatments.injectables for the products a
+    filler, toxin or steroid session used, whose lots must not have expired
+    before ``visit_day``), or InvalidInput naming every bad field."""
     errors: dict[str, list[str]] = {}
     areas, area_errors = validate_areas(record.get("areas", []))
     if area_errors:
         errors["areas"] = area_errors
     parameters, parameter_errors = validate_parameters(category, record.get("parameters", {}))
     errors.update(parameter_errors)
+    injectables, injectable_errors = validate_injectables(category, record.get("injectables"), visit_day=visit_day)
+    errors.update(injectable_errors)
     pain = record.get("pain_score")
     if pain is not None and (isinstance(pain, bool) or not isinstance(pain, int) or not 0 <= pain <= 10):
         errors["pain_score"] = [_("Give a whole number from 0 to 10.")]
@@ -593,6 +598,7 @@ def _clean_record(category: str, record: dict[str, Any]) -> dict[str, Any]:
         "areas": areas,
         "parameters": parameters,
         "pain_score": pain,
+        "injectables": injectables,
         **{name: record.get(name, "") for name in _RECORD_TEXT},
     }
 
@@ -658,13 +664,31 @@ def _consent_check(appointment: Appointment, *, by: User, override_reason: str) 
     return ConsentOutcome(signatures=signatures, override_reason=override_reason, override_by=by)
 
 
+def _store_injectables(session_record: SessionRecord, injectables: list[Injectable], by: User) -> None:
+    for position, item in enumerate(injectables):
+        use = InjectableUse(
+            session_record=session_record,
+            position=position,
+            product=item.product,
+            lot=item.lot,
+            lot_key=item.lot_key,
+            expiry=item.expiry,
+            amount=item.amount,
+            unit=item.unit,
+        )
+        use._history_user = by
+        use.save(force_insert=True)
+
+
 def appointment_complete(
     *, appointment: Appointment, by: User, record: dict[str, Any], now: datetime | None = None
 ) -> tuple[Appointment, SessionRecord]:
     """checked_in → completed, writing the session record: ``record`` holds
     ``areas``, ``anaesthesia``, ``pain_score``, ``immediate_reaction``,
-    ``adverse_events``, ``notes`` and ``parameters``
-    (all optional), validated for the treatment's category. The record keeps
+    ``adverse_events``, ``notes``, ``parameters`` (all optional) and
+    ``injectables`` (product, lot, expiry, amount: required for filler, toxin
+    and steroid, refused for the rest; an expired lot is invalid), validated
+    for the treatment's category. The record keeps
     the patient's newest health declaration as the one used. A plan session
     is completed on the appointment's clinic-local date and the plan's later
     windows anchor on it.
@@ -681,7 +705,8 @@ def appointment_complete(
     override_reason = _clean_consent_override(record)
     with transaction.atomic(durable=True):
         locked = Appointment.objects.select_for_update().select_related("treatment", "patient").get(pk=appointment.pk)
-        fields = _clean_record(locked.treatment.category, record)
+        fields = _clean_record(locked.treatment.category, record, visit_day=_clinic_date(locked.start))
+        injectables = fields.pop("injectables")
         if locked.status != Appointment.Status.CHECKED_IN:
             raise InvalidState(_("Only a checked-in appointment can be completed."))
         consent = _consent_check(locked, by=by, override_reason=override_reason)
@@ -704,6 +729,7 @@ def appointment_complete(
         session_record.save(force_insert=True)
         if consent.signatures:
             session_record.consent_signatures.set(consent.signatures)
+        _store_injectables(session_record, injectables, by)
         if locked.plan_session_id is not None:
             session = clinical.lock_plan_of_session(locked.plan_session_id)
             clinical.plan_session_completed(session=session, on=_clinic_date(locked.start), by=by)

@@ -25,6 +25,7 @@ urlpatterns = [
     path("notifications/", apis.NotificationListApi.as_view(), name="notification-list"),
     path("session-records/", apis.SessionRecordListApi.as_view(), name="session-record-list"),
     path("session-records/<int:pk>/", apis.SessionRecordDetailApi.as_view(), name="session-record-detail"),
+    path("lots/", apis.LotSearchApi.as_view(), name="lot-search"),
     path("me/export/", privacy_apis.MyExportApi.as_view(), name="me-export"),
     path("patients/<int:pk>/export/", privacy_apis.PatientExportApi.as_view(), name="patient-export"),
     path("patients/<int:pk>/erase/", privacy_apis.PatientEraseApi.as_view(), name="patient-erase"),

@@ -3,7 +3,8 @@
 ``make run`` seeds the catalogue and accounts (demo/clinic.py); this adds what
 makes the pages worth looking at: Emily Cheung's three assessments with photos,
 a Pico laser plan with two sessions done and the third due now, a patient whose
-next session is overdue, and appointments for other patients today and on the
+next session is overdue, filler, steroid and toxin sessions (one filler lot
+shared by three patients, for the Lot recall page), and appointments for other patients today and on the
 next working days, some already checked in.
 
 Everything goes through the same services the pages use, with ``now`` set to
@@ -59,6 +60,29 @@ LASER_RECORD: dict[str, Any] = {
     "pain_score": 3,
     "immediate_reaction": "Mild redness, settled within the hour",
     "parameters": {"wavelength_nm": 1064, "energy_mj": 2.5, "spot_size_mm": 8, "passes": 2},
+}
+
+
+# Injectable sessions of the last weeks (treatments.injectables): one filler lot
+# went to three patients, so the Lot recall page has something to find.
+SHARED_FILLER_LOT = "HA24-0917"
+INJECTABLES: tuple[tuple[int, str, int, dict[str, Any]], ...] = (
+    # (walk-in index, treatment, days ago, the record)
+    (1, "ha-filler", 49, {"product": "Restylane Volyme", "lot": SHARED_FILLER_LOT, "expiry_days": 420, "amount": 1}),
+    (2, "ha-filler", 35, {"product": "Restylane Volyme", "lot": SHARED_FILLER_LOT, "expiry_days": 406, "amount": 0.8}),
+    (4, "ha-filler", 21, {"product": "Restylane Volyme", "lot": SHARED_FILLER_LOT, "expiry_days": 392, "amount": 1}),
+    (
+        3,
+        "steroid-injection",
+        28,
+        {"product": "Kenalog-10 (triamcinolone)", "lot": "KT3391", "expiry_days": 300, "amount": 5},
+    ),
+    (0, "botox", 42, {"product": "Botox 100 U", "lot": "C8812A", "expiry_days": 180, "amount": 20}),
+)
+INJECTABLE_PARAMETERS: dict[str, dict[str, Any]] = {
+    "ha-filler": {"volume_ml": 1, "sites": 6, "depth": "subdermal", "needle_or_cannula": "cannula"},
+    "steroid-injection": {"concentration_mg_ml": 10, "total_dose_mg": 5},
+    "botox": {"dilution": "2.5 ml per 100 U", "units": 20, "units_per_site": 2},
 }
 
 
@@ -251,6 +275,8 @@ def seed_history(*, today: date | None = None) -> History:
     )  # fmt: skip
     history.count("completed appointments")
 
+    _injectable_sessions(others, today=today, doctor=doctor, reception=reception, history=history)
+
     # Today and the next two working days: a few appointments, the morning's already checked in.
     now = timezone.now()
     day = _working_day(today)
@@ -274,3 +300,34 @@ def seed_history(*, today: date | None = None) -> History:
         status=Notification.Status.PENDING
     ).update(status=Notification.Status.SKIPPED, skip_reason=Notification.SkipReason.TOO_LATE)
     return history
+
+
+def _injectable_sessions(
+    others: list[Patient], *, today: date, doctor: User, reception: User, history: History
+) -> None:
+    """Filler, steroid and toxin sessions with their product, lot and expiry."""
+    for index, slug, days_ago, used in INJECTABLES:
+        treatment = Treatment.objects.get(slug=slug)
+        day = _working_day(today - timedelta(days=days_ago))
+        try:
+            appointment = _book(
+                patient=others[index], treatment=treatment, day=day, by=reception, now=_at(day, 8), after=time(14)
+            )
+        except (ApplicationError, IndexError):  # no free time that week: the demo goes on without it
+            continue
+        record = {
+            "areas": ["left_cheek", "right_cheek"],
+            "anaesthesia": "Topical numbing cream, 30 minutes",
+            "pain_score": 2,
+            "parameters": INJECTABLE_PARAMETERS[slug],
+            "injectables": [
+                {
+                    "product": used["product"],
+                    "lot": used["lot"],
+                    "expiry": (day + timedelta(days=used["expiry_days"])).isoformat(),
+                    "amount": used["amount"],
+                }
+            ],
+        }
+        _done(appointment, doctor, record)
+        history.count("completed appointments")

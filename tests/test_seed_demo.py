@@ -393,6 +393,15 @@ def test_demo_history_gives_the_pages_something_to_show(seeded: str) -> None:
     assert sessions[1] == sessions[2] == PlanSession.Status.COMPLETED and sessions[3] == PlanSession.Status.PENDING
     assert Appointment.objects.filter(patient=emily, status=Appointment.Status.COMPLETED).count() == 2
     assert Appointment.objects.filter(start__gte=timezone.now(), status=Appointment.Status.CONFIRMED).exists()
+    # Injectable sessions with their lots; one filler lot went to three patients (the Lot recall page).
+    from booking.models import InjectableUse
+    from demo.history import SHARED_FILLER_LOT
+    from treatments.injectables import normalise_lot
+
+    shared = InjectableUse.objects.filter(lot_key=normalise_lot(SHARED_FILLER_LOT))
+    assert shared.values("session_record__appointment__patient").distinct().count() == 3
+    assert not InjectableUse.objects.filter(expiry__isnull=True).exists()
+    assert set(InjectableUse.objects.values_list("unit", flat=True)) == {"ml", "mg", "units"}
     # Nothing is mailed about the invented past.
     assert not Notification.objects.filter(
         status=Notification.Status.PENDING, appointment__start__lt=timezone.now()

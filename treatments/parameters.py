@@ -92,22 +92,19 @@ PARAMETERS: Final[Mapping[str, Mapping[str, Spec]]] = {
         "endpoint": Text(),
     },
     Category.TCA_CROSS: {"concentration_percent": _CONCENTRATION, "applicator": Text(), "scars_treated": _SCARS},
+    # Product, lot and expiry of filler, steroid and toxin are structured rows
+    # (treatments.injectables), not parameters: a recall must find them.
     Category.FILLER: {
-        "product": Text(),
-        "lot": Text(),
         "volume_ml": Number(0, 20),
         "sites": Number(0, 500, integer=True),
         "depth": Text(),
         "needle_or_cannula": Text(choices=("needle", "cannula")),
     },
     Category.STEROID: {
-        "drug": Text(),
         "concentration_mg_ml": Number(0, 100),
         "total_dose_mg": Number(0, 200),
     },
     Category.TOXIN: {
-        "product": Text(),
-        "lot": Text(),
         "dilution": Text(),  # e.g. "2.5 ml per 100 U"
         "units": Number(0, 500),
         "units_per_site": Number(0, 100),

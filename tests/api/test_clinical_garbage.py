@@ -5,7 +5,7 @@ every lesion key and every parameter key, and odd whole bodies."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ from tests.factories import (
     UserFactory,
 )
 from treatments import services
+from treatments.injectables import validate_injectables
 from treatments.models import LESION_KEYS, Treatment
 from treatments.parameters import PARAMETERS, validate_parameters
 
@@ -132,6 +133,34 @@ def test_complete_parameters_of_every_category(clinician: APIClient) -> None:
                 clinician, "post", f"/api/v1/appointments/{appointment.pk}/complete/", {"parameters": {key: value}}
             )
             assert response.status_code < 500, (key, repr(value)[:80])
+
+
+def test_complete_injectables(clinician: APIClient) -> None:
+    """Product rows of a filler session (treatments.injectables): odd values in
+    every field, odd rows and odd lists, through HTTP and the pure validator."""
+    item: dict[str, Any] = {"product": "P", "lot": "L1", "expiry": "2099-01-01", "amount": 1, "unit": "ml"}
+    for key in item:
+        for value in GARBAGE:
+            clean, errors = validate_injectables("filler", [{**item, key: value}], visit_day=date(2026, 1, 5))
+            assert bool(clean) != bool(errors), (key, repr(value)[:80])
+    for value in GARBAGE:
+        validate_injectables("filler", value, visit_day=date(2026, 1, 5))
+        validate_injectables("filler", [value], visit_day=date(2026, 1, 5))
+    appointment = _checked_in("filler")
+    nested = [{"injectables": [{**item, key: value}]} for key in item for value in GARBAGE]
+    nested += [{"injectables": value} for value in GARBAGE] + [{"injectables": [value]} for value in GARBAGE]
+    sweep(clinician, "post", f"/api/v1/appointments/{appointment.pk}/complete/", {"notes": ""}, nested)
+
+
+def test_lot_search_with_odd_queries(as_role: Callable[[str], APIClient]) -> None:
+    manager = as_role("manager")
+    manager.raise_request_exception = False
+    values = [*(str(v) for v in GARBAGE), "%00", "\x00", "ＡＢ", "a" * 5000, "--", "🙂"]
+    sendable = [v for v in values if v.encode("utf-8", "surrogatepass") == v.encode("utf-8", "ignore")]
+    for value in sendable:  # a lone surrogate cannot be put in a URL at all
+        for extra in ({}, {"format": "csv"}, {"format": value}, {"page": value}):
+            response = manager.get("/api/v1/lots/", {"lot": value, **extra})
+            assert response.status_code < 500, (repr(value)[:80], extra)
 
 
 def test_booking_and_availability_with_odd_plan_sessions(

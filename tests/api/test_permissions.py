@@ -169,6 +169,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     # The access log: a patient reads who opened their own record; managers any patient's.
     ("me-access-log", "get"): (401, 200, 200, 403, 403, 403),
     ("patient-access-log", "get"): (401, 403, 403, 403, 403, 200),
+    # Who received a lot (a product recall, with contact details): managers only.
+    ("lot-search", "get"): (401, 403, 403, 403, 403, 200),
     # The patient's own copy of their data; a manager produces anyone's (practitioners
     # read records one by one, receptionists see no clinical data). Erasure: managers.
     ("me-export", "get"): (401, 200, 200, 403, 403, 403),
@@ -503,6 +505,7 @@ BUILDERS: dict[str, Builder] = {
     "session-record-detail": lambda w, actor: (f"/api/v1/session-records/{_session_record(w).pk}/", None),
     "me-access-log": lambda w, actor: ("/api/v1/me/access-log/", None),
     "patient-access-log": lambda w, actor: (f"/api/v1/patients/{w.patient_a.pk}/access-log/", None),
+    "lot-search": lambda w, actor: ("/api/v1/lots/?lot=AB123", None),
     "me-export": lambda w, actor: ("/api/v1/me/export/", None),
     "patient-export": lambda w, actor: (f"/api/v1/patients/{w.patient_a.pk}/export/", None),
     "patient-erase": lambda w, actor: (f"/api/v1/patients/{w.patient_a.pk}/erase/", None),

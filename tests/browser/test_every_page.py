@@ -127,11 +127,25 @@ PAGES = [
     Page("chart:assessment_correct", "/staff/patients/{emily}/assessments/{assessment}/correct/", (DOCTOR,)),
     Page("chart:plan_new", "/staff/patients/{emily}/plans/new/", (DOCTOR,)),
     Page("chart:session_record", "/staff/appointments/{today}/record/", (DOCTOR,)),
+    Page(
+        "chart:session_record",
+        "/staff/appointments/{filler_now}/record/",
+        (DOCTOR,),
+        label="chart-session_record-filler-form",
+    ),
+    Page(
+        "chart:session_record",
+        "/staff/appointments/{filler_done}/record/",
+        (DOCTOR,),
+        label="chart-session_record-filler",
+    ),
     # The manager's.
     Page("chart:access_log", "/staff/access-log/", (MANAGER,)),
     Page("chart:access_log", "/staff/access-log/?actor={manager}", (MANAGER,), label="chart-access_log-actor"),
     Page("chart:access_log_patient", "/staff/patients/{emily}/access-log/", (MANAGER,)),
     Page("chart:erase", "/staff/patients/{emily}/erase/", (MANAGER,)),
+    Page("chart:lots", "/staff/lots/", (MANAGER,)),
+    Page("chart:lots", "/staff/lots/?lot=ha24+0917", (MANAGER,), label="chart-lots-found"),
 ]
 
 # Named routes of those namespaces that are not pages to look at, and why.
@@ -217,7 +231,20 @@ def demo(settings: Any) -> dict[str, Any]:
         patient=emily, treatment=laser, practitioner=today.practitioner, room=today.room,
         start=ahead + timedelta(days=7),
     )  # fmt: skip
+    # A filler session done (the demo's injectables), and one at the chair, for the product rows.
+    filler_done = Appointment.objects.filter(treatment__slug="ha-filler", status=Appointment.Status.COMPLETED).first()
+    assert filler_done is not None, "the demo has no filler session"
+    filler_now = AppointmentFactory(
+        patient=emily,
+        treatment=filler_done.treatment,
+        practitioner=filler_done.practitioner,
+        room=filler_done.room,
+        start=ahead + timedelta(days=8, hours=4),
+        status=Appointment.Status.CHECKED_IN,
+    )
     return {
+        "filler_done": filler_done,
+        "filler_now": filler_now,
         "emily": emily,
         "pre_care": pre_care,
         "appointment": latest,
@@ -237,6 +264,8 @@ def _ids(demo: dict[str, Any]) -> dict[str, Any]:
         "upcoming": demo["upcoming"].pk,
         "plan": demo["plan"].pk,
         "today": demo["today"].pk,
+        "filler_done": demo["filler_done"].pk,
+        "filler_now": demo["filler_now"].pk,
         "today_date": timezone.localtime(demo["today"].start).date().isoformat(),
         "assessment": emily.assessments.first().pk,
         "closure": ClinicClosure.objects.order_by("start").first().pk,  # type: ignore[union-attr]

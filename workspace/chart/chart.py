@@ -18,7 +18,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from booking.models import Appointment, Notification, SessionRecord
+from booking.models import Appointment, InjectableUse, Notification, SessionRecord
 from booking.selectors import appointments_for
 from clinic import formats
 from clinic.clock import clinic_today
@@ -333,6 +333,24 @@ class RecordRow:
     treatment: str
     areas: list[str]
     parameters: list[tuple[str, str]]
+    injectables: list[InjectableLine]
+
+
+@dataclass(frozen=True)
+class InjectableLine:
+    """One product injected, as the chart shows it."""
+
+    product: str
+    lot: str
+    expiry: date | None
+    amount: str
+
+
+def _amount_text(use: InjectableUse) -> str:
+    if use.amount is None:
+        return ""
+    number = format(use.amount.normalize(), "f")
+    return f"{number} {InjectableUse.Unit(use.unit).label}"
 
 
 def _value_text(value: Any) -> str:
@@ -354,6 +372,10 @@ def record_rows(records: Iterable[SessionRecord]) -> list[RecordRow]:
                 parameters=[
                     (str(PARAMETER_LABELS.get(key, key)), _value_text(value))
                     for key, value in (record.parameters or {}).items()
+                ],
+                injectables=[
+                    InjectableLine(product=use.product, lot=use.lot, expiry=use.expiry, amount=_amount_text(use))
+                    for use in record.injectables.all()
                 ],
             )
         )
@@ -702,6 +724,7 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
         context["session_records"] = record_rows(
             SessionRecord.objects.filter(appointment__patient=patient)
             .select_related("appointment__treatment", "appointment__plan_session", "recorded_by")
+            .prefetch_related("injectables")
             .order_by("-recorded_at", "-id")
         )
     elif section.slug == "appointments":

@@ -8,6 +8,7 @@ on the matching field with ``apply_errors`` so they show in place.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
@@ -19,6 +20,7 @@ from clinic import formats
 from clinic.pages import BoundedMultipleChoiceField
 from patients.models import DECLARATION_YES_NO, Allergy, FitzpatrickType, HealthDeclaration, Language, Patient
 from patients.validators import normalize_phone
+from treatments.injectables import LOT_MAX, MAX_ROWS, PRODUCT_MAX, needs_injectables, unit_for
 from treatments.models import (
     KELOID_AREA_MAX,
     LESION_COUNT_MAX,
@@ -552,8 +554,16 @@ class SessionRecordForm(forms.Form):
     notes = forms.CharField(label=_("Notes"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 3}))
 
     COMMON = ("areas", "anaesthesia", "pain_score", "immediate_reaction", "adverse_events", "notes")
+    INJECTABLE_ROWS = 2  # shown at first; "Add a product" shows one more, without scripts
 
-    def __init__(self, *args: Any, category: str, may_override_consent: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        category: str,
+        may_override_consent: bool = False,
+        injectable_rows: int | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.category = category
         if may_override_consent:  # managers, when consent is missing (booking.services.appointment_complete)
@@ -565,6 +575,10 @@ class SessionRecordForm(forms.Form):
                 widget=forms.Textarea(attrs={"rows": 2}),
             )
         self.parameter_names: list[str] = []
+        self.product_rows: list[InjectableRow] = []
+        self._rows_sent: list[int] = []
+        if needs_injectables(category):
+            self._add_injectable_rows(injectable_rows)
         for key, spec in PARAMETERS.get(category, {}).items():
             label = PARAMETER_LABELS.get(key, key)
             field: forms.Field
@@ -582,6 +596,38 @@ class SessionRecordForm(forms.Form):
                 field = forms.CharField(label=label, required=False, max_length=TEXT_MAX)
             self.fields[key] = field
             self.parameter_names.append(key)
+
+    def _add_injectable_rows(self, wanted: int | None) -> None:
+        if wanted is None:
+            wanted = self.INJECTABLE_ROWS
+            if self.is_bound:
+                wanted = _row_count(self.data.get("injectable_rows"), self.INJECTABLE_ROWS)
+        count = max(1, min(wanted, MAX_ROWS))
+        self.fields["injectable_rows"] = forms.CharField(widget=forms.HiddenInput, required=False, max_length=3)
+        self.initial["injectable_rows"] = count
+        unit = unit_for(self.category)
+        unit_label = {"ml": _("ml"), "units": _("units"), "mg": _("mg")}[unit]
+        for index in range(count):
+            names = {part: f"injectable_{index}_{part}" for part in ("product", "lot", "expiry", "amount")}
+            self.fields[names["product"]] = forms.CharField(label=_("Product"), required=False, max_length=PRODUCT_MAX)
+            self.fields[names["lot"]] = forms.CharField(
+                label=_("Lot number"), required=False, max_length=LOT_MAX, widget=forms.TextInput(
+                    attrs={"autocapitalize": "characters", "spellcheck": "false", "autocomplete": "off"}
+                )
+            )  # fmt: skip
+            self.fields[names["expiry"]] = forms.DateField(label=_("Expiry date"), required=False, widget=day_input())
+            self.fields[names["amount"]] = forms.DecimalField(
+                label=_("Amount (%(unit)s)") % {"unit": unit_label},
+                required=False,
+                max_digits=7,
+                decimal_places=2,
+                min_value=Decimal("0.01"),
+                widget=forms.NumberInput(attrs={"inputmode": "decimal", "step": "any", "min": "0"}),
+            )
+            self.product_rows.append(InjectableRow(index=index, names=names))
+
+    def injectable_fields(self) -> list[list[forms.BoundField]]:
+        return [[self[name] for name in row.names.values()] for row in self.product_rows]
 
     def common_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.COMMON]
@@ -602,7 +648,23 @@ class SessionRecordForm(forms.Form):
             if value in (None, ""):
                 continue
             parameters[key] = value.isoformat() if isinstance(value, date) else value
+        injectables: list[dict[str, Any]] = []
+        self._rows_sent = []
+        for row in self.product_rows:
+            values = {part: data.get(name) for part, name in row.names.items()}
+            if all(value in (None, "") for value in values.values()):
+                continue  # a row left empty
+            self._rows_sent.append(row.index)
+            injectables.append(
+                {
+                    "product": (values["product"] or "").strip(),
+                    "lot": (values["lot"] or "").strip(),
+                    "expiry": values["expiry"].isoformat() if values["expiry"] else None,
+                    "amount": values["amount"],
+                }
+            )
         return {
+            "injectables": injectables,
             "areas": list(data.get("areas") or []),
             "anaesthesia": text("anaesthesia"),
             "pain_score": data.get("pain_score"),
@@ -613,16 +675,50 @@ class SessionRecordForm(forms.Form):
             "consent_override_reason": text("consent_override_reason"),
         }
 
+    def service_errors(self, fields: dict[str, list[Any]] | None) -> dict[str, list[Any]]:
+        """The service's field names as this form's: ``injectables.<n>.lot`` is
+        the lot of the n-th row sent, whichever row of the form it was typed in."""
+        renamed: dict[str, list[Any]] = {}
+        for name, messages in (fields or {}).items():
+            parts = name.split(".")
+            target = name
+            if parts[0] == "injectables" and len(parts) >= 2 and parts[1].isdigit():
+                sent = int(parts[1])
+                if sent < len(self._rows_sent):
+                    index = self._rows_sent[sent]
+                    part = (
+                        parts[2] if len(parts) > 2 and parts[2] in ("product", "lot", "expiry", "amount") else "product"
+                    )
+                    target = f"injectable_{index}_{part}"
+            elif name == "injectables" and self.product_rows:
+                target = self.product_rows[0].names["product"]
+            renamed.setdefault(target, []).extend(messages)
+        return renamed
+
     @classmethod
     def initial_from(cls, record: Any) -> dict[str, Any]:
-        """Initial values copied from an earlier session record."""
+        """Initial values copied from an earlier session record. Of the products
+        injected only the names: a lot and its expiry are read off the box in hand."""
         initial: dict[str, Any] = {
             "areas": list(record.areas or []),
             "anaesthesia": record.anaesthesia,
         }
         for key, value in (record.parameters or {}).items():
             initial[key] = int(value) if isinstance(value, float) and value.is_integer() else value
+        for index, use in enumerate(record.injectables.all()[:MAX_ROWS]):
+            initial[f"injectable_{index}_product"] = use.product
         return initial
+
+
+def _row_count(raw: Any, default: int) -> int:
+    text = str(raw or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 2 else default
+
+
+@dataclass(frozen=True)
+class InjectableRow:
+    index: int
+    names: dict[str, str]
 
 
 __all__ = [

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workspace.chart import access_log, privacy, views
+from workspace.chart import access_log, lots, privacy, views
 
 app_name = "chart"
 
@@ -33,6 +33,7 @@ urlpatterns = [
     ),
     path("patients/<int:pk>/access-log/", access_log.patient_access_log, name="access_log_patient"),
     path("access-log/", access_log.staff_access_log, name="access_log"),
+    path("lots/", lots.lots, name="lots"),
     path("assessments/score/", views.assessment_score, name="assessment_score"),
     path("plans/<int:pk>/cancel/", views.plan_cancel, name="plan_cancel"),
     path("appointments/<int:pk>/record/", views.session_record, name="session_record"),

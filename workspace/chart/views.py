@@ -36,6 +36,7 @@ from patients.permissions import clinician_required, is_clinician, is_manager, s
 from patients.selectors import patients_matching
 from patients.services import access_record, access_record_many, declaration_submit, patient_create, patient_update
 from treatments import consents, selectors, services
+from treatments.injectables import MAX_ROWS as MAX_INJECTABLES
 from treatments.models import Assessment, AssessmentPhoto, PhotoView, QualitativeGrade, TreatmentPlan
 from treatments.photos import MAX_BYTES, PhotoRejected, clean_photo, photo_response
 from treatments.scoring import WEIGHTS, count_band, goodman_baron_score, keloid_points
@@ -582,12 +583,18 @@ def _session_record_page(request: HttpRequest, appointment: Appointment, needs: 
         record = (
             SessionRecord.objects.filter(appointment=appointment)
             .select_related("recorded_by", "consent_override_by")
+            .prefetch_related("injectables")
             .first()
         )
         if record is not None:
             record.appointment = appointment
             row = chart.record_rows([record])[0]
-            context.update(record=record, record_areas=row.areas, record_parameters=row.parameters)
+            context.update(
+                record=record,
+                record_areas=row.areas,
+                record_parameters=row.parameters,
+                record_injectables=row.injectables,
+            )
         context["plan"] = _plan_state(appointment)
         if request.method == "POST":
             context["state_error"] = _("This appointment is already completed; its session record is below.")
@@ -596,13 +603,23 @@ def _session_record_page(request: HttpRequest, appointment: Appointment, needs: 
     if appointment.status != Appointment.Status.CHECKED_IN:
         context["state_error"] = _state_message(appointment)
         return render(request, "chart/session_record.html", context, status=409 if request.method == "POST" else 200)
-    if request.method == "POST":
+    if request.method == "POST" and "add_injectable" in request.POST:
+        # "Add a product" without scripts: the same form again, one product row more, nothing saved.
+        sent = SessionRecordForm(request.POST, category=category, may_override_consent=may_override)
+        form = SessionRecordForm(
+            initial=_typed(request.POST),
+            category=category,
+            may_override_consent=may_override,
+            injectable_rows=len(sent.product_rows) + 1,
+        )
+        form.focus_row = len(form.product_rows) - 1  # type: ignore[attr-defined]  # for the template
+    elif request.method == "POST":
         form = SessionRecordForm(request.POST, category=category, may_override_consent=may_override)
         if form.is_valid():
             try:
                 appointment_complete(appointment=appointment, by=user_of(request), record=form.record())
             except InvalidInput as error:
-                apply_errors(form, error.fields, error.detail)
+                apply_errors(form, form.service_errors(error.fields), error.detail)
                 status = 400
             except InvalidState as error:
                 context["state_error"] = str(error.detail)
@@ -617,8 +634,17 @@ def _session_record_page(request: HttpRequest, appointment: Appointment, needs: 
         initial = SessionRecordForm.initial_from(previous) if previous is not None else {}
         form = SessionRecordForm(initial=initial, category=category, may_override_consent=may_override)
         context["previous"] = previous
-    context.update(form=form, plan=_plan_state(appointment))
+    context.update(form=form, plan=_plan_state(appointment), max_injectables=MAX_INJECTABLES)
     return render(request, "chart/session_record.html", context, status=status)
+
+
+def _typed(data: Any) -> dict[str, Any]:
+    """What was typed, as a form's initial values (lists where a field takes several)."""
+    return {
+        name: data.getlist(name) if name == "areas" else data.get(name)
+        for name in data
+        if name != "csrfmiddlewaretoken"
+    }
 
 
 def _state_message(appointment: Appointment) -> str:
