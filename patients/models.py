@@ -191,6 +191,7 @@ class AccessEvent(models.Model):
         PROGRESS = "progress", _("Progress")
         HISTORY = "history", _("Change history")
         EXPORT = "export", _("Copy of the record")
+        CONSENT = "consent", _("Consent forms")
 
     class Door(models.TextChoices):
         PAGE = "page", _("Staff pages")
@@ -239,6 +240,7 @@ class AccessEvent(models.Model):
                         "progress",
                         "history",
                         "export",
+                        "consent",
                     ]
                 ),
                 name="access_what_valid",

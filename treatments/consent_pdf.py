@@ -23,6 +23,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from reportlab.lib import colors
@@ -166,6 +167,16 @@ def _numbered_canvas(footer: Callable[[Canvas, int, int], None]) -> type[Canvas]
             super().save()
 
     return NumberedCanvas
+
+
+def consent_pdf_response(signature: ConsentSignature) -> HttpResponse:
+    """The PDF as a private, uncacheable download, for a caller whose right to
+    read it was already checked (and logged)."""
+    response = HttpResponse(consent_pdf(signature), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="consent-{signature.pk}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _clinic(language: str) -> tuple[str, str]:
