@@ -472,3 +472,44 @@ def consent_version_publish(
         locked._history_user = by
         locked.save(update_fields=sorted(set(fields)))
         return locked
+
+
+# --- a patient's signatures ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignatureStatus:
+    """One signature and whether it still counts: not withdrawn, and of the
+    form's current version or an earlier one that the later versions kept."""
+
+    signature: ConsentSignature
+    counts: bool
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.signature.withdrawn_at is not None
+
+
+def signatures_of(patient: Patient | int) -> list[SignatureStatus]:
+    """The patient's signatures, newest first, each with whether it still
+    counts (two queries however many)."""
+    patient_id = patient if isinstance(patient, int) else patient.pk
+    signatures = list(
+        ConsentSignature.objects.filter(patient_id=patient_id)
+        .select_related("version__form", "witnessed_by")
+        .order_by("-signed_at", "-id")
+    )
+    form_ids = {s.version.form_id for s in signatures}
+    published: dict[int, list[ConsentVersion]] = defaultdict(list)
+    for version in ConsentVersion.objects.filter(form_id__in=form_ids, published_at__isnull=False).order_by(
+        "form_id", "-number"
+    ):
+        published[version.form_id].append(version)
+    floor = {form_id: _oldest_still_valid(versions) for form_id, versions in published.items()}
+    return [
+        SignatureStatus(
+            signature=s,
+            counts=s.withdrawn_at is None and s.version.number >= floor.get(s.version.form_id, s.version.number + 1),
+        )
+        for s in signatures
+    ]
