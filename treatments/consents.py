@@ -36,7 +36,15 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from clinic.errors import InvalidInput, InvalidState
-from treatments.models import ConsentForm, ConsentSignature, ConsentVersion, PhotoUse, Treatment, is_chinese
+from treatments.models import (
+    Category,
+    ConsentForm,
+    ConsentSignature,
+    ConsentVersion,
+    PhotoUse,
+    Treatment,
+    is_chinese,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -396,6 +404,108 @@ def consent_withdraw(
 
 
 # --- writing forms ------------------------------------------------------------------------
+
+
+TITLE_MAX = 200
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def _clean_form_fields(
+    *,
+    title_en: str | None,
+    title_zh_hant: str | None,
+    categories: Iterable[str] | None,
+    treatments: Iterable[Treatment] | None,
+) -> tuple[dict[str, object], list[Treatment] | None]:
+    """The settings of a form, checked: titles in both languages, known
+    categories (kept in the catalogue's order), treatments of the catalogue."""
+    errors: dict[str, list[str]] = {}
+    values: dict[str, object] = {}
+    for name, value in (("title_en", title_en), ("title_zh_hant", title_zh_hant)):
+        if value is None:
+            continue
+        text = " ".join(value.split())
+        if not text:
+            errors[name] = [_("Write the title.")]
+        elif len(text) > TITLE_MAX:
+            errors[name] = [_("At most %(count)s characters.") % {"count": TITLE_MAX}]
+        values[name] = text
+    if categories is not None:
+        chosen = set(categories)
+        unknown = chosen - set(Category.values)
+        if unknown:
+            errors["categories"] = [_("Unknown category.")]
+        values["categories"] = [code for code in Category.values if code in chosen]
+    chosen_treatments = None
+    if treatments is not None:
+        chosen_treatments = list({t.pk: t for t in treatments}.values())
+    if errors:
+        raise InvalidInput(fields=errors)
+    return values, chosen_treatments
+
+
+def consent_form_create(
+    *,
+    slug: str,
+    title_en: str,
+    title_zh_hant: str,
+    categories: Iterable[str] = (),
+    treatments: Iterable[Treatment] = (),
+    active: bool = True,
+    by: User,
+) -> ConsentForm:
+    """A new form, with no version yet (``consent_version_draft`` writes the
+    first). It applies to every treatment of ``categories`` and to the
+    ``treatments`` named, once a version is published. Raises InvalidInput: a
+    slug that is not lower-case words joined by hyphens or that another form
+    has, an empty or overlong title."""
+    slug = (slug or "").strip()
+    values, chosen = _clean_form_fields(
+        title_en=title_en, title_zh_hant=title_zh_hant, categories=categories, treatments=treatments
+    )
+    if not SLUG.match(slug) or len(slug) > 80:
+        raise InvalidInput(fields={"slug": [_("Lower-case letters, digits and hyphens, at most 80.")]})
+    with transaction.atomic(durable=True):
+        if ConsentForm.objects.filter(slug=slug).exists():
+            raise InvalidInput(fields={"slug": [_("Another form has this name in its address.")]})
+        form = ConsentForm(slug=slug, active=active, **values)
+        form._history_user = by
+        form.save(force_insert=True)
+        if chosen:
+            form.treatments.set(chosen)
+        return form
+
+
+def consent_form_update(
+    *,
+    form: ConsentForm,
+    by: User,
+    title_en: str | None = None,
+    title_zh_hant: str | None = None,
+    categories: Iterable[str] | None = None,
+    treatments: Iterable[Treatment] | None = None,
+    active: bool | None = None,
+) -> ConsentForm:
+    """Changes a form's titles, what it covers, or whether it is in use (what
+    is left ``None`` stays). The wording is in its versions, not here: a
+    published version never changes. Turning a form off means no treatment
+    needs it any more; its signatures stay on file. Raises InvalidInput as
+    ``consent_form_create``."""
+    values, chosen = _clean_form_fields(
+        title_en=title_en, title_zh_hant=title_zh_hant, categories=categories, treatments=treatments
+    )
+    if active is not None:
+        values["active"] = active
+    with transaction.atomic(durable=True):
+        locked = ConsentForm.objects.select_for_update().get(pk=form.pk)
+        for key, value in values.items():
+            setattr(locked, key, value)
+        locked._history_user = by
+        if values:
+            locked.save(update_fields=sorted(values))
+        if chosen is not None:
+            locked.treatments.set(chosen)
+        return locked
 
 
 def consent_version_draft(*, form: ConsentForm, by: User, now: datetime | None = None) -> ConsentVersion:
