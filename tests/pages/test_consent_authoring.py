@@ -144,9 +144,7 @@ def test_a_published_version_is_shown_read_only_with_its_signature_count(client:
     assert client.get(reverse("consents:list")).status_code == 200
 
 
-def test_the_settings_change_titles_and_coverage_and_can_take_a_form_out_of_use(
-    client: Client, manager: Any
-) -> None:
+def test_the_settings_change_titles_and_coverage_and_can_take_a_form_out_of_use(client: Client, manager: Any) -> None:
     form = ConsentFormFactory(slug="toxin", categories=["toxin"])
     ConsentVersionFactory(form=form)
 
