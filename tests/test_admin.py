@@ -31,8 +31,8 @@ from tests.factories import (
     TreatmentFactory,
     UserFactory,
 )
-from treatments import services as clinical
 from treatments import consents
+from treatments import services as clinical
 from treatments.models import (
     Assessment,
     AssessmentPhoto,

@@ -28,7 +28,7 @@ LANGUAGE_LABELS = {"en": _("English"), "zh_hant": _("Traditional Chinese")}
 
 
 class TreatmentChoiceField(forms.ModelMultipleChoiceField):
-    def label_from_instance(self, obj: Treatment) -> str:  # type: ignore[override]  # a Treatment, not any model
+    def label_from_instance(self, obj: Treatment) -> str:
         return obj.localized("name")
 
     def clean(self, value: Any) -> Any:
@@ -84,7 +84,10 @@ class DraftForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        limits = {name: ConsentVersion._meta.get_field(f"{name}_en").max_length for name in ConsentVersion.SECTIONS}
+        limits = {
+            name: getattr(ConsentVersion._meta.get_field(f"{name}_en"), "max_length", None)
+            for name in ConsentVersion.SECTIONS
+        }
         for name in ConsentVersion.SECTIONS:
             for language, label in LANGUAGE_LABELS.items():
                 lang = "zh-hant" if language == "zh_hant" else "en"
