@@ -264,7 +264,7 @@ def _build(signature: ConsentSignature, language: str) -> bytes:
         signed_block.append(styles.para(_("Signed by typing the name"), styles.body))
     rows = [
         (_("Signed at"), formats.datetime_text(signature.signed_at, "long", language=language)),
-        (_("Signed"), signature.get_channel_display()),
+        (_("How it was signed"), signature.get_channel_display()),
         (_("From address"), signature.client_address or "—"),
     ]
     if signature.channel == ConsentSignature.Channel.DESK:
