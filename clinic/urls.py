@@ -29,6 +29,7 @@ urlpatterns = [
     path("staff/", include("workspace.schedule.urls")),
     path("staff/", include("workspace.chart.urls")),
     path("staff/", include("workspace.security.urls")),
+    path("staff/", include("workspace.consents.urls")),
     # Patient pages: catalogue, booking, appointments; account and progress.
     path("", include("portal.account.urls")),
     path("", include("portal.book.urls")),

@@ -31,8 +31,17 @@ from tests.factories import (
     TreatmentFactory,
     UserFactory,
 )
+from treatments import consents
 from treatments import services as clinical
-from treatments.models import Assessment, AssessmentPhoto, PlanSession, Treatment, TreatmentPlan
+from treatments.models import (
+    Assessment,
+    AssessmentPhoto,
+    ConsentSignature,
+    ConsentVersion,
+    PlanSession,
+    Treatment,
+    TreatmentPlan,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +58,9 @@ CLINICAL = {Assessment, TreatmentPlan, PlanSession, SessionRecord}
 NO_ADD_PAGE |= CLINICAL
 # The access log is written only by patients.services.access_record and never changed.
 NO_ADD_PAGE |= {AccessEvent}
+# Consent versions are drafted and published in the workspace (treatments.consents);
+# signatures are made by patients or at the desk and never changed here.
+NO_ADD_PAGE |= {ConsentVersion, ConsentSignature}
 
 
 def _url(model: type[Model], view: str, *args: Any) -> str:
@@ -102,6 +114,15 @@ def _clinical_records() -> None:
     done = AppointmentFactory(patient=patient, status=Appointment.Status.COMPLETED)
     SessionRecord.objects.create(appointment=done, category="peel", parameters={"agent": "glycolic acid"})
     access_record(practitioner, patient, AccessEvent.What.ASSESSMENT, AccessEvent.Door.API, assessment.pk)
+    _signature(patient)
+
+
+def _signature(patient: Patient) -> ConsentSignature:
+    version = ConsentVersion.objects.filter(published_at__isnull=False).order_by("pk").first()
+    assert version is not None, "the demo seeds published consent forms"
+    return consents.consent_sign(
+        patient=patient, version=version, full_name=patient.full_name, language="en", channel="online", by=patient.user
+    )
 
 
 def test_every_model_of_the_three_apps_is_registered() -> None:
@@ -127,6 +148,9 @@ def test_every_model_of_the_three_apps_is_registered() -> None:
         "treatments.TreatmentPlan",
         "treatments.PlanSession",
         "booking.Erasure",
+        "treatments.ConsentForm",
+        "treatments.ConsentVersion",
+        "treatments.ConsentSignature",
     }
 
 
@@ -372,3 +396,35 @@ def _clinical_records_without_seed() -> None:
     plan = clinical.plan_create(patient=patient, treatment=TreatmentFactory(), sessions=3, by=UserFactory())
     assert plan.sessions.count() == 3
     SessionRecord.objects.create(appointment=AppointmentFactory(patient=patient), category="peel")
+
+
+def test_consent_signatures_are_read_only_and_their_pages_are_logged(
+    clinic: None, as_role: Callable[[str], User], client: Client
+) -> None:
+    manager = as_role("manager")
+    signature = ConsentSignature.objects.order_by("pk").first()
+    assert signature is not None
+    page = client.get(_url(ConsentSignature, "change", signature.pk))
+
+    assert page.status_code == 200
+    assert signature.text_sha256 in page.text
+    assert f"/api/v1/consents/{signature.pk}.pdf" in page.text
+    assert 'name="full_name"' not in page.text  # shown, not editable
+    assert client.post(_url(ConsentSignature, "delete", signature.pk), {"post": "yes"}).status_code == 403
+    assert list(AccessEvent.objects.filter(what="consent").values_list("actor", "patient", "what", "door")) == [
+        (manager.pk, signature.patient_id, "consent", "admin")
+    ]
+
+
+def test_a_published_consent_version_is_read_only_and_a_draft_editable(
+    clinic: None, as_role: Callable[[str], User], client: Client
+) -> None:
+    as_role("manager")
+    published = ConsentVersion.objects.filter(published_at__isnull=False).order_by("pk").first()
+    assert published is not None
+    page = client.get(_url(ConsentVersion, "change", published.pk))
+    assert page.status_code == 200
+    assert 'name="risks_en"' not in page.text
+    draft = consents.consent_version_draft(form=published.form, by=UserFactory(role="manager"))
+    page = client.get(_url(ConsentVersion, "change", draft.pk))
+    assert 'name="risks_en"' in page.text

@@ -15,6 +15,10 @@ from patients.models import AccessEvent
 from treatments.models import (
     Assessment,
     AssessmentPhoto,
+    Category,
+    ConsentForm,
+    ConsentSignature,
+    ConsentVersion,
     ContraindicationRule,
     DeviceKind,
     PlanSession,
@@ -269,3 +273,136 @@ class PlanSessionAdmin(AccessLoggedAdmin, ReadOnlyClinicalAdmin):
     search_fields = ("plan__patient__full_name", "plan__treatment__slug")
     list_select_related = ("plan__patient", "plan__treatment")
     ordering = ("plan", "number")
+
+
+# --- consent forms ------------------------------------------------------------------------------
+#
+# Managers write and publish forms in the workspace (workspace/consents), through
+# treatments.consents. The admin shows them with their history; it edits a form's
+# settings and a draft's texts, never a published version (the database refuses it
+# too), and publishes nothing: publishing is a durable service with a choice to make,
+# which cannot run inside the admin's transaction.
+
+
+class ConsentFormAdminForm(forms.ModelForm):
+    categories = BoundedMultipleChoiceField(
+        choices=Category.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Every treatment of these categories needs this form.",
+    )
+
+    class Meta:
+        model = ConsentForm
+        fields = ("categories",)  # the admin adds the rest from its fields
+
+    def clean_categories(self) -> list[str]:
+        chosen = set(self.cleaned_data["categories"])
+        return [code for code in Category.values if code in chosen]
+
+
+class ConsentVersionInline(admin.TabularInline):
+    model = ConsentVersion
+    fields = ("number", "published_at", "published_by", "keeps_earlier_signatures", "created_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ("-number",)
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ConsentForm)
+class ConsentFormAdmin(admin.ModelAdmin):
+    # Not SimpleHistoryAdmin: its history page fails on a model with m2m history
+    # (it calls select_related() without fields, deprecated in Django 6.1). The
+    # form's history rows are still written; Django's own history page lists the
+    # admin's changes.
+    form = ConsentFormAdminForm
+    list_display = ("slug", "title_en", "title_zh_hant", "active", "created_at")
+    list_filter = ("active",)
+    search_fields = ("slug", "title_en", "title_zh_hant")
+    ordering = ("slug",)
+    fields = ("slug", "title_en", "title_zh_hant", "categories", "treatments", "active")
+    autocomplete_fields = ("treatments",)
+    inlines = (ConsentVersionInline,)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ConsentForm | None = None) -> Any:
+        return ("slug",) if obj is not None else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # its versions and signatures are kept
+
+
+@admin.register(ConsentVersion)
+class ConsentVersionAdmin(SimpleHistoryAdmin):
+    """A draft's texts can be edited here; a published version only read.
+    New versions and publishing: the workspace's consent-form pages."""
+
+    list_display = ("form", "number", "published_at", "keeps_earlier_signatures", "signature_count")
+    list_filter = ("form", "keeps_earlier_signatures")
+    search_fields = ("form__slug", "form__title_en")
+    list_select_related = ("form",)
+    ordering = ("form__slug", "-number")
+    readonly_fields = ("form", "number", "created_at", "created_by", "published_at", "published_by")
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(signature_total=Count("signatures"))
+
+    @admin.display(description="signatures", ordering="signature_total")
+    def signature_count(self, obj: Any) -> int:
+        return int(getattr(obj, "signature_total", 0))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ConsentVersion | None = None) -> bool:
+        if obj is not None and obj.published:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ConsentSignature)
+class ConsentSignatureAdmin(AccessLoggedAdmin, ReadOnlyClinicalAdmin):
+    """Signatures are made by the patient or at the desk (treatments.consents.consent_sign)
+    and only ever withdrawn, never changed or deleted: the admin shows them."""
+
+    access_what = AccessEvent.What.CONSENT
+    list_display = ("id", "patient", "version", "language", "channel", "signed_at", "withdrawn_at")
+    list_filter = ("channel", "language", "version__form")
+    search_fields = ("patient__full_name", "patient__email", "patient__phone", "full_name", "text_sha256")
+    list_select_related = ("patient", "version__form")
+    date_hierarchy = "signed_at"
+    ordering = ("-signed_at", "-id")
+    fields = (
+        "patient",
+        "version",
+        "language",
+        "full_name",
+        "pdf",
+        "photo_teaching",
+        "photo_marketing",
+        "channel",
+        "signed_at",
+        "client_address",
+        "signed_by",
+        "witnessed_by",
+        "withdrawn_at",
+        "withdrawn_by",
+        "withdrawal_reason",
+        "text_sha256",
+        "text",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="PDF")
+    def pdf(self, obj: ConsentSignature) -> str:
+        # Served by the authorised API endpoint (session login), which logs the read.
+        return format_html('<a href="{}">consent-{}.pdf</a>', reverse("consent-pdf", kwargs={"pk": obj.pk}), obj.pk)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -27,7 +27,8 @@ from patients.models import AccessEvent, Patient
 from patients.permissions import HasRole, IsClinician, IsPatient, IsPatientOrStaff, is_staff, user_of
 from patients.services import access_record
 from treatments import history, selectors, services
-from treatments.models import Assessment, AssessmentPhoto, PlanSession, Treatment, TreatmentPlan
+from treatments.consent_pdf import consent_pdf_response
+from treatments.models import Assessment, AssessmentPhoto, ConsentSignature, PlanSession, Treatment, TreatmentPlan
 from treatments.photos import MAX_BYTES, photo_response
 from treatments.screening import screen
 from treatments.serializers import (
@@ -475,3 +476,39 @@ class PatientProgressApi(APIView):
         patient = get_object_or_404(Patient, pk=pk)
         access_record(request, patient, AccessEvent.What.PROGRESS, AccessEvent.Door.API)
         return _progress(request, patient)
+
+
+# --- the signed consent ---------------------------------------------------------------------
+
+
+class ConsentPdfApi(APIView):
+    """A signed consent as a PDF: for its own patient and for clinicians, like the
+    other clinical records; another patient's is 404. Drawn on demand from the
+    stored signature (treatments/consent_pdf.py)."""
+
+    permission_classes = [ClinicianOrOwnReader]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        # Clients ask for application/pdf; errors still render as JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        operation_id="consent_pdf",
+        summary="The signed consent as a PDF",
+        description=(
+            "The exact text signed (in the language it was signed in), the photo choices, the typed name, "
+            "the drawing, when and where it was signed, the witness at the desk, the SHA-256 of the text and, "
+            "once withdrawn, a WITHDRAWN banner. A download: `Content-Disposition: attachment`."
+        ),
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, **errors(401, 403, 404)},
+    )
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        signature = get_object_or_404(
+            _own_patient_filter(
+                request, ConsentSignature.objects.select_related("version__form", "witnessed_by", "patient")
+            ),
+            pk=pk,
+        )
+        response = consent_pdf_response(signature)
+        access_record(request, signature.patient_id, AccessEvent.What.CONSENT, AccessEvent.Door.API, signature.pk)
+        return response

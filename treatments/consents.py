@@ -36,7 +36,15 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from clinic.errors import InvalidInput, InvalidState
-from treatments.models import ConsentForm, ConsentSignature, ConsentVersion, PhotoUse, Treatment, is_chinese
+from treatments.models import (
+    Category,
+    ConsentForm,
+    ConsentSignature,
+    ConsentVersion,
+    PhotoUse,
+    Treatment,
+    is_chinese,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -406,6 +414,108 @@ def consent_withdraw(
 # --- writing forms ------------------------------------------------------------------------
 
 
+TITLE_MAX = 200
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def _clean_form_fields(
+    *,
+    title_en: str | None,
+    title_zh_hant: str | None,
+    categories: Iterable[str] | None,
+    treatments: Iterable[Treatment] | None,
+) -> tuple[dict[str, object], list[Treatment] | None]:
+    """The settings of a form, checked: titles in both languages, known
+    categories (kept in the catalogue's order), treatments of the catalogue."""
+    errors: dict[str, list[str]] = {}
+    values: dict[str, object] = {}
+    for name, value in (("title_en", title_en), ("title_zh_hant", title_zh_hant)):
+        if value is None:
+            continue
+        text = " ".join(value.split())
+        if not text:
+            errors[name] = [_("Write the title.")]
+        elif len(text) > TITLE_MAX:
+            errors[name] = [_("At most %(count)s characters.") % {"count": TITLE_MAX}]
+        values[name] = text
+    if categories is not None:
+        chosen = set(categories)
+        unknown = chosen - set(Category.values)
+        if unknown:
+            errors["categories"] = [_("Unknown category.")]
+        values["categories"] = [code for code in Category.values if code in chosen]
+    chosen_treatments = None
+    if treatments is not None:
+        chosen_treatments = list({t.pk: t for t in treatments}.values())
+    if errors:
+        raise InvalidInput(fields=errors)
+    return values, chosen_treatments
+
+
+def consent_form_create(
+    *,
+    slug: str,
+    title_en: str,
+    title_zh_hant: str,
+    categories: Iterable[str] = (),
+    treatments: Iterable[Treatment] = (),
+    active: bool = True,
+    by: User,
+) -> ConsentForm:
+    """A new form, with no version yet (``consent_version_draft`` writes the
+    first). It applies to every treatment of ``categories`` and to the
+    ``treatments`` named, once a version is published. Raises InvalidInput: a
+    slug that is not lower-case words joined by hyphens or that another form
+    has, an empty or overlong title."""
+    slug = (slug or "").strip()
+    values, chosen = _clean_form_fields(
+        title_en=title_en, title_zh_hant=title_zh_hant, categories=categories, treatments=treatments
+    )
+    if not SLUG.match(slug) or len(slug) > 80:
+        raise InvalidInput(fields={"slug": [_("Lower-case letters, digits and hyphens, at most 80.")]})
+    with transaction.atomic(durable=True):
+        if ConsentForm.objects.filter(slug=slug).exists():
+            raise InvalidInput(fields={"slug": [_("Another form has this name in its address.")]})
+        form = ConsentForm(slug=slug, active=active, **values)
+        form._history_user = by
+        form.save(force_insert=True)
+        if chosen:
+            form.treatments.set(chosen)
+        return form
+
+
+def consent_form_update(
+    *,
+    form: ConsentForm,
+    by: User,
+    title_en: str | None = None,
+    title_zh_hant: str | None = None,
+    categories: Iterable[str] | None = None,
+    treatments: Iterable[Treatment] | None = None,
+    active: bool | None = None,
+) -> ConsentForm:
+    """Changes a form's titles, what it covers, or whether it is in use (what
+    is left ``None`` stays). The wording is in its versions, not here: a
+    published version never changes. Turning a form off means no treatment
+    needs it any more; its signatures stay on file. Raises InvalidInput as
+    ``consent_form_create``."""
+    values, chosen = _clean_form_fields(
+        title_en=title_en, title_zh_hant=title_zh_hant, categories=categories, treatments=treatments
+    )
+    if active is not None:
+        values["active"] = active
+    with transaction.atomic(durable=True):
+        locked = ConsentForm.objects.select_for_update().get(pk=form.pk)
+        for key, value in values.items():
+            setattr(locked, key, value)
+        locked._history_user = by
+        if values:
+            locked.save(update_fields=sorted(values))
+        if chosen is not None:
+            locked.treatments.set(chosen)
+        return locked
+
+
 def consent_version_draft(*, form: ConsentForm, by: User, now: datetime | None = None) -> ConsentVersion:
     """A new draft after the form's newest version, its text copied from it
     (or empty) for the manager to edit. Raises InvalidState when a draft
@@ -480,3 +590,44 @@ def consent_version_publish(
         locked._history_user = by
         locked.save(update_fields=sorted(set(fields)))
         return locked
+
+
+# --- a patient's signatures ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignatureStatus:
+    """One signature and whether it still counts: not withdrawn, and of the
+    form's current version or an earlier one that the later versions kept."""
+
+    signature: ConsentSignature
+    counts: bool
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.signature.withdrawn_at is not None
+
+
+def signatures_of(patient: Patient | int) -> list[SignatureStatus]:
+    """The patient's signatures, newest first, each with whether it still
+    counts (two queries however many)."""
+    patient_id = patient if isinstance(patient, int) else patient.pk
+    signatures = list(
+        ConsentSignature.objects.filter(patient_id=patient_id)
+        .select_related("version__form", "witnessed_by")
+        .order_by("-signed_at", "-id")
+    )
+    form_ids = {s.version.form_id for s in signatures}
+    published: dict[int, list[ConsentVersion]] = defaultdict(list)
+    for version in ConsentVersion.objects.filter(form_id__in=form_ids, published_at__isnull=False).order_by(
+        "form_id", "-number"
+    ):
+        published[version.form_id].append(version)
+    floor = {form_id: _oldest_still_valid(versions) for form_id, versions in published.items()}
+    return [
+        SignatureStatus(
+            signature=s,
+            counts=s.withdrawn_at is None and s.version.number >= floor.get(s.version.form_id, s.version.number + 1),
+        )
+        for s in signatures
+    ]

@@ -534,6 +534,7 @@ class ConsentForm(Bilingual, models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords(m2m_fields=[treatments])
+    _history_user: User | None
 
     class Meta:
         ordering = ["slug"]

@@ -17,6 +17,7 @@ urlpatterns = [
     path("plans/<int:pk>/", apis.PlanDetailApi.as_view(), name="plan-detail"),
     path("plans/<int:pk>/cancel/", apis.PlanCancelApi.as_view(), name="plan-cancel"),
     path("plans/<int:pk>/history/", apis.PlanHistoryApi.as_view(), name="plan-history"),
+    path("consents/<int:pk>.pdf", apis.ConsentPdfApi.as_view(), name="consent-pdf"),
     path("me/progress/", apis.MyProgressApi.as_view(), name="me-progress"),
     path("patients/<int:pk>/progress/", apis.PatientProgressApi.as_view(), name="patient-progress"),
 ]

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from portal.account import consents
 from portal.book import flow, precare, views
 
 app_name = "site"
@@ -13,6 +14,9 @@ urlpatterns = [
     path("accounts/register/", views.register, name="register"),
     path("accounts/register/check/", views.register_check, name="register_check"),
     path("me/health/", views.questionnaire, name="questionnaire"),
+    # The patient's signed consent forms (portal/account/consents.py).
+    path("me/consents/", consents.consents, name="consents"),
+    path("me/consents/<int:pk>.pdf", consents.consent_pdf, name="consent_pdf"),
     path("appointments/", views.appointments, name="appointments"),
     path("appointments/<int:pk>/", views.appointment, name="appointment"),
     path("appointments/<int:pk>/calendar.ics", views.appointment_ics, name="appointment_ics"),

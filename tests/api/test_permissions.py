@@ -61,6 +61,7 @@ from tests.factories import (
     TreatmentFactory,
     UserFactory,
 )
+from treatments import consents
 from treatments import services as clinical
 from treatments.models import (
     Assessment,
@@ -166,6 +167,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("appointment-complete", "post"): (401, 403, 403, 403, 200, 200),
     ("session-record-list", "get"): (401, 403, 403, 403, 200, 200),
     ("session-record-detail", "get"): (401, 403, 403, 403, 200, 200),
+    # The signed consent's PDF: a clinical record like the others (its patient, clinicians).
+    ("consent-pdf", "get"): (401, 200, 404, 403, 200, 200),
     # The access log: a patient reads who opened their own record; managers any patient's.
     ("me-access-log", "get"): (401, 200, 200, 403, 403, 403),
     ("patient-access-log", "get"): (401, 403, 403, 403, 403, 200),
@@ -364,6 +367,18 @@ def _session_record(w: World) -> SessionRecord:
     return SessionRecord.objects.create(appointment=done, category="peel", recorded_by=w.users[PRACTITIONER])
 
 
+def _consent(w: World) -> ConsentSignature:
+    version = ConsentVersionFactory(form=ConsentFormFactory())
+    return consents.consent_sign(
+        patient=w.patient_a,
+        version=version,
+        full_name="Alice Chan",
+        language="en",
+        channel="online",
+        by=w.patient_a.user,
+    )
+
+
 def _erased(w: World) -> Patient:
     from booking.erasure import patient_erase
 
@@ -503,6 +518,7 @@ BUILDERS: dict[str, Builder] = {
     ),
     "session-record-list": lambda w, actor: (f"/api/v1/session-records/?patient={w.patient_a.pk}", None),
     "session-record-detail": lambda w, actor: (f"/api/v1/session-records/{_session_record(w).pk}/", None),
+    "consent-pdf": lambda w, actor: (f"/api/v1/consents/{_consent(w).pk}.pdf", None),
     "me-access-log": lambda w, actor: ("/api/v1/me/access-log/", None),
     "patient-access-log": lambda w, actor: (f"/api/v1/patients/{w.patient_a.pk}/access-log/", None),
     "lot-search": lambda w, actor: ("/api/v1/lots/?lot=AB123", None),

@@ -42,14 +42,15 @@ from tests.browser.axe import WCAG_AA
 from tests.browser.conftest import OUTPUT
 from tests.factories import AppointmentFactory
 from tests.pages.helpers import english_words
-from treatments.models import Treatment, TreatmentPlan
+from treatments.consents import consent_sign, consent_version_draft
+from treatments.models import ConsentForm, ConsentSignature, Treatment, TreatmentPlan
 
 DEMO_PASSWORD = "clinic-demo"
 WIDTHS = (390, 1280, 1920)
 NARROWEST = 360  # ux.md: nothing breaks at 360 px; checked by resizing the 390 px page
 HEIGHT = {390: 844, 1280: 800, 1920: 1080}
 # The URL namespaces of the pages people see: the patient site and the staff workspace.
-PAGE_NAMESPACES = ("site", "account", "staff", "chart", "security")
+PAGE_NAMESPACES = ("site", "account", "staff", "chart", "security", "consents")
 
 ANONYMOUS, PATIENT, RECEPTION, DOCTOR, MANAGER = "anonymous", "patient", "reception", "doctor", "manager"
 SIGN_IN = {
@@ -90,6 +91,7 @@ PAGES = [
     Page("site:appointment", "/appointments/{appointment}/", (PATIENT,)),
     Page("site:reschedule", "/appointments/{upcoming}/reschedule/", (PATIENT,)),
     Page("site:questionnaire", "/me/health/", (PATIENT,)),
+    Page("site:consents", "/me/consents/", (PATIENT,)),
     Page("account:profile", "/me/", (PATIENT,)),
     Page("account:password_change", "/me/password/", (PATIENT,)),
     Page("account:email_change", "/me/email/", (PATIENT,)),
@@ -146,6 +148,11 @@ PAGES = [
     Page("chart:erase", "/staff/patients/{emily}/erase/", (MANAGER,)),
     Page("chart:lots", "/staff/lots/", (MANAGER,)),
     Page("chart:lots", "/staff/lots/?lot=ha24+0917", (MANAGER,), label="chart-lots-found"),
+    Page("consents:list", "/staff/consents/", (MANAGER,)),
+    Page("consents:new", "/staff/consents/new/", (MANAGER,)),
+    Page("consents:form", "/staff/consents/{consent_form}/", (MANAGER,)),
+    Page("consents:draft", "/staff/consents/{consent_form}/draft/", (MANAGER,)),
+    Page("consents:version", "/staff/consents/{consent_form}/versions/1/", (MANAGER,)),
 ]
 
 # Named routes of those namespaces that are not pages to look at, and why.
@@ -172,6 +179,9 @@ EXCLUDED = {
     "chart:assessment_score": "POST only: the htmx score inside the assessment form",
     "chart:plan_cancel": "POST only: a button on the chart",
     "security:reset": "POST only: a manager's button",
+    "site:consent_pdf": "a PDF download, not a page (tests/pages/test_consent_downloads.py)",
+    "chart:consent_pdf": "a PDF download, not a page (tests/pages/test_consent_downloads.py)",
+    "consents:draft_new": "POST only: the Write a new version button on a form's page",
     # Shown only to staff whose second factor is not yet passed, which every
     # other test here has (tests/conftest.py); tests/browser/test_second_factor.py
     # walks through them.
@@ -242,11 +252,31 @@ def demo(settings: Any) -> dict[str, Any]:
         start=ahead + timedelta(days=8, hours=4),
         status=Appointment.Status.CHECKED_IN,
     )
+    # Emily's signature of a consent form (her list of consent forms), then a draft of
+    # the form's version 2 (the authoring pages).
+    from django.contrib.auth.models import User
+
+    consent_form = (
+        ConsentForm.objects.filter(active=True, versions__published_at__isnull=False).order_by("slug").first()
+    )
+    assert consent_form is not None, "the demo seeds published consent forms"
+    if not ConsentSignature.objects.filter(patient=emily, version__form=consent_form).exists():
+        consent_sign(
+            patient=emily,
+            version=consent_form.versions.get(number=1),
+            full_name=emily.full_name,
+            photo_use=["clinical", "teaching"],
+            language="en",
+            channel="online",
+            by=emily.user,
+        )
+    consent_version_draft(form=consent_form, by=User.objects.get(username=SIGN_IN[MANAGER]))
     return {
         "filler_done": filler_done,
         "filler_now": filler_now,
         "emily": emily,
         "pre_care": pre_care,
+        "consent_form": consent_form,
         "appointment": latest,
         "plan": TreatmentPlan.objects.filter(patient=emily).first(),
         "today": today,
@@ -260,6 +290,7 @@ def _ids(demo: dict[str, Any]) -> dict[str, Any]:
     emily = demo["emily"]
     return {
         "emily": emily.pk,
+        "consent_form": demo["consent_form"].slug,
         "appointment": demo["appointment"].pk,
         "upcoming": demo["upcoming"].pk,
         "plan": demo["plan"].pk,

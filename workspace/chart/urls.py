@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workspace.chart import access_log, lots, privacy, views
+from workspace.chart import access_log, consent_pdf, lots, privacy, views
 
 app_name = "chart"
 
@@ -31,6 +31,7 @@ urlpatterns = [
         views.photo_file,
         name="photo",
     ),
+    path("patients/<int:pk>/consents/<int:signature_pk>.pdf", consent_pdf.consent_pdf, name="consent_pdf"),
     path("patients/<int:pk>/access-log/", access_log.patient_access_log, name="access_log_patient"),
     path("access-log/", access_log.staff_access_log, name="access_log"),
     path("lots/", lots.lots, name="lots"),
