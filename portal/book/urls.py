@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.book import flow, views
+from portal.book import consent, flow, views
 
 app_name = "site"
 
@@ -18,4 +18,5 @@ urlpatterns = [
     path("appointments/<int:pk>/calendar.ics", views.appointment_ics, name="appointment_ics"),
     path("appointments/<int:pk>/cancel/", views.cancel, name="cancel"),
     path("appointments/<int:pk>/reschedule/", views.reschedule, name="reschedule"),
+    path("appointments/<int:pk>/consent/", consent.appointment_consent, name="appointment_consent"),
 ]

@@ -1,0 +1,60 @@
+"""Signing consent on the pages: the patient's own page and the front desk's
+tablet page, who still has to sign (badges, lists, emails) and the photo
+choices respected by the staff downloads."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import (
+    AppointmentFactory,
+    ConsentFormFactory,
+    ConsentVersionFactory,
+    PatientFactory,
+    TreatmentFactory,
+    UserFactory,
+)
+from treatments.models import Category, ConsentSignature
+
+pytestmark = pytest.mark.django_db
+
+DRAWING = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 600 240">'
+    '<path d="M10 10 L50 60 L90 20"/><path d="M100 100 L120 130"/></svg>'
+)
+
+
+@pytest.fixture
+def version():
+    return ConsentVersionFactory(form=ConsentFormFactory(categories=[Category.PEEL.value]))
+
+
+@pytest.fixture
+def visit(version):
+    return AppointmentFactory(treatment=TreatmentFactory(category=Category.PEEL), patient=PatientFactory(full_name="Chan Tai Man"))
+
+
+def _post(client, visit, version, **values):
+    data = {"version": version.pk, "language": "en", "full_name": "Chan Tai Man", "signature_svg": DRAWING}
+    data.update(values)
+    return client.post(f"/appointments/{visit.pk}/consent/", data)
+
+
+def test_the_patient_reads_the_exact_text_and_signs_with_a_drawing(client, visit, version) -> None:
+    client.force_login(visit.patient.user)
+    page = client.get(f"/appointments/{visit.pk}/consent/")
+    assert page.status_code == 200
+    assert "Redness and swelling." in page.content.decode()
+
+    response = _post(client, visit, version, photo_teaching="on")
+
+    assert response.status_code == 302
+    signature = ConsentSignature.objects.get(patient=visit.patient)
+    assert signature.channel == "online" and signature.signature_svg.startswith("<svg")
+    assert signature.photo_use == ["clinical", "teaching"]
+    assert signature.full_name == "Chan Tai Man"
+    after = client.get(response.headers["Location"]).content.decode()
+    assert "Signed by Chan Tai Man" in after and "All done" in after
