@@ -58,3 +58,26 @@ def test_the_patient_reads_the_exact_text_and_signs_with_a_drawing(client, visit
     assert signature.full_name == "Chan Tai Man"
     after = client.get(response.headers["Location"]).content.decode()
     assert "Signed by Chan Tai Man" in after and "All done" in after
+
+
+def _staff_client(client, role="receptionist"):
+    user = UserFactory(role=role)
+    client.force_login(user)
+    return user
+
+
+def test_the_desk_signs_on_the_tablet_with_the_staff_member_as_witness(client, visit, version) -> None:
+    staff = _staff_client(client)
+    page = client.get(f"/staff/appointments/{visit.pk}/consent/")
+    assert page.status_code == 200 and "Redness and swelling." in page.content.decode()
+
+    response = client.post(
+        f"/staff/appointments/{visit.pk}/consent/",
+        {"version": version.pk, "language": "zh-hant", "full_name": "Chan Tai Man", "typed": "on"},
+    )
+
+    assert response.status_code == 302 and response.headers["Location"].startswith("/staff/?date=")
+    signature = ConsentSignature.objects.get(patient=visit.patient)
+    assert signature.channel == "desk" and signature.witnessed_by == staff and signature.signed_by == staff
+    assert signature.signature_svg == "" and "泛紅及腫脹" in signature.text
+    assert "signed" in client.get(response.headers["Location"]).content.decode()
