@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from booking import notice, profiles, selectors, services
+from booking import notice, profiles, selectors, services, signing
 from booking.calendar import appointment_calendar
 from booking.models import Appointment, Practitioner
 from clinic.errors import ApplicationError, CancellationWindowPassed, Contraindicated, InvalidInput, SlotUnavailable
@@ -250,7 +250,9 @@ def _sessions_to_book(patient_id: int) -> list[dict[str, Any]]:
 def appointments(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     mine = _mine(request)
-    upcoming = [_card(a) for a in mine.filter(status__in=UPCOMING, end__gte=now)]
+    coming = list(mine.filter(status__in=UPCOMING, end__gte=now))
+    consent = signing.consent_state(coming)  # one batch for every upcoming visit
+    upcoming = [{**_card(a), "consent": consent.get(a.pk, "none")} for a in coming]
     past_rows = mine.exclude(status__in=UPCOMING, end__gte=now).order_by("-start", "-id")
     page = Paginator(past_rows, 20).get_page(request.GET.get("page"))
     return render(
@@ -290,6 +292,9 @@ def _detail_context(appointment: Appointment) -> dict[str, Any]:
         "changeable": _changeable(appointment),
         "confirmed": appointment.status == Appointment.Status.CONFIRMED,
         "upcoming": appointment.status in UPCOMING and appointment.end >= timezone.now(),
+        "consent": signing.consent_state([appointment]).get(appointment.pk, "none")
+        if appointment.end >= timezone.now()
+        else "none",
         "cautions": [c.get("detail", "") for c in appointment.cautions or () if c.get("severity") == "caution"],
         "ics_url": reverse("site:appointment_ics", args=[appointment.pk]),
         "map_url": "https://www.google.com/maps/search/?api=1&query=" + quote(settings.CLINIC_ADDRESS),

@@ -34,7 +34,9 @@ def version():
 
 @pytest.fixture
 def visit(version):
-    return AppointmentFactory(treatment=TreatmentFactory(category=Category.PEEL), patient=PatientFactory(full_name="Chan Tai Man"))
+    return AppointmentFactory(
+        treatment=TreatmentFactory(category=Category.PEEL), patient=PatientFactory(full_name="Chan Tai Man")
+    )
 
 
 def _post(client, visit, version, **values):
@@ -81,3 +83,73 @@ def test_the_desk_signs_on_the_tablet_with_the_staff_member_as_witness(client, v
     assert signature.channel == "desk" and signature.witnessed_by == staff and signature.signed_by == staff
     assert signature.signature_svg == "" and "泛紅及腫脹" in signature.text
     assert "signed" in client.get(response.headers["Location"]).content.decode()
+
+
+# --- the emails ---------------------------------------------------------------------------------
+
+
+def _reminder(visit, offset=24 * 60):
+    from booking.models import Notification
+    from tests.factories import NotificationFactory
+
+    return NotificationFactory(
+        appointment=visit,
+        kind=Notification.Kind.REMINDER,
+        offset_minutes=offset,
+        due_at=visit.start - timedelta(minutes=offset),
+        next_attempt_at=timezone.now(),
+    )
+
+
+def _deliver(rows):
+    from django.core import mail
+
+    from booking import notifications
+
+    mail.outbox.clear()
+    notifications.notifications_deliver(ids=[row.pk for row in rows])
+    return list(mail.outbox)
+
+
+def test_the_reminder_says_consent_is_missing_with_the_link_and_stops_once_signed(visit, version) -> None:
+    from treatments import consents
+
+    [message] = _deliver([_reminder(visit)])
+    html = message.alternatives[0][0]
+    for part in (message.body, html):
+        assert "Consent needed before your treatment" in part
+        assert f"/appointments/{visit.pk}/consent/" in part
+
+    consents.consent_sign(
+        patient=visit.patient,
+        version=version,
+        full_name="Chan Tai Man",
+        language="en",
+        channel="online",
+        by=visit.patient.user,
+    )
+    [message] = _deliver([_reminder(visit, offset=23 * 60)])
+    assert "Consent needed" not in message.body and "Consent signed" in message.body
+
+
+def test_the_confirmation_in_chinese_names_the_form_to_sign(visit, version) -> None:
+    from booking.models import Notification
+    from tests.factories import NotificationFactory
+
+    visit.patient.preferred_language = "zh-hant"
+    visit.patient.save(update_fields=["preferred_language"])
+    [message] = _deliver([NotificationFactory(appointment=visit, kind=Notification.Kind.CONFIRMATION)])
+    assert "療程前須簽署同意書" in message.body and "治療同意書" in message.body
+
+
+def test_many_reminders_read_consent_in_one_batch(version) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def consent_queries(count: int) -> int:
+        rows = [_reminder(AppointmentFactory(treatment=TreatmentFactory(category=Category.PEEL))) for _ in range(count)]
+        with CaptureQueriesContext(connection) as queries:
+            assert len(_deliver(rows)) == count
+        return sum(1 for q in queries if "treatments_consent" in q["sql"])
+
+    assert consent_queries(1) == consent_queries(4)
