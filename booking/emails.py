@@ -21,9 +21,9 @@ from django.utils import timezone, translation
 from booking import notice
 from booking.calendar import appointment_calendar, manage_url
 from booking.models import Appointment, Notification
-from treatments import consents
 from clinic import brand, formats
 from clinic.clock import clinic_local
+from treatments import consents
 
 LANGUAGES = {"en": "en", "zh-hant": "zh-Hant"}  # template folder → Content-Language
 Kind = Notification.Kind

@@ -58,7 +58,10 @@ class SignForm(forms.Form):
         data = self.cleaned_data
         return [
             use
-            for use, chosen in ((PhotoUse.TEACHING.value, data.get("photo_teaching")), (PhotoUse.MARKETING.value, data.get("photo_marketing")))
+            for use, chosen in (
+                (PhotoUse.TEACHING.value, data.get("photo_teaching")),
+                (PhotoUse.MARKETING.value, data.get("photo_marketing")),
+            )
             if chosen
         ]
 
@@ -141,7 +144,9 @@ def sheets(
                 initial={"version": need.version.pk, "language": language, "full_name": patient_name},
                 prefix_id=key,
             )
-        result.append(Sheet(need=need, text=consents.consent_text(need.version, language), language=language, form=form))
+        result.append(
+            Sheet(need=need, text=consents.consent_text(need.version, language), language=language, form=form)
+        )
     return result
 
 
@@ -191,9 +196,7 @@ def missing_by_appointment(appointments: Iterable[Appointment]) -> dict[int, lis
     needs signed. Visits that are over or cancelled need nothing here."""
     shown = [a for a in appointments if a.status in UPCOMING]
     found = consents.needs((a.patient_id, a.treatment) for a in shown)
-    return {
-        a.pk: [need for need in found.get((a.patient_id, a.treatment_id), []) if not need.signed] for a in shown
-    }
+    return {a.pk: [need for need in found.get((a.patient_id, a.treatment_id), []) if not need.signed] for a in shown}
 
 
 def consent_state(appointments: Iterable[Appointment]) -> dict[int, str]:

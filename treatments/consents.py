@@ -177,6 +177,16 @@ def photo_use(patient: Patient | int) -> list[str]:
     return newest.photo_use if newest else [PhotoUse.CLINICAL.value]
 
 
+def photo_use_allowed(patient: Patient | int, use: str) -> bool:
+    """Whether the patient's photos may be used for ``use`` now: clinical use
+    (their chart, their own progress pages) always; teaching and marketing only
+    while their newest signature that is not withdrawn allows it. Raises
+    InvalidInput for a use that is none of PhotoUse."""
+    if use not in PhotoUse.values:
+        raise InvalidInput(fields={"use": [_("Choose from: %(choices)s.") % {"choices": ", ".join(PhotoUse.values)}]})
+    return use == PhotoUse.CLINICAL or use in photo_use(patient)
+
+
 # --- the text shown ---------------------------------------------------------------------
 
 

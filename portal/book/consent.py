@@ -14,11 +14,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from booking import selectors, signing
-from treatments.models import ConsentSignature
 from clinic.client import client_address
 from clinic.errors import InvalidInput
 from patients.permissions import patient_required, user_of
 from portal.book import present
+from treatments.models import ConsentSignature
 
 
 @never_cache

@@ -153,3 +153,140 @@ def test_many_reminders_read_consent_in_one_batch(version) -> None:
         return sum(1 for q in queries if "treatments_consent" in q["sql"])
 
     assert consent_queries(1) == consent_queries(4)
+
+
+# --- who still has to sign ----------------------------------------------------------------------
+
+
+def _sign(visit, version, **values):
+    from treatments import consents
+
+    defaults = {
+        "patient": visit.patient,
+        "version": version,
+        "full_name": visit.patient.full_name,
+        "language": "en",
+        "channel": "online",
+        "by": visit.patient.user,
+    }
+    defaults.update(values)
+    return consents.consent_sign(**defaults)
+
+
+def test_the_schedule_and_the_panel_show_consent_needed_until_it_is_signed(client, visit, version) -> None:
+    _staff_client(client)
+    day = timezone.localtime(visit.start).date().isoformat()
+    assert "Consent needed" in client.get(f"/staff/?date={day}").content.decode()
+    assert "Consent needed" in client.get(f"/staff/?date={day}&view=week").content.decode()
+    panel = client.get(f"/staff/appointments/{visit.pk}/").content.decode()
+    assert "Consent needed" in panel and f"/staff/appointments/{visit.pk}/consent/" in panel
+
+    _sign(visit, version)
+
+    assert "Consent needed" not in client.get(f"/staff/?date={day}").content.decode()
+    assert "Consent signed" in client.get(f"/staff/appointments/{visit.pk}/").content.decode()
+
+
+def test_my_appointments_link_to_signing_and_then_say_signed(client, visit, version) -> None:
+    client.force_login(visit.patient.user)
+    page = client.get("/appointments/").content.decode()
+    assert "Sign your consent form" in page and f"/appointments/{visit.pk}/consent/" in page
+
+    _sign(visit, version)
+
+    page = client.get("/appointments/").content.decode()
+    assert "Sign your consent form" not in page and "Consent signed" in page
+
+
+def test_the_chart_shows_missing_consent_and_the_signatures(client, visit, version) -> None:
+    _staff_client(client)
+    page = client.get(f"/staff/patients/{visit.patient.pk}/").content.decode()
+    assert "Consent needed for 1 upcoming visit" in page
+
+    _sign(visit, version, photo_use=["clinical", "marketing"])
+
+    page = client.get(f"/staff/patients/{visit.patient.pk}/appointments/").content.decode()
+    assert "Consent needed for" not in page
+    assert version.form.title_en in page and "Marketing" in page and "Withdraw this consent" not in page
+
+
+def test_a_manager_withdraws_a_consent_with_a_reason(client, visit, version) -> None:
+    signature = _sign(visit, version)
+    manager = _staff_client(client, "manager")
+    url = f"/staff/patients/{visit.patient.pk}/consents/{signature.pk}/withdraw/"
+
+    refused = client.post(url, {"reason": "  "})
+    assert refused.status_code == 400 and "Give the reason" in refused.content.decode()
+    signature.refresh_from_db()
+    assert signature.withdrawn_at is None
+
+    assert client.post(url, {"reason": "Patient asked by phone"}).status_code == 302
+    signature.refresh_from_db()
+    assert signature.withdrawn_by == manager and signature.withdrawal_reason == "Patient asked by phone"
+    page = client.get(f"/staff/patients/{visit.patient.pk}/").content.decode()
+    assert "Consent needed for 1 upcoming visit" in page
+
+
+def test_a_receptionist_cannot_withdraw(client, visit, version) -> None:
+    signature = _sign(visit, version)
+    _staff_client(client)
+    url = f"/staff/patients/{visit.patient.pk}/consents/{signature.pk}/withdraw/"
+    assert client.post(url, {"reason": "x"}).status_code == 403
+
+
+# --- photo choices ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def photo(visit):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import AssessmentFactory
+    from treatments.models import AssessmentPhoto
+
+    assessment = AssessmentFactory(patient=visit.patient)
+    return AssessmentPhoto.objects.create(
+        assessment=assessment,
+        view="front",
+        image=SimpleUploadedFile("a.jpg", b"\\xff\\xd8image", content_type="image/jpeg"),
+        thumbnail=SimpleUploadedFile("t.jpg", b"\\xff\\xd8thumb", content_type="image/jpeg"),
+        content_type="image/jpeg",
+        width=10,
+        height=10,
+    )
+
+
+def test_a_teaching_download_is_refused_unless_the_patient_allowed_it(client, visit, version, photo) -> None:
+    _staff_client(client, "practitioner")
+    url = f"/staff/patients/{visit.patient.pk}/photos/{photo.pk}/image/"
+    assert client.get(url).status_code == 200  # clinical use: always
+    assert client.get(url + "?use=clinical").status_code == 200
+    refused = client.get(url + "?use=teaching")
+    assert refused.status_code == 403 and "not allowed their photos to be used for teaching" in refused.content.decode()
+    assert client.get(url + "?use=anything").status_code == 400
+    page = client.get(f"/staff/patients/{visit.patient.pk}/photos/").content.decode()
+    assert "Clinical use only" in page and "Download for teaching" not in page
+
+    _sign(visit, version, photo_use=["clinical", "teaching"])
+
+    allowed = client.get(url + "?use=teaching")
+    assert allowed.status_code == 200 and allowed["Content-Disposition"].startswith("attachment")
+    assert client.get(url + "?use=marketing").status_code == 403
+    assert "Download for teaching" in client.get(f"/staff/patients/{visit.patient.pk}/photos/").content.decode()
+
+
+def test_the_patient_sees_their_photo_choices_and_withdraws(client, visit, version) -> None:
+    signature = _sign(visit, version, photo_use=["clinical", "marketing"])
+    client.force_login(visit.patient.user)
+    page = client.get("/me/").content.decode()
+    assert "Marketing" in page and "Withdraw this consent" in page
+
+    other = PatientFactory()
+    theirs = _sign(AppointmentFactory(patient=other, treatment=visit.treatment), version)
+    assert client.post(f"/me/consents/{theirs.pk}/withdraw/").status_code == 404
+
+    assert client.post(f"/me/consents/{signature.pk}/withdraw/", {"reason": ""}).status_code == 302
+    signature.refresh_from_db()
+    assert signature.withdrawn_at is not None
+    page = client.get("/me/").content.decode()
+    assert "Clinical use only" in page and "Sign your consent form" in page

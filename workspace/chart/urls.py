@@ -31,6 +31,11 @@ urlpatterns = [
         views.photo_file,
         name="photo",
     ),
+    path(
+        "patients/<int:pk>/consents/<int:signature_pk>/withdraw/",
+        views.consent_withdraw,
+        name="consent_withdraw",
+    ),
     path("patients/<int:pk>/access-log/", access_log.patient_access_log, name="access_log_patient"),
     path("access-log/", access_log.staff_access_log, name="access_log"),
     path("assessments/score/", views.assessment_score, name="assessment_score"),

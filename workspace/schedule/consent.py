@@ -58,7 +58,9 @@ def appointment_consent(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             left = signing.missing_by_appointment([appointment]).get(appointment.pk)
             if not left:
                 return HttpResponseRedirect(schedule_url)
-            return HttpResponseRedirect(reverse("staff:appointment_consent", args=[appointment.pk]) + f"?language={language}")
+            return HttpResponseRedirect(
+                reverse("staff:appointment_consent", args=[appointment.pk]) + f"?language={language}"
+            )
     sheets = signing.sheets(appointment, language=language, posted=posted, patient_name=appointment.patient.full_name)
     if not upcoming:
         sheets = [sheet for sheet in sheets if sheet.signed]
