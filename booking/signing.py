@@ -136,9 +136,9 @@ def sheets(
         if posted is not None and posted.prefix_id == key:
             form = posted
             # A newer version may have been published meanwhile: sign that one.
-            form.data = form.data.copy()
-            form.data["version"] = str(need.version.pk)
-            form.data["language"] = language
+            data = dict(form.data.items())
+            data.update(version=str(need.version.pk), language=language)
+            form.data = data
         elif not need.signed:
             form = SignForm(
                 initial={"version": need.version.pk, "language": language, "full_name": patient_name},

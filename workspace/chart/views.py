@@ -499,7 +499,7 @@ def photo_file(request: HttpRequest, pk: int, photo_pk: int, variant: str) -> Ht
             return render(request, "403.html", {"detail": detail, "photo_use": True}, status=403)
     response = photo_response(photo, variant)
     if use is not None:
-        extension = photo.image.name.rsplit(".", 1)[-1]
+        extension = str(photo.image.name).rsplit(".", 1)[-1]
         response["Content-Disposition"] = f'attachment; filename="photo-{photo.pk}-{use}.{extension}"'
     access_record(request, pk, AccessEvent.What.PHOTO, PAGE, photo.pk)
     return response
