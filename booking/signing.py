@@ -103,7 +103,8 @@ class Sheet:
     """One form the visit needs, as the page shows it."""
 
     need: consents.Need
-    text: str
+    text: str  # exactly what is stored when signed
+    parts: list[tuple[str, str]]  # the same text in its (heading, body) parts, as the page sets it out
     language: str
     form: SignForm | None  # None once signed
 
@@ -145,7 +146,13 @@ def sheets(
                 prefix_id=key,
             )
         result.append(
-            Sheet(need=need, text=consents.consent_text(need.version, language), language=language, form=form)
+            Sheet(
+                need=need,
+                text=consents.consent_text(need.version, language),
+                parts=consents.consent_parts(need.version, language),
+                language=language,
+                form=form,
+            )
         )
     return result
 

@@ -190,11 +190,13 @@ def photo_use_allowed(patient: Patient | int, use: str) -> bool:
 # --- the text shown ---------------------------------------------------------------------
 
 
-def consent_text(version: ConsentVersion, language: str) -> str:
-    """The exact text a patient signs, in ``language``: what is stored, hashed
-    and printed. Headings are in the same language."""
+def consent_parts(version: ConsentVersion, language: str) -> list[tuple[str, str]]:
+    """The text a patient signs in its parts, (heading, body), the first being
+    the title and version with no body: what the signing page sets out.
+    ``consent_text`` joins exactly these."""
     chinese = is_chinese(language)
-    with translation.override("zh-hant" if chinese else "en"):
+    code = "zh-hant" if chinese else "en"
+    with translation.override(code):
         headings = {
             "summary": _("About this treatment"),
             "risks": _("Risks and side effects"),
@@ -202,11 +204,21 @@ def consent_text(version: ConsentVersion, language: str) -> str:
             "aftercare": _("Aftercare"),
             "photos": _("Photographs"),
         }
-        title = version.form.localized("title", "zh-hant" if chinese else "en")
-        parts = [f"{title} ({_('version %(number)s') % {'number': version.number}})"]
+        title = version.form.localized("title", code)
+        parts = [(f"{title} ({_('version %(number)s') % {'number': version.number}})", "")]
         for name in ConsentVersion.SECTIONS:
-            parts.append(f"{headings[name]}\n{version.section(name, 'zh-hant' if chinese else 'en').strip()}")
-    return "\n\n".join(parts).replace("\r\n", "\n")
+            parts.append((str(headings[name]), version.section(name, code).strip().replace("\r\n", "\n")))
+    return parts
+
+
+def consent_text(version: ConsentVersion, language: str) -> str:
+    """The exact text a patient signs, in ``language``: what is stored, hashed
+    and printed. Headings are in the same language."""
+    blocks = [
+        f"{heading}\n{body}" if body or index else heading
+        for index, (heading, body) in enumerate(consent_parts(version, language))
+    ]
+    return "\n\n".join(blocks).replace("\r\n", "\n")
 
 
 def text_sha256(text: str) -> str:

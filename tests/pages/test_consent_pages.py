@@ -290,3 +290,12 @@ def test_the_patient_sees_their_photo_choices_and_withdraws(client, visit, versi
     assert signature.withdrawn_at is not None
     page = client.get("/me/").content.decode()
     assert "Clinical use only" in page and "Sign your consent form" in page
+
+
+def test_the_page_sets_out_exactly_the_text_that_is_stored(version) -> None:
+    from treatments import consents
+
+    for language in ("en", "zh-hant"):
+        parts = consents.consent_parts(version, language)
+        joined = "\n\n".join([parts[0][0]] + [f"{heading}\n{body}" for heading, body in parts[1:]])
+        assert joined == consents.consent_text(version, language)
