@@ -41,7 +41,8 @@ from tests.browser.axe import WCAG_AA
 from tests.browser.conftest import OUTPUT
 from tests.factories import AppointmentFactory
 from tests.pages.helpers import english_words
-from treatments.models import TreatmentPlan
+from treatments import consents
+from treatments.models import Treatment, TreatmentPlan
 
 DEMO_PASSWORD = "clinic-demo"
 WIDTHS = (390, 1280, 1920)
@@ -87,6 +88,7 @@ PAGES = [
     Page("site:appointments", "/appointments/", (PATIENT,)),
     Page("site:appointment", "/appointments/{appointment}/", (PATIENT,)),
     Page("site:reschedule", "/appointments/{upcoming}/reschedule/", (PATIENT,)),
+    Page("site:appointment_consent", "/appointments/{consent_visit}/consent/", (PATIENT,)),
     Page("site:questionnaire", "/me/health/", (PATIENT,)),
     Page("account:profile", "/me/", (PATIENT,)),
     Page("account:password_change", "/me/password/", (PATIENT,)),
@@ -102,6 +104,7 @@ PAGES = [
     Page("staff:schedule", "/staff/?by=room", (RECEPTION,), label="staff-schedule-rooms"),
     Page("staff:appointment", "/staff/appointments/{today}/", (RECEPTION, DOCTOR)),
     Page("staff:appointment_reschedule", "/staff/appointments/{today}/reschedule/", (RECEPTION,)),
+    Page("staff:appointment_consent", "/staff/appointments/{consent_visit}/consent/", (RECEPTION,)),
     Page("staff:book", "/staff/book/", (RECEPTION,)),
     Page("staff:closures", "/staff/closures/", (RECEPTION,)),
     Page("staff:closure", "/staff/closures/clinic/{closure}/", (RECEPTION,)),
@@ -154,6 +157,8 @@ EXCLUDED = {
     "chart:photo": "an image file shown inside the chart",
     "chart:assessment_score": "POST only: the htmx score inside the assessment form",
     "chart:plan_cancel": "POST only: a button on the chart",
+    "chart:consent_withdraw": "POST only: a manager's form in the chart's appointments section",
+    "account:consent_withdraw": "POST only: a button on the patient's profile",
     "security:reset": "POST only: a manager's button",
     # Shown only to staff whose second factor is not yet passed, which every
     # other test here has (tests/conftest.py); tests/browser/test_second_factor.py
@@ -208,8 +213,18 @@ def demo(settings: Any) -> dict[str, Any]:
     upcoming = AppointmentFactory(
         patient=emily, treatment=today.treatment, practitioner=today.practitioner, room=today.room, start=ahead
     )
+    # A visit that needs consent (a peel, a laser...), the day after: the signing pages show its forms.
+    needing = next(t for t in Treatment.objects.filter(active=True).order_by("pk") if consents.forms_for(t))
+    consent_visit = AppointmentFactory(
+        patient=emily,
+        treatment=needing,
+        practitioner=today.practitioner,
+        room=today.room,
+        start=ahead + timedelta(days=1),
+    )
     return {
         "emily": emily,
+        "consent_visit": consent_visit,
         "appointment": latest,
         "plan": TreatmentPlan.objects.filter(patient=emily).first(),
         "today": today,
@@ -225,6 +240,7 @@ def _ids(demo: dict[str, Any]) -> dict[str, Any]:
         "emily": emily.pk,
         "appointment": demo["appointment"].pk,
         "upcoming": demo["upcoming"].pk,
+        "consent_visit": demo["consent_visit"].pk,
         "plan": demo["plan"].pk,
         "today": demo["today"].pk,
         "today_date": timezone.localtime(demo["today"].start).date().isoformat(),

@@ -299,3 +299,90 @@ def test_the_page_sets_out_exactly_the_text_that_is_stored(version) -> None:
         parts = consents.consent_parts(version, language)
         joined = "\n\n".join([parts[0][0]] + [f"{heading}\n{body}" for heading, body in parts[1:]])
         assert joined == consents.consent_text(version, language)
+
+
+# --- refusals keep the form filled ----------------------------------------------------------------
+
+
+def test_an_empty_name_is_refused_with_the_form_kept(client, visit, version) -> None:
+    client.force_login(visit.patient.user)
+    response = _post(client, visit, version, full_name="   ", photo_marketing="on")
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Type your full name." in page
+    assert 'name="photo_marketing" id="consent-' in page and "checked" in page.split('name="photo_marketing"')[1][:120]
+    assert "M10 10 L50 60" in page  # the drawing comes back, for the pad to draw again
+    assert not ConsentSignature.objects.exists()
+
+
+def test_a_bad_drawing_or_none_is_refused_and_says_what_to_do(client, visit, version) -> None:
+    client.force_login(visit.patient.user)
+    bad = _post(client, visit, version, signature_svg='<svg viewBox="0 0 10 10"><script>x</script></svg>')
+    assert bad.status_code == 400 and "Draw it again, or type your name instead." in bad.content.decode()
+    assert 'value="Chan Tai Man"' in bad.content.decode()
+
+    none = _post(client, visit, version, signature_svg="")
+    assert none.status_code == 400 and "Type my name instead of drawing" in none.content.decode()
+    assert "Draw your signature in the box" in none.content.decode()
+    assert not ConsentSignature.objects.exists()
+
+
+def test_an_outdated_version_is_refused_and_the_new_text_shown_with_the_form_filled(client, visit, version) -> None:
+    client.force_login(visit.patient.user)
+    client.get(f"/appointments/{visit.pk}/consent/")
+    newer = ConsentVersionFactory(form=version.form, risks_en="Redness, swelling and rare scarring.")
+
+    response = _post(client, visit, version, full_name="Chan Tai Man Tom", photo_teaching="on")
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "This consent form has been updated. Read the current version and sign that one." in page
+    assert "rare scarring" in page and 'value="Chan Tai Man Tom"' in page
+    assert f'name="version" value="{newer.pk}"' in page
+    assert not ConsentSignature.objects.exists()
+
+    assert _post(client, visit, newer, full_name="Chan Tai Man Tom").status_code == 302
+    assert ConsentSignature.objects.get().version == newer
+
+
+def test_another_patients_appointment_is_404(client, visit, version) -> None:
+    client.force_login(PatientFactory().user)
+    assert client.get(f"/appointments/{visit.pk}/consent/").status_code == 404
+    assert _post(client, visit, version).status_code == 404
+    assert not ConsentSignature.objects.exists()
+
+
+def test_a_past_visit_has_nothing_to_sign(client, version) -> None:
+    past = AppointmentFactory(
+        treatment=TreatmentFactory(category=Category.PEEL), start=timezone.now() - timedelta(days=3)
+    )
+    client.force_login(past.patient.user)
+    page = client.get(f"/appointments/{past.pk}/consent/").content.decode()
+    assert "nothing to sign" in page and "<canvas" not in page
+    assert _post(client, past, version).status_code == 200
+    assert not ConsentSignature.objects.exists()
+
+
+def test_a_visit_that_needs_no_consent_says_so(client) -> None:
+    visit = AppointmentFactory(treatment=TreatmentFactory(category=Category.LASER))
+    client.force_login(visit.patient.user)
+    assert "This visit needs no consent form." in client.get(f"/appointments/{visit.pk}/consent/").content.decode()
+    assert "Consent" not in client.get("/appointments/").content.decode().split("Upcoming")[1].split("Past")[0]
+
+
+def test_the_desk_page_in_the_patients_language_and_a_desk_refusal(client, visit, version) -> None:
+    visit.patient.preferred_language = "zh-hant"
+    visit.patient.save(update_fields=["preferred_language"])
+    _staff_client(client)
+    page = client.get(f"/staff/appointments/{visit.pk}/consent/").content.decode()
+    assert "泛紅及腫脹" in page and 'name="language" value="zh-hant"' in page
+    assert (
+        "Redness and swelling." in client.get(f"/staff/appointments/{visit.pk}/consent/?language=en").content.decode()
+    )
+
+    refused = client.post(
+        f"/staff/appointments/{visit.pk}/consent/", {"version": version.pk, "language": "en", "typed": "on"}
+    )
+    assert refused.status_code == 400 and "Type your full name." in refused.content.decode()
+    assert not ConsentSignature.objects.exists()
