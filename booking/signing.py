@@ -125,9 +125,7 @@ class Sheet:
         return f"consent-{self.need.form.pk}"
 
 
-def sheets(
-    appointment: Appointment, *, language: str, posted: SignForm | None = None, patient_name: str = ""
-) -> list[Sheet]:
+def sheets(appointment: Appointment, *, language: str, posted: SignForm | None = None) -> list[Sheet]:
     """What the visit needs, each with its text in ``language`` and, while
     unsigned, a form (the posted one again, filled as it was, for its form)."""
     result = []
@@ -142,7 +140,8 @@ def sheets(
             form.data = data
         elif not need.signed:
             form = SignForm(
-                initial={"version": need.version.pk, "language": language, "full_name": patient_name},
+                # The name is typed by the patient, never filled in for them: it is part of the signature.
+                initial={"version": need.version.pk, "language": language},
                 prefix_id=key,
             )
         result.append(

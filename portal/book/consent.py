@@ -52,7 +52,7 @@ def appointment_consent(request: HttpRequest, pk: int) -> HttpResponse:
                 _("Thank you. You signed “%(form)s”.") % {"form": signature.version.form.localized("title")},
             )
             return redirect(reverse("site:appointment_consent", args=[appointment.pk]) + "#consent-signed")
-    sheets = signing.sheets(appointment, language=language, posted=posted, patient_name=patient.full_name)
+    sheets = signing.sheets(appointment, language=language, posted=posted)
     if not upcoming:
         sheets = [sheet for sheet in sheets if sheet.signed]
     return render(

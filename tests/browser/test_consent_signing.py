@@ -50,6 +50,7 @@ def test_a_patient_signs_on_the_canvas_with_the_mouse(page: Page, base_url: str,
     assert not axe_violations(page, url)
     shot("consent-390")
 
+    page.get_by_label("Your full name").fill("Chan Tai Man")
     canvas = page.locator("canvas.pad")
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()

@@ -61,7 +61,7 @@ def appointment_consent(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             return HttpResponseRedirect(
                 reverse("staff:appointment_consent", args=[appointment.pk]) + f"?language={language}"
             )
-    sheets = signing.sheets(appointment, language=language, posted=posted, patient_name=appointment.patient.full_name)
+    sheets = signing.sheets(appointment, language=language, posted=posted)
     if not upcoming:
         sheets = [sheet for sheet in sheets if sheet.signed]
     here = reverse("staff:appointment_consent", args=[appointment.pk])
