@@ -118,7 +118,7 @@ class Sheet:
 
     @property
     def title(self) -> str:
-        return str(self.need.form.localized("title"))
+        return str(self.need.form.localized("title", self.language))  # in the language of the text
 
     @property
     def key(self) -> str:

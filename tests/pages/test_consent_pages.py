@@ -386,3 +386,10 @@ def test_the_desk_page_in_the_patients_language_and_a_desk_refusal(client, visit
     )
     assert refused.status_code == 400 and "Type your full name." in refused.content.decode()
     assert not ConsentSignature.objects.exists()
+
+
+def test_the_desk_form_speaks_the_language_of_the_text(client, visit, version) -> None:
+    _staff_client(client)
+    page = client.get(f"/staff/appointments/{visit.pk}/consent/?language=zh-hant").content.decode()
+    assert "你的全名" in page and "治療同意書" in page  # the patient's form, in Chinese
+    assert "Back to the schedule" in page  # the staff member's own words stay in theirs
