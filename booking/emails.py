@@ -23,11 +23,15 @@ from booking.calendar import appointment_calendar, manage_url
 from booking.models import Appointment, Notification
 from clinic import brand, formats
 from clinic.clock import clinic_local
+from treatments import consents
 
 LANGUAGES = {"en": "en", "zh-hant": "zh-Hant"}  # template folder → Content-Language
 Kind = Notification.Kind
 # Calendar invites: appointment changes only; reminders and the rest carry none.
 INVITE_METHODS: dict[str, str] = {Kind.CONFIRMATION: "REQUEST", Kind.RESCHEDULE: "REQUEST", Kind.CANCELLATION: "CANCEL"}
+
+# The emails that say whether the visit's consent is signed, with the link to sign it.
+CONSENT_KINDS = (Kind.CONFIRMATION, Kind.REMINDER)
 
 # How the clinic's zone is named in each language; other zones by their key alone.
 _ZONE_NAMES = {"Asia/Hong_Kong": {"en": "Hong Kong time", "zh-hant": "香港時間"}}
@@ -86,6 +90,28 @@ def notice_text(language: str) -> str:
 
 def _link(path: str, **query: Any) -> str:
     return f"{settings.CLINIC_BASE_URL}{path}" + (f"?{urlencode(query)}" if query else "")
+
+
+def consent_needs(notifications: Any) -> dict[int, list[consents.Need]]:
+    """The consent forms each notification's visit needs, by notification id,
+    for many emails at once (one batch: the queries do not grow with them)."""
+    rows = [n for n in notifications if n.kind in CONSENT_KINDS and n.appointment is not None]
+    found = consents.needs((n.appointment.patient_id, n.appointment.treatment) for n in rows)
+    return {n.pk: found.get((n.appointment.patient_id, n.appointment.treatment_id), []) for n in rows}
+
+
+def _consent_context(notification: Notification, language: str, needs: list[consents.Need] | None) -> dict[str, Any]:
+    appointment = notification.appointment
+    if notification.kind not in CONSENT_KINDS or appointment is None:
+        return {"consent": "none"}
+    if needs is None:
+        needs = consents.needs_for(patient=appointment.patient_id, treatment=appointment.treatment)
+    missing = [need for need in needs if not need.signed]
+    return {
+        "consent": "none" if not needs else ("missing" if missing else "signed"),
+        "consent_forms": [need.form.localized("title", language) for need in missing],
+        "consent_url": _link(f"/appointments/{appointment.pk}/consent/"),
+    }
 
 
 def _context(notification: Notification, language: str, now: datetime) -> dict[str, Any]:
@@ -158,18 +184,24 @@ def _sessions_total(plan: Any) -> int:
     return plan.sessions.count()
 
 
-def build_message(notification: Notification, *, now: datetime | None = None) -> EmailMultiAlternatives:
+def build_message(
+    notification: Notification, *, now: datetime | None = None, consent: list[consents.Need] | None = None
+) -> EmailMultiAlternatives:
     """The email for ``notification`` as it stands now. Appointment changes
     carry an iCalendar invite for the event's stable UID: METHOD:REQUEST for a
     confirmation or reschedule, METHOD:CANCEL for a cancellation (the
     appointment's SEQUENCE has grown with each change). Everything, the clinic's
     name and address and the invite's summary included, is in the patient's
-    language; dates and times as clinic/formats.py writes them."""
+    language; dates and times as clinic/formats.py writes them. A confirmation
+    or reminder says whether the visit's consent is signed, with the link to
+    sign it: ``consent`` is the visit's needs when the caller read them for
+    many messages at once (``consent_needs``), else they are read here."""
     language = _language(notification.patient.preferred_language)
     folder = f"emails/{language}/{notification.kind}"
     now = now or timezone.now()
     with translation.override(language):
         context = _context(notification, language, now)
+        context.update(_consent_context(notification, language, consent))
         subject = " ".join(render_to_string(f"{folder}.subject.txt", context).split())
         text = render_to_string(f"{folder}.txt", context).strip() + "\n"
         html = render_to_string(f"{folder}.html", context)

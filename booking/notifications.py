@@ -551,7 +551,7 @@ def notifications_deliver(*, ids: Sequence[int], claim: uuid.UUID | None = None)
     path) those still pending and due. Each is taken over with a fresh claim
     and counted as an attempt first, so a second delivery of the same task
     finds nothing. Returns how many were sent, skipped, retrying, failed."""
-    from booking.emails import build_message
+    from booking.emails import build_message, consent_needs
 
     outcomes: Counter[str] = Counter()
     mine = uuid.uuid4()
@@ -568,6 +568,7 @@ def notifications_deliver(*, ids: Sequence[int], claim: uuid.UUID | None = None)
         .select_related("patient", "appointment__treatment", "appointment__patient", "plan_session__plan__treatment")
         .order_by("pk")
     )
+    consent = consent_needs(taken)  # one batch for every email that says whether consent is signed
     mailer = _Mailer()
     try:
         for index, notification in enumerate(taken):
@@ -578,7 +579,7 @@ def notifications_deliver(*, ids: Sequence[int], claim: uuid.UUID | None = None)
                 outcomes["skipped"] += 1
                 continue
             try:
-                message = build_message(notification, now=now)
+                message = build_message(notification, now=now, consent=consent.get(notification.pk))
             except Exception as error:  # a template or data problem: retried, then failed, never lost silently
                 logger.error("notification %s could not be rendered: %s", notification.pk, type(error).__name__)
                 outcomes[_attempt_failed(notification, mine, error, now)] += 1

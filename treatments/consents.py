@@ -185,14 +185,26 @@ def photo_use(patient: Patient | int) -> list[str]:
     return newest.photo_use if newest else [PhotoUse.CLINICAL.value]
 
 
+def photo_use_allowed(patient: Patient | int, use: str) -> bool:
+    """Whether the patient's photos may be used for ``use`` now: clinical use
+    (their chart, their own progress pages) always; teaching and marketing only
+    while their newest signature that is not withdrawn allows it. Raises
+    InvalidInput for a use that is none of PhotoUse."""
+    if use not in PhotoUse.values:
+        raise InvalidInput(fields={"use": [_("Choose from: %(choices)s.") % {"choices": ", ".join(PhotoUse.values)}]})
+    return use == PhotoUse.CLINICAL or use in photo_use(patient)
+
+
 # --- the text shown ---------------------------------------------------------------------
 
 
-def consent_text(version: ConsentVersion, language: str) -> str:
-    """The exact text a patient signs, in ``language``: what is stored, hashed
-    and printed. Headings are in the same language."""
+def consent_parts(version: ConsentVersion, language: str) -> list[tuple[str, str]]:
+    """The text a patient signs in its parts, (heading, body), the first being
+    the title and version with no body: what the signing page sets out.
+    ``consent_text`` joins exactly these."""
     chinese = is_chinese(language)
-    with translation.override("zh-hant" if chinese else "en"):
+    code = "zh-hant" if chinese else "en"
+    with translation.override(code):
         headings = {
             "summary": _("About this treatment"),
             "risks": _("Risks and side effects"),
@@ -200,11 +212,21 @@ def consent_text(version: ConsentVersion, language: str) -> str:
             "aftercare": _("Aftercare"),
             "photos": _("Photographs"),
         }
-        title = version.form.localized("title", "zh-hant" if chinese else "en")
-        parts = [f"{title} ({_('version %(number)s') % {'number': version.number}})"]
+        title = version.form.localized("title", code)
+        parts = [(f"{title} ({_('version %(number)s') % {'number': version.number}})", "")]
         for name in ConsentVersion.SECTIONS:
-            parts.append(f"{headings[name]}\n{version.section(name, 'zh-hant' if chinese else 'en').strip()}")
-    return "\n\n".join(parts).replace("\r\n", "\n")
+            parts.append((str(headings[name]), version.section(name, code).strip().replace("\r\n", "\n")))
+    return parts
+
+
+def consent_text(version: ConsentVersion, language: str) -> str:
+    """The exact text a patient signs, in ``language``: what is stored, hashed
+    and printed. Headings are in the same language."""
+    blocks = [
+        f"{heading}\n{body}" if body or index else heading
+        for index, (heading, body) in enumerate(consent_parts(version, language))
+    ]
+    return "\n\n".join(blocks).replace("\r\n", "\n")
 
 
 def text_sha256(text: str) -> str:

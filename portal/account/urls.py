@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.account import access_log, auth, devices, privacy, views
+from portal.account import access_log, auth, consents, devices, privacy, views
 
 app_name = "account"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("account/reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("me/", views.profile, name="profile"),
+    path("me/consents/<int:pk>/withdraw/", consents.consent_withdraw, name="consent_withdraw"),
     path("me/access-log/", access_log.my_access_log, name="access_log"),
     path("me/password/", views.password_change, name="password_change"),
     path("me/export/", privacy.export, name="export"),

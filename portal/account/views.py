@@ -39,6 +39,7 @@ from clinic.errors import InvalidInput
 from patients import services
 from patients.permissions import CLINICAL, patient_required, user_of
 from patients.roles import PATIENT, is_staff_role, role_of
+from portal.account.consents import consent_context
 from portal.account.forms import (
     ClinicPasswordChangeForm,
     EmailChangeForm,
@@ -129,7 +130,7 @@ def profile(request: HttpRequest) -> HttpResponse:
                 "reminders": not patient.reminders_opt_out,
             }
         )
-    return render(request, "account/profile.html", {"form": form, "patient": patient})
+    return render(request, "account/profile.html", {"form": form, "patient": patient, **consent_context(patient)})
 
 
 # --- passwords -------------------------------------------------------------------------------

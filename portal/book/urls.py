@@ -1,7 +1,7 @@
 from django.urls import path
 
 from portal.account import consents
-from portal.book import flow, precare, views
+from portal.book import consent, flow, precare, views
 
 app_name = "site"
 
@@ -15,7 +15,7 @@ urlpatterns = [
     path("accounts/register/check/", views.register_check, name="register_check"),
     path("me/health/", views.questionnaire, name="questionnaire"),
     # The patient's signed consent forms (portal/account/consents.py).
-    path("me/consents/", consents.consents, name="consents"),
+    path("me/consents/", consents.consent_list, name="consents"),
     path("me/consents/<int:pk>.pdf", consents.consent_pdf, name="consent_pdf"),
     path("appointments/", views.appointments, name="appointments"),
     path("appointments/<int:pk>/", views.appointment, name="appointment"),
@@ -24,4 +24,5 @@ urlpatterns = [
     path("appointments/<int:pk>/reschedule/", views.reschedule, name="reschedule"),
     path("appointments/<int:pk>/pre-care/", precare.pre_care_confirm, name="pre_care_confirm"),
     path("pre-care/<str:token>/", precare.pre_care, name="pre_care"),
+    path("appointments/<int:pk>/consent/", consent.appointment_consent, name="appointment_consent"),
 ]

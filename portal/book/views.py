@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from booking import notice, precare, profiles, selectors, services
+from booking import notice, precare, profiles, selectors, services, signing
 from booking.calendar import appointment_calendar
 from booking.models import Appointment, Practitioner
 from clinic.errors import ApplicationError, CancellationWindowPassed, Contraindicated, InvalidInput, SlotUnavailable
@@ -253,7 +253,11 @@ def appointments(request: HttpRequest) -> HttpResponse:
     mine = _mine(request)
     coming = list(mine.filter(status__in=UPCOMING, end__gte=now))
     to_confirm = precare.unconfirmed_counts(coming)
-    upcoming = [{**_card(a), "pre_care_to_confirm": to_confirm.get(a.pk, 0)} for a in coming]
+    consent = signing.consent_state(coming)  # one batch for every upcoming visit
+    upcoming = [
+        {**_card(a), "pre_care_to_confirm": to_confirm.get(a.pk, 0), "consent": consent.get(a.pk, "none")}
+        for a in coming
+    ]
     past_rows = mine.exclude(status__in=UPCOMING, end__gte=now).order_by("-start", "-id")
     page = Paginator(past_rows, 20).get_page(request.GET.get("page"))
     return render(
@@ -293,6 +297,9 @@ def _detail_context(appointment: Appointment) -> dict[str, Any]:
         "changeable": _changeable(appointment),
         "confirmed": appointment.status == Appointment.Status.CONFIRMED,
         "upcoming": appointment.status in UPCOMING and appointment.end >= timezone.now(),
+        "consent": signing.consent_state([appointment]).get(appointment.pk, "none")
+        if appointment.end >= timezone.now()
+        else "none",
         "cautions": [c.get("detail", "") for c in appointment.cautions or () if c.get("severity") == "caution"],
         "ics_url": reverse("site:appointment_ics", args=[appointment.pk]),
         "map_url": "https://www.google.com/maps/search/?api=1&query=" + quote(settings.CLINIC_ADDRESS),

@@ -42,6 +42,7 @@ from tests.browser.axe import WCAG_AA
 from tests.browser.conftest import OUTPUT
 from tests.factories import AppointmentFactory
 from tests.pages.helpers import english_words
+from treatments import consents
 from treatments.consents import consent_sign, consent_version_draft
 from treatments.models import ConsentForm, ConsentSignature, Treatment, TreatmentPlan
 
@@ -90,6 +91,7 @@ PAGES = [
     Page("site:appointments", "/appointments/", (PATIENT,)),
     Page("site:appointment", "/appointments/{appointment}/", (PATIENT,)),
     Page("site:reschedule", "/appointments/{upcoming}/reschedule/", (PATIENT,)),
+    Page("site:appointment_consent", "/appointments/{consent_visit}/consent/", (PATIENT,)),
     Page("site:questionnaire", "/me/health/", (PATIENT,)),
     Page("site:consents", "/me/consents/", (PATIENT,)),
     Page("account:profile", "/me/", (PATIENT,)),
@@ -106,6 +108,7 @@ PAGES = [
     Page("staff:schedule", "/staff/?by=room", (RECEPTION,), label="staff-schedule-rooms"),
     Page("staff:appointment", "/staff/appointments/{today}/", (RECEPTION, DOCTOR)),
     Page("staff:appointment_reschedule", "/staff/appointments/{today}/reschedule/", (RECEPTION,)),
+    Page("staff:appointment_consent", "/staff/appointments/{consent_visit}/consent/", (RECEPTION,)),
     Page("staff:book", "/staff/book/", (RECEPTION,)),
     Page("staff:closures", "/staff/closures/", (RECEPTION,)),
     Page("staff:closure", "/staff/closures/clinic/{closure}/", (RECEPTION,)),
@@ -178,6 +181,8 @@ EXCLUDED = {
     "chart:photo": "an image file shown inside the chart",
     "chart:assessment_score": "POST only: the htmx score inside the assessment form",
     "chart:plan_cancel": "POST only: a button on the chart",
+    "chart:consent_withdraw": "POST only: a manager's form in the chart's appointments section",
+    "account:consent_withdraw": "POST only: a button on the patient's profile",
     "security:reset": "POST only: a manager's button",
     "site:consent_pdf": "a PDF download, not a page (tests/pages/test_consent_downloads.py)",
     "chart:consent_pdf": "a PDF download, not a page (tests/pages/test_consent_downloads.py)",
@@ -271,12 +276,22 @@ def demo(settings: Any) -> dict[str, Any]:
             by=emily.user,
         )
     consent_version_draft(form=consent_form, by=User.objects.get(username=SIGN_IN[MANAGER]))
+    # A visit that needs consent (a peel, a laser...), the day after: the signing pages show its forms.
+    needing = next(t for t in Treatment.objects.filter(active=True).order_by("pk") if consents.forms_for(t))
+    consent_visit = AppointmentFactory(
+        patient=emily,
+        treatment=needing,
+        practitioner=today.practitioner,
+        room=today.room,
+        start=ahead + timedelta(days=1),
+    )
     return {
         "filler_done": filler_done,
         "filler_now": filler_now,
         "emily": emily,
         "pre_care": pre_care,
         "consent_form": consent_form,
+        "consent_visit": consent_visit,
         "appointment": latest,
         "plan": TreatmentPlan.objects.filter(patient=emily).first(),
         "today": today,
@@ -293,6 +308,7 @@ def _ids(demo: dict[str, Any]) -> dict[str, Any]:
         "consent_form": demo["consent_form"].slug,
         "appointment": demo["appointment"].pk,
         "upcoming": demo["upcoming"].pk,
+        "consent_visit": demo["consent_visit"].pk,
         "plan": demo["plan"].pk,
         "today": demo["today"].pk,
         "filler_done": demo["filler_done"].pk,

@@ -18,14 +18,24 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from booking import signing
 from booking.models import Appointment, InjectableUse, Notification, SessionRecord
 from booking.selectors import appointments_for
 from clinic import formats
 from clinic.clock import clinic_today
 from patients.models import DECLARATION_YES_NO, AccessEvent, Allergy, FitzpatrickType, HealthDeclaration, Patient
 from patients.selectors import declaration_is_current, declaration_submitted_on
-from treatments import history, plans, selectors
-from treatments.models import Assessment, AssessmentPhoto, PhotoView, PlanSession, Treatment, TreatmentPlan
+from treatments import consents, history, plans, selectors
+from treatments.models import (
+    Assessment,
+    AssessmentPhoto,
+    ConsentSignature,
+    PhotoUse,
+    PhotoView,
+    PlanSession,
+    Treatment,
+    TreatmentPlan,
+)
 from treatments.screening import RETINOID_WINDOW, SUN_EXPOSURE_WINDOW
 from workspace.chart.forms import AREA_LABELS, CHOICE_LABELS, LESION_LABELS, PARAMETER_LABELS
 
@@ -639,8 +649,14 @@ def kinds_shown(section: Section, *, clinical: bool) -> list[str]:
 def _header(patient: Patient, latest: HealthDeclaration | None, today: date, now: datetime) -> dict[str, Any]:
     """The summary header every section shows: who, how old, the risk flags and
     the next appointment (one query for the appointment)."""
-    upcoming = appointments_for(patient_id=patient.pk).filter(end__gt=now, status__in=UPCOMING).order_by("start", "id")
+    upcoming = list(
+        appointments_for(patient_id=patient.pk)
+        .filter(end__gt=now, status__in=UPCOMING)
+        .order_by("start", "id")[:LIST_LIMIT]
+    )
+    missing = signing.missing_by_appointment(upcoming)  # one batch for every upcoming visit
     return {
+        "consent_missing": [a for a in upcoming if missing.get(a.pk)],
         "patient": patient,
         "age": patient.age_on(today),
         "today": today,
@@ -648,7 +664,7 @@ def _header(patient: Patient, latest: HealthDeclaration | None, today: date, now
         "declaration_state": declaration_state(latest, today),
         "declaration_max_age_days": settings.CLINIC_DECLARATION_MAX_AGE.days,
         "risk_flags": risk_flags(latest, today),
-        "next_appointment": (following := upcoming.first()),
+        "next_appointment": (following := upcoming[0] if upcoming else None),
         "next_treatment": following.treatment.localized("name") if following is not None else "",
     }
 
@@ -685,6 +701,30 @@ def _history(patient: Patient, *, clinical: bool, show_all: bool) -> tuple[dict[
     return {"history": entries, "history_total": total, "history_limit": HISTORY_LIMIT}, assessments
 
 
+def photo_use_labels(patient: Patient) -> list[str]:
+    """What the patient allows for their photos now, in words: "Clinical use only",
+    or clinical use with teaching and/or marketing."""
+    uses = consents.photo_use(patient)
+    labels = dict(PhotoUse.choices)
+    if uses == [PhotoUse.CLINICAL.value]:
+        return [str(labels[PhotoUse.CLINICAL])]
+    return [_("Clinical use")] + [str(labels[use]) for use in uses if use != PhotoUse.CLINICAL]
+
+
+def signature_rows(patient: Patient) -> list[ConsentSignature]:
+    """The patient's consent signatures, newest first (one query)."""
+    rows = list(
+        ConsentSignature.objects.filter(patient=patient)
+        .select_related("version__form", "witnessed_by", "withdrawn_by", "signed_by")
+        .order_by("-signed_at", "-id")[:LIST_LIMIT]
+    )
+    labels = dict(PhotoUse.choices)
+    for row in rows:
+        row.form_title = row.version.form.localized("title")  # type: ignore[attr-defined]
+        row.photo_labels = [str(labels[use]) for use in row.photo_use]  # type: ignore[attr-defined]
+    return rows
+
+
 def chart_context(*, patient: Patient, section: Section, clinical: bool, query: Any) -> dict[str, Any]:
     """What one section's page shows, in a fixed number of queries whatever the
     patient's history (each list is one query, or one per prefetch)."""
@@ -717,7 +757,12 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
     elif section.slug == "photos":
         assessments = _assessments(patient)
         photos = _photos_oldest_first(assessments)
-        context.update(compare=photo_compare(photos, query), photo_count=len(photos))
+        context.update(
+            compare=photo_compare(photos, query),
+            photo_count=len(photos),
+            photo_use=photo_use_labels(patient),
+            photo_uses=consents.photo_use(patient),
+        )
     elif section.slug == "plans":
         context["plans"] = plan_rows(selectors.plans_for(patient_id=patient.pk), today)
     elif section.slug == "records":
@@ -728,8 +773,14 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
             .order_by("-recorded_at", "-id")
         )
     elif section.slug == "appointments":
+        listed = list(appointments_for(patient_id=patient.pk).order_by("-start", "-id")[:LIST_LIMIT])
+        states = signing.consent_state([a for a in listed if a.end > now])
+        for appointment in listed:
+            appointment.consent = states.get(appointment.pk, "none")  # type: ignore[attr-defined]
         context.update(
-            appointments=list(appointments_for(patient_id=patient.pk).order_by("-start", "-id")[:LIST_LIMIT]),
+            appointments=listed,
+            signatures=signature_rows(patient),
+            photo_use=photo_use_labels(patient),
             notifications=list(
                 Notification.objects.filter(patient=patient)
                 .select_related("appointment__treatment", "plan_session__plan__treatment")

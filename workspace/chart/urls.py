@@ -32,6 +32,11 @@ urlpatterns = [
         name="photo",
     ),
     path("patients/<int:pk>/consents/<int:signature_pk>.pdf", consent_pdf.consent_pdf, name="consent_pdf"),
+    path(
+        "patients/<int:pk>/consents/<int:signature_pk>/withdraw/",
+        views.consent_withdraw,
+        name="consent_withdraw",
+    ),
     path("patients/<int:pk>/access-log/", access_log.patient_access_log, name="access_log_patient"),
     path("access-log/", access_log.staff_access_log, name="access_log"),
     path("lots/", lots.lots, name="lots"),

@@ -20,6 +20,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -32,12 +33,27 @@ from clinic.clock import clinic_today
 from clinic.errors import ApplicationError, InvalidInput, InvalidState
 from clinic.pages import HtmxHttpRequest
 from patients.models import AccessEvent, Patient
-from patients.permissions import clinician_required, is_clinician, is_manager, staff_required, user_of
+from patients.permissions import (
+    clinician_required,
+    is_clinician,
+    is_manager,
+    manager_required,
+    staff_required,
+    user_of,
+)
 from patients.selectors import patients_matching
 from patients.services import access_record, access_record_many, declaration_submit, patient_create, patient_update
 from treatments import consents, selectors, services
 from treatments.injectables import MAX_ROWS as MAX_INJECTABLES
-from treatments.models import Assessment, AssessmentPhoto, PhotoView, QualitativeGrade, TreatmentPlan
+from treatments.models import (
+    Assessment,
+    AssessmentPhoto,
+    ConsentSignature,
+    PhotoUse,
+    PhotoView,
+    QualitativeGrade,
+    TreatmentPlan,
+)
 from treatments.photos import MAX_BYTES, PhotoRejected, clean_photo, photo_response
 from treatments.scoring import WEIGHTS, count_band, goodman_baron_score, keloid_points
 from workspace.chart import chart
@@ -464,13 +480,58 @@ def _assessment_page(
 
 @clinician_required
 @require_GET
-def photo_file(request: HttpRequest, pk: int, photo_pk: int, variant: str) -> FileResponse:
+def photo_file(request: HttpRequest, pk: int, photo_pk: int, variant: str) -> HttpResponse | FileResponse:
     """A photo's bytes for the chart: clinicians only, never a public media URL,
     never cached by a shared cache. A photo of another patient is 404."""
     photo = get_object_or_404(AssessmentPhoto, pk=photo_pk, assessment__patient_id=pk)
+    use = request.GET.get("use")
+    if use is not None:
+        # A download for a use: teaching and marketing only while the patient allows it.
+        try:
+            allowed = consents.photo_use_allowed(pk, use)
+        except InvalidInput:
+            return render(request, "400.html", status=400)
+        if not allowed:
+            label = dict(PhotoUse.choices)[use]
+            detail = _(
+                "The patient has not allowed their photos to be used for %(use)s. "
+                "Only clinical use is possible unless they sign a consent that allows it."
+            ) % {"use": str(label).lower() if translation.get_language() == "en" else label}
+            return render(request, "403.html", {"detail": detail, "photo_use": True}, status=403)
     response = photo_response(photo, variant)
+    if use is not None:
+        extension = str(photo.image.name).rsplit(".", 1)[-1]
+        response["Content-Disposition"] = f'attachment; filename="photo-{photo.pk}-{use}.{extension}"'
     access_record(request, pk, AccessEvent.What.PHOTO, PAGE, photo.pk)
     return response
+
+
+# --- consent ---------------------------------------------------------------------------------
+
+
+@manager_required
+@require_POST
+def consent_withdraw(request: HtmxHttpRequest, pk: int, signature_pk: int) -> HttpResponse:
+    """A manager withdraws a patient's consent, with the reason (required here).
+    A signature of another patient under this URL is 404."""
+    patient = _patient(pk)
+    signature = get_object_or_404(ConsentSignature, pk=signature_pk, patient_id=patient.pk)
+    reason = " ".join(request.POST.get("reason", "").split())
+    error = ""
+    if not reason:
+        error = _("Give the reason for withdrawing this consent.")
+    else:
+        try:
+            consents.consent_withdraw(signature=signature, by=user_of(request), reason=reason)
+        except ApplicationError as refused:
+            error = " ".join(str(m) for ms in (refused.fields or {}).values() for m in ms) or str(refused.detail)
+    if not error:
+        messages.success(request, _("The consent was withdrawn. It no longer counts for treatment or photos."))
+        return redirect(reverse("chart:appointments", args=[patient.pk]) + "#consents")
+    section = chart.SECTION_BY_SLUG["appointments"]
+    context = chart.chart_context(patient=patient, section=section, clinical=is_clinician(request), query=request.GET)
+    context.update(manager=True, withdraw_pk=signature.pk, withdraw_error=[error], withdraw_reason=reason)
+    return render(request, "chart/section_appointments.html", context, status=400)
 
 
 # --- plans ---------------------------------------------------------------------------------
@@ -663,6 +724,7 @@ __all__ = [
     "assessment_new",
     "assessment_score",
     "assessments",
+    "consent_withdraw",
     "declaration_new",
     "history",
     "patient",

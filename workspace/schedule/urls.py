@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workspace.schedule import book, closures, lists, views
+from workspace.schedule import book, closures, consent, lists, views
 
 app_name = "staff"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("appointments/<int:pk>/cancel/", views.appointment_cancel, name="appointment_cancel"),
     path("appointments/<int:pk>/reschedule/", views.appointment_reschedule, name="appointment_reschedule"),
     path("appointments/<int:pk>/move/", views.appointment_move, name="appointment_move"),
+    path("appointments/<int:pk>/consent/", consent.appointment_consent, name="appointment_consent"),
     path("book/", book.book, name="book"),
     path("book/patients/", book.patient_search, name="patient_search"),
     path("book/patients/new/", book.patient_new, name="patient_new"),

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from booking import precare, selectors, services
+from booking import precare, selectors, services, signing
 from booking.models import Appointment, ClinicClosure, Device, Practitioner, Room, TimeOff, WorkingHours
 from clinic.errors import ApplicationError, InvalidInput
 from clinic.pages import HtmxHttpRequest, safe_next
@@ -159,7 +159,9 @@ def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitione
     )
     now = timezone.now()
     to_confirm = precare.unconfirmed_counts(shown)
+    missing = signing.missing_by_appointment(shown)  # one batch for the whole day
     for appointment in shown:
+        appointment.consent_needed = bool(missing.get(appointment.pk))  # type: ignore[attr-defined]
         for name, allowed in _actions_at(appointment, now).items():
             setattr(appointment, name, allowed)
         appointment.pre_care_to_confirm = to_confirm.get(appointment.pk, 0)  # type: ignore[attr-defined]  # for the block
@@ -190,6 +192,9 @@ def _week(day: date, chosen: int | None) -> dict[str, Any]:
         appointments = appointments.filter(practitioner_id=chosen)
         hours = hours.filter(practitioner_id=chosen)
     shown = labelled(appointments)
+    missing = signing.missing_by_appointment(shown)  # one batch for the whole week
+    for appointment in shown:
+        appointment.consent_needed = bool(missing.get(appointment.pk))  # type: ignore[attr-defined]
     by_weekday: dict[int, list[tuple[time, time]]] = defaultdict(list)
     for row in hours:
         by_weekday[row.weekday] += _working_spans([row])[row.practitioner_id]
@@ -288,6 +293,7 @@ def _render_appointment(
         "cancel_form": cancel_form or CancelForm(),
         "reschedule": reschedule,
         "next": safe_next(request, ""),
+        "consent": signing.consent_state([appointment]).get(appointment.pk, "none"),
         # On its own page (also after an htmx action there) the patient's name is the page's h1; in the dialog, h2.
         "level": 1 if not request.htmx or "/staff/appointments/" in (request.htmx.current_url or "") else 2,
         **_actions(request, appointment),
