@@ -19,7 +19,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from booking.models import Appointment
-from clinic.errors import InvalidInput
+from booking.services import appointment_consent_sign  # the one rule for both doors, page and API
+from clinic.errors import ApplicationError, InvalidInput
 from treatments import consents
 from treatments.models import ConsentSignature, ConsentVersion, PhotoUse, is_chinese
 
@@ -78,7 +79,7 @@ class SignForm(forms.Form):
             )
         return svg
 
-    def apply(self, error: InvalidInput) -> None:
+    def apply(self, error: ApplicationError) -> None:
         """The service's refusal: on the name or drawing field it names, and
         its message (or the field's, for the version or photo choices) above
         the form, saying what to do."""
@@ -172,28 +173,25 @@ def sign(
     channel: str,
     by: User,
     client_address: str | None,
-    witness: User | None = None,
 ) -> ConsentSignature:
-    """Signs the posted form for this visit, or raises InvalidInput (with the
-    form's own parse errors first)."""
+    """Signs the posted form for this visit through the service both doors use
+    (``appointment_consent_sign``: at the desk ``by`` is the witness), or raises
+    InvalidInput (the form's own parse errors first) or InvalidState."""
     if not form.is_valid():
         raise InvalidInput(_("Check the form and try again."))
     version = ConsentVersion.objects.select_related("form").filter(pk=form.cleaned_data["version"]).first()
     if version is None:
         raise InvalidInput(fields={"version": [_("Not the current version of this form.")]})
-    svg = form.drawing()
-    return consents.consent_sign(
-        patient=appointment.patient,
+    return appointment_consent_sign(
+        appointment=appointment,
         version=version,
         full_name=form.cleaned_data.get("full_name") or "",
-        signature_svg=svg,
+        signature_svg=form.drawing(),
         photo_use=form.photo_use(),
         language=form.cleaned_data["language"],
-        channel=channel,
         by=by,
+        staff=channel == ConsentSignature.Channel.DESK,
         client_address=client_address,
-        witness=witness,
-        treatment=appointment.treatment,
     )
 
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from booking import selectors, signing
 from clinic.client import client_address
-from clinic.errors import InvalidInput
+from clinic.errors import InvalidInput, InvalidState
 from patients.permissions import patient_required, user_of
 from portal.book import present
 from treatments.models import ConsentSignature
@@ -43,7 +43,7 @@ def appointment_consent(request: HttpRequest, pk: int) -> HttpResponse:
                 by=user_of(request),
                 client_address=client_address(request),
             )
-        except InvalidInput as error:
+        except (InvalidInput, InvalidState) as error:  # a visit cancelled meanwhile is refused in place
             posted.apply(error)
             status = 400
         else:

@@ -31,6 +31,22 @@
     if (event.key === "Escape" && m && m.nav.classList.contains("open")) setMenu(false, true);
   });
 
+  // Disclosure menus in the header ("Manage"): Esc or a click outside closes an open one,
+  // and Esc gives focus back to its summary.
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("[data-nav-menu][open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("[data-nav-menu][open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+      var summary = menu.querySelector("summary");
+      if (summary && menu.contains(document.activeElement)) summary.focus();
+    });
+  });
+
   // Toasts: the page's messages and those an htmx answer sends (HX-Trigger "clinic:messages",
   // clinic/toasts.py) appear in the polite live region. They are put in after the page has
   // loaded, so screen readers announce them; they leave after a while unless they are errors,

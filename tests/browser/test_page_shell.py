@@ -24,7 +24,7 @@ LANGUAGES = (("en", "English"), ("zh-hant", "繁體中文"))
 # links, language switch): one row means one centre, give or take a few pixels.
 MEASURE = """() => {
   const header = document.querySelector('.site-header');
-  const items = [...header.querySelectorAll('.brand, .main-nav li, .lang-switch, .menu-toggle')]
+  const items = [...header.querySelectorAll('.brand, .main-nav .nav > li, .lang-switch, .menu-toggle')]
     .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden');
   const centres = items.map(e => { const r = e.getBoundingClientRect(); return r.top + r.height / 2; });
   const right = Math.max(...items.map(e => e.getBoundingClientRect().right));
@@ -223,3 +223,43 @@ def test_registration_submit_shows_every_error_at_once(page: Any, base_url: str,
     expect(page.get_by_label("Choose a password")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#id_password_error")).to_contain_text("too short")
     shot("all-errors")
+
+
+def test_a_managers_own_pages_sit_under_one_manage_menu(page: Any, base_url: str, shot: Any) -> None:
+    clinic = make_clinic()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, base_url, clinic.user("manager"))
+    choose_language(page, "English")
+    nav = page.get_by_role("navigation", name="Main")
+    manage = nav.locator("summary", has_text="Manage")
+    consent_forms = nav.get_by_role("link", name="Consent forms")
+    expect(consent_forms).to_be_hidden()
+    manage.click()
+    for name in ("Consent forms", "Lot recall", "Access log", "Settings"):
+        expect(nav.get_by_role("link", name=name)).to_be_visible()
+    shot("manage-open")
+    page.keyboard.press("Escape")
+    expect(consent_forms).to_be_hidden()
+    expect(manage).to_be_focused()
+    # By keyboard: Enter opens it, the links follow in the tab order, and the page it opens is marked.
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(consent_forms).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/staff/consents/$"))
+    expect(nav.locator("summary.current", has_text="Manage")).to_be_visible()
+    # A click elsewhere closes it; on a phone it opens in place inside the menu.
+    manage.click()
+    page.locator("main").click(position={"x": 5, "y": 5})
+    expect(nav.get_by_role("link", name="Consent forms")).to_be_hidden()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("button", name="Menu").click()
+    nav.locator("summary", has_text="Manage").click()
+    expect(nav.get_by_role("link", name="Lot recall")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot("manage-phone")
+    # Other roles have no such menu.
+    page.context.clear_cookies()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    sign_in(page, base_url, clinic.user("practitioner"))
+    expect(page.get_by_role("navigation", name="Main").locator("summary", has_text="Manage")).to_have_count(0)

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 ALWAYS_ALLOWED = {
     "english", "hkd", "hk", "hkt", "pico", "picosure", "fotona", "co2", "tca", "cross", "prp", "goodman",
     "baron", "ecca", "asia", "hong_kong", "kong", "hong", "ics", "png", "jpg", "jpeg", "min", "mins", "pm", "am",
-    "email", "www", "http", "https", "hydrafacial", "uv", "spf", "rf", "ipl", "nd", "yag", "clinic", "laser", "skin",
+    "email", "www", "http", "https", "pdf", "hydrafacial", "uv", "spf", "rf", "ipl", "nd", "yag", "clinic", "laser", "skin",
 }  # fmt: skip
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z_'-]{2,}")

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from booking import selectors, signing
 from clinic.client import client_address
-from clinic.errors import InvalidInput
+from clinic.errors import InvalidInput, InvalidState
 from clinic.pages import HtmxHttpRequest
 from patients.permissions import staff_required, user_of
 from treatments.models import ConsentSignature
@@ -43,10 +43,9 @@ def appointment_consent(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 form=posted,
                 channel=ConsentSignature.Channel.DESK,
                 by=user_of(request),
-                witness=user_of(request),
                 client_address=client_address(request),
             )
-        except InvalidInput as error:
+        except (InvalidInput, InvalidState) as error:  # a visit cancelled meanwhile is refused in place
             posted.apply(error)
             status = 400
         else:
