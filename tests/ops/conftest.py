@@ -42,6 +42,10 @@ __all__ = ["practitioner", "private_redis", "receptionist", "smtp", "smtp_server
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _hear_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class Proxy:
     target: tuple[str, int]
@@ -195,6 +199,10 @@ def serve(tmp_path: Path) -> Iterator[Any]:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                # As from a terminal: Ctrl-C is heard. A test run started in the background
+                # (`make test &`, a CI step's subshell) inherits SIGINT ignored, and a shell
+                # cannot trap a signal ignored when it started.
+                preexec_fn=_hear_ctrl_c,
             )
         served = Served(process, port, var_dir, log)
         started.append(served)
