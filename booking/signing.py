@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from booking.models import Appointment
 from booking.services import appointment_consent_sign  # the one rule for both doors, page and API
-from clinic.errors import ApplicationError, InvalidInput
+from clinic.errors import ApplicationError, InvalidInput, InvalidState
 from treatments import consents
 from treatments.models import ConsentSignature, ConsentVersion, PhotoUse, is_chinese
 
@@ -166,49 +166,54 @@ def posted_form(data: Any, appointment: Appointment) -> SignForm:
     return SignForm(data, prefix_id=f"consent-{form_id}" if form_id else "consent")
 
 
-def sign(
-    *,
-    appointment: Appointment,
-    form: SignForm,
-    channel: str,
-    by: User,
-    client_address: str | None,
-) -> ConsentSignature:
-    """Signs the posted form for this visit through the service both doors use
-    (``appointment_consent_sign``: at the desk ``by`` is the witness), or raises
-    InvalidInput (the form's own parse errors first) or InvalidState."""
-    if not form.is_valid():
-        raise InvalidInput(_("Check the form and try again."))
-    version = ConsentVersion.objects.select_related("form").filter(pk=form.cleaned_data["version"]).first()
-    if version is None:
-        raise InvalidInput(fields={"version": [_("Not the current version of this form.")]})
-    return appointment_consent_sign(
-        appointment=appointment,
-        version=version,
-        full_name=form.cleaned_data.get("full_name") or "",
-        signature_svg=form.drawing(),
-        photo_use=form.photo_use(),
-        language=form.cleaned_data["language"],
-        by=by,
-        staff=channel == ConsentSignature.Channel.DESK,
-        client_address=client_address,
-    )
+def submit(
+    data: Any, appointment: Appointment, *, by: User, staff: bool, client_address: str | None
+) -> tuple[SignForm, ConsentSignature | None]:
+    """One posted form of either door (the patient online, or at the desk with
+    ``by`` as the witness), signed through ``appointment_consent_sign``. Returns
+    the form and the signature, or the form with the refusal placed on it
+    (InvalidInput, or InvalidState for a visit cancelled meanwhile) and None."""
+    form = posted_form(data, appointment)
+    try:
+        if not form.is_valid():
+            raise InvalidInput(_("Check the form and try again."))
+        version = ConsentVersion.objects.select_related("form").filter(pk=form.cleaned_data["version"]).first()
+        if version is None:
+            raise InvalidInput(fields={"version": [_("Not the current version of this form.")]})
+        signature = appointment_consent_sign(
+            appointment=appointment,
+            version=version,
+            full_name=form.cleaned_data.get("full_name") or "",
+            signature_svg=form.drawing(),
+            photo_use=form.photo_use(),
+            language=form.cleaned_data["language"],
+            by=by,
+            staff=staff,
+            client_address=client_address,
+        )
+    except (InvalidInput, InvalidState) as error:
+        form.apply(error)
+        return form, None
+    return form, signature
+
+
+def _needs_by_appointment(appointments: Iterable[Appointment]) -> dict[int, list[consents.Need]]:
+    """Every form each upcoming visit needs, signed or not, in one batch (fixed
+    queries). Visits that are over or cancelled are left out."""
+    shown = [a for a in appointments if a.status in UPCOMING]
+    found = consents.needs((a.patient_id, a.treatment) for a in shown)
+    return {a.pk: found.get((a.patient_id, a.treatment_id), []) for a in shown}
 
 
 def missing_by_appointment(appointments: Iterable[Appointment]) -> dict[int, list[consents.Need]]:
     """For many visits at once (one batch, fixed queries): the forms each still
     needs signed. Visits that are over or cancelled need nothing here."""
-    shown = [a for a in appointments if a.status in UPCOMING]
-    found = consents.needs((a.patient_id, a.treatment) for a in shown)
-    return {a.pk: [need for need in found.get((a.patient_id, a.treatment_id), []) if not need.signed] for a in shown}
+    return {pk: [n for n in needs if not n.signed] for pk, needs in _needs_by_appointment(appointments).items()}
 
 
 def consent_state(appointments: Iterable[Appointment]) -> dict[int, str]:
     """``missing``, ``signed`` or ``none`` (nothing to sign) per upcoming visit, in one batch."""
-    shown = [a for a in appointments if a.status in UPCOMING]
-    found = consents.needs((a.patient_id, a.treatment) for a in shown)
-    result = {}
-    for a in shown:
-        needed = found.get((a.patient_id, a.treatment_id), [])
-        result[a.pk] = "none" if not needed else ("signed" if all(n.signed for n in needed) else "missing")
-    return result
+    return {
+        pk: "none" if not needs else ("signed" if all(n.signed for n in needs) else "missing")
+        for pk, needs in _needs_by_appointment(appointments).items()
+    }

@@ -15,10 +15,8 @@ from django.views.decorators.http import require_http_methods
 
 from booking import selectors, signing
 from clinic.client import client_address
-from clinic.errors import InvalidInput, InvalidState
 from patients.permissions import patient_required, user_of
 from portal.book import present
-from treatments.models import ConsentSignature
 
 
 @never_cache
@@ -34,17 +32,10 @@ def appointment_consent(request: HttpRequest, pk: int) -> HttpResponse:
     posted = None
     status = 200
     if request.method == "POST" and upcoming:
-        posted = signing.posted_form(request.POST, appointment)
-        try:
-            signature = signing.sign(
-                appointment=appointment,
-                form=posted,
-                channel=ConsentSignature.Channel.ONLINE,
-                by=user_of(request),
-                client_address=client_address(request),
-            )
-        except (InvalidInput, InvalidState) as error:  # a visit cancelled meanwhile is refused in place
-            posted.apply(error)
+        posted, signature = signing.submit(
+            request.POST, appointment, by=user_of(request), staff=False, client_address=client_address(request)
+        )
+        if signature is None:  # refused in place, the form filled as it was
             status = 400
         else:
             messages.success(

@@ -15,10 +15,8 @@ from django.views.decorators.http import require_http_methods
 
 from booking import selectors, signing
 from clinic.client import client_address
-from clinic.errors import InvalidInput, InvalidState
 from clinic.pages import HtmxHttpRequest
 from patients.permissions import staff_required, user_of
-from treatments.models import ConsentSignature
 from workspace.schedule.common import labelled, local
 
 
@@ -36,17 +34,10 @@ def appointment_consent(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     posted = None
     status = 200
     if request.method == "POST" and upcoming:
-        posted = signing.posted_form(request.POST, appointment)
-        try:
-            signature = signing.sign(
-                appointment=appointment,
-                form=posted,
-                channel=ConsentSignature.Channel.DESK,
-                by=user_of(request),
-                client_address=client_address(request),
-            )
-        except (InvalidInput, InvalidState) as error:  # a visit cancelled meanwhile is refused in place
-            posted.apply(error)
+        posted, signature = signing.submit(
+            request.POST, appointment, by=user_of(request), staff=True, client_address=client_address(request)
+        )
+        if signature is None:  # refused in place, the form filled as it was
             status = 400
         else:
             text = _("%(name)s signed “%(form)s”.") % {
