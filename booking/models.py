@@ -187,6 +187,15 @@ class ClinicClosure(models.Model):
         return f"Closed {formats.datetime_text(self.start)}–{formats.datetime_text(self.end)}: {self.reason}"
 
 
+class AppointmentManager(models.Manager["Appointment"]):
+    """Appointments people book: every status but ``held``. A held row is a
+    waitlist offer's hold on a slot (booking/waitlist.py), not a visit, so no
+    list, count, export or page sees it unless it asks ``Appointment.with_holds``."""
+
+    def get_queryset(self) -> models.QuerySet[Appointment]:
+        return super().get_queryset().exclude(status=Appointment.Status.HELD)
+
+
 class Appointment(models.Model):
     class Status(models.TextChoices):
         CONFIRMED = "confirmed", _("Confirmed")
@@ -194,8 +203,13 @@ class Appointment(models.Model):
         COMPLETED = "completed", _("Completed")
         CANCELLED = "cancelled", _("Cancelled")
         NO_SHOW = "no_show", _("No-show")
+        HELD = "held", _("Held for a waitlist offer")
 
     ACTIVE_STATUSES = (Status.CONFIRMED, Status.CHECKED_IN, Status.COMPLETED)
+    # What occupies practitioner, room and device: the exclusion constraints'
+    # condition. A held row holds its slot until ``hold_expires_at``; after
+    # that the engine ignores it and the next writer there deletes it.
+    HOLDING_STATUSES = (*ACTIVE_STATUSES, Status.HELD)
 
     class Source(models.TextChoices):
         PATIENT_ONLINE = "patient_online", _("Booked online by the patient")
@@ -243,11 +257,17 @@ class Appointment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     cancellation_reason = models.TextField(blank=True, max_length=2000)
+    hold_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="A held row (a waitlist offer) holds its slot until then, no longer."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
     _history_user: User | None  # set before a save: django-simple-history records it on the history row
+
+    objects = AppointmentManager()
+    with_holds = models.Manager()  # noqa: DJ012 (after history: the first manager is the default)
 
     class Meta:
         ordering = ["start", "id"]
@@ -263,8 +283,14 @@ class Appointment(models.Model):
                 condition=models.Q(blocked_until__gte=models.F("end")), name="appointment_buffer_not_negative"
             ),
             models.CheckConstraint(
-                condition=models.Q(status__in=["confirmed", "checked_in", "completed", "cancelled", "no_show"]),
+                condition=models.Q(status__in=["confirmed", "checked_in", "completed", "cancelled", "no_show", "held"]),
                 name="appointment_status_valid",
+            ),
+            # A held row always says until when, and nothing else has a hold.
+            models.CheckConstraint(
+                condition=models.Q(status="held", hold_expires_at__isnull=False, plan_session__isnull=True)
+                | (~models.Q(status="held") & models.Q(hold_expires_at__isnull=True)),
+                name="appointment_hold_has_expiry",
             ),
             PostgresExclusionConstraint(
                 name="appointment_no_practitioner_overlap",
@@ -272,7 +298,7 @@ class Appointment(models.Model):
                     ("practitioner", RangeOperators.EQUAL),
                     (TsTzRange("start", "blocked_until"), RangeOperators.OVERLAPS),
                 ],
-                condition=models.Q(status__in=["confirmed", "checked_in", "completed"]),
+                condition=models.Q(status__in=["confirmed", "checked_in", "completed", "held"]),
             ),
             PostgresExclusionConstraint(
                 name="appointment_no_room_overlap",
@@ -280,7 +306,7 @@ class Appointment(models.Model):
                     ("room", RangeOperators.EQUAL),
                     (TsTzRange("start", "blocked_until"), RangeOperators.OVERLAPS),
                 ],
-                condition=models.Q(status__in=["confirmed", "checked_in", "completed"]),
+                condition=models.Q(status__in=["confirmed", "checked_in", "completed", "held"]),
             ),
             PostgresExclusionConstraint(
                 name="appointment_no_device_overlap",
@@ -288,7 +314,7 @@ class Appointment(models.Model):
                     ("device", RangeOperators.EQUAL),
                     (TsTzRange("start", "blocked_until"), RangeOperators.OVERLAPS),
                 ],
-                condition=models.Q(status__in=["confirmed", "checked_in", "completed"], device__isnull=False),
+                condition=models.Q(status__in=["confirmed", "checked_in", "completed", "held"], device__isnull=False),
             ),
             PostgresExclusionConstraint(
                 name="appointment_no_patient_overlap",
@@ -450,6 +476,8 @@ class Notification(models.Model):
         SESSION_LAST_CALL = "session_last_call", _("Next session: last call")
         AFTERCARE = "aftercare", _("Aftercare")
         PRE_CARE = "pre_care", _("Pre-care")
+        WAITLIST_OFFER = "waitlist_offer", _("Waitlist offer")
+        MISSED_VISIT = "missed_visit", _("Missed visit")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -481,6 +509,9 @@ class Notification(models.Model):
         PlanSession, null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
     )
     window_start = models.DateField(null=True, blank=True, help_text="Plan nudges: the window they are about.")
+    waitlist_offer = models.ForeignKey(
+        "WaitlistOffer", null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
+    )
     previous_start = models.DateTimeField(null=True, blank=True, help_text="Reschedule notices: the old time.")
     reason = models.TextField(blank=True, help_text="Reschedule notices: why the visit moved, as told to the patient.")
     due_at = models.DateTimeField()
@@ -515,9 +546,20 @@ class Notification(models.Model):
                 condition=models.Q(plan_session__isnull=False),
                 name="notification_once_per_session_window",
             ),
+            models.UniqueConstraint(
+                fields=["kind", "waitlist_offer"],
+                condition=models.Q(waitlist_offer__isnull=False),
+                name="notification_once_per_offer",
+            ),
             models.CheckConstraint(
-                condition=models.Q(appointment__isnull=False, plan_session__isnull=True)
-                | models.Q(appointment__isnull=True, plan_session__isnull=False, window_start__isnull=False),
+                condition=models.Q(appointment__isnull=False, plan_session__isnull=True, waitlist_offer__isnull=True)
+                | models.Q(
+                    appointment__isnull=True,
+                    plan_session__isnull=False,
+                    window_start__isnull=False,
+                    waitlist_offer__isnull=True,
+                )
+                | models.Q(appointment__isnull=True, plan_session__isnull=True, waitlist_offer__isnull=False),
                 name="notification_about_one_thing",
             ),
             models.CheckConstraint(
@@ -531,6 +573,8 @@ class Notification(models.Model):
                         "session_last_call",
                         "aftercare",
                         "pre_care",
+                        "waitlist_offer",
+                        "missed_visit",
                     ]
                 ),
                 name="notification_kind_valid",
@@ -613,3 +657,116 @@ class Erasure(models.Model):
 
     def __str__(self) -> str:
         return f"Erasure of patient #{self.patient_id}"
+
+
+class WaitlistEntry(models.Model):
+    """A patient waiting for a time: a treatment, optionally one practitioner,
+    clinic-local dates [earliest, latest] and optionally parts of the day.
+    Served first come, first served (``created_at``, then id) by
+    booking.waitlist, which offers a freed slot to the first entry it suits."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("Waiting")
+        BOOKED = "booked", _("Booked from an offer")
+        LEFT = "left", _("Left the waitlist")
+        ENDED = "ended", _("Its dates have passed")
+
+    class Part(models.TextChoices):
+        MORNING = "morning", _("Morning")
+        AFTERNOON = "afternoon", _("Afternoon")
+        EVENING = "evening", _("Evening")
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="waitlist_entries")
+    treatment = models.ForeignKey(Treatment, on_delete=models.PROTECT, related_name="waitlist_entries")
+    practitioner = models.ForeignKey(
+        Practitioner, null=True, blank=True, on_delete=models.PROTECT, related_name="waitlist_entries"
+    )
+    earliest = models.DateField()
+    latest = models.DateField()
+    parts = models.JSONField(default=list, blank=True, help_text="Empty: any time of day.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="waitlist_entries"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "waitlist entries"
+        indexes = [
+            models.Index(fields=["created_at", "id"], condition=models.Q(status="waiting"), name="waitlist_queue"),
+            models.Index(fields=["patient", "status"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(earliest__lte=models.F("latest")), name="waitlist_dates_ordered"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["waiting", "booked", "left", "ended"]), name="waitlist_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Waitlist #{self.pk} for patient #{self.patient_id} ({self.status})"
+
+
+class WaitlistOffer(models.Model):
+    """A freed slot offered to one entry, held for it (``hold``: an Appointment
+    row with status ``held``, so the exclusion constraints keep everyone else
+    off it) until ``expires_at``. The slot is copied here because the hold row
+    is deleted when the offer ends: accepted (the booking takes its place),
+    declined, expired or withdrawn."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        EXPIRED = "expired", _("Expired")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
+    hold = models.OneToOneField(
+        Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="waitlist_offer"
+    )
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.PROTECT, related_name="+")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    offered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Staff who offered it by hand; empty when the waitlist offered it.",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The booking."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["expires_at"], condition=models.Q(status="open"), name="waitlist_offer_open"),
+        ]
+        constraints = [
+            # One open offer per entry: a patient is never holding two slots for one wish.
+            models.UniqueConstraint(
+                fields=["entry"], condition=models.Q(status="open"), name="waitlist_one_open_offer_per_entry"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["open", "accepted", "declined", "expired", "withdrawn"]),
+                name="waitlist_offer_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="open") | models.Q(hold__isnull=False), name="waitlist_open_offer_holds"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Waitlist offer #{self.pk} ({self.status})"

@@ -29,6 +29,7 @@ from treatments.models import PlanSession, Treatment, TreatmentPlan
 from treatments.plans import turn_has_come
 
 ACTIVE = [str(status) for status in Appointment.ACTIVE_STATUSES]
+HOLDING = [str(status) for status in Appointment.HOLDING_STATUSES]
 # Appointments a closure or time off can still affect: not yet completed.
 UPCOMING = [Appointment.Status.CONFIRMED.value, Appointment.Status.CHECKED_IN.value]
 
@@ -136,13 +137,18 @@ def busy_rows(
     room_ids: Sequence[int],
     device_ids: Sequence[int],
     exclude_appointment_id: int | None = None,
+    now: datetime | None = None,
 ) -> list[tuple[int, int, int | None, datetime, datetime]]:
     """(practitioner_id, room_id, device_id, start, blocked_until) of every
-    active appointment holding one of these resources during [start, end)."""
+    active appointment holding one of these resources during [start, end),
+    and of every waitlist hold that has not expired by ``now`` (an expired
+    one is free: the next booking there deletes it, booking.holds)."""
     holds = Q(practitioner_id__in=list(practitioner_ids)) | Q(room_id__in=list(room_ids))
     if device_ids:
         holds |= Q(device_id__in=list(device_ids))
-    queryset = Appointment.objects.filter(holds, status__in=ACTIVE)
+    live = Q(status__in=ACTIVE) | Q(status=Appointment.Status.HELD, hold_expires_at__gt=now or timezone.now())
+    # status IN (the constraints' condition) first, so the partial index still applies.
+    queryset = Appointment.with_holds.filter(holds, live, status__in=HOLDING)
     if connection.vendor == "postgresql":
         # The same range expression and condition as the exclusion constraints,
         # so PostgreSQL reads their partial GiST index: active rows overlapping

@@ -38,7 +38,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booking import availability, notice, notifications, selectors
+from booking import availability, holds, notice, notifications, selectors
 from booking.models import Appointment, ClinicClosure, InjectableUse, Practitioner, SessionRecord, TimeOff
 from clinic import formats
 from clinic.clock import clinic_today, clinic_zone
@@ -146,6 +146,8 @@ def _lock_and_check(check: dict[str, Any], *, treatment: Treatment, patient_id: 
         else selectors.qualified_practitioner_ids(treatment=treatment)
     )
     _lock(_lock_keys(practitioner_ids=candidates, treatment=treatment, patient_id=patient_id, start=check["start"]))
+    hold_until = check["start"] + timedelta(minutes=treatment.duration_minutes + treatment.buffer_minutes)
+    holds.lapse_expired(start=check["start"], end=hold_until, now=check["now"])  # out of the constraints' way
     return availability.check_start(**check)
 
 

@@ -82,6 +82,14 @@ def env_duration(name: str, default: str) -> timedelta:
         raise ImproperlyConfigured(f"{name}: {error}.") from None
 
 
+def env_optional_duration(name: str, default: str) -> timedelta | None:
+    """A duration, or None when the variable is set but empty (turned off)."""
+    value = _raw(name)
+    if value is not None and value.strip() == "":
+        return None
+    return env_duration(name, default)
+
+
 def env_duration_list(name: str, default: str) -> list[timedelta]:
     value = _raw(name)
     text = default if value is None else value

@@ -23,6 +23,7 @@ from clinic.env import (
     env_duration_list,
     env_int,
     env_list,
+    env_optional_duration,
     env_rate,
     env_str,
     env_time_zone,
@@ -79,6 +80,12 @@ CLINIC_MIN_NOTICE = env_duration("CLINIC_MIN_NOTICE", "2h")
 CLINIC_BOOKING_HORIZON = env_duration("CLINIC_BOOKING_HORIZON", "90d")
 CLINIC_STAFF_HORIZON = env_duration("CLINIC_STAFF_HORIZON", "400d")
 CLINIC_CANCELLATION_NOTICE = env_duration("CLINIC_CANCELLATION_NOTICE", "24h")
+# Waitlist (booking/waitlist.py): how long an offer holds its slot for the
+# patient it was made to before it passes to the next entry.
+CLINIC_WAITLIST_HOLD = env_duration("CLINIC_WAITLIST_HOLD", "60m")
+# Missed visits: a confirmed appointment neither checked in nor cancelled this
+# long after its end is marked no-show by the sweep. Empty turns it off.
+CLINIC_NO_SHOW_AFTER = env_optional_duration("CLINIC_NO_SHOW_AFTER", "30m")
 CLINIC_REMINDER_OFFSETS = env_duration_list("CLINIC_REMINDER_OFFSETS", "24h,2h")
 CLINIC_DECLARATION_MAX_AGE = env_duration("CLINIC_DECLARATION_MAX_AGE", "180d")
 CLINIC_ISOTRETINOIN_WINDOW = env_duration("CLINIC_ISOTRETINOIN_WINDOW", "180d")
