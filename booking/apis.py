@@ -182,7 +182,7 @@ def _may_see_appointment(request: Request, appointment_id: int, *, staff: bool) 
 
 def visible_appointments(request: Request) -> QuerySet[Appointment]:
     """Staff see all; a patient sees only their own (others' are 404)."""
-    appointments = selectors.appointments_for()
+    appointments = selectors.appointments_for().prefetch_related(selectors.IMPORTANT_DATES)
     if not is_staff(request):
         appointments = appointments.filter(patient__user=user_of(request))
     return appointments

@@ -38,7 +38,7 @@ from booking import services
 from booking.models import Appointment, Erasure, InjectableUse, Notification, SessionRecord
 from clinic.clock import clinic_today, clinic_zone
 from clinic.errors import ApplicationError, InvalidState
-from patients.models import HealthDeclaration, Patient, SignedInDevice
+from patients.models import HealthDeclaration, ImportantDate, Patient, SignedInDevice
 from patients.roles import is_staff_role, role_of
 from treatments import services as clinical
 from treatments.models import Assessment, AssessmentPhoto, ConsentSignature, PlanSession, TreatmentPlan
@@ -154,6 +154,8 @@ def patient_erase(*, patient: Patient, by: User, now: datetime | None = None) ->
         )
         scrubbed = Patient.history.filter(id=locked.pk).update(full_name=placeholder, email="", phone="", user=None)
         login = _remove_login(user_id, email)
+        # Dates that matter are personal, not clinical: nothing to retain, so they go now.
+        dates, _detail = ImportantDate.objects.filter(patient=locked).delete()
         last_visit = _last_visit(locked)
         erasure = Erasure.objects.create(
             patient=locked,
@@ -166,6 +168,7 @@ def patient_erase(*, patient: Patient, by: User, now: datetime | None = None) ->
                 _step("contact_details_removed", now),
                 _step("history_scrubbed", now, rows=scrubbed),
                 _step("login_removed", now, had_login=user_id is not None, **login),
+                _step("important_dates_removed", now, rows=dates),
             ],
         )
     logger.info("erasure %s: patient %s erased, contact details and login removed", erasure.pk, locked.pk)

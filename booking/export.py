@@ -32,11 +32,17 @@ from django.utils import timezone
 from zipstream import ZIP_DEFLATED, ZIP_STORED, ZipStream
 
 from booking.models import Appointment, Notification, SessionRecord
+from booking.selectors import IMPORTANT_DATES
 from booking.serializers import AppointmentSerializer, NotificationSerializer, SessionRecordSerializer
 from clinic.clock import clinic_today
 from patients.models import Patient
-from patients.selectors import access_events_for_patient
-from patients.serializers import HealthDeclarationSerializer, OwnAccessEventSerializer, OwnProfileSerializer
+from patients.selectors import access_events_for_patient, important_dates_for
+from patients.serializers import (
+    HealthDeclarationSerializer,
+    ImportantDateSerializer,
+    OwnAccessEventSerializer,
+    OwnProfileSerializer,
+)
 from treatments import history, selectors
 from treatments.consent_serializers import signature_export
 from treatments.models import Assessment, AssessmentPhoto, ConsentSignature
@@ -100,7 +106,8 @@ def export_data(patient: Patient, *, now: datetime | None = None) -> tuple[dict[
     assessments, files = _assessments(patient)
     appointments = (
         Appointment.objects.filter(patient=patient)
-        .select_related("treatment", "practitioner__user")
+        .select_related("patient", "treatment", "practitioner__user")
+        .prefetch_related(IMPORTANT_DATES)
         .order_by("start", "id")
     )
     records = (
@@ -124,6 +131,7 @@ def export_data(patient: Patient, *, now: datetime | None = None) -> tuple[dict[
         "health_declarations": HealthDeclarationSerializer(
             patient.health_declarations.order_by("submitted_at", "id"), many=True
         ).data,
+        "important_dates": ImportantDateSerializer(important_dates_for(patient_id=patient.pk), many=True).data,
         "appointments": AppointmentSerializer(appointments, many=True).data,
         "assessments": assessments,
         "plans": PlanSerializer(plans, many=True, context={"today": clinic_today(now)}).data,

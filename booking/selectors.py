@@ -25,8 +25,10 @@ from booking.models import (
     TimeOff,
     WorkingHours,
 )
+from clinic.clock import clinic_date
 from treatments.models import PlanSession, Treatment, TreatmentPlan
 from treatments.plans import turn_has_come
+from treatments.selectors import DowntimeConflict, downtime_conflicts
 
 ACTIVE = [str(status) for status in Appointment.ACTIVE_STATUSES]
 HOLDING = [str(status) for status in Appointment.HOLDING_STATUSES]
@@ -238,4 +240,23 @@ def injectable_uses(*, lot_key: str) -> QuerySet[InjectableUse]:
             "session_record__appointment__practitioner__user",
         )
         .order_by("-session_record__appointment__start", "-id")
+    )
+
+
+# The patient's dates that matter, for lists that show each appointment's downtime flag:
+# one query for the whole list (tests/api/test_query_counts.py).
+IMPORTANT_DATES = "patient__important_dates"
+
+
+def appointment_downtime(appointment: Appointment) -> list[DowntimeConflict]:
+    """The dates that matter this appointment's usual downtime overlaps; none once it is
+    cancelled or missed. Reads the patient's dates prefetched with IMPORTANT_DATES when the
+    list did, else one query (none for a treatment without downtime)."""
+    if appointment.status in (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW):
+        return []
+    return downtime_conflicts(
+        patient_id=appointment.patient_id,
+        treatment=appointment.treatment,
+        day=clinic_date(appointment.start),
+        dates=appointment.patient.important_dates.all(),
     )

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from booking.models import Appointment, InjectableUse, Notification, Practitioner, SessionRecord
+from booking.selectors import appointment_downtime
 from clinic.api import (
     AwareDateTimeField,
     BoundedDictField,
@@ -24,7 +25,7 @@ from treatments.injectables import FIELDS as INJECTABLE_FIELDS
 from treatments.injectables import LOT_MAX, MAX_ROWS, PRODUCT_MAX
 from treatments.models import Treatment
 from treatments.parameters import validate_areas
-from treatments.serializers import TreatmentSlugField
+from treatments.serializers import DowntimeConflictSerializer, TreatmentSlugField
 
 
 class PractitionerSerializer(serializers.ModelSerializer):
@@ -52,6 +53,10 @@ class AppointmentSerializer(serializers.ModelSerializer):
     plan_session = serializers.SerializerMethodField()
     cautions = ReasonSerializer(many=True)
     calendar_url = serializers.SerializerMethodField()
+    downtime = serializers.SerializerMethodField(
+        help_text="The patient's dates that matter which this visit's usual downtime overlaps (none once "
+        "cancelled or missed). A flag, never a refusal."
+    )
 
     class Meta:
         model = Appointment
@@ -71,8 +76,13 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "notes",
             "source",
             "cancellation_reason",
+            "downtime",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(DowntimeConflictSerializer(many=True))
+    def get_downtime(self, appointment: Appointment) -> Any:
+        return DowntimeConflictSerializer(appointment_downtime(appointment), many=True).data
 
     def get_plan_session(self, appointment: Appointment) -> int | None:
         return getattr(appointment, "plan_session_id", None)

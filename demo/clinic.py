@@ -640,10 +640,32 @@ FEATURED: tuple[str, ...] = (
 )
 
 
+# Usual downtime per session, from docs/domain.md (clinic estimates, so unverified):
+# slug -> (min days, max days, note in English, note in Chinese); no note reads "redness".
+DOWNTIME: dict[str, tuple[int, int, str, str]] = {
+    "co2-fractional": (5, 7, "", ""),
+    "tca-cross": (5, 7, "", ""),
+    "dermabrasion": (7, 10, "", ""),
+    "rf-microneedling": (2, 4, "", ""),
+    "nafl-1550": (1, 3, "", ""),
+    "microneedling": (1, 3, "", ""),
+    "fotona-laser-peel": (2, 5, "", ""),
+    "subcision": (7, 14, "bruising", "瘀青"),
+    "pico-laser": (1, 3, "", ""),
+    "punch-excision": (7, 14, "sutures", "縫線"),
+    "peel-superficial": (1, 3, "", ""),
+    "ha-filler": (2, 7, "swelling and bruising", "腫脹及瘀青"),
+    "peel-tca-medium": (5, 7, "", ""),
+    "botox": (0, 1, "", ""),
+    "steroid-injection": (0, 1, "", ""),
+}
+
+
 def treatment_values(spec: TreatmentSpec, *, display_order: int) -> dict[str, Any]:
     description_en, description_zh = DESCRIPTIONS[spec.slug]
     pre_en, pre_zh = _join(_PRE, _pre_care_keys(spec))
     after_en, after_zh = _join(_AFTER, _aftercare_keys(spec))
+    downtime_min, downtime_max, downtime_en, downtime_zh = DOWNTIME.get(spec.slug, (0, 0, "", ""))
     return {
         "category": spec.category,
         "name_en": spec.name_en,
@@ -663,6 +685,11 @@ def treatment_values(spec: TreatmentSpec, *, display_order: int) -> dict[str, An
         "interval_days_max": spec.interval_days_max,
         "price": spec.price,
         "verified": spec.verified,
+        "downtime_days_min": downtime_min,
+        "downtime_days_max": downtime_max,
+        "downtime_note_en": downtime_en,
+        "downtime_note_zh_hant": downtime_zh,
+        "downtime_verified": False,
         "active": True,
         "display_order": display_order,
         "featured": spec.slug in FEATURED,

@@ -24,14 +24,15 @@ from clinic.api import ScopedThrottle
 from clinic.errors import InvalidInput, NotFound
 from clinic.schema import errors
 from patients import second_factor, services
-from patients.models import AccessEvent, HealthDeclaration, Patient, SignedInDevice
+from patients.models import AccessEvent, HealthDeclaration, ImportantDate, Patient, SignedInDevice
 from patients.permissions import IsManager, IsPatient, IsStaff, user_of
-from patients.selectors import access_events_for_patient, devices_for, patients_matching
+from patients.selectors import access_events_for_patient, devices_for, important_dates_for, patients_matching
 from patients.serializers import (
     AccessEventSerializer,
     DeviceSerializer,
     EmailChangeConfirmSerializer,
     HealthDeclarationSerializer,
+    ImportantDateSerializer,
     OwnAccessEventSerializer,
     OwnProfileSerializer,
     OwnProfileUpdatedSerializer,
@@ -408,3 +409,70 @@ class PatientDetailApi(generics.RetrieveUpdateAPIView):
         data.is_valid(raise_exception=True)
         patient = services.patient_update(patient=patient, changed_by=user_of(request), **data.validated_data)
         return Response(StaffPatientSerializer(patient).data)
+
+
+# --- dates that matter ---------------------------------------------------------------------
+
+DATES_LIST = (
+    "Soonest first. A booking whose treatment's usual downtime overlaps one of them is flagged "
+    "(`downtime` on appointments and screening), never refused."
+)
+
+
+@extend_schema(
+    responses={**errors(400, 401, 403)}, description="The signed-in patient's dates that matter. " + DATES_LIST
+)
+class MyImportantDatesApi(generics.ListCreateAPIView):
+    permission_classes = [IsPatient]
+    serializer_class = ImportantDateSerializer
+
+    def get_queryset(self) -> QuerySet[ImportantDate]:
+        if getattr(self, "swagger_fake_view", False):
+            return ImportantDate.objects.none()
+        return important_dates_for(patient_id=own_patient(self.request).pk)
+
+    @extend_schema(
+        request=ImportantDateSerializer,
+        responses={201: ImportantDateSerializer, **errors(400, 401, 403)},
+        description="Notes a date (or, with `ends_on`, a span of days) that matters. 400 invalid when it is in "
+        "the past, more than two years ahead, ends before it starts, or the patient already has 20.",
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        data = ImportantDateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        noted = services.important_date_add(
+            patient=own_patient(request),
+            starts_on=values["starts_on"],
+            ends_on=values.get("ends_on"),
+            label=values["label"],
+        )
+        return Response(ImportantDateSerializer(noted).data, status=status.HTTP_201_CREATED)
+
+
+class MyImportantDateApi(APIView):
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        request=None,
+        responses={204: None, **errors(401, 403, 404)},
+        description="Removes one of the signed-in patient's dates that matter. Another patient's is 404.",
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        services.important_date_remove(patient=own_patient(request), date_id=pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    responses={200: ImportantDateSerializer(many=True), **errors(400, 401, 403, 404)},
+    description="A patient's dates that matter, for staff to read (patients change their own). " + DATES_LIST,
+)
+class PatientImportantDatesApi(generics.ListAPIView):
+    permission_classes = [IsStaff]
+    serializer_class = ImportantDateSerializer
+
+    def get_queryset(self) -> QuerySet[ImportantDate]:
+        if getattr(self, "swagger_fake_view", False):
+            return ImportantDate.objects.none()
+        patient = get_object_or_404(Patient, pk=self.kwargs["pk"])
+        return important_dates_for(patient_id=patient.pk)

@@ -300,3 +300,27 @@ class SignedInDevice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} of user #{self.user_id}"
+
+
+class ImportantDate(models.Model):
+    """A date that matters to the patient (a wedding, a trip in the sun): a
+    booking whose usual downtime overlaps it is flagged, never refused
+    (treatments.downtime). ``ends_on`` equals ``starts_on`` for a single day.
+    Written only by patients.services.important_date_add / _remove."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="important_dates")
+    starts_on = models.DateField(_("from"))
+    ends_on = models.DateField(_("until"))
+    label = models.CharField(_("what"), max_length=80)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["starts_on", "ends_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")), name="important_date_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"important date #{self.pk} of patient #{self.patient_id}"

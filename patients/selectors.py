@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from clinic.clock import clinic_date
-from patients.models import AccessEvent, HealthDeclaration, Patient, SignedInDevice
+from patients.models import AccessEvent, HealthDeclaration, ImportantDate, Patient, SignedInDevice
 
 
 def patients_matching(query: str) -> QuerySet[Patient]:
@@ -102,3 +102,11 @@ def devices_for(*, user: Any, now: datetime | None = None) -> QuerySet[SignedInD
         )
         .order_by("-last_used_at", "-id")
     )
+
+
+def important_dates_for(*, patient_id: int, since: date | None = None) -> QuerySet[ImportantDate]:
+    """The patient's dates that matter, soonest first; ``since`` keeps those not over by then."""
+    queryset = ImportantDate.objects.filter(patient_id=patient_id)
+    if since is not None:
+        queryset = queryset.filter(ends_on__gte=since)
+    return queryset.order_by("starts_on", "ends_on", "id")

@@ -11,6 +11,7 @@ from patients.models import (
     AccessEvent,
     Allergy,
     HealthDeclaration,
+    ImportantDate,
     Language,
     Patient,
     SignedInDevice,
@@ -263,3 +264,19 @@ class DeviceSerializer(serializers.ModelSerializer):
 
     def get_current(self, device: SignedInDevice) -> bool:
         return is_current_device(device, self.context["request"])
+
+
+class ImportantDateSerializer(serializers.ModelSerializer):
+    """A date that matters to the patient; a booking whose usual downtime overlaps it is flagged."""
+
+    label = CleanCharField(  # type: ignore[assignment]  # DRF moves declared fields off the class
+        max_length=80, help_text='What it is, e.g. "Wedding" (at most 80 characters).'
+    )
+    ends_on = serializers.DateField(
+        required=False, help_text="The last day of a span (a trip); left out, the same as `starts_on`."
+    )
+
+    class Meta:
+        model = ImportantDate
+        fields = ["id", "starts_on", "ends_on", "label", "created_at"]
+        read_only_fields = ["id", "created_at"]

@@ -32,8 +32,9 @@ from django.utils.translation import gettext as _
 from knox.models import AuthToken
 
 from clinic.client import client_address, within
+from clinic.clock import clinic_today
 from clinic.errors import InvalidInput, InvalidState, NotFound
-from patients.models import AccessEvent, HealthDeclaration, Patient, SignedInDevice
+from patients.models import AccessEvent, HealthDeclaration, ImportantDate, Patient, SignedInDevice
 from patients.roles import PATIENT, role_of
 from patients.validators import validate_birth_date, validate_declared_date
 
@@ -605,3 +606,54 @@ def own_profile_update(*, patient: Patient, changed_by: User, **fields: Any) -> 
     if fields:
         patient = patient_update(patient=patient, changed_by=changed_by, **fields)
     return patient, sent
+
+
+# --- dates that matter (a wedding, a trip in the sun) --------------------------------------
+
+IMPORTANT_DATES_MAX = 20
+IMPORTANT_DATE_LABEL_MAX = 80
+IMPORTANT_DATES_AHEAD_DAYS = 2 * 366  # "at most two years ahead", a leap day included
+
+
+@transaction.atomic(durable=True)
+def important_date_add(
+    *, patient: Patient, starts_on: date, ends_on: date | None = None, label: str, today: date | None = None
+) -> ImportantDate:
+    """Notes a date (or a span of days) that matters to the patient, so that a booking whose
+    usual downtime overlaps it is flagged (treatments.downtime). InvalidInput, with nothing
+    written, when the label is empty or too long, the dates are in the past, more than two years
+    ahead or in the wrong order, or the patient already has IMPORTANT_DATES_MAX of them. The
+    caller has checked that it acts for this patient."""
+    today = today or clinic_today()
+    ends_on = ends_on or starts_on
+    label = " ".join((label or "").split())
+    problems: dict[str, list[str]] = {}
+    if not label:
+        problems["label"] = [_("Say what the date is, for example “Wedding”.")]
+    elif len(label) > IMPORTANT_DATE_LABEL_MAX:
+        problems["label"] = [_("Keep it to %(count)d characters or fewer.") % {"count": IMPORTANT_DATE_LABEL_MAX}]
+    if starts_on < today:
+        problems["starts_on"] = [_("Choose today or a later date.")]
+    elif starts_on > today + timedelta(days=IMPORTANT_DATES_AHEAD_DAYS):
+        problems["starts_on"] = [_("Choose a date at most two years ahead.")]
+    if ends_on < starts_on:
+        problems["ends_on"] = [_("The last day cannot be before the first.")]
+    elif ends_on > today + timedelta(days=IMPORTANT_DATES_AHEAD_DAYS):
+        problems["ends_on"] = [_("Choose a date at most two years ahead.")]
+    if problems:
+        raise InvalidInput(fields=problems)
+    # The patient row is the lock: two adds at once cannot both pass the count.
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    if ImportantDate.objects.filter(patient=patient).count() >= IMPORTANT_DATES_MAX:
+        raise InvalidInput(
+            _("You can note up to %(count)d dates. Remove one that has passed first.") % {"count": IMPORTANT_DATES_MAX}
+        )
+    return ImportantDate.objects.create(patient=patient, starts_on=starts_on, ends_on=ends_on, label=label)
+
+
+@transaction.atomic(durable=True)
+def important_date_remove(*, patient: Patient, date_id: int) -> None:
+    """Removes one of the patient's dates; NotFound when it is not theirs (or already gone)."""
+    deleted, _rows = ImportantDate.objects.filter(patient=patient, pk=date_id).delete()
+    if not deleted:
+        raise NotFound(_("This date is not among yours."))

@@ -15,9 +15,12 @@ urlpatterns = [
     path("me/devices/<int:pk>/", apis.MyDeviceApi.as_view(), name="me-device"),
     path("me/email/confirm/", apis.EmailChangeConfirmApi.as_view(), name="me-email-confirm"),
     path("me/health-declarations/", apis.MyDeclarationsApi.as_view(), name="me-declarations"),
+    path("me/dates/", apis.MyImportantDatesApi.as_view(), name="me-dates"),
+    path("me/dates/<int:pk>/", apis.MyImportantDateApi.as_view(), name="me-date"),
     path("me/access-log/", apis.MyAccessLogApi.as_view(), name="me-access-log"),
     path("patients/<int:pk>/access-log/", apis.PatientAccessLogApi.as_view(), name="patient-access-log"),
     path("patients/", apis.PatientListApi.as_view(), name="patient-list"),
     path("patients/<int:pk>/", apis.PatientDetailApi.as_view(), name="patient-detail"),
+    path("patients/<int:pk>/dates/", apis.PatientImportantDatesApi.as_view(), name="patient-dates"),
     path("patients/<int:pk>/health-declarations/", apis.PatientDeclarationsApi.as_view(), name="patient-declarations"),
 ]

@@ -124,6 +124,18 @@ class TreatmentAdmin(SimpleHistoryAdmin):
             },
         ),
         (
+            "Downtime",
+            {
+                "fields": (
+                    ("downtime_days_min", "downtime_days_max"),
+                    ("downtime_note_en", "downtime_note_zh_hant"),
+                    "downtime_verified",
+                ),
+                "description": "Usual days of visible redness, swelling or bruising after one session. "
+                "Bookings whose downtime overlaps a patient's dates that matter are flagged.",
+            },
+        ),
+        (
             "Patient information",
             {
                 "fields": (

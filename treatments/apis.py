@@ -35,6 +35,7 @@ from treatments.serializers import (
     AssessmentCorrectionSerializer,
     AssessmentInputSerializer,
     AssessmentSerializer,
+    DowntimeConflictSerializer,
     HistoryEntrySerializer,
     PhotoSerializer,
     PhotoUploadSerializer,
@@ -86,6 +87,12 @@ class ScreeningApi(APIView):
                 fields={
                     "outcome": serializers.ChoiceField(choices=["clear", "caution", "blocked"]),
                     "reasons": ReasonSerializer(many=True),
+                    "downtime": DowntimeConflictSerializer(
+                        many=True,
+                        required=False,
+                        help_text="Only when `start` is given: the patient's dates that matter which the "
+                        "treatment's usual downtime after a visit on that day would overlap. A flag, never a refusal.",
+                    ),
                 },
             ),
             **errors(400, 401, 403),
@@ -108,8 +115,13 @@ class ScreeningApi(APIView):
             patient = Patient.objects.get(user=user_of(request))
         start = data.validated_data.get("start")
         on = clinic_today(start)
-        result = screen(patient=patient, treatment=data.validated_data["treatment"], on=on)
-        return Response({"outcome": result.outcome, "reasons": result.reasons()})
+        treatment = data.validated_data["treatment"]
+        result = screen(patient=patient, treatment=treatment, on=on)
+        body: dict[str, Any] = {"outcome": result.outcome, "reasons": result.reasons()}
+        if start is not None:
+            conflicts = selectors.downtime_conflicts(patient_id=patient.pk, treatment=treatment, day=on)
+            body["downtime"] = DowntimeConflictSerializer(conflicts, many=True).data
+        return Response(body)
 
 
 # --- clinical records (assessments, treatment plans, progress; docs/domain.md) --------------

@@ -123,6 +123,17 @@ class Treatment(Bilingual, models.Model):
     verified = models.BooleanField(
         default=False, help_text="A clinician has checked the durations, intervals and rules of this treatment."
     )
+    # Days of visible redness, swelling, crusting or bruising after one session:
+    # what treatments.downtime compares with the patient's dates that matter.
+    downtime_days_min = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(90)])
+    downtime_days_max = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(90)])
+    downtime_note_en = models.CharField(
+        max_length=80, blank=True, help_text='What the downtime looks like, e.g. "bruising"; empty for redness.'
+    )
+    downtime_note_zh_hant = models.CharField(max_length=80, blank=True)
+    downtime_verified = models.BooleanField(
+        default=False, help_text="A clinician has checked the downtime (the seeded values are estimates)."
+    )
     active = models.BooleanField(default=True)
     display_order = models.PositiveSmallIntegerField(default=100)
     # The clinic's own choice for the home page (treatments.selectors.featured_treatments),
@@ -147,6 +158,10 @@ class Treatment(Bilingual, models.Model):
                 name="treatment_intervals_ordered",
             ),
             models.CheckConstraint(condition=models.Q(category__in=Category.values), name="treatment_category_valid"),
+            models.CheckConstraint(
+                condition=models.Q(downtime_days_max__gte=models.F("downtime_days_min")),
+                name="treatment_downtime_ordered",
+            ),
         ]
 
     def __str__(self) -> str:

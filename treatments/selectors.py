@@ -8,12 +8,15 @@ never imports booking.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db.models import Model, Prefetch, QuerySet
 
-from treatments import plans
+from patients.models import ImportantDate
+from patients.selectors import important_dates_for
+from treatments import downtime, plans
 from treatments.models import Assessment, AssessmentPhoto, PhotoView, PlanSession, Treatment, TreatmentPlan
 
 
@@ -117,3 +120,33 @@ def featured_treatments() -> QuerySet[Treatment]:
     Inactive ones never show. Empty when the clinic chose none: the page decides
     what to show instead."""
     return Treatment.objects.filter(active=True, featured=True).order_by("featured_order", "display_order", "slug")
+
+
+class DowntimeConflict(TypedDict):
+    starts_on: date
+    ends_on: date
+    label: str
+    detail: str
+
+
+def downtime_conflicts(
+    *, patient_id: int, treatment: Treatment, day: date, dates: Iterable[ImportantDate] | None = None
+) -> list[DowntimeConflict]:
+    """The patient's dates that matter which a visit for ``treatment`` on the clinic-local ``day``
+    would overlap with its usual downtime (how the days count: treatments.downtime), each with
+    the sentence to show. A flag, never a refusal. ``dates`` takes the patient's dates already
+    loaded (a list's prefetch); otherwise one query, and none for a treatment without downtime."""
+    if treatment.downtime_days_max <= 0:
+        return []
+    if dates is None:
+        dates = important_dates_for(patient_id=patient_id)
+    ranges = [downtime.DateRange(d.starts_on, d.ends_on, d.label) for d in dates]
+    return [
+        {
+            "starts_on": hit.starts_on,
+            "ends_on": hit.ends_on,
+            "label": hit.label,
+            "detail": downtime.detail(hit, treatment),
+        }
+        for hit in downtime.conflicts(day, days_max=treatment.downtime_days_max, dates=ranges)
+    ]

@@ -44,6 +44,10 @@ class TreatmentSerializer(serializers.ModelSerializer):
     price = serializers.DecimalField(max_digits=10, decimal_places=2, coerce_to_string=True)
     currency = serializers.SerializerMethodField()
     suits = serializers.ListField(child=serializers.CharField())
+    downtime_days = serializers.SerializerMethodField(
+        help_text="Usual days of visible redness, swelling or bruising after one session (clinic estimates); "
+        "0 and 0 for none."
+    )
 
     class Meta:
         model = Treatment
@@ -63,6 +67,7 @@ class TreatmentSerializer(serializers.ModelSerializer):
             "suits",
             "pre_care",
             "aftercare",
+            "downtime_days",
         ]
 
     def get_name(self, treatment: Treatment) -> str:
@@ -79,6 +84,12 @@ class TreatmentSerializer(serializers.ModelSerializer):
 
     def get_currency(self, treatment: Treatment) -> str:
         return settings.CLINIC_CURRENCY
+
+    @extend_schema_field(
+        inline_serializer("DowntimeDays", fields={"min": serializers.IntegerField(), "max": serializers.IntegerField()})
+    )
+    def get_downtime_days(self, treatment: Treatment) -> dict[str, int]:
+        return {"min": treatment.downtime_days_min, "max": treatment.downtime_days_max}
 
 
 class TreatmentSlugField(serializers.SlugRelatedField):
@@ -353,3 +364,12 @@ class ProgressSerializer(serializers.Serializer):
     change = ProgressChangeSerializer(allow_null=True)
     plans = ProgressPlanSerializer(many=True)
     photos = serializers.DictField(child=ProgressPhotosSerializer(), help_text="By view: the first and latest photo.")
+
+
+class DowntimeConflictSerializer(serializers.Serializer):
+    """A date that matters to the patient which the visit's usual downtime overlaps (a flag, not a refusal)."""
+
+    starts_on = serializers.DateField()
+    ends_on = serializers.DateField()
+    label = serializers.CharField()  # type: ignore[assignment]  # DRF moves declared fields off the class
+    detail = serializers.CharField(help_text="The sentence to show, in the request's language.")

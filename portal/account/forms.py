@@ -134,3 +134,31 @@ class EmailChangeForm(forms.Form):
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
         error_messages={"required": _("Enter your email."), "invalid": _("Enter an email like name@example.com.")},
     )
+
+
+class ImportantDateForm(forms.Form):
+    """A date that matters (shape only: patients.services.important_date_add decides)."""
+
+    label = forms.CharField(
+        label=_("What is it?"),
+        max_length=80,
+        help_text=_("For example “Wedding” or “Beach holiday”."),
+    )
+    starts_on = forms.DateField(
+        label=_("Date"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        error_messages={"invalid": _("Enter the date as day, month and year.")},
+    )
+    ends_on = forms.DateField(
+        label=_("Last day (optional)"),
+        required=False,
+        help_text=_("For a trip or an event over several days."),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        error_messages={"invalid": _("Enter the date as day, month and year.")},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "date")
+        super().__init__(*args, **kwargs)

@@ -35,14 +35,16 @@ from clinic import formats
 from clinic.api import ScopedThrottle
 from clinic.client import client_address, within
 from clinic.clock import clinic_today
-from clinic.errors import InvalidInput
+from clinic.errors import InvalidInput, NotFound
 from patients import services
 from patients.permissions import CLINICAL, patient_required, user_of
 from patients.roles import PATIENT, is_staff_role, role_of
+from patients.selectors import important_dates_for
 from portal.account.consents import consent_context
 from portal.account.forms import (
     ClinicPasswordChangeForm,
     EmailChangeForm,
+    ImportantDateForm,
     NewPasswordForm,
     PasswordResetRequestForm,
     ProfileForm,
@@ -105,6 +107,7 @@ def _readable_phone(phone: str) -> str:
 @require_http_methods(["GET", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
     patient = user_of(request).patient
+    form: ProfileForm | None = None
     if request.method == "POST":
         form = ProfileForm(request.POST)
         if form.is_valid():
@@ -120,7 +123,13 @@ def profile(request: HttpRequest) -> HttpResponse:
                 response = redirect("account:profile")
                 _set_language_cookie(response, language)
                 return response
-    else:
+    return _profile_page(request, patient, form=form)
+
+
+def _profile_page(
+    request: HttpRequest, patient: Any, *, form: ProfileForm | None = None, date_form: ImportantDateForm | None = None
+) -> HttpResponse:
+    if form is None:
         form = ProfileForm(
             initial={
                 "full_name": patient.full_name,
@@ -130,7 +139,48 @@ def profile(request: HttpRequest) -> HttpResponse:
                 "reminders": not patient.reminders_opt_out,
             }
         )
-    return render(request, "account/profile.html", {"form": form, "patient": patient, **consent_context(patient)})
+    context = {
+        "form": form,
+        "patient": patient,
+        "important_dates": important_dates_for(patient_id=patient.pk, since=clinic_today()),
+        "date_form": date_form or ImportantDateForm(),
+        **consent_context(patient),
+    }
+    return render(request, "account/profile.html", context)
+
+
+# --- dates that matter ---------------------------------------------------------------------
+
+
+@patient_required
+@require_http_methods(["POST"])
+def important_date_add(request: HttpRequest) -> HttpResponse:
+    patient = user_of(request).patient
+    date_form = ImportantDateForm(request.POST)
+    if date_form.is_valid():
+        values = date_form.cleaned_data
+        try:
+            services.important_date_add(
+                patient=patient, starts_on=values["starts_on"], ends_on=values["ends_on"], label=values["label"]
+            )
+        except InvalidInput as error:
+            _add_service_errors(date_form, error)
+        else:
+            messages.success(request, _("Date saved. We will tell you when a booking's usual downtime overlaps it."))
+            return redirect(reverse("account:profile") + "#dates-heading")
+    return _profile_page(request, patient, date_form=date_form)
+
+
+@patient_required
+@require_http_methods(["POST"])
+def important_date_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        services.important_date_remove(patient=user_of(request).patient, date_id=pk)
+    except NotFound:
+        messages.info(request, _("That date was already removed."))
+    else:
+        messages.success(request, _("Date removed."))
+    return redirect(reverse("account:profile") + "#dates-heading")
 
 
 # --- passwords -------------------------------------------------------------------------------

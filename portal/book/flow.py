@@ -44,13 +44,15 @@ from clinic.errors import Contraindicated, InvalidInput, InvalidState, NotBookab
 from patients.models import HealthDeclaration, Patient
 from patients.roles import PATIENT, role_of
 from patients.selectors import declaration_is_current
-from patients.services import declaration_submit, patient_register
+from patients.services import declaration_submit, important_date_add, patient_register
 from portal.account.auth import EmailAuthenticationForm
+from portal.account.forms import ImportantDateForm
 from portal.book import present
 from portal.book.forms import QuestionnaireForm, RegisterForm, apply_error, initial_answers, registration_allowed
 from treatments import services as clinical
 from treatments.models import Category, PlanSession, Treatment
 from treatments.screening import DECLARATION_REQUIRED, screen
+from treatments.selectors import downtime_conflicts
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -418,7 +420,7 @@ def _post(flow: Flow) -> HttpResponse:
         flow.forms["register"] = registration
         return _render(flow)
     patient = patient_of(request)
-    if action in ("health", "confirm") and patient is None:
+    if action in ("health", "confirm", "add_date") and patient is None:
         flow.notices.append(("warning", _("Please sign in again to continue. Everything you chose is kept.")))
         return _render(flow)
     if action == "health" and patient is not None:
@@ -432,9 +434,30 @@ def _post(flow: Flow) -> HttpResponse:
                 return _done(request, choice.url())
         flow.forms["health"] = answers
         return _render(flow)
+    if action == "add_date" and patient is not None:
+        return _add_date(flow, patient)
     if action == "confirm" and patient is not None:
         return _confirm(flow, patient)
     return redirect(choice.url())
+
+
+def _add_date(flow: Flow, patient: Patient) -> HttpResponse:
+    """The confirm step's "Add a date that matters": saved through the same service as on /me/,
+    then the step again, now flagging the date if this visit's downtime overlaps it."""
+    request = flow.request
+    form = ImportantDateForm(request.POST)
+    if form.is_valid():
+        values = form.cleaned_data
+        try:
+            important_date_add(
+                patient=patient, starts_on=values["starts_on"], ends_on=values["ends_on"], label=values["label"]
+            )
+        except InvalidInput as error:
+            apply_error(form, error)
+        else:
+            return _done(request, flow.choice.url())
+    flow.forms["date"] = form
+    return _render(flow)
 
 
 def _notes(request: HttpRequest) -> str:
@@ -605,6 +628,11 @@ def _later_step(flow: Flow, context: dict[str, Any]) -> str:
     # patient confirms, rather than promise online changes the services will refuse.
     context["inside_notice"] = not notice.online_changes_open(choice.start, now=timezone.now())
     context["notes"] = _notes(request) if request.method == "POST" else ""
+    # Flagged, never refused: the patient decides, with another time one tap away.
+    context["downtime"] = downtime_conflicts(patient_id=patient.pk, treatment=choice.treatment, day=choice.day)
+    context["other_time_url"] = choice.url(time=None)
+    context["other_day_url"] = choice.url(date=None, time=None, month=choice.day.strftime("%Y-%m"))
+    context["date_form"] = flow.forms.get("date") or ImportantDateForm()
     context["when"] = present.when_text(
         choice.start,
         choice.start + timedelta(minutes=choice.treatment.duration_minutes),

@@ -24,6 +24,7 @@ from clinic import formats
 from clinic.clock import clinic_local as local
 from clinic.clock import clinic_today as today  # noqa: F401 - present.today(), as flow and views call it
 from clinic.clock import clinic_zone
+from treatments import downtime
 from treatments.models import Category, Treatment
 
 # --- what a treatment suits, in the patient's words --------------------------------
@@ -171,6 +172,7 @@ class TreatmentView:
     price: str
     is_consultation: bool
     concerns: list[Concern] = field(default_factory=list)
+    downtime: str = ""  # "Usually 5–7 days of redness"; "" for none
 
 
 def treatment_view(treatment: Treatment) -> TreatmentView:
@@ -189,7 +191,14 @@ def treatment_view(treatment: Treatment) -> TreatmentView:
         price=money(treatment.price),
         is_consultation=treatment.category == Category.CONSULTATION,
         concerns=[c for c in CONCERNS if codes & set(c.codes)],
+        downtime=downtime_text(treatment),
     )
+
+
+def downtime_text(treatment: Treatment) -> str:
+    """ "Usually 5–7 days of redness"; "" for a treatment without downtime."""
+    days = downtime.days_text(treatment)
+    return _("Usually %(days)s") % {"days": days} if days else ""
 
 
 def practitioner_label(practitioner: Practitioner | None) -> str:

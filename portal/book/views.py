@@ -195,7 +195,11 @@ def questionnaire(request: HttpRequest) -> HttpResponse:
 
 
 def _mine(request: HttpRequest) -> QuerySet[Appointment]:
-    return selectors.appointments_for(patient_id=user_of(request).patient.pk).select_related("plan_session")
+    return (
+        selectors.appointments_for(patient_id=user_of(request).patient.pk)
+        .select_related("plan_session")
+        .prefetch_related(selectors.IMPORTANT_DATES)
+    )
 
 
 def _card(appointment: Appointment) -> dict[str, Any]:
@@ -255,7 +259,12 @@ def appointments(request: HttpRequest) -> HttpResponse:
     to_confirm = precare.unconfirmed_counts(coming)
     consent = signing.consent_state(coming)  # one batch for every upcoming visit
     upcoming = [
-        {**_card(a), "pre_care_to_confirm": to_confirm.get(a.pk, 0), "consent": consent.get(a.pk, "none")}
+        {
+            **_card(a),
+            "pre_care_to_confirm": to_confirm.get(a.pk, 0),
+            "consent": consent.get(a.pk, "none"),
+            "downtime": selectors.appointment_downtime(a),
+        }
         for a in coming
     ]
     past_rows = mine.exclude(status__in=UPCOMING, end__gte=now).order_by("-start", "-id")
@@ -289,8 +298,10 @@ def _own(request: HttpRequest, pk: int) -> Appointment:
 def _detail_context(appointment: Appointment) -> dict[str, Any]:
     view = present.treatment_view(appointment.treatment)
     deadline = _deadline(appointment)
+    upcoming = appointment.status in UPCOMING and appointment.end >= timezone.now()
     return {
         **_card(appointment),
+        "downtime": selectors.appointment_downtime(appointment) if upcoming else [],
         "treatment": view,
         "deadline": present.when_text(deadline),
         "notice": present.duration_text(settings.CLINIC_CANCELLATION_NOTICE),

@@ -24,7 +24,7 @@ from booking.selectors import appointments_for
 from clinic import formats
 from clinic.clock import clinic_today
 from patients.models import DECLARATION_YES_NO, AccessEvent, Allergy, FitzpatrickType, HealthDeclaration, Patient
-from patients.selectors import declaration_is_current, declaration_submitted_on
+from patients.selectors import declaration_is_current, declaration_submitted_on, important_dates_for
 from treatments import consents, history, plans, selectors
 from treatments.models import (
     Assessment,
@@ -742,6 +742,8 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
         context["declarations"] = [
             DeclarationRow(d, risk_flags(d, today), declaration_submitted_on(d)) for d in declarations
         ]
+        # Read-only here: the patient notes them on /me/ or while booking.
+        context["important_dates"] = list(important_dates_for(patient_id=patient.pk, since=today))
     else:
         latest = HealthDeclaration.objects.filter(patient=patient).order_by("-submitted_at", "-id").first()
     context.update(_header(patient, latest, today, now))

@@ -28,9 +28,11 @@ from patients.models import AccessEvent, Patient
 from patients.permissions import staff_required, user_of
 from patients.selectors import patients_matching
 from patients.services import access_record, patient_create
+from treatments import downtime
 from treatments import services as clinical
 from treatments.models import PlanSession, Treatment
 from treatments.screening import DECLARATION_REQUIRED, screen
+from treatments.selectors import DowntimeConflict, downtime_conflicts
 from workspace.schedule.common import (
     clinic_today,
     date_param,
@@ -176,10 +178,12 @@ def _book_page(
         errors.append(_("That day has passed: choose today or later."))
         day = today
     screening = None
+    conflicts: list[DowntimeConflict] = []
     groups: list[dict[str, Any]] = []
     walk_in = None
     if patient is not None and treatment is not None:
         screening = screen(patient=patient, treatment=treatment, on=day)
+        conflicts = downtime_conflicts(patient_id=patient.pk, treatment=treatment, day=day)
         # The screening's findings come from the patient's health declaration.
         access_record(request, patient, AccessEvent.What.DECLARATIONS, AccessEvent.Door.PAGE)
         groups = slot_choices(treatment, day, practitioner_id=practitioner_id, window=window, offered=offered)
@@ -212,6 +216,8 @@ def _book_page(
         "day": day,
         "today": today,
         "screening": screening,
+        "downtime": conflicts,
+        "downtime_badge": downtime.badge(conflicts),
         "groups": groups,
         "walk_in": walk_in,
         "chosen_time": chosen_time,

@@ -28,6 +28,7 @@ from booking.models import Appointment, ClinicClosure, Device, Practitioner, Roo
 from clinic.errors import ApplicationError, InvalidInput
 from clinic.pages import HtmxHttpRequest, safe_next
 from patients.permissions import is_clinician, staff_required, user_of
+from treatments import downtime
 from treatments import services as clinical
 from workspace.schedule import schedule as layout
 from workspace.schedule.common import (
@@ -100,7 +101,9 @@ def _working_spans(rows: list[WorkingHours]) -> dict[int, list[tuple[time, time]
 def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitioner]) -> dict[str, Any]:
     zone = clinic_zone()
     start, end = layout.day_bounds(day, zone)
-    appointments = labelled(selectors.appointments_for(start=start, end=end))
+    appointments = labelled(
+        selectors.appointments_for(start=start, end=end).prefetch_related(selectors.IMPORTANT_DATES)
+    )
     if chosen is not None:
         appointments = [a for a in appointments if a.practitioner_id == chosen]
     cancelled = [a for a in appointments if a.status == Appointment.Status.CANCELLED]
@@ -165,6 +168,7 @@ def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitione
         for name, allowed in _actions_at(appointment, now).items():
             setattr(appointment, name, allowed)
         appointment.pre_care_to_confirm = to_confirm.get(appointment.pk, 0)  # type: ignore[attr-defined]  # for the block
+        appointment.downtime_badge = downtime.badge(selectors.appointment_downtime(appointment))  # type: ignore[attr-defined]
         appointment.wall_start = local(appointment.start).strftime("%H:%M")  # type: ignore[attr-defined]
     return {
         "grid": grid,
@@ -285,6 +289,7 @@ def _render_appointment(
     cancel_form: CancelForm | None = None,
     reschedule: dict[str, Any] | None = None,
 ) -> HttpResponse:
+    conflicts = selectors.appointment_downtime(appointment)
     context = {
         "appointment": appointment,
         "clinician": is_clinician(request),
@@ -298,6 +303,8 @@ def _render_appointment(
         "level": 1 if not request.htmx or "/staff/appointments/" in (request.htmx.current_url or "") else 2,
         **_actions(request, appointment),
         "pre_care_unconfirmed": precare.unconfirmed(appointment),
+        "downtime": conflicts,
+        "downtime_badge": downtime.badge(conflicts),
     }
     template = "workspace/_appointment.html" if is_panel(request) else "workspace/appointment.html"
     return render(request, template, context, status=status)
