@@ -33,7 +33,7 @@ from rest_framework.test import APIClient
 
 from booking import services
 from booking.models import Appointment, Practitioner
-from patients.models import HealthDeclaration, Patient
+from patients.models import HealthDeclaration, ImportantDate, Patient
 from tests.api.clinical import DECLARATION
 from tests.api.conftest import client_for, next_weekday_at
 from tests.factories import (
@@ -156,6 +156,14 @@ ENDPOINTS: dict[str, Endpoint] = {
         201,
         optional=("allergies", "allergies_other"),
     ),
+    "me-dates": Endpoint(
+        "post",
+        "/api/v1/me/dates/",
+        "patient",
+        lambda c: {"starts_on": _in_days(30), "label": "Wedding"},
+        201,
+        optional=("ends_on",),
+    ),
     "patients": Endpoint(
         "post",
         "/api/v1/patients/",
@@ -240,6 +248,7 @@ def snapshot(c: Ctx) -> dict[str, Any]:
         "patients": Patient.objects.count(),
         "users": User.objects.count(),
         "declarations": HealthDeclaration.objects.count(),
+        "important dates": ImportantDate.objects.count(),
         "tokens": AuthToken.objects.count(),
         "patient a": Patient.objects.filter(pk=c.patient_a.pk)
         .values(
@@ -327,6 +336,10 @@ def start(make: Callable[[Ctx], datetime | str]) -> Callable[[Ctx], dict[str, An
         return {"start": value if isinstance(value, str) else value.isoformat()}
 
     return change
+
+
+def _in_days(days: int) -> str:
+    return (timezone.localdate() + timedelta(days=days)).isoformat()
 
 
 def _tomorrow() -> str:
@@ -427,6 +440,17 @@ CASES = [
     bad("me-declarations", "bool-number", {"keloid_tendency": 2}),
     bad("me-declarations", "bool-null", {"active_acne": None}),
     bad("me-declarations", "bool-missing", {}, field="active_acne", remove=("active_acne",)),
+    bad("me-dates", "date-object", {"starts_on": {}}),
+    bad("me-dates", "date-number", {"starts_on": 20261212}),
+    bad("me-dates", "date-impossible", {"starts_on": "2026-02-30"}),
+    bad("me-dates", "date-past", {"starts_on": _in_days(-1)}),
+    bad("me-dates", "date-too-far", {"starts_on": _in_days(800)}),
+    bad("me-dates", "ends-before-start", {"ends_on": _in_days(29)}),
+    bad("me-dates", "date-missing", {}, field="starts_on", remove=("starts_on",)),
+    bad("me-dates", "label-missing", {}, field="label", remove=("label",)),
+    bad("me-dates", "label-blank", {"label": "   "}),
+    bad("me-dates", "label-too-long", {"label": "x" * 81}),
+    *(bad("me-dates", f"label-{n}", {"label": v}) for n, v in TEXT_CASES),
     bad("me-declarations", "date-object", {"isotretinoin_last_dose": {}}),
     bad("me-declarations", "date-future", {"isotretinoin_last_dose": _tomorrow()}),
     bad("me-declarations", "date-impossible", {"topical_retinoid_last_use": "2026-13-01"}),

@@ -44,7 +44,7 @@ from rest_framework.test import APIClient
 
 from booking import services
 from booking.models import Appointment, Practitioner, PreCareAcknowledgement, SessionRecord
-from patients.models import HealthDeclaration, Patient, SignedInDevice
+from patients.models import HealthDeclaration, ImportantDate, Patient, SignedInDevice
 from patients.services import token_issue
 from tests.api.clinical import ASSESSMENT, DECLARATION, picture
 from tests.api.conftest import client_for
@@ -109,6 +109,11 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("me", "patch"): (401, 200, 200, 403, 403, 403),
     # Following an email-change link: the signed token is the proof (no authentication read).
     ("me-email-confirm", "post"): (200, 200, 200, 200, 200, 200),
+    # Dates that matter: a patient's own (B naming A's is 404); staff read them on the patient.
+    ("me-dates", "get"): (401, 200, 200, 403, 403, 403),
+    ("me-dates", "post"): (401, 201, 201, 403, 403, 403),
+    ("me-date", "delete"): (401, 204, 404, 403, 403, 403),
+    ("patient-dates", "get"): (401, 403, 403, 200, 200, 200),
     ("me-declarations", "get"): (401, 200, 200, 403, 403, 403),
     ("me-declarations", "post"): (401, 201, 201, 403, 403, 403),
     # Patients and their declarations: staff only; a patient's role is refused.
@@ -322,6 +327,12 @@ def _device(w: World, actor: str) -> int:
     return SignedInDevice.objects.filter(user=owner).latest("pk").pk
 
 
+def _important_date(w: World, actor: str) -> int:
+    """A date that matters of the actor's own patient (A's for everyone who is not a patient, and for B)."""
+    owner = w.users[actor].patient if actor == A else w.patient_a
+    return ImportantDate.objects.create(patient=owner, starts_on=_day(w, 30), ends_on=_day(w, 30), label="Trip").pk
+
+
 def _email_confirm(w: World, actor: str) -> tuple[str, dict[str, Any]]:
     from django.core import signing
 
@@ -443,6 +454,9 @@ BUILDERS: dict[str, Builder] = {
     "me": lambda w, actor: ("/api/v1/me/", {"full_name": "Renamed Person"}),
     "me-email-confirm": _email_confirm,
     "me-declarations": lambda w, actor: ("/api/v1/me/health-declarations/", DECLARATION),
+    "me-dates": lambda w, actor: ("/api/v1/me/dates/", {"starts_on": _day(w, 30).isoformat(), "label": "Wedding"}),
+    "me-date": lambda w, actor: (f"/api/v1/me/dates/{_important_date(w, actor)}/", None),
+    "patient-dates": lambda w, actor: (f"/api/v1/patients/{w.patient_a.pk}/dates/", None),
     "patient-list": lambda w, actor: (
         "/api/v1/patients/",
         {"full_name": "Walk In", "date_of_birth": "1990-01-01", "phone": "+852 9123 4568"},
@@ -542,6 +556,7 @@ def snapshot(w: World) -> dict[str, Any]:
         "patients": Patient.objects.count(),
         "users": User.objects.count(),
         "declarations": HealthDeclaration.objects.count(),
+        "important dates": list(ImportantDate.objects.order_by("pk").values_list("pk", "patient_id")),
         "assessments": list(Assessment.objects.order_by("pk").values_list("pk", "notes", "quantitative_score")),
         "photos": AssessmentPhoto.objects.count(),
         "plans": list(TreatmentPlan.objects.order_by("pk").values_list("pk", "status")),
@@ -582,6 +597,10 @@ def check_effect(w: World, name: str, method: str, actor: str, before: dict[str,
         assert after["declarations"] == before["declarations"] + 1
         owner = w.patient_a if name == "patient-declarations" else w.users[actor].patient
         assert HealthDeclaration.objects.get(pk=body["id"]).patient == owner
+    elif (name, method) == ("me-dates", "post"):
+        assert ImportantDate.objects.get(pk=body["id"]).patient == w.users[actor].patient
+    elif name == "me-date":
+        assert len(after["important dates"]) == len(before["important dates"]) - 1
     elif (name, method) == ("patient-list", "post"):
         assert after["patients"] == before["patients"] + 1
         assert Patient.objects.get(pk=body["id"]).user_id is None
@@ -690,6 +709,7 @@ def test_permission_matrix(world: World, name: str, method: str, actor: str) -> 
 
 STAFF_ONLY_WITH_ID = [
     "patient-detail",
+    "patient-dates",
     "patient-declarations",
     "appointment-check-in",
     "appointment-no-show",

@@ -21,7 +21,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from booking.models import Appointment, Practitioner, Room
-from patients.models import Patient
+from patients.models import ImportantDate, Patient
 from patients.services import access_record
 from tests.api.conftest import client_for
 from tests.factories import (
@@ -149,6 +149,29 @@ def test_appointment_list_for_staff(django_assert_num_queries: Any, role: str) -
     client = client_for(UserFactory(role=role))
     add = _appointments(PatientFactory, [0])
     assert_constant_queries(django_assert_num_queries, client, "/api/v1/appointments/", add)
+
+
+@pytest.mark.parametrize("role", ["patient", "receptionist"])
+def test_appointment_list_with_downtime_flags(django_assert_num_queries: Any, role: str) -> None:
+    """Each row's downtime flag reads its patient's dates that matter from one prefetch."""
+    own = PatientFactory()
+    client = client_for(own.user if role == "patient" else UserFactory(role=role))
+    counter = [0]
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            index = counter[0]
+            counter[0] += 1
+            patient = own if role == "patient" else PatientFactory()
+            start = _at(3 + index, 10)
+            day = timezone.localtime(start).date()
+            ImportantDate.objects.create(patient=patient, starts_on=day, ends_on=day, label=f"Event {index}")
+            treatment = TreatmentFactory(downtime_days_min=1, downtime_days_max=3)
+            AppointmentFactory(patient=patient, treatment=treatment, start=start)
+
+    assert_constant_queries(django_assert_num_queries, client, "/api/v1/appointments/", add)
+    flags = client.get("/api/v1/appointments/").json()["results"][0]["downtime"]
+    assert flags and flags[0]["label"].startswith("Event")
 
 
 def test_appointment_list_for_staff_with_every_filter(django_assert_num_queries: Any, as_reception: APIClient) -> None:

@@ -183,6 +183,8 @@ EXCLUDED = {
     "chart:plan_cancel": "POST only: a button on the chart",
     "chart:consent_withdraw": "POST only: a manager's form in the chart's appointments section",
     "account:consent_withdraw": "POST only: a button on the patient's profile",
+    "account:important_date_add": "POST only: the form in the profile's Dates that matter",
+    "account:important_date_remove": "POST only: a button in the profile's Dates that matter",
     "security:reset": "POST only: a manager's button",
     "site:consent_pdf": "a PDF download, not a page (tests/pages/test_consent_downloads.py)",
     "chart:consent_pdf": "a PDF download, not a page (tests/pages/test_consent_downloads.py)",
