@@ -28,6 +28,7 @@ KEYS = {
     "patient_id",
     "profile",
     "health_declarations",
+    "important_dates",
     "appointments",
     "assessments",
     "plans",
