@@ -257,6 +257,10 @@ class Appointment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     cancellation_reason = models.TextField(blank=True, max_length=2000)
+    no_show_auto = models.BooleanField(
+        default=False,
+        help_text="Marked no-show by the missed-visit sweep (CLINIC_NO_SHOW_AFTER), not by a member of staff.",
+    )
     hold_expires_at = models.DateTimeField(
         null=True, blank=True, help_text="A held row (a waitlist offer) holds its slot until then, no longer."
     )
