@@ -197,7 +197,8 @@ def rebook_url(appointment: Appointment) -> str:
 
 
 def _session_number(appointment: Appointment) -> int | None:
-    return appointment.plan_session.number if appointment.plan_session_id is not None else None
+    session = appointment.plan_session
+    return session.number if session is not None else None
 
 
 def _sessions_total(plan: Any) -> int:

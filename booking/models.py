@@ -269,6 +269,7 @@ class Appointment(models.Model):
 
     history = HistoricalRecords()
     _history_user: User | None  # set before a save: django-simple-history records it on the history row
+    _change_reason: str  # likewise, as the history row's change reason
 
     objects = AppointmentManager()
     with_holds = models.Manager()  # noqa: DJ012 (after history: the first manager is the default)
