@@ -161,6 +161,13 @@ def _context(notification: Notification, language: str, now: datetime) -> dict[s
                 ],
                 confirm_url=_link(f"/pre-care/{precare.token_for(appointment)}/"),
             )
+        if notification.kind == Kind.MISSED_VISIT:
+            context.update(
+                rebook_url=rebook_url(appointment),
+                plan_session_number=_session_number(appointment),
+                # "today" only when it was (a sweep that was stopped names the day instead).
+                missed_today=clinic_local(appointment.start).date() == clinic_local(now).date(),
+            )
         if notification.kind == Kind.RESCHEDULE:
             context.update(
                 previous_when=format_when(notification.previous_start, language) if notification.previous_start else "",
@@ -178,6 +185,20 @@ def _context(notification: Notification, language: str, now: datetime) -> dict[s
             plan_url=_link(f"/plans/{plan.pk}/"),
         )
     return context
+
+
+def rebook_url(appointment: Appointment) -> str:
+    """Where a patient who missed a visit books again: that plan session when
+    the visit was one (released by the no-show, so bookable again), else the
+    booking page of the same treatment."""
+    if appointment.plan_session_id is not None:
+        return _link("/book/", plan_session=appointment.plan_session_id)
+    return _link("/book/", treatment=appointment.treatment.slug)
+
+
+def _session_number(appointment: Appointment) -> int | None:
+    session = appointment.plan_session
+    return session.number if session is not None else None
 
 
 def _sessions_total(plan: Any) -> int:

@@ -257,6 +257,10 @@ class Appointment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     cancellation_reason = models.TextField(blank=True, max_length=2000)
+    no_show_auto = models.BooleanField(
+        default=False,
+        help_text="Marked no-show by the missed-visit sweep (CLINIC_NO_SHOW_AFTER), not by a member of staff.",
+    )
     hold_expires_at = models.DateTimeField(
         null=True, blank=True, help_text="A held row (a waitlist offer) holds its slot until then, no longer."
     )
@@ -265,6 +269,7 @@ class Appointment(models.Model):
 
     history = HistoricalRecords()
     _history_user: User | None  # set before a save: django-simple-history records it on the history row
+    _change_reason: str  # likewise, as the history row's change reason
 
     objects = AppointmentManager()
     with_holds = models.Manager()  # noqa: DJ012 (after history: the first manager is the default)

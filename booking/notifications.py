@@ -19,10 +19,10 @@ Who sends:
   schedules plan nudges, claims due rows (SELECT … FOR UPDATE SKIP LOCKED on
   PostgreSQL; a conditional UPDATE under SQLite's single writer) and hands
   them in small batches to ``booking.tasks.deliver_notifications``.
-* Immediate kinds (confirmation, reschedule, cancellation, aftercare) are also
-  published after commit, so they leave within a second while Redis is up.
-  If it is down the publish fails fast, the request still succeeds, and the
-  sweep sends them once Redis is back.
+* Immediate kinds (confirmation, reschedule, cancellation, missed visit,
+  aftercare) are also published after commit, so they leave within a second
+  while Redis is up. If it is down the publish fails fast, the request
+  still succeeds, and the sweep sends them once Redis is back.
 
 ``notifications_deliver`` takes its rows over with a fresh claim, so a task
 delivered twice (or the immediate task racing the sweep) sends once; it
@@ -83,6 +83,9 @@ SWEEP_MAX_ROUNDS = 40  # at most 20,000 rows per sweep; the next sweep takes the
 BATCH = 20  # rows per delivery task, sent over one SMTP connection
 MAX_BACKOFF = timedelta(hours=6)
 AFTERCARE_USEFUL_FOR = timedelta(days=7)
+# "We missed you" about a visit older than this would puzzle more than help:
+# such a visit is marked silently (booking.missed) and a row still waiting is skipped.
+MISSED_VISIT_USEFUL_FOR = timedelta(days=7)
 
 
 # --- enqueueing: called by booking.services inside their transactions -----------------
@@ -199,6 +202,20 @@ def notify_appointment_cancelled(*, appointment: Appointment, now: datetime) -> 
 def notify_appointment_closed(*, appointment: Appointment) -> None:
     """Checked in or missed: its pending reminders and pre-care have nothing left to say."""
     _drop_pending(appointment, BEFORE_VISIT, Skip.NOT_CONFIRMED)
+
+
+def notify_appointment_missed(*, appointment: Appointment, now: datetime, tell: bool) -> None:
+    """Marked no-show: its pending reminders and pre-care are dropped, and the
+    patient is told kindly, with a way to book again (published after commit).
+    ``tell=False`` (a visit too long ago for the message to help) records the
+    row as skipped ``too_late``, so staff can see why no email went."""
+    _drop_pending(appointment, BEFORE_VISIT, Skip.NOT_CONFIRMED)
+    missed = _appointment_row(Kind.MISSED_VISIT, appointment, due=now)
+    if not tell:
+        missed.status, missed.skip_reason = Status.SKIPPED, Skip.TOO_LATE
+    missed.save(force_insert=True)
+    if tell:
+        _send_soon(missed)
 
 
 def notify_appointment_completed(*, appointment: Appointment, now: datetime) -> None:
@@ -458,6 +475,10 @@ def _appointment_skip_reason(notification: Notification, appointment: Appointmen
             return Skip.NOT_CONFIRMED
         done = appointment.completed_at or notification.due_at
         return Skip.TOO_LATE if now > done + AFTERCARE_USEFUL_FOR else ""
+    if kind == Kind.MISSED_VISIT:
+        if status != Appointment.Status.NO_SHOW:
+            return Skip.NOT_CONFIRMED  # the no-show was undone (the admin): nothing was missed
+        return Skip.TOO_LATE if now > appointment.end + MISSED_VISIT_USEFUL_FOR else ""
     if status == Appointment.Status.CANCELLED:
         return Skip.CANCELLED
     if status != Appointment.Status.CONFIRMED:
@@ -565,7 +586,13 @@ def notifications_deliver(*, ids: Sequence[int], claim: uuid.UUID | None = None)
         return outcomes  # sent, skipped or taken by another worker meanwhile
     taken = list(
         Notification.objects.filter(pk__in=list(ids), claim=mine)
-        .select_related("patient", "appointment__treatment", "appointment__patient", "plan_session__plan__treatment")
+        .select_related(
+            "patient",
+            "appointment__treatment",
+            "appointment__patient",
+            "appointment__plan_session",
+            "plan_session__plan__treatment",
+        )
         .order_by("pk")
     )
     consent = consent_needs(taken)  # one batch for every email that says whether consent is signed

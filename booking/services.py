@@ -19,6 +19,10 @@ moving, cancelling, missing or completing it reports the new facts to
 The plan row is locked before the advisory locks (book) or right after the
 appointment row (the others), always in that order.
 
+Missed visits: ``appointments_mark_missed`` (beat) marks the confirmed
+appointments nobody checked in CLINIC_NO_SHOW_AFTER past their end through
+the same steps as the no-show button.
+
 Notifications: each change writes its outbox rows (booking.notifications)
 inside its own transaction, so a notice exists exactly when the change does;
 the rows are sent after commit and by the periodic sweep.
@@ -26,6 +30,7 @@ the rows are sent after commit and by the periodic sweep.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +38,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
 
+from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -82,6 +88,7 @@ LOCK_PATIENT = 4
 _TAKEN_SQLSTATES = {"23P01", "40P01"}
 
 _random = random.SystemRandom()
+logger = logging.getLogger(__name__)
 
 
 def _now(now: datetime | None) -> datetime:
@@ -513,7 +520,7 @@ def _appointment_cancel(*, appointment: Appointment, by: User, staff: bool, reas
     return locked
 
 
-def _release_plan_session(appointment: Appointment, by: User) -> None:
+def _release_plan_session(appointment: Appointment, by: User | None) -> None:
     """A cancelled or missed appointment gives its plan session back: pending
     again, and the later windows return to their projection."""
     if appointment.plan_session_id is not None:
@@ -532,7 +539,7 @@ def appointment_cancel(
         return _appointment_cancel(appointment=appointment, by=by, staff=staff, reason=reason, now=_now(now))
 
 
-def _transition(appointment: Appointment, by: User, fields: dict[str, Any]) -> Appointment:
+def _transition(appointment: Appointment, by: User | None, fields: dict[str, Any]) -> Appointment:
     for name, value in fields.items():
         setattr(appointment, name, value)
     appointment.sequence += 1
@@ -558,9 +565,29 @@ def appointment_check_in(*, appointment: Appointment, by: User, now: datetime | 
         return _transition(locked, by, {"status": Appointment.Status.CHECKED_IN, "checked_in_at": now})
 
 
-def appointment_no_show(*, appointment: Appointment, by: User, now: datetime | None = None) -> Appointment:
+def _mark_no_show(locked: Appointment, *, by: User | None, now: datetime) -> Appointment:
+    """The no-show itself, on a row the caller has locked and found confirmed
+    and started, inside the caller's transaction (``appointment_no_show`` and
+    the missed-visit sweep, ``appointments_mark_missed``). ``by=None``: the sweep; the row
+    says ``no_show_auto`` and its history row has no user. The patient is told
+    kindly unless the visit ended more than MISSED_VISIT_USEFUL_FOR ago."""
+    tell = now <= locked.end + notifications.MISSED_VISIT_USEFUL_FOR
+    if by is None:
+        locked._change_reason = "Marked automatically: not checked in by the end of the visit plus CLINIC_NO_SHOW_AFTER"
+    _transition(locked, by, {"status": Appointment.Status.NO_SHOW, "no_show_auto": by is None})
+    _release_plan_session(locked, by)
+    # After the transition: the row carries the no-show's calendar sequence.
+    notifications.notify_appointment_missed(appointment=locked, now=now, tell=tell)
+    return locked
+
+
+def appointment_no_show(*, appointment: Appointment, by: User | None, now: datetime | None = None) -> Appointment:
     """confirmed → no_show, only once the appointment has started. The time
-    stays booked in the past; the resources are released (no_show is inactive)."""
+    stays booked in the past; the resources are released (no_show is inactive),
+    and so is its plan session. Writes the missed-visit notice ("We missed
+    you", with a way to book again), published after commit. Raises
+    InvalidState when the appointment is not confirmed (already marked by
+    the sweep, say) or has not started. ``by=None`` means the system."""
     now = _now(now)
     with transaction.atomic(durable=True):
         locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
@@ -568,10 +595,48 @@ def appointment_no_show(*, appointment: Appointment, by: User, now: datetime | N
             raise InvalidState(_("Only a confirmed appointment can be marked as a no-show."))
         if now < locked.start:
             raise InvalidState(_("An appointment can be marked as a no-show only after it has started."))
-        notifications.notify_appointment_closed(appointment=locked)
-        _transition(locked, by, {"status": Appointment.Status.NO_SHOW})
-        _release_plan_session(locked, by)
-        return locked
+        return _mark_no_show(locked, by=by, now=now)
+
+
+MISSED_SWEEP_LIMIT = 500  # per run; the next run (five minutes later) takes the rest
+
+
+def appointments_mark_missed(*, now: datetime | None = None) -> int:
+    """The missed-visit sweep (beat, every five minutes: booking.tasks.mark_missed_visits).
+    Every confirmed appointment (neither checked in, cancelled nor completed)
+    whose end plus ``CLINIC_NO_SHOW_AFTER`` has passed is marked no-show
+    through the button's own steps, with ``by=None`` (the system): plan
+    session released, the patient told kindly, the staff lists show it
+    "Marked automatically". Off when the setting is None (empty).
+
+    A visit that ended more than MISSED_VISIT_USEFUL_FOR (7 days) ago (beat
+    stopped for a while, say) is marked silently: its notice is recorded as
+    skipped ``too_late``, never emailed.
+
+    Each appointment in its own transaction, taken with SKIP LOCKED and
+    re-read as still confirmed: two sweeps at once, or a sweep racing the
+    button, mark it once and email once (the outbox's unique row per kind,
+    appointment and sequence is the database's word). Safe to run twice.
+    Returns how many it marked."""
+    after = settings.CLINIC_NO_SHOW_AFTER
+    if after is None:
+        return 0
+    now = _now(now)
+    due = Appointment.objects.filter(status=Appointment.Status.CONFIRMED, end__lte=now - after)
+    marked = 0
+    for pk in list(due.order_by("end", "pk").values_list("pk", flat=True)[:MISSED_SWEEP_LIMIT]):
+        with transaction.atomic(durable=True):
+            mine = due.filter(pk=pk)
+            if connection.vendor == "postgresql":  # SQLite's single writer serialises it anyway
+                mine = mine.select_for_update(skip_locked=True)
+            locked = mine.first()
+            if locked is None:
+                continue  # marked, checked in or cancelled meanwhile, or being changed right now
+            _mark_no_show(locked, by=None, now=now)
+            marked += 1
+    if marked:
+        logger.info("missed-visit sweep: %d appointment(s) marked no-show", marked)
+    return marked
 
 
 _RECORD_TEXT = ("anaesthesia", "immediate_reaction", "adverse_events", "notes")

@@ -1,4 +1,4 @@
-"""Celery tasks for booking: thin wrappers over booking.notifications.
+"""Celery tasks for booking: thin wrappers over booking.notifications and services.
 
 They take ids and JSON and add no logic: the outbox rows carry the state, the
 retry policy (backoff, attempts) and the claims, so a task delivered twice, a
@@ -12,7 +12,7 @@ import uuid
 
 from celery import shared_task
 
-from booking import erasure, notifications
+from booking import erasure, notifications, services
 
 
 @shared_task(ignore_result=True)
@@ -32,3 +32,10 @@ def deliver_notifications(ids: list[int], claim: str | None = None) -> None:
 def purge_erasures() -> None:
     """Beat, hourly (clinic/celery.py): erased patients' records past their retention."""
     erasure.erasures_purge()
+
+
+@shared_task(ignore_result=True)
+def mark_missed_visits() -> None:
+    """Beat, every five minutes (clinic/celery.py): visits nobody checked in
+    CLINIC_NO_SHOW_AFTER past their end become no-shows."""
+    services.appointments_mark_missed()

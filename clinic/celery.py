@@ -33,6 +33,18 @@ app.conf.beat_schedule = {
         "schedule": float(NOTIFICATION_SWEEP_SECONDS),
         "options": {"expires": NOTIFICATION_SWEEP_SECONDS},
     },
+    # Missed visits (booking.services.appointments_mark_missed): confirmed
+    # visits nobody checked in CLINIC_NO_SHOW_AFTER past their end become
+    # no-shows, releasing their plan session and telling the patient kindly.
+    # Every five minutes keeps the staff's no-show list and the patient's
+    # "we missed you" timely without a query a minute; each run re-reads and
+    # locks every row (SKIP LOCKED), so an overlapping or doubled run marks
+    # nothing twice, and `expires` drops the runs a stopped worker missed.
+    "missed-visits": {
+        "task": "booking.tasks.mark_missed_visits",
+        "schedule": 300.0,
+        "options": {"expires": 300},
+    },
     # Erasure with retention (booking/erasure.py): purges the clinical records
     # of erased patients whose CLINIC_RECORD_RETENTION has ended, and finishes
     # any erasure cut short. Hourly is plenty for a deadline counted in years;

@@ -214,7 +214,19 @@ def _card(appointment: Appointment) -> dict[str, Any]:
         "status": words,
         "window": _window_text(session) if session else "",
         "session_number": session.number if session else None,
+        "rebook_url": _rebook_url(appointment) if appointment.status == Appointment.Status.NO_SHOW else "",
     }
+
+
+def _rebook_url(appointment: Appointment) -> str:
+    """A missed visit's "Book again": that plan session while it waits to be
+    booked, else the same treatment; "" once the session is booked again."""
+    session = appointment.plan_session
+    if session is None:
+        return reverse("site:book") + "?" + urlencode({"treatment": appointment.treatment.slug})
+    if session.status == PlanSession.Status.PENDING:
+        return reverse("site:book") + f"?plan_session={session.pk}"
+    return ""
 
 
 def _window_text(session: Any) -> str:

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 START = NOW.replace(day=14, hour=10, minute=30)  # Monday 14 January 2030, 10:30 in Hong Kong
 ENGLISH_CLINIC = ("Clear Skin Clinic", "Queen's Road", "Queen&#x27;s Road", "Hong Kong time")
-KINDS = ["confirmation", "reschedule", "cancellation", "reminder", "aftercare", "pre_care"]
+KINDS = ["confirmation", "reschedule", "cancellation", "reminder", "aftercare", "pre_care", "missed_visit"]
 # What Django writes when a date or time skips clinic/formats.py: "Jan. 14, 2030",
 # "midnight", "noon", "10:30 a.m.", "2030-01-14", or money as "HKD 3500".
 DJANGO_DEFAULTS = re.compile(

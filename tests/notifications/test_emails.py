@@ -169,7 +169,9 @@ def test_a_reminder_has_no_invite_and_says_how_to_stop_reminders(clock: Any, boo
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hant"])
-@pytest.mark.parametrize("kind", ["confirmation", "reschedule", "cancellation", "reminder", "aftercare"])
+@pytest.mark.parametrize(
+    "kind", ["confirmation", "reschedule", "cancellation", "reminder", "aftercare", "missed_visit"]
+)
 def test_every_appointment_kind_renders_in_both_languages(clock: Any, book: Callable, language: str, kind: str) -> None:
     from booking.emails import build_message
 
