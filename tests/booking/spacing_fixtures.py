@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import pytest
-
 from booking.models import Appointment, Practitioner, Room, SessionRecord
 from patients.models import Patient
 from tests.factories import AppointmentFactory, PractitionerFactory, RoomFactory, RoomKindFactory, TreatmentFactory
@@ -54,8 +52,7 @@ class GapClinic:
         return appointment
 
 
-@pytest.fixture
-def gap_clinic(db: None) -> GapClinic:
+def make_gap_clinic() -> GapClinic:
     """Every seeded treatment in one room kind, one practitioner for all, the seeded rules."""
     kind = RoomKindFactory()
     treatments = {

@@ -16,7 +16,7 @@ from booking.models import Appointment
 from booking.services import appointment_book, appointment_reschedule
 from clinic.errors import Contraindicated, NotBookable, SlotUnavailable, TooClose
 from tests.booking.conftest import MONDAY
-from tests.booking.spacing_fixtures import GapClinic, gap_clinic  # noqa: F401 - fixture
+from tests.booking.spacing_fixtures import GapClinic, make_gap_clinic
 from tests.factories import ContraindicationRuleFactory, HealthDeclarationFactory, PatientFactory
 from tests.treatments.test_gaps import IDS, PAIRS
 from treatments.models import GapRule
@@ -24,6 +24,11 @@ from treatments.models import GapRule
 pytestmark = pytest.mark.django_db
 
 VISIT_DAY = MONDAY + timedelta(days=28)  # a Monday, far enough ahead for bookings before it
+
+
+@pytest.fixture
+def gap_clinic() -> GapClinic:
+    return make_gap_clinic()
 
 
 @pytest.fixture
