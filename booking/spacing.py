@@ -15,7 +15,7 @@ from typing import Any
 from booking.models import Appointment
 from clinic.clock import clinic_date, clinic_zone
 from treatments import gaps
-from treatments.models import Treatment
+from treatments.models import Treatment, TreatmentPlan
 
 
 def subject_of(treatment: Treatment) -> gaps.Subject:
@@ -27,14 +27,16 @@ def visits(*, patient_id: int, first: date, last: date, exclude_appointment_id: 
     dates ``[first, last]`` (one query). A visit with a session record is done,
     whatever its status says; cancelled and missed visits count for nothing."""
     zone = clinic_zone()
+    queryset = Appointment.objects.all()
+    if exclude_appointment_id is not None:
+        queryset = queryset.exclude(pk=exclude_appointment_id)
     rows = (
-        Appointment.objects.filter(
+        queryset.filter(
             patient_id=patient_id,
             status__in=Appointment.ACTIVE_STATUSES,
             start__gte=datetime.combine(first, time.min, tzinfo=zone),
             start__lt=datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone),
         )
-        .exclude(pk=exclude_appointment_id)
         .select_related("treatment", "session_record")
         .order_by("start", "pk")
     )
@@ -105,3 +107,12 @@ def window_findings(
         for item in gaps.window_findings(rules=rules, subject=subject, first=first, last=last, visits=found):
             out.append({**item, "session": number})
     return out
+
+
+def plan_findings(plan: TreatmentPlan) -> list[dict[str, Any]]:
+    """The gap rules against a new plan's session windows (the plans API and the chart's plan form)."""
+    return window_findings(
+        patient_id=plan.patient_id,
+        treatment=plan.treatment,
+        windows=[(s.number, s.window_start, s.window_end) for s in plan.sessions.all()],
+    )

@@ -166,6 +166,24 @@ def describe(hit: Range, subject: Subject, on: date) -> str:
     return f"{sentence} {hit.rule.note}" if hit.rule.note else sentence
 
 
+def why(hit: Range, subject: Subject) -> str:
+    """Why a day is refused, without the day: the calendar's words for a run of days."""
+    earlier, later = (
+        (hit.visit.subject.name, subject.name) if hit.new_is_later else (subject.name, hit.visit.subject.name)
+    )
+    return ngettext(
+        "Too close to your %(other)s on %(other_date)s: %(later)s must be at least %(days)d day after %(earlier)s.",
+        "Too close to your %(other)s on %(other_date)s: %(later)s must be at least %(days)d days after %(earlier)s.",
+        hit.rule.min_days,
+    ) % {
+        "other": hit.visit.subject.name,
+        "other_date": formats.date_text(hit.visit.on),
+        "earlier": earlier,
+        "later": later,
+        "days": hit.rule.min_days,
+    }
+
+
 def finding(hit: Range, subject: Subject, on: date) -> dict[str, Any]:
     return {
         "code": TOO_CLOSE,
@@ -185,14 +203,14 @@ def evaluate(*, rules: Sequence[Rule], subject: Subject, on: date, visits: Itera
 def blocked_days(
     *, rules: Sequence[Rule], subject: Subject, first: date, last: date, visits: Iterable[Visit]
 ) -> dict[date, str]:
-    """Each day in ``[first, last]`` a block refuses, with why (the first block's sentence)."""
+    """Each day in ``[first, last]`` a block refuses, with why (``why``: the same words for a run of days)."""
     blocks = [hit for hit in ranges(rules, subject, visits) if hit.rule.severity == Severity.BLOCK]
     days: dict[date, str] = {}
     for hit in blocks:
         day = max(hit.first, first)
         while day <= min(hit.last, last):
             if day not in days:
-                days[day] = describe(_strongest([h for h in blocks if h.covers(day)])[0], subject, day)
+                days[day] = why(_strongest([h for h in blocks if h.covers(day)])[0], subject)
             day += timedelta(days=1)
     return days
 

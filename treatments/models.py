@@ -241,11 +241,13 @@ class GapRule(Bilingual, models.Model):
                 condition=(models.Q(earlier_category="") & models.Q(earlier_treatment__isnull=False))
                 | (~models.Q(earlier_category="") & models.Q(earlier_treatment__isnull=True)),
                 name="gap_rule_one_earlier_side",
+                violation_error_message=_("Choose a category or one treatment for the earlier side, not both."),
             ),
             models.CheckConstraint(
                 condition=(models.Q(later_category="") & models.Q(later_treatment__isnull=False))
                 | (~models.Q(later_category="") & models.Q(later_treatment__isnull=True)),
                 name="gap_rule_one_later_side",
+                violation_error_message=_("Choose a category or one treatment for the later side, not both."),
             ),
             models.CheckConstraint(
                 condition=models.Q(min_days__gte=1) & models.Q(min_days__lte=730), name="gap_rule_min_days_range"
