@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from booking import availability, precare, recall, selectors, services
+from booking import availability, precare, recall, selectors, services, spacing
 from booking.calendar import appointment_calendar
 from booking.filters import AppointmentFilter, NotificationFilter
 from booking.models import Appointment, Notification, Practitioner, PreCareAcknowledgement, SessionRecord
@@ -42,14 +42,16 @@ from booking.serializers import (
 from clinic.api import ScopedThrottle
 from clinic.clock import clinic_local, clinic_today
 from clinic.errors import InvalidInput
-from clinic.schema import errors
+from clinic.schema import ReasonSerializer, errors
 from patients.access import AccessLoggedApi
 from patients.models import AccessEvent, Patient
 from patients.permissions import IsClinician, IsManager, IsPatient, IsPatientOrStaff, IsStaff, is_staff, user_of
 from patients.roles import MANAGER, role_of
 from patients.services import access_record_many
+from treatments import apis as clinical_apis
 from treatments import services as clinical
-from treatments.models import PlanSession, Treatment
+from treatments.models import PlanSession, Treatment, TreatmentPlan
+from treatments.serializers import DowntimeConflictSerializer, PlanSerializer
 
 
 class PractitionerListApi(generics.ListAPIView):
@@ -275,10 +277,13 @@ class RescheduleApi(_TransitionApi):
     throttle_scope = "booking"
 
     @extend_schema(
-        request=RescheduleSerializer, responses={200: AppointmentSerializer, **errors(400, 401, 403, 404, 409)}
+        request=RescheduleSerializer, responses={200: AppointmentSerializer, **errors(400, 401, 403, 404, 409, 422)}
     )
     def post(self, request: Request, pk: int) -> Response:
         appointment = self.appointment(request, pk)
+        staff = is_staff(request)
+        if not staff and isinstance(request.data, dict) and "override_reason" in request.data:
+            raise InvalidInput(fields={"override_reason": [_("Only staff may send this field.")]})
         data = RescheduleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -287,7 +292,8 @@ class RescheduleApi(_TransitionApi):
             start=values["start"],
             practitioner=values.get("practitioner", services.KEEP),
             by=user_of(request),
-            staff=is_staff(request),
+            staff=staff,
+            override_reason=values.get("override_reason", ""),
         )
         return self.respond(request, appointment)
 
@@ -535,3 +541,86 @@ class LotSearchApi(generics.ListAPIView):
         access_record_many(request, recall.access_reads(shown), AccessEvent.Door.API)
         data = self.get_serializer(shown, many=True).data
         return self.get_paginated_response(data) if page is not None else Response(data)
+
+
+# --- the gap rules where booking is only being considered ---------------------------
+
+
+class SpacingFindingSerializer(ReasonSerializer):
+    appointment = serializers.IntegerField(help_text="The patient's other appointment that is too close.")
+    session = serializers.IntegerField(required=False, help_text="Plans only: the session whose window it touches.")
+
+    class Meta:
+        ref_name = "SpacingFinding"
+
+
+class ScreeningApi(clinical_apis.ScreeningApi):
+    """Screening's answer with the gap rules (booking.spacing) when ``start``
+    is given: what booking would decide, so a client can warn first."""
+
+    @extend_schema(
+        request=clinical_apis.ScreeningRequestSerializer,
+        responses={
+            200: inline_serializer(
+                "ScreeningResult",
+                fields={
+                    "outcome": serializers.ChoiceField(choices=["clear", "caution", "blocked"]),
+                    "reasons": ReasonSerializer(many=True),
+                    "downtime": DowntimeConflictSerializer(
+                        many=True,
+                        required=False,
+                        help_text="Only when `start` is given: the patient's dates that matter which the "
+                        "treatment's usual downtime after a visit on that day would overlap. A flag, never a refusal.",
+                    ),
+                },
+            ),
+            **errors(400, 401, 403),
+        },
+        description="Screening for the treatment on the date of `start` (today without it). With `start`, the "
+        "gap rules between different treatments too: reasons with code `too_close` name the patient's other "
+        "appointment (`appointment`), and a block makes the outcome `blocked`, as booking would refuse it "
+        "(422 too_close).",
+    )
+    def post(self, request: Request) -> Response:
+        return super().post(request)
+
+    def decide(self, *, patient: Patient, treatment: Treatment, start: Any) -> dict[str, Any]:
+        answer = super().decide(patient=patient, treatment=treatment, start=start)
+        if start is None:
+            return answer
+        findings = spacing.spacing_findings(patient_id=patient.pk, treatment=treatment, start=start)
+        severities = {answer["outcome"], *("blocked" if f["severity"] == "block" else "caution" for f in findings)}
+        outcome = next(o for o in ("blocked", "caution", "clear") if o in severities)
+        reasons = [*answer["reasons"], *findings]
+        reasons.sort(key=lambda r: r["severity"] != "block")
+        return {**answer, "outcome": outcome, "reasons": reasons}
+
+
+class PlanProposalSerializer(PlanSerializer):
+    spacing = SpacingFindingSerializer(
+        many=True,
+        read_only=True,
+        help_text="Only in the answer to creating a plan: sessions whose window a gap rule makes partly too "
+        "close to one of the patient's booked visits. A warning, never a refusal: windows are proposals.",
+    )
+
+    class Meta(PlanSerializer.Meta):
+        fields = [*PlanSerializer.Meta.fields, "spacing"]
+        ref_name = "PlanProposal"
+
+
+class PlanListApi(clinical_apis.PlanListApi):
+    """Plans, their creation answering with the spacing warnings too."""
+
+    @extend_schema(
+        request=clinical_apis.PlanInputSerializer,
+        responses={201: PlanProposalSerializer, **errors(400, 401, 403)},
+        description=clinical_apis.PLAN_RULES,
+    )
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().post(request, *args, **kwargs)
+
+    def created(self, request: Request, plan: TreatmentPlan) -> dict[str, Any]:
+        body = super().created(request, plan)
+        body["spacing"] = spacing.plan_findings(plan)
+        return body

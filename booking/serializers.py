@@ -124,6 +124,12 @@ class RescheduleSerializer(serializers.Serializer):
     practitioner = StrictPrimaryKeyRelatedField(
         queryset=Practitioner.objects.filter(active=True), allow_null=True, required=False
     )
+    override_reason = CleanCharField(
+        allow_blank=True,
+        required=False,
+        max_length=2000,
+        help_text="Staff only: why the new date may go past a gap rule's block (422 too_close otherwise).",
+    )
 
 
 class CancelSerializer(serializers.Serializer):

@@ -3,7 +3,7 @@
 Every function owns its transaction. Permissions are the caller's business
 (who may act for which patient); these functions enforce the booking rules
 and raise ``clinic.errors`` in the API's order: ``NotBookable`` (400) before
-``Contraindicated`` (422) before the 409s (``InvalidState``,
+``Contraindicated`` and ``TooClose`` (422) before the 409s (``InvalidState``,
 ``CancellationWindowPassed``, ``SlotUnavailable``).
 
 Double bookings are impossible in two layers: the availability engine
@@ -44,7 +44,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booking import availability, holds, notice, notifications, selectors
+from booking import availability, holds, notice, notifications, selectors, spacing
 from booking.models import Appointment, ClinicClosure, InjectableUse, Practitioner, SessionRecord, TimeOff
 from clinic import formats
 from clinic.clock import clinic_today, clinic_zone
@@ -55,6 +55,7 @@ from clinic.errors import (
     InvalidState,
     NotBookable,
     SlotUnavailable,
+    TooClose,
 )
 from patients.models import HealthDeclaration, Patient
 from patients.roles import MANAGER, role_of
@@ -218,6 +219,37 @@ def _screening_decision(
     return _Screening(cautions=result.reasons(), override_reason=kept, overridden=False)
 
 
+def _spacing_decision(
+    screening: _Screening,
+    *,
+    patient_id: int,
+    treatment: Treatment,
+    start: datetime,
+    staff: bool,
+    override_reason: str,
+    exclude_appointment_id: int | None = None,
+) -> _Screening:
+    """Adds the gap rules (booking.spacing) to the screening decision: a block
+    raises TooClose (422, after Contraindicated) unless staff pass it with a
+    reason, the same ``override_reason`` that passes screening. Every finding
+    is kept with the screening's cautions, so staff see it wherever cautions
+    are shown."""
+    findings = spacing.spacing_findings(
+        patient_id=patient_id, treatment=treatment, start=start, exclude_appointment_id=exclude_appointment_id
+    )
+    if not findings:
+        return screening
+    reason = override_reason.strip() if staff else ""
+    blocked = any(f["severity"] == "block" for f in findings)
+    if blocked and not reason:
+        raise TooClose(findings)
+    return _Screening(
+        cautions=[*screening.cautions, *findings],
+        override_reason=screening.override_reason or reason,
+        overridden=screening.overridden or blocked,
+    )
+
+
 def _outside_course_window(session: PlanSession, treatment: Treatment, window: tuple[date, date]) -> NotBookable:
     return NotBookable(
         _(
@@ -264,7 +296,9 @@ def appointment_book(
 ) -> Appointment:
     """Books ``start`` for ``patient`` or raises NotBookable (not a time this
     caller may book), Contraindicated (screening blocks; staff may pass
-    ``override_reason``), SlotUnavailable (held by others, or the patient has an
+    ``override_reason``), TooClose (a gap rule against the patient's other
+    visits blocks the date, booking.spacing; the same ``override_reason``
+    passes it), SlotUnavailable (held by others, or the patient has an
     overlapping appointment). ``practitioner=None`` picks among the free
     qualified practitioners fairly: fewest appointments that day first, ties at
     random, the next one if the first loses a race. ``window`` limits the
@@ -336,6 +370,14 @@ def appointment_book(
         screening = _screening_decision(
             patient=patient, treatment=treatment, start=start, staff=staff, override_reason=override_reason
         )
+        screening = _spacing_decision(
+            screening,
+            patient_id=patient.pk,
+            treatment=treatment,
+            start=start,
+            staff=staff,
+            override_reason=override_reason,
+        )
         if session is not None:
             clinical.plan_session_check_free(session)  # InvalidState
         end = start + timedelta(minutes=treatment.duration_minutes)
@@ -392,6 +434,7 @@ def appointment_reschedule(
     staff: bool,
     window: tuple[date, date] | None = None,
     reason: str = "",
+    override_reason: str = "",
     now: datetime | None = None,
 ) -> Appointment:
     """Moves a confirmed appointment to ``start`` (same id, ``sequence`` + 1,
@@ -400,7 +443,9 @@ def appointment_reschedule(
     current one, None for any, or a practitioner.
 
     Raises NotBookable, Contraindicated (screening again for the new date; a
-    staff override recorded at booking still stands), InvalidState (not
+    staff override recorded at booking still stands), TooClose (a gap rule
+    against the patient's other visits blocks the new date; staff pass it with
+    ``override_reason``, stored with who gave it), InvalidState (not
     confirmed), CancellationWindowPassed (a patient inside the notice),
     SlotUnavailable. Enqueues the reschedule notice and new reminders; pending
     notices of the old time are skipped. A plan session's appointment stays
@@ -439,6 +484,15 @@ def appointment_reschedule(
         result = _screen(patient=locked.patient, treatment=treatment, start=start)
         if result.outcome == "blocked" and not locked.overridden_by_id:
             raise Contraindicated(result.reasons())
+        moved = _spacing_decision(
+            _Screening(cautions=result.reasons(), override_reason="", overridden=False),
+            patient_id=locked.patient_id,
+            treatment=treatment,
+            start=start,
+            staff=staff,
+            override_reason=override_reason,
+            exclude_appointment_id=locked.pk,
+        )
         if locked.status != Appointment.Status.CONFIRMED:
             raise InvalidState(_("Only a confirmed appointment can be moved."))
         if not staff and not notice.online_changes_open(locked.start, now=now):
@@ -455,7 +509,9 @@ def appointment_reschedule(
                 locked.start = start
                 locked.end = end
                 locked.blocked_until = end + timedelta(minutes=treatment.buffer_minutes)
-                locked.cautions = result.reasons()
+                locked.cautions = moved.cautions
+                if moved.overridden:
+                    locked.override_reason, locked.overridden_by = moved.override_reason, by
                 locked._history_user = by
                 try:
                     with transaction.atomic():
@@ -469,6 +525,8 @@ def appointment_reschedule(
                                 "end",
                                 "blocked_until",
                                 "cautions",
+                                "override_reason",
+                                "overridden_by",
                                 "sequence",
                                 "updated_at",
                             ]

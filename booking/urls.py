@@ -3,6 +3,8 @@ from django.urls import path
 from booking import apis, consent_apis, privacy_apis
 
 urlpatterns = [
+    path("screening/", apis.ScreeningApi.as_view(), name="screening"),
+    path("plans/", apis.PlanListApi.as_view(), name="plan-list"),
     path("practitioners/", apis.PractitionerListApi.as_view(), name="practitioner-list"),
     path("availability/", apis.AvailabilityApi.as_view(), name="availability"),
     path("appointments/", apis.AppointmentListApi.as_view(), name="appointment-list"),

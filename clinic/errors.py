@@ -58,6 +58,20 @@ class Contraindicated(ApplicationError):
         self.reasons = reasons
 
 
+class TooClose(ApplicationError):
+    """A gap rule between different treatments blocks this date
+    (booking.spacing): ``reasons`` as Contraindicated's, each naming the other
+    ``appointment``."""
+
+    code = "too_close"
+    status = 422
+    default_detail = _("This date is too close to another of your treatments. Please choose another day.")
+
+    def __init__(self, reasons: list[dict[str, Any]], detail: Any = None):
+        super().__init__(detail, extra={"reasons": reasons})
+        self.reasons = reasons
+
+
 class SlotUnavailable(ApplicationError):
     code = "slot_unavailable"
     status = 409

@@ -25,16 +25,22 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="A contraindication code, or health_declaration_required.")
+    code = serializers.CharField(
+        help_text="A contraindication code, health_declaration_required, or too_close (a gap rule between "
+        "different treatments)."
+    )
     detail = serializers.CharField(help_text="Why, in words for the patient.")
     severity = serializers.ChoiceField(choices=["block", "caution"])
+    appointment = serializers.IntegerField(
+        required=False, help_text="too_close only: the patient's other appointment that is too close."
+    )
 
     class Meta:
         ref_name = "ScreeningReason"
 
 
 class ContraindicatedSerializer(serializers.Serializer):
-    code = serializers.CharField(default="contraindicated")
+    code = serializers.ChoiceField(choices=["contraindicated", "too_close"])
     detail = serializers.CharField()
     reasons = ReasonSerializer(many=True)
 

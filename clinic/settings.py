@@ -468,6 +468,7 @@ SPECTACULAR_SETTINGS = {
         "MarkSeverityEnum": "treatments.models.MarkSeverity",
         "AppointmentStatusEnum": "booking.models.Appointment.Status",
         "NotificationStatusEnum": "booking.models.Notification.Status",
+        "PlanStatusEnum": "treatments.models.TreatmentPlan.Status",
     },
 }
 

@@ -37,10 +37,12 @@ from demo.consents import seed_consent_forms
 from demo.portraits import portrait_png
 from patients.models import Patient
 from patients.roles import MANAGER, PRACTITIONER, RECEPTIONIST, sync_roles
+from treatments import gap_seed
 from treatments.models import (
     Category,
     ContraindicationRule,
     DeviceKind,
+    GapRule,
     PreCareCondition,
     PreCareInstruction,
     RoomKind,
@@ -911,6 +913,14 @@ def seed_pre_care(tally: Tally, treatments: dict[str, Treatment]) -> None:
         _set_m2m(instruction.treatments, wanted, tally, "pre-care treatments")
 
 
+def seed_gap_rules(tally: Tally) -> None:
+    """The clinic-protocol spacing between different treatments (treatments/gap_seed.py);
+    rules already there are left as the clinic edited them."""
+    created = gap_seed.seed_gap_rules(GapRule, Treatment)
+    tally.created[_label(GapRule)] += created
+    tally.unchanged[_label(GapRule)] += len(gap_seed.SEEDS) - created
+
+
 def seed_rooms_and_devices(tally: Tally, room_kinds: dict[str, RoomKind], device_kinds: dict[str, DeviceKind]) -> None:
     for en, zh, kind in ROOMS:
         upsert(
@@ -1067,6 +1077,7 @@ def seed_demo(*, today: date) -> Tally:
     treatments = seed_catalogue(tally, room_kinds, device_kinds)
     seed_consent_forms(tally, upsert)
     seed_pre_care(tally, treatments)
+    seed_gap_rules(tally)
     seed_rooms_and_devices(tally, room_kinds, device_kinds)
     seed_practitioners(tally, treatments)
     seed_accounts(tally)

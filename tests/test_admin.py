@@ -132,6 +132,7 @@ def test_every_model_of_the_three_apps_is_registered() -> None:
         "patients.AccessEvent",
         "treatments.Treatment",
         "treatments.ContraindicationRule",
+        "treatments.GapRule",
         "treatments.RoomKind",
         "treatments.DeviceKind",
         "treatments.PreCareInstruction",

@@ -21,6 +21,7 @@ from treatments.models import (
     ConsentVersion,
     ContraindicationRule,
     DeviceKind,
+    GapRule,
     PlanSession,
     PreCareInstruction,
     RoomKind,
@@ -165,6 +166,26 @@ class ContraindicationRuleAdmin(SimpleHistoryAdmin):
     def get_readonly_fields(self, request: Any, obj: ContraindicationRule | None = None) -> Any:
         # Moving a rule to another treatment is a different rule.
         return ("treatment",) if obj is not None else ()
+
+
+@admin.register(GapRule)
+class GapRuleAdmin(SimpleHistoryAdmin):
+    """Spacing between different treatments (treatments.gaps): each rule one
+    sentence; "not within 2 weeks before or after" is two rules, one each way."""
+
+    list_display = ["sentence", "severity", "active", "verified"]
+    list_filter = ["severity", "active", "verified", "later_category", "earlier_category"]
+    list_select_related = ["earlier_treatment", "later_treatment"]
+    autocomplete_fields = ["earlier_treatment", "later_treatment"]
+    fieldsets = [
+        ("Earlier treatment (a category or one treatment)", {"fields": ["earlier_category", "earlier_treatment"]}),
+        ("Later treatment (a category or one treatment)", {"fields": ["later_category", "later_treatment"]}),
+        (None, {"fields": ["min_days", "severity", "note_en", "note_zh_hant", "active", "verified"]}),
+    ]
+
+    @admin.display(description="Rule")
+    def sentence(self, rule: GapRule) -> str:
+        return rule.sentence()
 
 
 @admin.register(PreCareInstruction)

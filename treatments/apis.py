@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -114,14 +115,17 @@ class ScreeningApi(APIView):
         else:
             patient = Patient.objects.get(user=user_of(request))
         start = data.validated_data.get("start")
+        return Response(self.decide(patient=patient, treatment=data.validated_data["treatment"], start=start))
+
+    def decide(self, *, patient: Patient, treatment: Treatment, start: datetime | None) -> dict[str, Any]:
+        """Screening's answer; booking.apis.ScreeningApi (the routed one) adds the gap rules."""
         on = clinic_today(start)
-        treatment = data.validated_data["treatment"]
         result = screen(patient=patient, treatment=treatment, on=on)
         body: dict[str, Any] = {"outcome": result.outcome, "reasons": result.reasons()}
         if start is not None:
             conflicts = selectors.downtime_conflicts(patient_id=patient.pk, treatment=treatment, day=on)
             body["downtime"] = DowntimeConflictSerializer(conflicts, many=True).data
-        return Response(body)
+        return body
 
 
 # --- clinical records (assessments, treatment plans, progress; docs/domain.md) --------------
@@ -395,7 +399,11 @@ class PlanListApi(AccessLoggedApi, generics.ListCreateAPIView):
             by=user_of(request),
         )
         fresh = selectors.plans_for().get(pk=plan.pk)
-        return Response(PlanSerializer(fresh, context=_context(request)).data, status=status.HTTP_201_CREATED)
+        return Response(self.created(request, fresh), status=status.HTTP_201_CREATED)
+
+    def created(self, request: Request, plan: TreatmentPlan) -> dict[str, Any]:
+        """The new plan's body; booking.apis.PlanListApi (the routed one) adds the spacing warnings."""
+        return dict(PlanSerializer(plan, context=_context(request)).data)
 
 
 @extend_schema(responses={200: PlanSerializer, **errors(401, 403, 404)})

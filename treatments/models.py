@@ -222,6 +222,81 @@ class ContraindicationRule(models.Model):
         return f"{self.treatment.slug}: {self.code} ({self.severity})"
 
 
+class GapRule(Bilingual, models.Model):
+    """Spacing between two different treatments (clinic protocol, docs/domain.md):
+    the ``later`` treatment no sooner than ``min_days`` after the ``earlier`` one,
+    counted on clinic-local dates. Each side is a category or one treatment.
+    "Not within 2 weeks before or after" is two rules, one each way. Evaluated by
+    treatments.gaps; checked when booking, moving and planning (booking.spacing)."""
+
+    earlier_category = models.CharField(max_length=20, choices=Category.choices, blank=True)
+    earlier_treatment = models.ForeignKey(
+        Treatment, null=True, blank=True, on_delete=models.CASCADE, related_name="gap_rules_as_earlier"
+    )
+    later_category = models.CharField(max_length=20, choices=Category.choices, blank=True)
+    later_treatment = models.ForeignKey(
+        Treatment, null=True, blank=True, on_delete=models.CASCADE, related_name="gap_rules_as_later"
+    )
+    min_days = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(730)],
+        help_text="The later treatment may happen no sooner than this many days after the earlier one.",
+    )
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    note_en = models.CharField(max_length=300, blank=True)
+    note_zh_hant = models.CharField(max_length=300, blank=True)
+    active = models.BooleanField(default=True)
+    verified = models.BooleanField(default=False, help_text="A clinician has checked this rule.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["later_category", "later_treatment", "earlier_category", "earlier_treatment", "min_days"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(earlier_category="") & models.Q(earlier_treatment__isnull=False))
+                | (~models.Q(earlier_category="") & models.Q(earlier_treatment__isnull=True)),
+                name="gap_rule_one_earlier_side",
+                violation_error_message=_("Choose a category or one treatment for the earlier side, not both."),
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(later_category="") & models.Q(later_treatment__isnull=False))
+                | (~models.Q(later_category="") & models.Q(later_treatment__isnull=True)),
+                name="gap_rule_one_later_side",
+                violation_error_message=_("Choose a category or one treatment for the later side, not both."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(min_days__gte=1) & models.Q(min_days__lte=730), name="gap_rule_min_days_range"
+            ),
+            models.CheckConstraint(condition=models.Q(severity__in=Severity.values), name="gap_rule_severity"),
+            models.CheckConstraint(
+                condition=models.Q(earlier_category__in=["", *Category.values])
+                & models.Q(later_category__in=["", *Category.values]),
+                name="gap_rule_category_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.sentence()
+
+    def side_text(self, side: str) -> str:
+        treatment = getattr(self, f"{side}_treatment")
+        if treatment is not None:
+            return str(treatment.localized("name"))
+        return str(_("any %(category)s treatment") % {"category": Category(getattr(self, f"{side}_category")).label})
+
+    def sentence(self) -> str:
+        """The rule as one readable sentence (the admin's list)."""
+        return str(
+            _("%(later)s no sooner than %(days)s days after %(earlier)s (%(severity)s)")
+            % {
+                "later": self.side_text("later"),
+                "days": self.min_days,
+                "earlier": self.side_text("earlier"),
+                "severity": Severity(self.severity).label,
+            }
+        )
+
+
 class PreCareCondition(models.TextChoices):
     """Who an instruction is for, read from the patient's newest health
     declaration (treatments.precare.applies)."""

@@ -5,7 +5,7 @@ from treatments import apis
 urlpatterns = [
     path("treatments/", apis.TreatmentListApi.as_view(), name="treatment-list"),
     path("treatments/<slug:slug>/", apis.TreatmentDetailApi.as_view(), name="treatment-detail"),
-    path("screening/", apis.ScreeningApi.as_view(), name="screening"),
+    # screening/ and plans/ are routed by booking.urls: their answers add the gap rules (booking.spacing).
     # Clinical records.
     path("assessments/", apis.AssessmentListApi.as_view(), name="assessment-list"),
     path("assessments/<int:pk>/", apis.AssessmentDetailApi.as_view(), name="assessment-detail"),
@@ -13,7 +13,6 @@ urlpatterns = [
     path("assessments/<int:pk>/photos/", apis.PhotoUploadApi.as_view(), name="assessment-photos"),
     path("photos/<int:pk>/image", apis.PhotoImageApi.as_view(), name="photo-image"),
     path("photos/<int:pk>/thumbnail", apis.PhotoThumbnailApi.as_view(), name="photo-thumbnail"),
-    path("plans/", apis.PlanListApi.as_view(), name="plan-list"),
     path("plans/<int:pk>/", apis.PlanDetailApi.as_view(), name="plan-detail"),
     path("plans/<int:pk>/cancel/", apis.PlanCancelApi.as_view(), name="plan-cancel"),
     path("plans/<int:pk>/history/", apis.PlanHistoryApi.as_view(), name="plan-history"),

@@ -38,9 +38,9 @@ from django.views.decorators.cache import never_cache
 from django_htmx.http import HttpResponseClientRedirect, push_url
 from django_htmx.middleware import HtmxDetails
 
-from booking import availability, notice, profiles, selectors, services
+from booking import availability, notice, profiles, selectors, services, spacing
 from booking.models import Practitioner
-from clinic.errors import Contraindicated, InvalidInput, InvalidState, NotBookable, SlotUnavailable
+from clinic.errors import Contraindicated, InvalidInput, InvalidState, NotBookable, SlotUnavailable, TooClose
 from patients.models import HealthDeclaration, Patient
 from patients.roles import PATIENT, role_of
 from patients.selectors import declaration_is_current
@@ -279,9 +279,12 @@ def calendar_context(
     day_url: Any,
     month_url: Any,
     exclude_appointment_id: int | None = None,
+    blocked: dict[date, str] | None = None,
 ) -> dict[str, Any]:
     """A month of days, those with free times marked, and the months around it.
-    Without a month asked for, the month of the first free day (two calls at most)."""
+    Without a month asked for, the month of the first free day (two calls at most).
+    ``blocked``: days a gap rule refuses to this patient (booking.spacing), greyed with why."""
+    blocked = blocked or {}
     if span.empty:
         return {"weeks": [], "month_label": "", "no_days": True}
     first_month, last_month = span.first.replace(day=1), span.last.replace(day=1)
@@ -312,14 +315,15 @@ def calendar_context(
     previous_month = present.add_months(month, -1)
     next_month = present.add_months(month, 1)
     return {
-        "weeks": present.month_weeks(month, free_by_day, selected, day_url),
+        "weeks": present.month_weeks(month, free_by_day, selected, day_url, blocked),
+        "blocked_runs": present.blocked_runs(month, blocked),
         "weekdays": present.weekday_names(),
         "month_label": present.month_text(month),
         "previous_month_url": month_url(previous_month) if previous_month >= first_month else "",
         "next_month_url": month_url(next_month) if next_month <= last_month else "",
         "previous_month_label": present.month_text(previous_month),
         "next_month_label": present.month_text(next_month),
-        "no_days": not free_by_day,
+        "no_days": not (set(free_by_day) - set(blocked)),
     }
 
 
@@ -497,6 +501,10 @@ def _confirm(flow: Flow, patient: Patient) -> HttpResponse:
         return _render(flow)
     except Contraindicated:
         return _render(flow)  # the confirm step shows the screening in words
+    except TooClose as error:
+        flow.notices.append(("warning", " ".join([str(error.detail), *(r["detail"] for r in error.reasons)])))
+        choice.day, choice.at = None, None
+        return _render(flow)
     except (InvalidInput, InvalidState) as error:
         flow.notices.append(("error", str(error.detail)))
         return _render(flow)
@@ -558,6 +566,12 @@ def _step(flow: Flow, context: dict[str, Any]) -> str:
                 )
                 choice.month, choice.day, choice.at = choice.day.replace(day=1), None, None
     if choice.day is None:
+        patient = patient_of(flow.request)
+        blocked = (
+            spacing.blocked_days(patient_id=patient.pk, treatment=treatment, first=span.first, last=span.last)
+            if patient is not None and not span.empty
+            else {}
+        )
         context.update(
             calendar_context(
                 treatment,
@@ -567,6 +581,7 @@ def _step(flow: Flow, context: dict[str, Any]) -> str:
                 selected=None,
                 day_url=lambda day: choice.url(date=day.isoformat(), month=None, time=None),
                 month_url=lambda month: choice.url(month=month.strftime("%Y-%m")),
+                blocked=blocked,
             )
         )
         return "date"
@@ -613,9 +628,19 @@ def _later_step(flow: Flow, context: dict[str, Any]) -> str:
         context["max_age"] = present.duration_text(settings.CLINIC_DECLARATION_MAX_AGE)
         return "health"
     result = screen(patient=patient, treatment=choice.treatment, on=choice.day)
+    too_close = spacing.spacing_findings(patient_id=patient.pk, treatment=choice.treatment, start=choice.start)
     context["outcome"] = result.outcome
-    context["blocks"] = [f.detail for f in result.blocks]
-    context["cautions"] = [f.detail for f in result.cautions]
+    context["blocks"] = [f.detail for f in result.blocks] + [f["detail"] for f in too_close if f["severity"] == "block"]
+    context["cautions"] = [f.detail for f in result.cautions] + [
+        f["detail"] for f in too_close if f["severity"] == "caution"
+    ]
+    if any(f["severity"] == "block" for f in too_close):
+        # Another day is the remedy, not a consultation: the calendar greys the days that cannot be booked.
+        context["too_close_only"] = result.outcome != "blocked"
+        context["outcome"] = "blocked"
+        context["calendar_url"] = choice.url(date=None, time=None, month=choice.day.strftime("%Y-%m"))
+    elif too_close and result.outcome == "clear":
+        context["outcome"] = "caution"
     context["needs_questionnaire"] = any(f.code == DECLARATION_REQUIRED for f in result.blocks)
     consultation = _consultation()
     if result.outcome == "blocked" and consultation is not None and consultation.pk != choice.treatment.pk:

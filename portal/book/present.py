@@ -301,6 +301,7 @@ class Day:
     selected: bool
     label: str
     url: str
+    blocked: str = ""  # why a gap rule refuses this day (booking.spacing), for the signed-in patient
 
 
 def month_bounds(month: date) -> tuple[date, date]:
@@ -330,9 +331,15 @@ def weekday_names() -> list[str]:
 
 
 def month_weeks(
-    month: date, free_by_day: dict[date, int], selected: date | None, link: Callable[[date], str]
+    month: date,
+    free_by_day: dict[date, int],
+    selected: date | None,
+    link: Callable[[date], str],
+    blocked: dict[date, str] | None = None,
 ) -> list[list[Day | None]]:
-    """Weeks Monday to Sunday; days outside the month are None."""
+    """Weeks Monday to Sunday; days outside the month are None. A ``blocked``
+    day (day → why) has no link and says why, whatever is free."""
+    blocked = blocked or {}
     weeks: list[list[Day | None]] = []
     for week in calendar.Calendar(firstweekday=0).monthdatescalendar(month.year, month.month):
         row: list[Day | None] = []
@@ -341,6 +348,10 @@ def month_weeks(
                 row.append(None)
                 continue
             free = free_by_day.get(day, 0)
+            if day in blocked:
+                label = _("%(day)s: cannot be booked. %(why)s") % {"day": day_text(day), "why": blocked[day]}
+                row.append(Day(day=day, free=0, selected=False, label=label, url="", blocked=blocked[day]))
+                continue
             if free:
                 label = ngettext("%(day)s: %(count)d free time", "%(day)s: %(count)d free times", free) % {
                     "day": day_text(day),
@@ -351,6 +362,26 @@ def month_weeks(
             row.append(Day(day=day, free=free, selected=day == selected, label=label, url=link(day) if free else ""))
         weeks.append(row)
     return weeks
+
+
+def blocked_runs(month: date, blocked: dict[date, str]) -> list[dict[str, str]]:
+    """The month's blocked days as runs of consecutive days with the same reason, in words."""
+    first, last = month_bounds(month)
+    runs: list[dict[str, Any]] = []
+    for day in sorted(d for d in blocked if first <= d <= last):
+        if runs and runs[-1]["last"] == day - timedelta(days=1) and runs[-1]["why"] == blocked[day]:
+            runs[-1]["last"] = day
+        else:
+            runs.append({"first": day, "last": day, "why": blocked[day]})
+    return [
+        {
+            "days": day_text(run["first"])
+            if run["first"] == run["last"]
+            else _("%(first)s to %(last)s") % {"first": day_text(run["first"]), "last": day_text(run["last"])},
+            "why": run["why"],
+        }
+        for run in runs
+    ]
 
 
 # --- the times of a day -------------------------------------------------------------------

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from booking.models import Appointment, SessionRecord
 from booking.services import appointment_complete, missing_consent_message
+from booking.spacing import plan_findings
 from clinic import formats
 from clinic.clock import clinic_today
 from clinic.errors import ApplicationError, InvalidInput, InvalidState
@@ -553,7 +554,7 @@ def _plan_new_page(request: HttpRequest, patient: Patient) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                services.plan_create(
+                plan = services.plan_create(
                     patient=patient,
                     treatment=data["treatment"],
                     sessions=data["sessions"],
@@ -565,6 +566,12 @@ def _plan_new_page(request: HttpRequest, patient: Patient) -> HttpResponse:
                 apply_errors(form, error.fields, error.detail)
             else:
                 messages.success(request, _("The plan was created."))
+                for finding in plan_findings(plan):
+                    messages.warning(
+                        request,
+                        _("Session %(number)s: %(detail)s")
+                        % {"number": finding["session"], "detail": finding["detail"]},
+                    )
                 return redirect(reverse("chart:plans", args=[patient.pk]))
         return render(request, "chart/plan_form.html", {"form": form, "patient": patient}, status=400)
     return render(request, "chart/plan_form.html", {"form": form, "patient": patient})

@@ -11,7 +11,7 @@ booking.selectors.next_open_plan_session, the service's own choice."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from django.contrib import messages
@@ -21,9 +21,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from booking import selectors, services
+from booking import selectors, services, spacing
 from booking.models import Appointment, Practitioner
-from clinic.errors import ApplicationError, Contraindicated, InvalidInput, NotBookable
+from clinic.clock import clinic_zone
+from clinic.errors import ApplicationError, Contraindicated, InvalidInput, NotBookable, TooClose
 from patients.models import AccessEvent, Patient
 from patients.permissions import staff_required, user_of
 from patients.selectors import patients_matching
@@ -181,9 +182,14 @@ def _book_page(
     conflicts: list[DowntimeConflict] = []
     groups: list[dict[str, Any]] = []
     walk_in = None
+    too_close: list[dict[str, Any]] = []
     if patient is not None and treatment is not None:
         screening = screen(patient=patient, treatment=treatment, on=day)
         conflicts = downtime_conflicts(patient_id=patient.pk, treatment=treatment, day=day)
+        # Gap rules go by the clinic-local date: any time of the day gives the same answer.
+        too_close = spacing.spacing_findings(
+            patient_id=patient.pk, treatment=treatment, start=datetime.combine(day, time(12), tzinfo=clinic_zone())
+        )
         # The screening's findings come from the patient's health declaration.
         access_record(request, patient, AccessEvent.What.DECLARATIONS, AccessEvent.Door.PAGE)
         groups = slot_choices(treatment, day, practitioner_id=practitioner_id, window=window, offered=offered)
@@ -227,8 +233,11 @@ def _book_page(
         "posted": posted or {},
         "field_errors": field_errors or {},
         "carry": _carried(source),
-        "needs_reason": screening is not None and screening.outcome != "clear",
-        "reason_required": screening is not None and screening.outcome == "blocked",
+        "too_close": too_close,
+        "too_close_blocks": any(f["severity"] == "block" for f in too_close),
+        "needs_reason": (screening is not None and screening.outcome != "clear") or bool(too_close),
+        "reason_required": (screening is not None and screening.outcome == "blocked")
+        or any(f["severity"] == "block" for f in too_close),
         "needs_declaration": screening is not None and any(f.code == DECLARATION_REQUIRED for f in screening.findings),
         "consultation": next((t for t in treatments if t.slug == "consultation"), None),
         "practitioner_name": next((p.name for p in qualified if p.pk == practitioner_id), ""),
@@ -288,6 +297,9 @@ def _book_post(request: HttpRequest) -> HttpResponse:
         if isinstance(error, Contraindicated):
             message = _("Screening blocks this treatment: say why you are going ahead.")
             field_errors["override_reason"] = _("Give a reason to go ahead despite the screening.")
+        elif isinstance(error, TooClose):
+            message = _("This day is too close to another of the patient's treatments: say why you are going ahead.")
+            field_errors["override_reason"] = _("Give a reason to go ahead despite the spacing between treatments.")
         return _book_page(
             request,
             source,
