@@ -279,7 +279,8 @@ def appointments(request: HttpRequest) -> HttpResponse:
         }
         for a in coming
     ]
-    past_rows = mine.exclude(status__in=UPCOMING, end__gte=now).order_by("-start", "-id")
+    # Past visits show no downtime flag: no need for the patient's dates.
+    past_rows = mine.prefetch_related(None).exclude(status__in=UPCOMING, end__gte=now).order_by("-start", "-id")
     page = Paginator(past_rows, 20).get_page(request.GET.get("page"))
     return render(
         request,

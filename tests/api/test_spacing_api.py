@@ -83,7 +83,7 @@ def test_screening_with_a_start_says_what_booking_would(
     assert [(r["code"], r["appointment"]) for r in response.json()["reasons"]] == [("too_close", toxin.pk)]
     far = at(weekday(toxin_day + timedelta(days=8)))
     response = as_a.post("/api/v1/screening/", {"treatment": "hydrafacial", "start": far.isoformat()}, format="json")
-    assert response.json() == {"outcome": "clear", "reasons": []}
+    assert response.json() == {"outcome": "clear", "reasons": [], "downtime": []}
 
 
 def test_moving_too_close_is_422_and_only_staff_may_send_a_reason(
