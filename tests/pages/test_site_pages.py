@@ -675,9 +675,8 @@ def test_appointments_list_queries_do_not_grow(
                            start=at(MONDAY - timedelta(days=7 * week), 10), status="completed")  # fmt: skip
     many = _count_queries(client, "/appointments/", django_assert_max_num_queries)
     assert many == one + 1  # the pager's count once there is a past appointment
-    with django_assert_max_num_queries(
-        13
-    ):  # the upcoming visits read the patient's dates that matter once (downtime flags)
+    # 13: the upcoming visits read the patient's dates that matter once (downtime flags).
+    with django_assert_max_num_queries(13):
         client.get("/appointments/")
 
 
