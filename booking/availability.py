@@ -316,9 +316,11 @@ def load_calendar(
     span_end: int,
     practitioner_id: int | None = None,
     exclude_appointment_id: int | None = None,
+    now: datetime | None = None,
 ) -> Calendar:
     """Reads what the engine needs in at most seven queries, however many
-    appointments, days or practitioners there are."""
+    appointments, days or practitioners there are. Waitlist holds count as
+    busy until they expire, by ``now``."""
     duration = treatment.duration_minutes * 60
     calendar = Calendar(duration=duration, hold=duration + treatment.buffer_minutes * 60, practitioner_ids=[])
     calendar.practitioner_ids = selectors.qualified_practitioner_ids(
@@ -348,6 +350,7 @@ def load_calendar(
         room_ids=calendar.room_ids,
         device_ids=calendar.device_ids or [],
         exclude_appointment_id=exclude_appointment_id,
+        now=now,
     ):
         span = (_floor(busy_start), _ceil(busy_end))
         busy_practitioners.setdefault(practitioner, []).append(span)
@@ -416,6 +419,7 @@ def find_slots(
         span_end=span_end,
         practitioner_id=practitioner_id,
         exclude_appointment_id=exclude_appointment_id,
+        now=now,
     )
     if not calendar.practitioner_ids:
         return []
@@ -490,6 +494,7 @@ def check_start(
         span_end=span_end,
         practitioner_id=practitioner_id,
         exclude_appointment_id=exclude_appointment_id,
+        now=now,
     )
     if not calendar.practitioner_ids:
         if practitioner_id is not None:

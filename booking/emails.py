@@ -173,6 +173,9 @@ def _context(notification: Notification, language: str, now: datetime) -> dict[s
                 previous_when=format_when(notification.previous_start, language) if notification.previous_start else "",
                 reason=notification.reason,
             )
+    offer = notification.waitlist_offer
+    if offer is not None:
+        context.update(_offer_context(offer, language, now))
     session = notification.plan_session
     if session is not None:
         plan = session.plan
@@ -199,6 +202,25 @@ def rebook_url(appointment: Appointment) -> str:
 def _session_number(appointment: Appointment) -> int | None:
     session = appointment.plan_session
     return session.number if session is not None else None
+def held_until(moment: datetime, language: str, now: datetime) -> str:
+    """``15:42 today`` / ``今天15:42``, else the day and time, clinic-local."""
+    if clinic_local(moment).date() == clinic_local(now).date():
+        clock = formats.time_text(moment, language=language)
+        return f"今天{clock}" if language == "zh-hant" else f"{clock} today"
+    return formats.datetime_text(moment, "weekday_date", language=language)
+
+
+def _offer_context(offer: Any, language: str, now: datetime) -> dict[str, Any]:
+    """A waitlist offer: the slot, who, until when it is held, and its one link."""
+    return {
+        "treatment": offer.entry.treatment.localized("name", language),
+        "when": format_when(offer.start, language),
+        "when_short": format_when_short(offer.start, language),
+        "practitioner": offer.practitioner.name,
+        "held_until": held_until(offer.expires_at, language, now),
+        # The page route site:waitlist_offer (portal), written out like the other links here.
+        "offer_url": _link(f"/waitlist/offers/{offer.pk}/"),
+    }
 
 
 def _sessions_total(plan: Any) -> int:

@@ -21,8 +21,10 @@ from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from booking.models import Appointment, WaitlistOffer
+from booking.models import Appointment, WaitlistEntry, WaitlistOffer
+from clinic.errors import InvalidState
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,39 @@ def lapse_expired(*, start: datetime, end: datetime, now: datetime | None = None
     Appointment.with_holds.filter(pk__in=expired, status=Appointment.Status.HELD).delete()
     freed(start=start, end=end)
     return offers
+
+
+def offer_claim(*, offer_id: int, patient_id: int, start: datetime, now: datetime) -> WaitlistOffer:
+    """Booking from a waitlist offer, inside appointment_book's transaction,
+    after its locks and before the engine's check: locks the offer row, and
+    raises InvalidState unless it is open, unexpired and is this patient's
+    offer of ``start``; then deletes the hold, so the booking takes its place.
+    Two acceptances of one offer queue on the row lock; the second finds it
+    accepted (or, if the first failed and rolled back, still open)."""
+    offer = WaitlistOffer.objects.select_for_update().select_related("entry").filter(pk=offer_id).first()
+    if (
+        offer is None
+        or offer.status != WaitlistOffer.Status.OPEN
+        or offer.expires_at <= now
+        or offer.entry.patient_id != patient_id
+        or offer.start != start
+    ):
+        raise InvalidState(_("This offer has expired or was already used."))
+    # Taken now (an open offer must have its hold); if the booking fails, the
+    # rollback opens it again.
+    WaitlistOffer.objects.filter(pk=offer.pk).update(status=WaitlistOffer.Status.ACCEPTED, decided_at=now, hold=None)
+    if offer.hold_id is not None:
+        Appointment.with_holds.filter(pk=offer.hold_id, status=Appointment.Status.HELD).delete()
+    return offer
+
+
+def offer_booked(*, offer_id: int, appointment: Appointment, now: datetime) -> None:
+    """After the booking's insert, in its transaction: the offer is accepted
+    and its entry booked (both rows already locked by offer_claim's caller)."""
+    WaitlistOffer.objects.filter(pk=offer_id).update(appointment=appointment)
+    WaitlistEntry.objects.filter(offers__pk=offer_id).update(
+        status=WaitlistEntry.Status.BOOKED, closed_at=now, appointment=appointment
+    )
 
 
 def freed(*, start: datetime, end: datetime) -> None:

@@ -63,7 +63,7 @@ from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from booking import precare
-from booking.models import Appointment, Notification
+from booking.models import Appointment, Notification, WaitlistOffer
 from clinic.clock import clinic_today, clinic_zone
 
 logger = logging.getLogger(__name__)
@@ -197,6 +197,21 @@ def notify_appointment_cancelled(*, appointment: Appointment, now: datetime) -> 
     notice = _appointment_row(Kind.CANCELLATION, appointment, due=now)
     notice.save(force_insert=True)
     _send_soon(notice)
+
+
+def notify_waitlist_offer(*, offer: WaitlistOffer, now: datetime) -> None:
+    """A slot held for the patient (booking.waitlist): sent at once, with the
+    one link to accept or decline. Email is the only channel today; another
+    channel is another row kind sent by its own deliverer from the same offer."""
+    row = Notification(
+        kind=Kind.WAITLIST_OFFER,
+        patient_id=offer.entry.patient_id,
+        waitlist_offer=offer,
+        due_at=now,
+        next_attempt_at=now,
+    )
+    row.save(force_insert=True)
+    _send_soon(row)
 
 
 def notify_appointment_closed(*, appointment: Appointment) -> None:
@@ -463,6 +478,10 @@ def skip_reason(notification: Notification, *, now: datetime) -> str:
     appointment = notification.appointment
     if appointment is not None:
         return _appointment_skip_reason(notification, appointment, now)
+    offer = notification.waitlist_offer
+    if offer is not None:
+        # Decided, withdrawn or expired meanwhile: the link would lead nowhere.
+        return "" if offer.status == WaitlistOffer.Status.OPEN and now < offer.expires_at else Skip.TOO_LATE
     return _plan_skip_reason(notification, now)
 
 
@@ -592,6 +611,8 @@ def notifications_deliver(*, ids: Sequence[int], claim: uuid.UUID | None = None)
             "appointment__patient",
             "appointment__plan_session",
             "plan_session__plan__treatment",
+            "waitlist_offer__entry__treatment",
+            "waitlist_offer__practitioner__user",
         )
         .order_by("pk")
     )

@@ -143,11 +143,15 @@ def _lock_keys(
     ]
 
 
-def _lock_and_check(check: dict[str, Any], *, treatment: Treatment, patient_id: int) -> list[availability.Allocation]:
+def _lock_and_check(
+    check: dict[str, Any], *, treatment: Treatment, patient_id: int, waitlist_offer_id: int | None = None
+) -> list[availability.Allocation]:
     """Locks the practitioner (or every qualified one, for "any"), the room and
     device kinds and the patient around the requested time, then asks the
     engine once: what it answers holds until commit, since every writer of
-    these resources takes the same locks first. Raises NotBookable."""
+    these resources takes the same locks first. Raises NotBookable. Booking
+    from a waitlist offer claims it between the locks and the engine's answer
+    (holds.offer_claim: InvalidState, or its hold is gone)."""
     candidates = (
         [check["practitioner_id"]]
         if check["practitioner_id"] is not None
@@ -156,7 +160,12 @@ def _lock_and_check(check: dict[str, Any], *, treatment: Treatment, patient_id: 
     _lock(_lock_keys(practitioner_ids=candidates, treatment=treatment, patient_id=patient_id, start=check["start"]))
     hold_until = check["start"] + timedelta(minutes=treatment.duration_minutes + treatment.buffer_minutes)
     holds.lapse_expired(start=check["start"], end=hold_until, now=check["now"])  # out of the constraints' way
+    if waitlist_offer_id is not None:
+        holds.offer_claim(offer_id=waitlist_offer_id, patient_id=patient_id, start=check["start"], now=check["now"])
     return availability.check_start(**check)
+
+
+lock_and_check = _lock_and_check  # booking.waitlist holds a slot under the same locks
 
 
 def _clinic_date(moment: datetime) -> date:
@@ -292,6 +301,7 @@ def appointment_book(
     window: tuple[date, date] | None = None,
     plan_session_id: int | None = None,
     separate_visit: bool = False,
+    waitlist_offer_id: int | None = None,
     now: datetime | None = None,
 ) -> Appointment:
     """Books ``start`` for ``patient`` or raises NotBookable (not a time this
@@ -321,7 +331,10 @@ def appointment_book(
     The caller has checked that ``booked_by`` may book for ``patient`` and has
     decided ``staff`` (staff are exempt from notice and the patient horizon).
     Enqueues the confirmation (sent after commit) and a reminder per
-    CLINIC_REMINDER_OFFSETS. An erased patient is NotBookable."""
+    CLINIC_REMINDER_OFFSETS. An erased patient is NotBookable.
+
+    ``waitlist_offer_id`` books the slot an open offer holds (booking.waitlist):
+    InvalidState if it expired or was used; its hold makes way for the booking."""
     now = _now(now)
     start = start.astimezone(UTC)
     if source is not None and source not in Appointment.Source.values:
@@ -362,7 +375,9 @@ def appointment_book(
             "patient_id": patient.pk,
         }
         try:
-            allocations = _lock_and_check(check, treatment=treatment, patient_id=patient.pk)  # NotBookable
+            allocations = _lock_and_check(  # NotBookable
+                check, treatment=treatment, patient_id=patient.pk, waitlist_offer_id=waitlist_offer_id
+            )
         except OperationalError as error:
             if not _taken(error):
                 raise
@@ -414,6 +429,8 @@ def appointment_book(
                     continue
                 if session is not None:
                     clinical.plan_session_booked(session=session, on=_clinic_date(start), by=booked_by)
+                if waitlist_offer_id is not None:
+                    holds.offer_booked(offer_id=waitlist_offer_id, appointment=appointment, now=now)
                 notifications.notify_appointment_booked(appointment=appointment, now=now)
                 return appointment
         except OperationalError as error:
@@ -541,6 +558,7 @@ def appointment_reschedule(
                 notifications.notify_appointment_rescheduled(
                     appointment=locked, now=now, previous_start=previous_start, reason=reason.strip()
                 )
+                holds.freed(start=previous_start, end=previous_start + (locked.blocked_until - start))  # the old time
                 return locked
         except OperationalError as error:
             if not _taken(error):
@@ -575,6 +593,7 @@ def _appointment_cancel(*, appointment: Appointment, by: User, staff: bool, reas
     )
     _release_plan_session(locked, by)
     notifications.notify_appointment_cancelled(appointment=locked, now=now)
+    holds.freed(start=locked.start, end=locked.blocked_until)  # to the waitlist, after commit
     return locked
 
 

@@ -9,10 +9,12 @@ put right.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from celery import shared_task
+from django.core.cache import cache
 
-from booking import erasure, notifications, services
+from booking import erasure, notifications, services, waitlist
 
 
 @shared_task(ignore_result=True)
@@ -39,3 +41,31 @@ def mark_missed_visits() -> None:
     """Beat, every five minutes (clinic/celery.py): visits nobody checked in
     CLINIC_NO_SHOW_AFTER past their end become no-shows."""
     services.appointments_mark_missed()
+# The waitlist (booking/waitlist.py). Each task re-reads state: an offer is
+# made under the booking's locks and constraints, expired only while open, so
+# a task run twice, or racing the sweep, makes no second offer.
+
+FULL_MATCH_EVERY = 600  # seconds between safety-net matches over every waiting entry
+
+
+@shared_task(ignore_result=True)
+def match_waitlist(start: str, end: str) -> None:
+    """Sent after commit by booking.holds.freed: offers the freed [start, end)."""
+    waitlist.waitlist_match(start=datetime.fromisoformat(start), end=datetime.fromisoformat(end))
+
+
+@shared_task(ignore_result=True)
+def offer_expire(offer_id: int) -> None:
+    """Sent with eta=expires_at when an offer is made: passes the slot on at once."""
+    waitlist.offer_expire(offer_id=offer_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_waitlist() -> None:
+    """Beat, every minute (clinic/celery.py): expires what the eta tasks
+    missed (lost with a worker or a broker restart), ends past entries, and at
+    most every ten minutes matches every waiting entry, for freed times whose
+    message never reached a worker. ``cache.add`` is shared by every worker."""
+    waitlist.offers_expire()
+    if cache.add("waitlist:full-match", 1, timeout=FULL_MATCH_EVERY):
+        waitlist.waitlist_match_all()

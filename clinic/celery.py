@@ -45,6 +45,16 @@ app.conf.beat_schedule = {
         "schedule": 300.0,
         "options": {"expires": 300},
     },
+    # The waitlist (booking/waitlist.py): offers past their expiry are ended and
+    # their slots passed on even when the eta task was lost (a hold must never
+    # outlive it by more than a minute), entries whose dates have passed end,
+    # and every ten minutes a full match catches freed times whose message
+    # never reached a worker (broker down).
+    "waitlist-sweep": {
+        "task": "booking.tasks.sweep_waitlist",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
     # Erasure with retention (booking/erasure.py): purges the clinical records
     # of erased patients whose CLINIC_RECORD_RETENTION has ended, and finishes
     # any erasure cut short. Hourly is plenty for a deadline counted in years;

@@ -90,6 +90,15 @@ class InvalidState(ApplicationError):
     default_detail = _("This cannot be done in the object's current state.")
 
 
+class AlreadyWaiting(ApplicationError):
+    """The patient already waits for this treatment on overlapping dates, or
+    holds as many waitlist entries as a patient may."""
+
+    code = "already_waiting"
+    status = 409
+    default_detail = _("You are already on the waitlist for this treatment on some of these dates.")
+
+
 class NotFound(ApplicationError):
     code = "not_found"
     status = 404
