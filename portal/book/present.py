@@ -401,7 +401,7 @@ OFFER_STATUS: dict[str, Any] = {
 
 
 def parts_text(parts: Sequence[str]) -> str:
-    """"mornings, evenings", or "any time of day" when none was chosen."""
+    """ "mornings, evenings", or "any time of day" when none was chosen."""
     chosen = [str(PART_WORDS[part]) for part in PART_WORDS if part in parts]
     if not chosen:
         return pgettext("waitlist", "any time of day")

@@ -79,7 +79,7 @@ def my_waitlist(request: HttpRequest) -> HttpResponse:
     patient = user_of(request).patient
     now = timezone.now()
     mine = waitlist.entries_for(patient).select_related("practitioner__user")
-    mine = mine.prefetch_related("open_offers__practitioner__user")
+    mine = mine.prefetch_related("open_offers__practitioner__user")  # type: ignore[misc]  # the selector's to_attr list
     waiting = [_entry_view(e, now) for e in mine.filter(status=WaitlistEntry.Status.WAITING)]
     earlier = [_entry_view(e, now) for e in mine.exclude(status=WaitlistEntry.Status.WAITING)[:EARLIER_SHOWN]]
     return render(
@@ -185,9 +185,7 @@ def offer(request: HttpRequest, offer_id: int) -> HttpResponse:
             "status_text": str(present.OFFER_STATUS.get(status, status)),
             "treatment": present.treatment_view(entry.treatment),
             "entry_waiting": entry.status == WaitlistEntry.Status.WAITING,
-            "appointment_url": reverse("site:appointment", args=[found.appointment_id])
-            if found.appointment_id
-            else "",
+            "appointment_url": reverse("site:appointment", args=[found.appointment_id]) if found.appointment_id else "",
             "questionnaire_url": reverse("site:questionnaire")
             + "?"
             + urlencode({"next": reverse("site:waitlist_offer", args=[found.pk])}),

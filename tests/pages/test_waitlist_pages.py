@@ -314,9 +314,7 @@ def test_screening_that_blocks_the_treatment_is_explained_on_the_offer(peel, doc
     assert offer.status == WaitlistOffer.Status.OPEN  # still held: the patient may call the clinic
 
 
-def test_declining_passes_the_time_to_the_next_person_waiting(
-    peel, doctor, django_capture_on_commit_callbacks
-) -> None:
+def test_declining_passes_the_time_to_the_next_person_waiting(peel, doctor, django_capture_on_commit_callbacks) -> None:
     first, second = patient(), patient()
     offer = WaitlistOffer.objects.get(entry=join(first, peel))
     waiting = join(second, peel)
@@ -373,9 +371,7 @@ def test_staff_see_the_waitlist_per_treatment_in_queue_order(peel, doctor) -> No
     assert 'Pico laser <span class="count">1</span>' in everyone
 
 
-def test_the_staff_list_reads_the_same_queries_whatever_its_length(
-    peel, doctor, django_assert_max_num_queries
-) -> None:
+def test_the_staff_list_reads_the_same_queries_whatever_its_length(peel, doctor, django_assert_max_num_queries) -> None:
     client = signed_in(UserFactory(role="receptionist"))
     join(patient(), peel)  # with an open offer
     client.get("/staff/waitlist/")

@@ -70,7 +70,7 @@ def _label(entry: WaitlistEntry) -> WaitlistEntry:
 
 def _counts() -> list[Treatment]:
     """Treatments with anyone waiting, with how many, in one query."""
-    treatments = list(
+    treatments: list[Treatment] = list(
         Treatment.objects.annotate(
             waiting=Count("waitlist_entries", filter=Q(waitlist_entries__status=WaitlistEntry.Status.WAITING))
         )
@@ -152,9 +152,7 @@ def waitlist_offer(request: HttpRequest, pk: int) -> HttpResponse:
                         "until": formats.time_text(offer.expires_at),
                     },
                 )
-                return HttpResponseRedirect(
-                    f"{reverse('staff:waitlist')}?{query_string(treatment=entry.treatment_id)}"
-                )
+                return HttpResponseRedirect(f"{reverse('staff:waitlist')}?{query_string(treatment=entry.treatment_id)}")
         entry = get_object_or_404(waitlist.waitlist_entries().select_related("practitioner__user"), pk=pk)
     today = clinic_today()
     errors: list[str] = []
@@ -200,4 +198,3 @@ def _start(raw: str | None) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None
-
