@@ -238,7 +238,7 @@ def test_my_waitlist_lists_my_entries_and_their_offer(peel, doctor) -> None:
     offer = WaitlistOffer.objects.get(entry=entry)
     someone_else = join(patient(), peel, last=NEXT_WEDNESDAY)
     text = signed_in(me.user).get("/me/waitlist/").content.decode()
-    assert "Glycolic peel" in text and "Any practitioner" in text and "any time of day" in text
+    assert "Glycolic peel" in text and "Any practitioner" in text and "Any time of day" in text
     assert f"/waitlist/offers/{offer.pk}/" in text
     assert "Held until 09:00." in text
     assert f"/me/waitlist/{someone_else.pk}/leave/" not in text
