@@ -202,6 +202,8 @@ def rebook_url(appointment: Appointment) -> str:
 def _session_number(appointment: Appointment) -> int | None:
     session = appointment.plan_session
     return session.number if session is not None else None
+
+
 def held_until(moment: datetime, language: str, now: datetime) -> str:
     """``15:42 today`` / ``今天15:42``, else the day and time, clinic-local."""
     if clinic_local(moment).date() == clinic_local(now).date():

@@ -41,6 +41,8 @@ def mark_missed_visits() -> None:
     """Beat, every five minutes (clinic/celery.py): visits nobody checked in
     CLINIC_NO_SHOW_AFTER past their end become no-shows."""
     services.appointments_mark_missed()
+
+
 # The waitlist (booking/waitlist.py). Each task re-reads state: an offer is
 # made under the booking's locks and constraints, expired only while open, so
 # a task run twice, or racing the sweep, makes no second offer.

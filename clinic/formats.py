@@ -67,6 +67,14 @@ def month_text(value: date, *, language: str | None = None) -> str:
     return dates.format_skeleton("yMMMM", value, locale=locale(language))
 
 
+def date_range_text(first: date, last: date, *, language: str | None = None) -> str:
+    """Two days as one span, the locale's way: "8 – 19 Dec 2026" / "2026年12月8日至19日";
+    one day when they are the same."""
+    if first == last:
+        return date_text(first, language=language)
+    return dates.format_interval(first, last, "yMMMd", locale=locale(language))
+
+
 def time_text(value: datetime | time, *, language: str | None = None) -> str:
     """A time, "14:30": a moment in the clinic's zone, a wall-clock time as it is."""
     zone = clinic_zone() if isinstance(value, datetime) else None

@@ -25,7 +25,7 @@ from django.contrib.auth.models import User
 from django.db.models import Q
 from django.utils import timezone
 
-from booking import services
+from booking import services, waitlist
 from booking.availability import find_slots
 from booking.models import Appointment, Notification, Practitioner
 from clinic.clock import clinic_today, clinic_zone
@@ -295,6 +295,7 @@ def seed_history(*, today: date | None = None) -> History:
             services.appointment_check_in(appointment=appointment, by=reception, now=now)
         if offset == 1:
             day = _working_day(day + timedelta(days=1))
+    _waitlist(patient, others, today=today, history=history)
     # The invented past sends no email: only what is still to come may go out.
     Notification.objects.filter(Q(appointment__start__lt=now) | Q(due_at__lt=now - timedelta(hours=1))).filter(
         status=Notification.Status.PENDING
@@ -331,3 +332,27 @@ def _injectable_sessions(
         }
         _done(appointment, doctor, record)
         history.count("completed appointments")
+
+
+def _waitlist(patient: Patient, others: list[Patient], *, today: date, history: History) -> None:
+    """Emily waits for a peel in the next two weeks (a free time is held for her
+    at once: the offer pages have something to show); a walk-in waits for Pico
+    laser evenings, with nothing offered yet (the desk's offer-by-hand page)."""
+    wishes = [
+        (patient, "peel-superficial", [], 14),
+        (others[2], "pico-laser", ["evening"], 21),
+    ]
+    for who, slug, parts, days in wishes:
+        try:
+            waitlist.waitlist_join(
+                patient=who,
+                treatment=Treatment.objects.get(slug=slug),
+                earliest=_working_day(today + timedelta(days=1)),
+                latest=today + timedelta(days=days),
+                parts=parts,
+                by=who.user,
+                staff=who.user is None,
+            )
+        except ApplicationError:  # already waiting (seeded before): nothing to add
+            continue
+        history.count("waitlist entries")

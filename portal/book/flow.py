@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
@@ -38,9 +39,17 @@ from django.views.decorators.cache import never_cache
 from django_htmx.http import HttpResponseClientRedirect, push_url
 from django_htmx.middleware import HtmxDetails
 
-from booking import availability, notice, profiles, selectors, services, spacing
+from booking import availability, notice, profiles, selectors, services, spacing, waitlist
 from booking.models import Practitioner
-from clinic.errors import Contraindicated, InvalidInput, InvalidState, NotBookable, SlotUnavailable, TooClose
+from clinic.errors import (
+    ApplicationError,
+    Contraindicated,
+    InvalidInput,
+    InvalidState,
+    NotBookable,
+    SlotUnavailable,
+    TooClose,
+)
 from patients.models import HealthDeclaration, Patient
 from patients.roles import PATIENT, role_of
 from patients.selectors import declaration_is_current
@@ -48,7 +57,14 @@ from patients.services import declaration_submit, important_date_add, patient_re
 from portal.account.auth import EmailAuthenticationForm
 from portal.account.forms import ImportantDateForm
 from portal.book import present
-from portal.book.forms import QuestionnaireForm, RegisterForm, apply_error, initial_answers, registration_allowed
+from portal.book.forms import (
+    QuestionnaireForm,
+    RegisterForm,
+    WaitlistJoinForm,
+    apply_error,
+    initial_answers,
+    registration_allowed,
+)
 from treatments import services as clinical
 from treatments.models import Category, PlanSession, Treatment
 from treatments.screening import DECLARATION_REQUIRED, screen
@@ -324,6 +340,7 @@ def calendar_context(
         "previous_month_label": present.month_text(previous_month),
         "next_month_label": present.month_text(next_month),
         "no_days": not (set(free_by_day) - set(blocked)),
+        "month": month,
     }
 
 
@@ -442,6 +459,8 @@ def _post(flow: Flow) -> HttpResponse:
         return _add_date(flow, patient)
     if action == "confirm" and patient is not None:
         return _confirm(flow, patient)
+    if action == "waitlist":
+        return _join_waitlist(flow)
     return redirect(choice.url())
 
 
@@ -584,6 +603,8 @@ def _step(flow: Flow, context: dict[str, Any]) -> str:
                 blocked=blocked,
             )
         )
+        first, last = present.month_bounds(context["month"]) if context.get("month") else (span.first, span.last)
+        context["waitlist"] = _waitlist_box(flow, first, last, unfolded=bool(context.get("no_days")))
         return "date"
     free = {present.local(s.start).time() for s in day_slots}
     if choice.at is not None and choice.at not in free:
@@ -601,8 +622,79 @@ def _step(flow: Flow, context: dict[str, Any]) -> str:
         )
         context["day_label"] = present.day_text(choice.day)
         context["calendar_url"] = choice.url(date=None, time=None, month=choice.day.strftime("%Y-%m"))
+        context["waitlist"] = _waitlist_box(
+            flow, choice.day, choice.day + timedelta(days=6), unfolded=not context["groups"]
+        )
         return "time"
     return _later_step(flow, context)
+
+
+# --- none of these times suit: the waitlist (booking/waitlist.py) -----------------------
+
+
+def _waitlist_box(flow: Flow, first: date, last: date, *, unfolded: bool) -> dict[str, Any]:
+    """The "join the waitlist" form under the days or times, prefilled with the
+    dates shown (inside what may be booked). Folded unless nothing is free,
+    the patient came back from signing in for it, or it has errors."""
+    request, choice, span = flow.request, flow.choice, flow.span
+    first, last = max(first, span.first), min(last, span.last)
+    if first > last:
+        first, last = span.first, span.last
+    form = flow.forms.get("waitlist") or WaitlistJoinForm(initial={"earliest": first, "latest": last})
+    back = choice.url(waitlist="1", month=choice.month.strftime("%Y-%m") if choice.month else None)
+    return {
+        "form": form,
+        "open": unfolded or request.GET.get("waitlist") == "1" or form.is_bound,
+        "signed_in": request.user.is_authenticated,
+        "patient": patient_of(request) is not None,
+        "signin_url": reverse("account:login") + "?" + urlencode({"next": back + "#waitlist"}),
+        "month": choice.month.strftime("%Y-%m") if choice.month else "",
+        "hold": present.duration_text(settings.CLINIC_WAITLIST_HOLD),
+        "treatment": choice.treatment.localized("name") if choice.treatment else "",
+        "practitioner": present.practitioner_label(choice.practitioner),
+    }
+
+
+def _join_waitlist(flow: Flow) -> HttpResponse:
+    request, choice = flow.request, flow.choice
+    if not request.user.is_authenticated:
+        back = choice.url(waitlist="1", month=request.POST.get("month") or None)
+        return _done(request, reverse("account:login") + "?" + urlencode({"next": back + "#waitlist"}))
+    patient = patient_of(request)
+    if patient is None or choice.treatment is None or not choice.practitioner_chosen:
+        return redirect(choice.url())
+    choice.month = parse_month(request.POST.get("month")) or choice.month
+    form = WaitlistJoinForm(request.POST)
+    if form.is_valid():
+        try:
+            entry = waitlist.waitlist_join(
+                patient=patient,
+                treatment=choice.treatment,
+                practitioner=choice.practitioner,
+                earliest=form.cleaned_data["earliest"],
+                latest=form.cleaned_data["latest"],
+                parts=form.cleaned_data["parts"],
+                by=signed_in(request),
+                staff=False,
+            )
+        except ApplicationError as error:
+            for name, problems in (error.fields or {}).items():
+                for problem in problems:
+                    form.add_error(name if name in form.fields else None, str(problem))
+            if not error.fields:
+                form.add_error(None, str(error.detail))
+        else:
+            messages.success(request, present.waitlist_joined_text(entry))
+            held = waitlist.open_offer_for(entry)
+            if held is not None:
+                messages.info(
+                    request,
+                    _("Good news: %(when)s is free now and held for you until %(until)s. Accept or decline it below.")
+                    % {"when": present.when_text(held.start, held.end), "until": present.time_text(held.expires_at)},
+                )
+            return _done(request, reverse("site:waitlist"))
+    flow.forms["waitlist"] = form
+    return _render(flow)
 
 
 def _later_step(flow: Flow, context: dict[str, Any]) -> str:

@@ -305,3 +305,30 @@ class CancelForm(Form):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+
+
+PART_CHOICES = [
+    ("morning", _("Morning (before 12:00)")),
+    ("afternoon", _("Afternoon (12:00–17:00)")),
+    ("evening", _("Evening (after 17:00)")),
+]
+
+
+class WaitlistJoinForm(Form):
+    """The booking flow's "none of these times suit me": dates and parts of
+    the day. The treatment and practitioner come from the flow's choices; the
+    service (booking.waitlist.waitlist_join) decides what may be asked for."""
+
+    earliest = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    latest = forms.DateField(label=_("Until"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    parts = BoundedMultipleChoiceField(
+        label=_("Parts of the day that suit you"),
+        choices=PART_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Leave all unticked if any time of day suits you."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "waitlist")
+        super().__init__(*args, **kwargs)

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -415,3 +416,68 @@ def duration_text(span: timedelta) -> str:
         hours = total // 60
         return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
     return ngettext("%(count)d minute", "%(count)d minutes", total) % {"count": total}
+
+
+# --- the waitlist --------------------------------------------------------------------------
+
+PART_WORDS: dict[str, Any] = {
+    "morning": pgettext_lazy("waitlist", "mornings"),
+    "afternoon": pgettext_lazy("waitlist", "afternoons"),
+    "evening": pgettext_lazy("waitlist", "evenings"),
+}
+WAITLIST_STATUS: dict[str, tuple[str, Any]] = {
+    "waiting": ("booked", pgettext_lazy("waitlist status", "Waiting")),
+    "booked": ("completed", pgettext_lazy("waitlist status", "Booked")),
+    "left": ("cancelled", pgettext_lazy("waitlist status", "Left")),
+    "ended": ("cancelled", pgettext_lazy("waitlist status", "Dates passed")),
+}
+OFFER_STATUS: dict[str, Any] = {
+    "open": pgettext_lazy("waitlist offer", "Held for you"),
+    "accepted": pgettext_lazy("waitlist offer", "Booked"),
+    "declined": pgettext_lazy("waitlist offer", "Declined"),
+    "expired": pgettext_lazy("waitlist offer", "Expired"),
+    "withdrawn": pgettext_lazy("waitlist offer", "Withdrawn"),
+}
+
+
+def parts_text(parts: Sequence[str]) -> str:
+    """ "mornings, evenings", or "any time of day" when none was chosen."""
+    chosen = [str(PART_WORDS[part]) for part in PART_WORDS if part in parts]
+    if not chosen:
+        return pgettext("waitlist", "any time of day")
+    return pgettext("list separator", ", ").join(chosen)
+
+
+def dates_text(first: date, last: date) -> str:
+    return formats.date_range_text(first, last)
+
+
+def waitlist_status(status: str) -> tuple[str, str]:
+    css, words = WAITLIST_STATUS.get(status, ("cancelled", status))
+    return css, str(words)
+
+
+def waitlist_joined_text(entry: Any) -> str:
+    """The confirmation after joining: what, when, and what happens next."""
+    values = {
+        "treatment": entry.treatment.localized("name"),
+        "dates": dates_text(entry.earliest, entry.latest),
+        "parts": parts_text(entry.parts),
+        "hold": duration_text(settings.CLINIC_WAITLIST_HOLD),
+    }
+    if entry.practitioner_id:
+        values["practitioner"] = entry.practitioner.name
+        return (
+            _(
+                "You're on the waitlist for %(treatment)s with %(practitioner)s, %(dates)s, %(parts)s. We'll email "
+                "you when a time opens; it will be held for you for %(hold)s."
+            )
+            % values
+        )
+    return (
+        _(
+            "You're on the waitlist for %(treatment)s, %(dates)s, %(parts)s. We'll email you when a time opens; "
+            "it will be held for you for %(hold)s."
+        )
+        % values
+    )

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from portal.account import consents
-from portal.book import consent, flow, precare, views
+from portal.book import consent, flow, precare, views, waitlist
 
 app_name = "site"
 
@@ -17,6 +17,10 @@ urlpatterns = [
     # The patient's signed consent forms (portal/account/consents.py).
     path("me/consents/", consents.consent_list, name="consents"),
     path("me/consents/<int:pk>.pdf", consents.consent_pdf, name="consent_pdf"),
+    # The waitlist (portal/book/waitlist.py); joining is a step of /book/.
+    path("me/waitlist/", waitlist.my_waitlist, name="waitlist"),
+    path("me/waitlist/<int:pk>/leave/", waitlist.leave, name="waitlist_leave"),
+    path("waitlist/offers/<int:offer_id>/", waitlist.offer, name="waitlist_offer"),
     path("appointments/", views.appointments, name="appointments"),
     path("appointments/<int:pk>/", views.appointment, name="appointment"),
     path("appointments/<int:pk>/calendar.ics", views.appointment_ics, name="appointment_ics"),

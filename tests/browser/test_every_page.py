@@ -36,7 +36,7 @@ from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import expect
 
 from booking import precare
-from booking.models import Appointment, ClinicClosure
+from booking.models import Appointment, ClinicClosure, WaitlistEntry, WaitlistOffer
 from patients.models import Patient
 from tests.browser.axe import WCAG_AA
 from tests.browser.conftest import OUTPUT
@@ -94,6 +94,11 @@ PAGES = [
     Page("site:appointment_consent", "/appointments/{consent_visit}/consent/", (PATIENT,)),
     Page("site:questionnaire", "/me/health/", (PATIENT,)),
     Page("site:consents", "/me/consents/", (PATIENT,)),
+    Page("site:waitlist", "/me/waitlist/", (PATIENT,)),
+    Page("site:waitlist_offer", "/waitlist/offers/{offer}/", (PATIENT,)),
+    Page(
+        "site:book", "/book/?treatment=pico-laser&practitioner=any&waitlist=1", (PATIENT,), label="site-book-waitlist"
+    ),
     Page("account:profile", "/me/", (PATIENT,)),
     Page("account:password_change", "/me/password/", (PATIENT,)),
     Page("account:email_change", "/me/email/", (PATIENT,)),
@@ -113,6 +118,8 @@ PAGES = [
     Page("staff:closures", "/staff/closures/", (RECEPTION,)),
     Page("staff:closure", "/staff/closures/clinic/{closure}/", (RECEPTION,)),
     Page("staff:due", "/staff/due/", (RECEPTION,)),
+    Page("staff:waitlist", "/staff/waitlist/", (RECEPTION, DOCTOR)),
+    Page("staff:waitlist_offer", "/staff/waitlist/{waiting}/offer/", (RECEPTION,)),
     Page("staff:no_shows", "/staff/no-shows/", (RECEPTION,)),
     Page("staff:failed_notifications", "/staff/notifications/failed/", (RECEPTION,)),
     Page("chart:patients", "/staff/patients/", (RECEPTION,)),
@@ -165,6 +172,7 @@ EXCLUDED = {
     "staff:appointment_move": "POST only: a drag-and-drop or Move dialog move (test_schedule_layout.py)",
     "site:appointment_ics": "a calendar file, not a page (tests/pages check its content)",
     "site:cancel": "POST only: the cancel button on the appointment page",
+    "site:waitlist_leave": "POST only: the Leave the waitlist button on /me/waitlist/",
     "site:pre_care_confirm": "POST only: the pre-care button on the appointment page",
     "account:logout": "POST only: the header's sign-out button",
     "account:export_download": "a zip download, not a page (tests/privacy)",
@@ -323,6 +331,8 @@ def _ids(demo: dict[str, Any]) -> dict[str, Any]:
         "reset_token": default_token_generator.make_token(emily.user),
         "email_token": "a-link-from-an-email",
         "pre_care_token": precare.token_for(demo["pre_care"]),
+        "offer": WaitlistOffer.objects.get(entry__patient=emily, status="open").pk,
+        "waiting": WaitlistEntry.objects.filter(status="waiting").exclude(patient=emily).first().pk,  # type: ignore[union-attr]
     }
 
 

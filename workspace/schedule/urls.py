@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workspace.schedule import book, closures, consent, lists, views
+from workspace.schedule import book, closures, consent, lists, views, waitlist
 
 app_name = "staff"
 
@@ -19,6 +19,9 @@ urlpatterns = [
     path("closures/", closures.closures, name="closures"),
     path("closures/<str:kind>/<int:pk>/", closures.closure, name="closure"),
     path("due/", lists.due, name="due"),
+    # The waitlist per treatment, and a time offered by hand (workspace/schedule/waitlist.py).
+    path("waitlist/", waitlist.waitlist_list, name="waitlist"),
+    path("waitlist/<int:pk>/offer/", waitlist.waitlist_offer, name="waitlist_offer"),
     path("no-shows/", lists.no_shows, name="no_shows"),
     path("notifications/failed/", lists.failed_notifications, name="failed_notifications"),
     path("notifications/<int:pk>/send-again/", lists.notification_send_again, name="notification_send_again"),
