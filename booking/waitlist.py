@@ -34,7 +34,7 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booking import availability, holds, notifications, selectors, services
+from booking import availability, holds, notifications, selectors, services, spacing
 from booking.models import Appointment, Practitioner, WaitlistEntry, WaitlistOffer
 from clinic.clock import clinic_local, clinic_today, clinic_zone
 from clinic.errors import AlreadyWaiting, InvalidInput, InvalidState, NotBookable, SlotUnavailable
@@ -336,6 +336,7 @@ def _match(entries: Sequence[WaitlistEntry], days: Sequence[date], now: datetime
     # A patient's offer lasts at least MIN_HOLD before the notice runs out.
     earliest_start = now + settings.CLINIC_MIN_NOTICE + MIN_HOLD
     slots = _Slots(now)
+    too_close: dict[int, dict[date, str]] = {}
     made: list[WaitlistOffer] = []
     for entry in entries:
         tries = 0
@@ -347,6 +348,12 @@ def _match(entries: Sequence[WaitlistEntry], days: Sequence[date], now: datetime
             if _offerable(entry, slot, offered=offered, busy=busy, earliest_start=earliest_start)
         )
         for slot in candidates:
+            if entry.pk not in too_close:  # only for an entry with a free slot: most have none
+                too_close[entry.pk] = spacing.blocked_days(
+                    patient_id=entry.patient_id, treatment=entry.treatment, first=days[0], last=days[-1]
+                )
+            if clinic_local(slot.start).date() in too_close[entry.pk]:
+                continue  # a gap rule would refuse the booking: never offer what cannot be accepted
             try:
                 offer = _offer_make(
                     entry=entry, start=slot.start, practitioner_id=slot.practitioner_id, staff=False, by=None, now=now
