@@ -34,6 +34,7 @@ KEYS = {
     "session_records",
     "consent_signatures",
     "notifications",
+    "waitlist",
     "access_log",
 }
 
