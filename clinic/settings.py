@@ -468,6 +468,8 @@ SPECTACULAR_SETTINGS = {
         "MarkSeverityEnum": "treatments.models.MarkSeverity",
         "AppointmentStatusEnum": "booking.models.Appointment.Status",
         "NotificationStatusEnum": "booking.models.Notification.Status",
+        "WaitlistEntryStatusEnum": "booking.models.WaitlistEntry.Status",
+        "WaitlistOfferStatusEnum": "booking.models.WaitlistOffer.Status",
     },
 }
 
