@@ -21,6 +21,8 @@ from booking.models import (
     Room,
     SessionRecord,
     TimeOff,
+    WaitlistEntry,
+    WaitlistOffer,
     WorkingHours,
 )
 from booking.notifications import notification_retry
@@ -410,3 +412,77 @@ class ErasureAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Written only by booking.waitlist (joining, matching, offers under the
+    booking's locks): the admin lists and shows, never adds, changes or deletes."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(_ReadOnlyAdmin):
+    """The waitlist in queue order (first come, first served)."""
+
+    list_display = ("created_at", "patient", "treatment", "practitioner", "earliest", "latest", "parts", "status")
+    list_filter = ("status", "treatment", ("practitioner", PractitionerFilter))
+    search_fields = ("patient__full_name", "patient__email", "patient__phone")
+    list_select_related = ("patient", "treatment", "practitioner__user")
+    date_hierarchy = "created_at"
+    ordering = ("created_at", "id")
+    fields = (
+        "patient",
+        "treatment",
+        "practitioner",
+        "earliest",
+        "latest",
+        "parts",
+        "status",
+        "created_at",
+        "created_by",
+        "closed_at",
+        "appointment",
+    )
+    readonly_fields = fields
+
+
+@admin.register(WaitlistOffer)
+class WaitlistOfferAdmin(_ReadOnlyAdmin):
+    """Every slot offered from the waitlist and what became of it."""
+
+    list_display = ("created_at", "patient", "treatment", "start", "practitioner", "status", "expires_at")
+    list_filter = ("status", "entry__treatment", ("practitioner", PractitionerFilter))
+    search_fields = ("entry__patient__full_name", "entry__patient__email", "entry__patient__phone")
+    list_select_related = ("entry__patient", "entry__treatment", "practitioner__user")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-id")
+    fields = (
+        "entry",
+        "practitioner",
+        "start",
+        "end",
+        "status",
+        "expires_at",
+        "hold",
+        "created_at",
+        "offered_by",
+        "decided_at",
+        "appointment",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="patient", ordering="entry__patient__full_name")
+    def patient(self, obj: WaitlistOffer) -> str:
+        return str(obj.entry.patient)
+
+    @admin.display(description="treatment", ordering="entry__treatment__slug")
+    def treatment(self, obj: WaitlistOffer) -> str:
+        return obj.entry.treatment.slug

@@ -9,8 +9,12 @@ plan sessions are released, the pending reminders skipped; the cancellation
 notice finds no address and is skipped, never sent) and the active plans, and
 skips every message still pending.
 
+Waiting entries end at once (``waitlist_end_for_patient``: open offers
+withdrawn, their held slots freed for the next in line).
+
 The clinical records (declarations, appointments, session records,
-assessments, photos, plans, consent signatures, notifications) stay until ``purge_due``:
+assessments, photos, plans, consent signatures, notifications, waitlist
+entries and their offers) stay until ``purge_due``:
 CLINIC_RECORD_RETENTION after the last visit (or after the erasure, when there
 was none). ``erasures_purge``, run by beat, deletes them and the photo files.
 
@@ -34,8 +38,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from knox.models import AuthToken
 
-from booking import services
-from booking.models import Appointment, Erasure, InjectableUse, Notification, SessionRecord
+from booking import services, waitlist
+from booking.models import Appointment, Erasure, InjectableUse, Notification, SessionRecord, WaitlistEntry
 from clinic.clock import clinic_today, clinic_zone
 from clinic.errors import ApplicationError, InvalidState
 from patients.models import HealthDeclaration, ImportantDate, Patient, SignedInDevice
@@ -156,6 +160,10 @@ def patient_erase(*, patient: Patient, by: User, now: datetime | None = None) ->
         login = _remove_login(user_id, email)
         # Dates that matter are personal, not clinical: nothing to retain, so they go now.
         dates, _detail = ImportantDate.objects.filter(patient=locked).delete()
+        # In this transaction: no offer is left holding a slot for an erased
+        # patient, and the slots go to the next in line after commit.
+        waiting = WaitlistEntry.objects.filter(patient_id=locked.pk, status=WaitlistEntry.Status.WAITING).count()
+        waitlist.waitlist_end_for_patient(patient_id=locked.pk, now=now)
         last_visit = _last_visit(locked)
         erasure = Erasure.objects.create(
             patient=locked,
@@ -169,6 +177,7 @@ def patient_erase(*, patient: Patient, by: User, now: datetime | None = None) ->
                 _step("history_scrubbed", now, rows=scrubbed),
                 _step("login_removed", now, had_login=user_id is not None, **login),
                 _step("important_dates_removed", now, rows=dates),
+                _step("waitlist_ended", now, count=waiting),
             ],
         )
     logger.info("erasure %s: patient %s erased, contact details and login removed", erasure.pk, locked.pk)
@@ -251,8 +260,12 @@ def erasure_purge(*, erasure_id: int, now: datetime | None = None) -> bool:
         files = [
             (field.storage, field.name) for photo in photos for field in (photo.image, photo.thumbnail) if field.name
         ]
+        notifications = Notification.objects.filter(patient_id=patient_id).delete()[0]
+        # After the notifications that point at their offers (the offers go with them).
+        _total, deleted = WaitlistEntry.objects.filter(patient_id=patient_id).delete()
         counts = {
-            "notifications": Notification.objects.filter(patient_id=patient_id).delete()[0],
+            "notifications": notifications,
+            "waitlist_entries": deleted.get("booking.WaitlistEntry", 0),
             "injectables": InjectableUse.objects.filter(session_record__appointment__patient_id=patient_id).delete()[0],
             "session_records": SessionRecord.objects.filter(appointment__patient_id=patient_id).delete()[0],
         }

@@ -7,7 +7,7 @@ from booking, treatments and patients.
 The zip holds ``data.json`` (profile, declarations, appointments, assessments
 with their correction history, plans with sessions, session records, consent
 signatures (form, version, the text signed, when, how, photo use, withdrawal),
-the notifications sent, the access log) and ``photos/``, the original images, one
+the notifications sent, the waitlist entries with any open offer, the access log) and ``photos/``, the original images, one
 file per photo named ``photos/assessment-<assessment id>/photo-<photo id>-<view>.<ext>``;
 each photo entry in data.json names its file in ``file``.
 
@@ -33,7 +33,13 @@ from zipstream import ZIP_DEFLATED, ZIP_STORED, ZipStream
 
 from booking.models import Appointment, Notification, SessionRecord
 from booking.selectors import IMPORTANT_DATES
-from booking.serializers import AppointmentSerializer, NotificationSerializer, SessionRecordSerializer
+from booking.serializers import (
+    AppointmentSerializer,
+    NotificationSerializer,
+    SessionRecordSerializer,
+    WaitlistEntrySerializer,
+)
+from booking.waitlist import entries_for
 from clinic.clock import clinic_today
 from patients.models import Patient
 from patients.selectors import access_events_for_patient, important_dates_for
@@ -138,6 +144,7 @@ def export_data(patient: Patient, *, now: datetime | None = None) -> tuple[dict[
         "session_records": SessionRecordSerializer(records, many=True).data,
         "consent_signatures": [signature_export(signature) for signature in signatures],
         "notifications": NotificationSerializer(notifications, many=True).data,
+        "waitlist": WaitlistEntrySerializer(entries_for(patient).order_by("created_at", "id"), many=True).data,
         "access_log": _access_log(patient),
     }
     return data, files

@@ -6,7 +6,7 @@ import django_filters
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from booking.models import Appointment, Notification
+from booking.models import Appointment, Notification, WaitlistEntry
 from clinic.api import StrictFilterSet
 from clinic.clock import clinic_zone
 
@@ -53,4 +53,16 @@ class NotificationFilter(StrictFilterSet):
 
     class Meta:
         model = Notification
+        fields: list[str] = []
+
+
+class WaitlistFilter(StrictFilterSet):
+    """Staff's filters of the waitlist; a patient's list is their own whatever they ask."""
+
+    treatment = django_filters.CharFilter(field_name="treatment__slug", max_length=80)
+    patient = django_filters.NumberFilter(field_name="patient_id", min_value=1, max_value=2**62)
+    status = django_filters.MultipleChoiceFilter(choices=WaitlistEntry.Status.choices)
+
+    class Meta:
+        model = WaitlistEntry
         fields: list[str] = []

@@ -27,7 +27,7 @@ from patients.services import access_record
 EXPORT_DESCRIPTION = (
     "A zip, streamed as it is built: `data.json` (profile, health_declarations, appointments, assessments with "
     "their correction `history`, plans with sessions, session_records, consent_signatures, notifications sent, "
-    "access_log) and "
+    "waitlist (entries, each with its open offer), access_log) and "
     "`photos/`, the original images, named `photos/assessment-<id>/photo-<id>-<view>.<ext>`; each photo in "
     "data.json names its file in `file`. No Content-Length."
 )

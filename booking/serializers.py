@@ -8,7 +8,15 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from booking.models import Appointment, InjectableUse, Notification, Practitioner, SessionRecord
+from booking.models import (
+    Appointment,
+    InjectableUse,
+    Notification,
+    Practitioner,
+    SessionRecord,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 from booking.selectors import appointment_downtime
 from clinic.api import (
     AwareDateTimeField,
@@ -399,3 +407,101 @@ class LotUseSerializer(serializers.Serializer):
     def get_practitioner(self, row: Any) -> dict[str, Any]:
         practitioner = row.use.session_record.appointment.practitioner
         return {"id": practitioner.pk, "name": row.practitioner}
+
+
+# --- the waitlist (booking/waitlist.py) --------------------------------------------------------
+
+
+class WaitlistEntryOfferSerializer(serializers.Serializer):
+    """The entry's open offer, in brief (the full offer: GET /waitlist/offers/{id}/)."""
+
+    id = serializers.IntegerField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    practitioner = serializers.IntegerField(source="practitioner_id")
+    expires_at = serializers.DateTimeField(help_text="Accept before this instant; after it the slot passes on.")
+    status = serializers.ChoiceField(choices=WaitlistOffer.Status.choices)
+
+
+class WaitlistEntrySerializer(serializers.ModelSerializer):
+    """One waitlist entry. ``offer`` is its open offer (at most one), or null."""
+
+    treatment: serializers.SlugRelatedField[Treatment] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    parts = serializers.ListField(
+        child=serializers.ChoiceField(choices=WaitlistEntry.Part.choices),
+        read_only=True,
+        help_text="Parts of the day by the clinic-local start; empty: any time.",
+    )
+    offer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WaitlistEntry
+        fields = [
+            "id",
+            "treatment",
+            "practitioner",
+            "earliest",
+            "latest",
+            "parts",
+            "status",
+            "created_at",
+            "patient",
+            "offer",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(WaitlistEntryOfferSerializer(allow_null=True))
+    def get_offer(self, entry: WaitlistEntry) -> dict[str, Any] | None:
+        # Loaded by the waitlist's selectors (``open_offers``); read here only
+        # when a caller built the entry another way.
+        offers = getattr(entry, "open_offers", None)
+        if offers is None:
+            offers = list(entry.offers.filter(status=WaitlistOffer.Status.OPEN))
+        return dict(WaitlistEntryOfferSerializer(offers[0]).data) if offers else None
+
+
+class WaitlistJoinSerializer(serializers.Serializer):
+    # Any treatment by slug: the service refuses one patients cannot book online
+    # (staff may put a patient on the waitlist for it).
+    treatment = TreatmentSlugField(queryset=Treatment.objects.all())
+    practitioner = StrictPrimaryKeyRelatedField(
+        queryset=Practitioner.objects.filter(active=True),
+        allow_null=True,
+        default=None,
+        help_text="Only this practitioner; omitted or null: anyone qualified.",
+    )
+    earliest = serializers.DateField(help_text="First clinic-local date, today or later.")
+    latest = serializers.DateField(
+        help_text="Last clinic-local date, within the booking horizon (staff: the staff horizon), "
+        "at most 62 days after earliest."
+    )
+    parts = BoundedListField(
+        child=serializers.ChoiceField(choices=WaitlistEntry.Part.choices),
+        max_length=3,
+        default=list,
+        help_text="morning (before 12:00), afternoon (12:00-17:00), evening (from 17:00); empty: any time.",
+    )
+    patient = StrictPrimaryKeyRelatedField(
+        queryset=Patient.objects.all(), required=False, help_text="Staff only, and required for staff."
+    )
+
+
+class WaitlistOfferSerializer(serializers.ModelSerializer):
+    treatment: serializers.SlugRelatedField[Treatment] = serializers.SlugRelatedField(
+        source="entry.treatment", slug_field="slug", read_only=True
+    )
+
+    class Meta:
+        model = WaitlistOffer
+        fields = ["id", "entry", "treatment", "start", "end", "practitioner", "expires_at", "status", "appointment"]
+        read_only_fields = fields
+
+
+class WaitlistOfferByHandSerializer(serializers.Serializer):
+    start = AwareDateTimeField()
+    practitioner = StrictPrimaryKeyRelatedField(
+        queryset=Practitioner.objects.filter(active=True),
+        allow_null=True,
+        required=False,
+        help_text="Omitted or null: the entry's practitioner, else anyone qualified who is free.",
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking import apis, consent_apis, privacy_apis
+from booking import apis, consent_apis, privacy_apis, waitlist_apis
 
 urlpatterns = [
     path("screening/", apis.ScreeningApi.as_view(), name="screening"),
@@ -28,6 +28,20 @@ urlpatterns = [
     path("session-records/", apis.SessionRecordListApi.as_view(), name="session-record-list"),
     path("session-records/<int:pk>/", apis.SessionRecordDetailApi.as_view(), name="session-record-detail"),
     path("lots/", apis.LotSearchApi.as_view(), name="lot-search"),
+    path("waitlist/", waitlist_apis.WaitlistListApi.as_view(), name="waitlist-list"),
+    path("waitlist/<int:pk>/", waitlist_apis.WaitlistDetailApi.as_view(), name="waitlist-detail"),
+    path("waitlist/<int:pk>/offer/", waitlist_apis.WaitlistOfferByHandApi.as_view(), name="waitlist-offer-by-hand"),
+    path("waitlist/offers/<int:pk>/", waitlist_apis.WaitlistOfferDetailApi.as_view(), name="waitlist-offer-detail"),
+    path(
+        "waitlist/offers/<int:pk>/accept/",
+        waitlist_apis.WaitlistOfferAcceptApi.as_view(),
+        name="waitlist-offer-accept",
+    ),
+    path(
+        "waitlist/offers/<int:pk>/decline/",
+        waitlist_apis.WaitlistOfferDeclineApi.as_view(),
+        name="waitlist-offer-decline",
+    ),
     path("me/export/", privacy_apis.MyExportApi.as_view(), name="me-export"),
     path("patients/<int:pk>/export/", privacy_apis.PatientExportApi.as_view(), name="patient-export"),
     path("patients/<int:pk>/erase/", privacy_apis.PatientEraseApi.as_view(), name="patient-erase"),

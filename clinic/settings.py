@@ -469,6 +469,8 @@ SPECTACULAR_SETTINGS = {
         "AppointmentStatusEnum": "booking.models.Appointment.Status",
         "NotificationStatusEnum": "booking.models.Notification.Status",
         "PlanStatusEnum": "treatments.models.TreatmentPlan.Status",
+        "WaitlistEntryStatusEnum": "booking.models.WaitlistEntry.Status",
+        "WaitlistOfferStatusEnum": "booking.models.WaitlistOffer.Status",
     },
 }
 

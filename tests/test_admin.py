@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from io import StringIO
 from typing import Any
 
@@ -18,7 +19,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from booking.erasure import patient_erase
-from booking.models import Appointment, ClinicClosure, Erasure, Notification, Practitioner, SessionRecord, TimeOff
+from booking.models import (
+    Appointment,
+    ClinicClosure,
+    Erasure,
+    Notification,
+    Practitioner,
+    SessionRecord,
+    TimeOff,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 from patients.models import AccessEvent, HealthDeclaration, Patient
 from patients.services import access_record
 from tests.factories import (
@@ -61,6 +72,8 @@ NO_ADD_PAGE |= {AccessEvent}
 # Consent versions are drafted and published in the workspace (treatments.consents);
 # signatures are made by patients or at the desk and never changed here.
 NO_ADD_PAGE |= {ConsentVersion, ConsentSignature}
+# The waitlist is written by booking.waitlist alone (offers hold slots under the booking's locks).
+NO_ADD_PAGE |= {WaitlistEntry, WaitlistOffer}
 
 
 def _url(model: type[Model], view: str, *args: Any) -> str:
@@ -91,7 +104,26 @@ def clinic() -> None:
     TimeOffFactory(practitioner=Practitioner.objects.first())
     NotificationFactory()
     _clinical_records()
+    _waitlist()
     patient_erase(patient=PatientFactory(), by=UserFactory(role="manager"))
+
+
+def _waitlist() -> None:
+    """An entry with an offer that expired (an open one would need its held slot)."""
+    patient = Patient.objects.get(user__username="patient@example.com")
+    day = timezone.localdate() + timedelta(days=7)
+    entry = WaitlistEntry.objects.create(
+        patient=patient, treatment=Treatment.objects.get(slug="peel-superficial"), earliest=day, latest=day
+    )
+    start = timezone.now() + timedelta(days=7)
+    WaitlistOffer.objects.create(
+        entry=entry,
+        practitioner=Practitioner.objects.first(),
+        start=start,
+        end=start + timedelta(minutes=30),
+        status=WaitlistOffer.Status.EXPIRED,
+        expires_at=timezone.now(),
+    )
 
 
 def _clinical_records() -> None:
@@ -149,6 +181,8 @@ def test_every_model_of_the_three_apps_is_registered() -> None:
         "treatments.TreatmentPlan",
         "treatments.PlanSession",
         "booking.Erasure",
+        "booking.WaitlistEntry",
+        "booking.WaitlistOffer",
         "treatments.ConsentForm",
         "treatments.ConsentVersion",
         "treatments.ConsentSignature",

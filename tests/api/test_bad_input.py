@@ -32,7 +32,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from booking import services
-from booking.models import Appointment, Practitioner
+from booking.models import Appointment, Practitioner, WaitlistEntry, WaitlistOffer
 from patients.models import HealthDeclaration, ImportantDate, Patient
 from tests.api.clinical import DECLARATION
 from tests.api.conftest import client_for, next_weekday_at
@@ -65,6 +65,7 @@ class Ctx:
     day: date  # the appointment's date, a weekday
     reset_user: User
     clients: dict[str, APIClient]
+    entry: WaitlistEntry  # B's, waiting for the appointment's day (staff may offer it a time by hand)
 
     def at(self, hour: int, minute: int = 0, second: int = 0, *, day: date | None = None) -> datetime:
         return timezone.make_aware(datetime.combine(day or self.day, time(hour, minute, second)))
@@ -88,6 +89,9 @@ def ctx(peel: Treatment, practitioner: Practitioner, patient_a: Patient, patient
         day=timezone.localdate(start),
         reset_user=UserFactory(),
         clients={"anonymous": APIClient(), "patient": client_for(patient_a.user), "staff": client_for(staff)},
+        entry=WaitlistEntry.objects.create(
+            patient=patient_b, treatment=peel, earliest=timezone.localdate(start), latest=timezone.localdate(start)
+        ),
     )
 
 
@@ -234,11 +238,40 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda c: {"reason": "Travelling"},
         200,
     ),
+    "waitlist": Endpoint(
+        "post",
+        "/api/v1/waitlist/",
+        "patient",
+        lambda c: {"treatment": c.treatment.slug, "earliest": c.day.isoformat(), "latest": c.day.isoformat()},
+        201,
+        optional=("practitioner", "parts"),
+    ),
+    "waitlist-staff": Endpoint(
+        "post",
+        "/api/v1/waitlist/",
+        "staff",
+        lambda c: {
+            "treatment": c.treatment.slug,
+            "earliest": c.day.isoformat(),
+            "latest": c.day.isoformat(),
+            "patient": c.patient_a.pk,
+        },
+        201,
+        optional=("practitioner", "parts"),
+    ),
+    "waitlist-offer-by-hand": Endpoint(
+        "post",
+        "/api/v1/waitlist/{entry}/offer/",
+        "staff",
+        lambda c: {"start": c.at(16).isoformat()},
+        201,
+        optional=("practitioner",),
+    ),
 }
 
 
 def path_of(endpoint: Endpoint, c: Ctx, path: str | None = None) -> str:
-    return (path or endpoint.path).format(patient=c.patient_a.pk, appointment=c.appointment.pk)
+    return (path or endpoint.path).format(patient=c.patient_a.pk, appointment=c.appointment.pk, entry=c.entry.pk)
 
 
 def snapshot(c: Ctx) -> dict[str, Any]:
@@ -265,6 +298,8 @@ def snapshot(c: Ctx) -> dict[str, Any]:
         "passwords": dict(
             User.objects.filter(pk__in=[c.patient_a.user_id, c.reset_user.pk]).values_list("pk", "password")
         ),
+        "waitlist": list(WaitlistEntry.objects.order_by("pk").values_list("pk", "status", "earliest", "latest")),
+        "offers": WaitlistOffer.objects.count(),
         "appointment": Appointment.objects.filter(pk=c.appointment.pk)
         .values("status", "start", "practitioner_id", "room_id", "sequence", "cancellation_reason", "notes")
         .get(),
@@ -579,6 +614,36 @@ CASES = [
     bad("cancel", "reason-number", {"reason": {"code": 1}}),
     not_found("cancel", "unknown-id", f"/api/v1/appointments/{UNKNOWN_ID}/cancel/"),
     not_found("cancel", "huge-id", f"/api/v1/appointments/{BIG_ID}/cancel/"),
+    # the waitlist: joining
+    bad("waitlist", "treatment-unknown", {"treatment": "no-such-treatment"}),
+    bad("waitlist", "treatment-number", {"treatment": 1}),
+    bad("waitlist", "treatment-inactive", lambda c: {"treatment": c.inactive.slug}, field="treatment"),
+    bad("waitlist", "practitioner-unknown", {"practitioner": UNKNOWN_ID}),
+    bad("waitlist", "practitioner-float", {"practitioner": 1.5}),
+    bad("waitlist", "practitioner-huge", {"practitioner": BIG_ID}),
+    bad("waitlist", "practitioner-unqualified", lambda c: {"practitioner": c.unqualified.pk}, field="practitioner"),
+    bad("waitlist", "earliest-past", {"earliest": "2000-01-01"}),
+    bad("waitlist", "earliest-datetime", lambda c: {"earliest": c.at(10).isoformat()}, field="earliest"),
+    bad("waitlist", "earliest-missing", {}, field="earliest", remove=("earliest",)),
+    bad("waitlist", "latest-before-earliest", lambda c: {"latest": str(c.day - timedelta(days=1))}, field="latest"),
+    bad("waitlist", "latest-beyond-horizon", lambda c: {"latest": str(c.day + timedelta(days=100))}, field="latest"),
+    bad("waitlist", "latest-year-9999", {"latest": "9999-12-31"}),
+    bad("waitlist", "parts-unknown", {"parts": ["night"]}),
+    bad("waitlist", "parts-too-many", {"parts": ["morning"] * 4}),
+    bad("waitlist", "parts-text", {"parts": "morning"}),
+    bad("waitlist", "patient-from-a-patient", lambda c: {"patient": c.patient_b.pk}, field="patient"),
+    bad("waitlist-staff", "patient-missing", {}, field="patient", remove=("patient",)),
+    bad("waitlist-staff", "patient-unknown", {"patient": UNKNOWN_ID}),
+    bad("waitlist-staff", "patient-string", {"patient": "1"}),
+    # the waitlist: a time offered by hand
+    bad("waitlist-offer-by-hand", "start-naive", lambda c: {"start": c.at(16).isoformat()[:19]}, field="start"),
+    bad("waitlist-offer-by-hand", "start-missing", {}, field="start", remove=("start",)),
+    bad("waitlist-offer-by-hand", "start-huge", {"start": HUGE}),
+    bad("waitlist-offer-by-hand", "practitioner-unknown", {"practitioner": UNKNOWN_ID}),
+    not_bookable("waitlist-offer-by-hand", "outside-hours", start(lambda c: c.at(22))),
+    not_bookable("waitlist-offer-by-hand", "misaligned", start(lambda c: c.at(16, 7))),
+    not_found("waitlist-offer-by-hand", "unknown-id", f"/api/v1/waitlist/{UNKNOWN_ID}/offer/"),
+    not_found("waitlist-offer-by-hand", "huge-id", f"/api/v1/waitlist/{BIG_ID}/offer/"),
 ]
 
 

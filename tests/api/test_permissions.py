@@ -42,8 +42,15 @@ from django.utils.http import urlsafe_base64_encode
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from booking import services
-from booking.models import Appointment, Practitioner, PreCareAcknowledgement, SessionRecord
+from booking import services, waitlist
+from booking.models import (
+    Appointment,
+    Practitioner,
+    PreCareAcknowledgement,
+    SessionRecord,
+    WaitlistEntry,
+    WaitlistOffer,
+)
 from patients.models import HealthDeclaration, ImportantDate, Patient, SignedInDevice
 from patients.services import token_issue
 from tests.api.clinical import ASSESSMENT, DECLARATION, picture
@@ -185,6 +192,17 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("patient-export", "get"): (401, 403, 403, 403, 403, 200),
     ("patient-erase", "post"): (401, 403, 403, 403, 403, 201),
     ("patient-erasure", "get"): (401, 403, 403, 403, 403, 200),
+    # The waitlist: a patient's own entries and offers (another's are 404), staff any
+    # patient's; staff may accept or decline for the patient (on the phone, at the
+    # desk) and alone offer a time by hand.
+    ("waitlist-list", "get"): (401, 200, 200, 200, 200, 200),
+    ("waitlist-list", "post"): (401, 201, 201, 201, 201, 201),
+    ("waitlist-detail", "get"): (401, 200, 404, 200, 200, 200),
+    ("waitlist-detail", "delete"): (401, 204, 404, 204, 204, 204),
+    ("waitlist-offer-by-hand", "post"): (401, 403, 403, 201, 201, 201),
+    ("waitlist-offer-detail", "get"): (401, 200, 404, 200, 200, 200),
+    ("waitlist-offer-accept", "post"): (401, 201, 404, 201, 201, 201),
+    ("waitlist-offer-decline", "post"): (401, 200, 404, 200, 200, 200),
     # The OpenAPI schema and the docs page: public.
     ("schema", "get"): (200, 200, 200, 200, 200, 200),
     ("docs", "get"): (200, 200, 200, 200, 200, 200),
@@ -425,6 +443,29 @@ def _pre_care(w: World) -> Appointment:
     return w.appointment
 
 
+def _waiting(w: World) -> WaitlistEntry:
+    """A's entry for a day, not yet offered anything."""
+    day = _day(w, 14)
+    return WaitlistEntry.objects.create(
+        patient=w.patient_a, treatment=w.treatment, earliest=day, latest=day, created_by=w.patient_a.user
+    )
+
+
+def _offer(w: World) -> WaitlistOffer:
+    """A's entry for next week, offered a free slot at once."""
+    entry = waitlist.waitlist_join(
+        patient=w.patient_a,
+        treatment=w.treatment,
+        earliest=_day(w, 8),
+        latest=_day(w, 8),
+        by=w.patient_a.user,
+        staff=False,
+    )
+    offer = waitlist.open_offer_for(entry)
+    assert offer is not None
+    return offer
+
+
 BUILDERS: dict[str, Builder] = {
     "auth-register": lambda w, actor: (
         "/api/v1/auth/register/",
@@ -540,6 +581,18 @@ BUILDERS: dict[str, Builder] = {
     "patient-export": lambda w, actor: (f"/api/v1/patients/{w.patient_a.pk}/export/", None),
     "patient-erase": lambda w, actor: (f"/api/v1/patients/{w.patient_a.pk}/erase/", None),
     "patient-erasure": lambda w, actor: (f"/api/v1/patients/{_erased(w).pk}/erasure/", None),
+    "waitlist-list": lambda w, actor: (
+        "/api/v1/waitlist/",
+        _for_staff(w, actor, {"treatment": w.treatment.slug, "earliest": str(_day(w, 9)), "latest": str(_day(w, 9))}),
+    ),
+    "waitlist-detail": lambda w, actor: (f"/api/v1/waitlist/{_waiting(w).pk}/", None),
+    "waitlist-offer-by-hand": lambda w, actor: (
+        f"/api/v1/waitlist/{_waiting(w).pk}/offer/",
+        {"start": _at(_day(w, 14), 11).isoformat()},
+    ),
+    "waitlist-offer-detail": lambda w, actor: (f"/api/v1/waitlist/offers/{_offer(w).pk}/", None),
+    "waitlist-offer-accept": lambda w, actor: (f"/api/v1/waitlist/offers/{_offer(w).pk}/accept/", None),
+    "waitlist-offer-decline": lambda w, actor: (f"/api/v1/waitlist/offers/{_offer(w).pk}/decline/", None),
     "schema": lambda w, actor: ("/api/v1/schema/", None),
     "docs": lambda w, actor: ("/api/v1/docs/", None),
 }
@@ -563,6 +616,8 @@ def snapshot(w: World) -> dict[str, Any]:
         "session records": SessionRecord.objects.count(),
         "consent signatures": list(ConsentSignature.objects.order_by("pk").values_list("pk", "withdrawn_at")),
         "pre-care confirmations": PreCareAcknowledgement.objects.count(),
+        "waitlist entries": list(WaitlistEntry.objects.order_by("pk").values_list("pk", "status")),
+        "waitlist offers": list(WaitlistOffer.objects.order_by("pk").values_list("pk", "status")),
         "a": Patient.objects.filter(pk=w.patient_a.pk).values("full_name", "email", "user_id").get(),
         "a's appointments": list(
             Appointment.objects.filter(patient=w.patient_a)
@@ -650,6 +705,20 @@ def check_effect(w: World, name: str, method: str, actor: str, before: dict[str,
         assert signature.witnessed_by == (w.users[actor] if actor in STAFF else None)
     elif name == "consent-withdraw":
         assert ConsentSignature.objects.get(pk=body["id"]).withdrawn_by == w.users[actor]
+    elif (name, method) == ("waitlist-list", "post"):
+        owner = w.patient_a if actor in STAFF else w.users[actor].patient
+        assert WaitlistEntry.objects.get(pk=body["id"]).patient == owner
+    elif name == "waitlist-detail":
+        assert WaitlistEntry.objects.get(patient=w.patient_a).status == WaitlistEntry.Status.LEFT
+    elif name == "waitlist-offer-by-hand":
+        offer = WaitlistOffer.objects.get(pk=body["id"])
+        assert (offer.offered_by, offer.status) == (w.users[actor], WaitlistOffer.Status.OPEN)
+    elif name == "waitlist-offer-accept":
+        booked = Appointment.objects.get(pk=body["id"])
+        assert (booked.patient, booked.booked_by) == (w.patient_a, w.users[actor])
+        assert WaitlistOffer.objects.get(appointment=booked).status == WaitlistOffer.Status.ACCEPTED
+    elif name == "waitlist-offer-decline":
+        assert WaitlistOffer.objects.get(pk=body["id"]).status == WaitlistOffer.Status.DECLINED
     elif name == "appointment-complete":
         assert status_of[body["id"]] == Appointment.Status.COMPLETED
         assert SessionRecord.objects.get(pk=body["session_record"]).appointment_id == body["id"]

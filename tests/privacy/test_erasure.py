@@ -66,6 +66,7 @@ def test_manager_erases_by_api_and_the_contact_details_and_login_go_at_once(
         "history_scrubbed",
         "login_removed",
         "important_dates_removed",
+        "waitlist_ended",
         "appointments_cancelled",
         "plans_cancelled",
         "notifications_skipped",

@@ -35,6 +35,7 @@ KEYS = {
     "session_records",
     "consent_signatures",
     "notifications",
+    "waitlist",
     "access_log",
 }
 
