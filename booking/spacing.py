@@ -81,10 +81,13 @@ def spacing_findings(
     return gaps.evaluate(rules=rules, subject=subject_of(treatment), on=on, visits=found)
 
 
-def blocked_days(*, patient_id: int, treatment: Treatment, first: date, last: date) -> dict[date, str]:
+def blocked_days(
+    *, patient_id: int, treatment: Treatment, first: date, last: date, exclude_appointment_id: int | None = None
+) -> dict[date, str]:
     """Clinic-local day → why a block refuses ``treatment`` that day, for the
-    days in ``[first, last]`` (the patient's calendar)."""
-    rules, found = _load(patient_id=patient_id, first=first, last=last, exclude_appointment_id=None)
+    days in ``[first, last]`` (the patient's calendar; ``exclude_appointment_id``:
+    the appointment being moved, which cannot be too close to itself)."""
+    rules, found = _load(patient_id=patient_id, first=first, last=last, exclude_appointment_id=exclude_appointment_id)
     return gaps.blocked_days(rules=rules, subject=subject_of(treatment), first=first, last=last, visits=found)
 
 

@@ -295,12 +295,14 @@ def calendar_context(
     day_url: Any,
     month_url: Any,
     exclude_appointment_id: int | None = None,
-    blocked: dict[date, str] | None = None,
+    patient: Patient | None = None,
 ) -> dict[str, Any]:
     """A month of days, those with free times marked, and the months around it.
     Without a month asked for, the month of the first free day (two calls at most).
-    ``blocked``: days a gap rule refuses to this patient (booking.spacing), greyed with why."""
-    blocked = blocked or {}
+    For a signed-in ``patient``, the days a gap rule would refuse them
+    (booking.spacing, two queries) are greyed with why, the appointment being
+    moved (``exclude_appointment_id``) left out of the reckoning: the booking
+    flow and the reschedule picker both grey days here, and only here."""
     if span.empty:
         return {"weeks": [], "month_label": "", "no_days": True}
     first_month, last_month = span.first.replace(day=1), span.last.replace(day=1)
@@ -324,6 +326,17 @@ def calendar_context(
         found = slots(
             treatment, first, last, practitioner=practitioner, span=span, exclude_appointment_id=exclude_appointment_id
         )
+    blocked = (
+        spacing.blocked_days(
+            patient_id=patient.pk,
+            treatment=treatment,
+            first=max(first, span.first),
+            last=min(last, span.last),
+            exclude_appointment_id=exclude_appointment_id,
+        )
+        if patient is not None
+        else {}
+    )
     starts = {present.local(s.start) for s in found or () if first <= present.local(s.start).date() <= last}
     free_by_day: dict[date, int] = {}
     for start in starts:
@@ -342,6 +355,11 @@ def calendar_context(
         "no_days": not (set(free_by_day) - set(blocked)),
         "month": month,
     }
+
+
+def too_close_text(error: TooClose) -> str:
+    """A refused day in words: "choose another day" and which visit it is too close to."""
+    return " ".join([str(error.detail), *(r["detail"] for r in error.reasons)])
 
 
 def times_context(day_slots: list[availability.Slot], *, selected: time | None, time_url: Any) -> list[dict[str, Any]]:
@@ -521,7 +539,7 @@ def _confirm(flow: Flow, patient: Patient) -> HttpResponse:
     except Contraindicated:
         return _render(flow)  # the confirm step shows the screening in words
     except TooClose as error:
-        flow.notices.append(("warning", " ".join([str(error.detail), *(r["detail"] for r in error.reasons)])))
+        flow.notices.append(("warning", too_close_text(error)))
         choice.day, choice.at = None, None
         return _render(flow)
     except (InvalidInput, InvalidState) as error:
@@ -585,12 +603,6 @@ def _step(flow: Flow, context: dict[str, Any]) -> str:
                 )
                 choice.month, choice.day, choice.at = choice.day.replace(day=1), None, None
     if choice.day is None:
-        patient = patient_of(flow.request)
-        blocked = (
-            spacing.blocked_days(patient_id=patient.pk, treatment=treatment, first=span.first, last=span.last)
-            if patient is not None and not span.empty
-            else {}
-        )
         context.update(
             calendar_context(
                 treatment,
@@ -600,7 +612,7 @@ def _step(flow: Flow, context: dict[str, Any]) -> str:
                 selected=None,
                 day_url=lambda day: choice.url(date=day.isoformat(), month=None, time=None),
                 month_url=lambda month: choice.url(month=month.strftime("%Y-%m")),
-                blocked=blocked,
+                patient=patient_of(flow.request),
             )
         )
         first, last = present.month_bounds(context["month"]) if context.get("month") else (span.first, span.last)

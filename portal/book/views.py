@@ -27,7 +27,14 @@ from django_htmx.http import HttpResponseClientRedirect
 from booking import notice, precare, profiles, selectors, services, signing
 from booking.calendar import appointment_calendar
 from booking.models import Appointment, Practitioner
-from clinic.errors import ApplicationError, CancellationWindowPassed, Contraindicated, InvalidInput, SlotUnavailable
+from clinic.errors import (
+    ApplicationError,
+    CancellationWindowPassed,
+    Contraindicated,
+    InvalidInput,
+    SlotUnavailable,
+    TooClose,
+)
 from clinic.pages import safe_next
 from patients.permissions import patient_required, user_of
 from patients.roles import is_staff_role, role_of
@@ -46,6 +53,7 @@ from portal.book.flow import (
     signed_in,
     slots,
     times_context,
+    too_close_text,
 )
 from portal.book.forms import (
     CancelForm,
@@ -424,6 +432,10 @@ def reschedule(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         except Contraindicated as error:
             context["notices"].extend(("error", r["detail"]) for r in error.reasons if r["severity"] == "block")
             at = None
+        except TooClose as error:
+            # Another day is the remedy: back to that month, where the refused days are greyed.
+            context["notices"].append(("warning", too_close_text(error)))
+            month, day, at = day.replace(day=1), None, None
         except ApplicationError as error:
             context["notices"].append(("warning", str(error.detail)))
             at = None
@@ -460,6 +472,7 @@ def reschedule(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 day_url=lambda d: url(date=d.isoformat()),
                 month_url=lambda m: url(month=m.strftime("%Y-%m")),
                 exclude_appointment_id=found.pk,
+                patient=found.patient,
             )
         )
     else:

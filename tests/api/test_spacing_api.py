@@ -93,7 +93,10 @@ def test_moving_too_close_is_422_and_only_staff_may_send_a_reason(
     hydra = gap_clinic.visit(patient_a, "hydrafacial", at(weekday(toxin_day + timedelta(days=21))))
     target = {"start": at(weekday(toxin_day + timedelta(days=3))).isoformat()}
     url = f"/api/v1/appointments/{hydra.pk}/reschedule/"
-    assert as_a.post(url, target, format="json").json()["code"] == "too_close"
+    refused = as_a.post(url, target, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (422, "too_close")
+    assert "Superficial peel" in refused.json()["reasons"][0]["detail"]
+    assert Appointment.objects.get(pk=hydra.pk).start == hydra.start
     refused = as_a.post(url, {**target, "override_reason": "please"}, format="json")
     assert refused.status_code == 400
     assert "override_reason" in refused.json()["fields"]

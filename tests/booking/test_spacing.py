@@ -254,3 +254,10 @@ def test_blocked_days_for_the_calendar(patient, gap_clinic) -> None:
     )
     assert sorted(days) == [VISIT_DAY + timedelta(days=n) for n in range(7)]
     assert "Botulinum toxin" in days[VISIT_DAY]
+
+
+def test_blocked_days_leave_out_the_appointment_being_moved(patient, gap_clinic) -> None:
+    toxin = gap_clinic.visit(patient, "botox", _at(VISIT_DAY, 11))
+    week = {"patient_id": patient.pk, "treatment": gap_clinic["hydrafacial"], "first": VISIT_DAY}
+    assert len(spacing.blocked_days(**week, last=VISIT_DAY + timedelta(days=6))) == 7
+    assert spacing.blocked_days(**week, last=VISIT_DAY + timedelta(days=6), exclude_appointment_id=toxin.pk) == {}
