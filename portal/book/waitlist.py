@@ -23,13 +23,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from booking import waitlist
+from booking import spacing, waitlist
 from booking.models import WaitlistEntry, WaitlistOffer
-from clinic.errors import ApplicationError, Contraindicated, InvalidState, SlotUnavailable
+from clinic.errors import ApplicationError, Contraindicated, InvalidState, SlotUnavailable, TooClose
 from patients.permissions import patient_required, user_of
 from portal.book import present
 from treatments.models import Category, Treatment
 from treatments.screening import DECLARATION_REQUIRED
+from treatments.selectors import downtime_conflicts
 
 EARLIER_SHOWN = 20  # closed entries listed under the waiting ones
 
@@ -149,6 +150,9 @@ def offer(request: HttpRequest, offer_id: int) -> HttpResponse:
                         "You already have an appointment at this time. Decline this offer to pass it on, or "
                         "change that appointment first."
                     )
+            except TooClose as error:
+                context["problem"] = str(error.detail)
+                context["blocks"] = [str(r["detail"]) for r in error.reasons]
             except InvalidState:
                 context["problem"] = _("This offer can no longer be accepted: the time it was held for has run out.")
             except ApplicationError as error:
@@ -178,6 +182,17 @@ def offer(request: HttpRequest, offer_id: int) -> HttpResponse:
     status = found.status
     if status == WaitlistOffer.Status.OPEN and not view["open"]:
         status = WaitlistOffer.Status.EXPIRED  # past its expiry; the sweep ends it within a minute
+    if status == WaitlistOffer.Status.OPEN:
+        # Before accepting, as the booking flow's confirm step: the patient's
+        # dates that matter this visit's downtime overlaps, and gap-rule cautions.
+        context["downtime"] = downtime_conflicts(
+            patient_id=patient.pk, treatment=entry.treatment, day=present.local(found.start).date()
+        )
+        context["cautions"] = [
+            str(f["detail"])
+            for f in spacing.spacing_findings(patient_id=patient.pk, treatment=entry.treatment, start=found.start)
+            if f["severity"] == "caution"
+        ]
     context.update(
         {
             "view": view,

@@ -286,6 +286,41 @@ def test_the_offer_page_shows_the_time_and_how_long_it_is_held(peel, doctor) -> 
     assert 'value="accept"' in text and 'value="decline"' in text
 
 
+def test_the_offer_flags_a_date_that_matters_inside_the_downtime_before_accepting(peel, doctor) -> None:
+    from patients.models import ImportantDate
+
+    Treatment.objects.filter(pk=peel.pk).update(downtime_days_min=1, downtime_days_max=3)
+    me = patient()
+    ImportantDate.objects.create(patient=me, starts_on=WEDNESDAY + timedelta(days=2), ends_on=WEDNESDAY + timedelta(days=2),
+                                 label="Wedding")  # fmt: skip
+    offer = WaitlistOffer.objects.get(entry=join(me, peel))
+    text = signed_in(me.user).get(f"/waitlist/offers/{offer.pk}/").content.decode()
+    assert "Wedding" in text and "falls within the usual" in text
+    assert "You can still accept this time" in text
+    assert 'value="accept"' in text  # a flag, never a refusal
+
+
+def test_an_offer_a_gap_rule_refuses_explains_why_and_books_nothing(peel, doctor) -> None:
+    from tests.factories import AppointmentFactory
+    from treatments.models import GapRule
+
+    toxin = TreatmentFactory(slug="toxin", name_en="Toxin", category="toxin")
+    me = patient()
+    offer = WaitlistOffer.objects.get(entry=join(me, peel))
+    # Booked after the offer was made: the rule now refuses the offered day.
+    AppointmentFactory(patient=me, treatment=toxin, practitioner=doctor,
+                       start=timezone.make_aware(datetime.combine(WEDNESDAY - timedelta(days=1), time(11))))  # fmt: skip
+    GapRule.objects.create(earlier_treatment=toxin, later_treatment=peel, min_days=7, severity="block",
+                           note_en="Let the toxin settle.", note_zh_hant="讓肉毒桿菌素穩定。")  # fmt: skip
+    response = signed_in(me.user).post(f"/waitlist/offers/{offer.pk}/", {"action": "accept"})
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "Toxin" in text and "Let the toxin settle." in text
+    assert not Appointment.objects.filter(patient=me, treatment=peel).exists()
+    offer.refresh_from_db()
+    assert offer.status == WaitlistOffer.Status.OPEN  # still held until it expires: the patient may call the clinic
+
+
 def test_accepting_books_the_time_and_shows_the_appointment(peel, doctor) -> None:
     me = patient()
     offer = WaitlistOffer.objects.get(entry=join(me, peel))
