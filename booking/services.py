@@ -284,6 +284,45 @@ def _candidates(
     return [by_practitioner[pk] for pk in _fair_order(list(by_practitioner), start)]
 
 
+def insert_first_free(
+    allocations: Iterable[availability.Allocation],
+    *,
+    treatment: Treatment,
+    start: datetime,
+    by: User | None,
+    **fields: Any,
+) -> Appointment | None:
+    """Inserts the row (a booking, or a waitlist hold: ``fields`` say which)
+    on the first allocation the exclusion constraints accept, each try in its
+    own savepoint, so losing a race to another writer moves on to the next
+    practitioner, room or device. None when every one was taken meanwhile.
+    Runs inside the caller's transaction, after its locks and the engine's word."""
+    end = start + timedelta(minutes=treatment.duration_minutes)
+    for allocation in allocations:
+        row = Appointment(
+            treatment=treatment,
+            practitioner_id=allocation.practitioner_id,
+            room_id=allocation.room_id,
+            device_id=allocation.device_id,
+            start=start,
+            end=end,
+            blocked_until=end + timedelta(minutes=treatment.buffer_minutes),
+            booked_by=by,
+            sequence=0,
+            **fields,
+        )
+        row._history_user = by
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+        except (IntegrityError, OperationalError) as error:
+            if not _taken(error):
+                raise
+            continue
+        return row
+    return None
+
+
 # --- booking -------------------------------------------------------------------------
 
 
@@ -399,34 +438,21 @@ def appointment_book(
         if not allocations:
             raise _unavailable(patient_id=patient.pk, start=start, end=end)
         try:
-            for allocation in _candidates(allocations, start, practitioner is None):
-                appointment = Appointment(
-                    patient=patient,
-                    treatment=treatment,
-                    practitioner_id=allocation.practitioner_id,
-                    room_id=allocation.room_id,
-                    device_id=allocation.device_id,
-                    start=start,
-                    end=end,
-                    blocked_until=end + timedelta(minutes=treatment.buffer_minutes),
-                    status=Appointment.Status.CONFIRMED,
-                    source=source or (Appointment.Source.STAFF if staff else Appointment.Source.PATIENT_ONLINE),
-                    notes=notes,
-                    cautions=screening.cautions,
-                    booked_by=booked_by,
-                    override_reason=screening.override_reason,
-                    overridden_by=booked_by if screening.overridden else None,
-                    plan_session=session,
-                    sequence=0,
-                )
-                appointment._history_user = booked_by
-                try:
-                    with transaction.atomic():
-                        appointment.save(force_insert=True)
-                except (IntegrityError, OperationalError) as error:
-                    if not _taken(error):
-                        raise
-                    continue
+            appointment = insert_first_free(
+                _candidates(allocations, start, practitioner is None),
+                treatment=treatment,
+                start=start,
+                by=booked_by,
+                patient=patient,
+                status=Appointment.Status.CONFIRMED,
+                source=source or (Appointment.Source.STAFF if staff else Appointment.Source.PATIENT_ONLINE),
+                notes=notes,
+                cautions=screening.cautions,
+                override_reason=screening.override_reason,
+                overridden_by=booked_by if screening.overridden else None,
+                plan_session=session,
+            )
+            if appointment is not None:
                 if session is not None:
                     clinical.plan_session_booked(session=session, on=_clinic_date(start), by=booked_by)
                 if waitlist_offer_id is not None:

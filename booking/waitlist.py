@@ -29,7 +29,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import OperationalError, transaction
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -463,48 +463,34 @@ def _offer_make(
             raise InvalidState(_("This waitlist entry is no longer waiting."))
         if WaitlistOffer.objects.filter(entry_id=locked.pk, status=Offer.OPEN).exists():
             raise InvalidState(_("This waitlist entry already has an open offer."))
-        end = start + timedelta(minutes=treatment.duration_minutes)
         # Accepting must still be possible under the rules it will book by.
         cutoff = start if staff else start - settings.CLINIC_MIN_NOTICE
         expires_at = min(now + settings.CLINIC_WAITLIST_HOLD, cutoff)
-        for allocation in allocations:
-            hold = Appointment(
-                patient_id=entry.patient_id,
-                treatment=treatment,
-                practitioner_id=allocation.practitioner_id,
-                room_id=allocation.room_id,
-                device_id=allocation.device_id,
-                start=start,
-                end=end,
-                blocked_until=end + timedelta(minutes=treatment.buffer_minutes),
-                status=Appointment.Status.HELD,
-                hold_expires_at=expires_at,
-                source=Appointment.Source.STAFF if staff else Appointment.Source.PATIENT_ONLINE,
-                booked_by=by,
-                sequence=0,
-            )
-            hold._history_user = by
-            try:
-                with transaction.atomic():
-                    hold.save(force_insert=True)
-            except (IntegrityError, OperationalError) as error:
-                if not _taken(error):
-                    raise
-                continue
-            offer = WaitlistOffer.objects.create(
-                entry=locked,
-                hold=hold,
-                practitioner_id=allocation.practitioner_id,
-                start=start,
-                end=end,
-                expires_at=expires_at,
-                created_at=now,
-                offered_by=by,
-            )
-            notifications.notify_waitlist_offer(offer=offer, now=now)
-            transaction.on_commit(partial(_schedule_expiry, offer.pk, expires_at), robust=True)
-            return offer
-        raise SlotUnavailable()
+        hold = services.insert_first_free(
+            allocations,
+            treatment=treatment,
+            start=start,
+            by=by,
+            patient_id=entry.patient_id,
+            status=Appointment.Status.HELD,
+            hold_expires_at=expires_at,
+            source=Appointment.Source.STAFF if staff else Appointment.Source.PATIENT_ONLINE,
+        )
+        if hold is None:
+            raise SlotUnavailable()
+        offer = WaitlistOffer.objects.create(
+            entry=locked,
+            hold=hold,
+            practitioner_id=hold.practitioner_id,
+            start=start,
+            end=hold.end,
+            expires_at=expires_at,
+            created_at=now,
+            offered_by=by,
+        )
+        notifications.notify_waitlist_offer(offer=offer, now=now)
+        transaction.on_commit(partial(_schedule_expiry, offer.pk, expires_at), robust=True)
+        return offer
 
 
 def _schedule_expiry(offer_id: int, expires_at: datetime) -> None:
