@@ -447,3 +447,163 @@ def test_an_offer_by_hand_that_fails_says_why_in_place(peel, doctor) -> None:
     assert response.status_code == 409
     assert 'role="alert"' in response.content.decode()
     assert not WaitlistOffer.objects.filter(entry=entry).exists()
+
+
+# --- the front desk: joining from the staff booking page, the chart, holds on the schedule ----------
+
+
+def _desk_join(client: Client, who: Patient, peel: Treatment, **fields: Any) -> Any:
+    data = {
+        "action": "waitlist",
+        "patient": who.pk,
+        "treatment": peel.pk,
+        "date": WEDNESDAY.isoformat(),
+        "waitlist-earliest": WEDNESDAY.isoformat(),
+        "waitlist-latest": NEXT_WEDNESDAY.isoformat(),
+        **fields,
+    }
+    return client.post("/staff/book/", data)
+
+
+def test_the_staff_booking_page_offers_the_waitlist_from_the_day_shown_for_two_weeks(peel, doctor) -> None:
+    wednesday_taken(peel)  # nothing free that day: the form is unfolded
+    client = signed_in(UserFactory(role="receptionist"))
+    page = client.get(f"/staff/book/?patient={patient().pk}&treatment={peel.pk}&date={WEDNESDAY}").content.decode()
+    assert '<details class="action-box waitlist-join" id="waitlist" open>' in page
+    assert f'name="waitlist-earliest" value="{WEDNESDAY}"' in page
+    assert f'name="waitlist-latest" value="{WEDNESDAY + timedelta(days=13)}"' in page
+    assert f'<option value="{doctor.pk}">Mei Chan</option>' in page
+
+
+def test_the_desk_puts_a_patient_on_the_waitlist_from_the_booking_page(peel, doctor) -> None:
+    wednesday_taken(peel)
+    me = patient()
+    desk = UserFactory(role="receptionist")
+    client = signed_in(desk)
+    response = _desk_join(client, me, peel, **{"waitlist-practitioner": doctor.pk, "waitlist-parts": ["morning"]})
+    assert response.status_code == 302
+    assert response["Location"] == f"/staff/waitlist/?treatment={peel.pk}"
+    entry = WaitlistEntry.objects.get(patient=me)
+    assert (entry.treatment, entry.practitioner, entry.parts, entry.created_by) == (peel, doctor, ["morning"], desk)
+    assert (entry.earliest, entry.latest, entry.status) == (WEDNESDAY, NEXT_WEDNESDAY, "waiting")
+    listed = client.get(response["Location"]).content.decode()
+    assert f"{me.full_name} is on the waitlist for Glycolic peel" in listed
+
+
+def test_a_time_free_at_once_is_held_and_the_desk_is_told(peel, doctor) -> None:
+    me = patient()
+    response = _desk_join(signed_in(UserFactory(role="receptionist")), me, peel)
+    assert response.status_code == 302
+    offer = WaitlistOffer.objects.get(entry__patient=me, status="open")
+    assert offer.start.date() == WEDNESDAY
+    listed = signed_in(UserFactory(role="receptionist")).get(response["Location"])
+    assert listed.status_code == 200
+
+
+def test_desk_join_errors_show_in_place_with_the_form_kept(peel, doctor) -> None:
+    wednesday_taken(peel)
+    client = signed_in(UserFactory(role="receptionist"))
+    me = patient()
+    response = _desk_join(
+        client,
+        me,
+        peel,
+        **{"waitlist-latest": (WEDNESDAY - timedelta(days=1)).isoformat(), "waitlist-parts": "evening"},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "The last date must be on or after the first." in page
+    assert f'name="waitlist-earliest" value="{WEDNESDAY}"' in page
+    assert 'value="evening" id="id_waitlist-parts_2" checked' in page
+    assert '<details class="action-box waitlist-join" id="waitlist" open>' in page
+    assert not WaitlistEntry.objects.filter(patient=me).exists()
+    assert _desk_join(client, me, peel).status_code == 302
+    again = _desk_join(client, me, peel)
+    assert again.status_code == 409
+    assert f"{me.full_name} is already on the waitlist for this treatment" in again.content.decode()
+    assert WaitlistEntry.objects.filter(patient=me).count() == 1
+
+
+@pytest.mark.parametrize("role", ["practitioner", "manager"])
+def test_other_staff_roles_may_add_to_the_waitlist(peel, doctor, role) -> None:
+    wednesday_taken(peel)
+    me = patient()
+    assert _desk_join(signed_in(UserFactory(role=role)), me, peel).status_code == 302
+    assert WaitlistEntry.objects.filter(patient=me).exists()
+
+
+def test_a_patient_cannot_use_the_desks_waitlist_form(peel, doctor) -> None:
+    wednesday_taken(peel)
+    me = patient()
+    response = _desk_join(signed_in(me.user), me, peel)
+    assert response.status_code in (302, 403)
+    assert response.get("Location", "").startswith("/staff/") is False
+    assert not WaitlistEntry.objects.filter(patient=me).exists()
+
+
+def test_the_chart_summary_names_what_the_patient_waits_for(peel, doctor, django_assert_max_num_queries) -> None:
+    wednesday_taken(peel)
+    me = patient()
+    client = signed_in(PractitionerFactory().user)
+    url = f"/staff/patients/{me.pk}/"
+    with django_assert_max_num_queries(100) as before:
+        assert "summary-waitlist" not in client.get(url).content.decode()
+    join(me, peel)
+    join(me, TreatmentFactory(name_en="Pico laser"), last=NEXT_WEDNESDAY)
+    with django_assert_max_num_queries(len(before.captured_queries)):
+        page = client.get(url).content.decode()
+    assert f'<a href="/staff/waitlist/?treatment={peel.pk}">Glycolic peel</a>' in page
+    assert "Pico laser" in page
+
+
+def test_the_day_schedule_shows_a_hold_until_it_expires(peel, doctor) -> None:
+    me = patient()
+    client = signed_in(UserFactory(role="receptionist"))
+    url = f"/staff/?date={WEDNESDAY}"
+    join(me, peel)  # Wednesday 10:00 is free: held for me at once, until 09:00 today
+    offer = WaitlistOffer.objects.get(entry__patient=me, status="open")
+    page = client.get(url).content.decode()
+    assert f"Held for {me.full_name} (waitlist) until" in page
+    assert f'href="/staff/waitlist/?treatment={peel.pk}" data-hold="{offer.hold_id}"' in page
+    assert f"/staff/appointments/{offer.hold_id}/" not in page  # no panel, no drag
+    assert f'data-appointment="{offer.hold_id}"' not in page
+    assert "Book at 10:00" not in page  # the held time is not offered as free
+    with time_machine.travel("2026-11-30 09:01 +0800", tick=False):  # a new sign-in: idle sessions end
+        later = signed_in(UserFactory(role="receptionist")).get(url).content.decode()
+    assert "(waitlist)" not in later
+    assert "Book at 10:00" in later
+
+
+def test_an_accepted_hold_becomes_the_appointment_on_the_schedule(peel, doctor) -> None:
+    me = patient()
+    join(me, peel)
+    offer = WaitlistOffer.objects.get(entry__patient=me, status="open")
+    booked = waitlist.offer_accept(offer=offer, by=me.user)
+    for role in ("practitioner", "manager"):
+        page = signed_in(UserFactory(role=role)).get(f"/staff/?date={WEDNESDAY}").content.decode()
+        assert "(waitlist)" not in page
+        assert f'data-appointment="{booked.pk}"' in page
+
+
+@pytest.mark.parametrize("role", ["practitioner", "manager"])
+def test_every_staff_role_sees_the_holds(peel, doctor, role) -> None:
+    me = patient()
+    join(me, peel)
+    page = signed_in(UserFactory(role=role)).get(f"/staff/?date={WEDNESDAY}").content.decode()
+    assert f"Held for {me.full_name} (waitlist)" in page
+
+
+def test_holds_cost_the_day_schedule_no_extra_queries(peel, doctor, django_assert_max_num_queries) -> None:
+    client = signed_in(UserFactory(role="receptionist"))
+    second = PractitionerFactory(treatments=[peel], hours=False)
+    WorkingHours.objects.create(practitioner=second, weekday=2, start=time(10), end=time(10, 30))
+    RoomFactory(kind=peel.room_kind)
+    url = f"/staff/?date={WEDNESDAY}"
+    with django_assert_max_num_queries(100) as before:
+        assert "(waitlist)" not in client.get(url).content.decode()
+    join(patient(), peel)
+    join(patient(), peel)
+    assert WaitlistOffer.objects.filter(status="open").count() == 2
+    with django_assert_max_num_queries(len(before.captured_queries)):
+        page = client.get(url).content.decode()
+    assert page.count("(waitlist) until") == 2

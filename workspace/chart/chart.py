@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from booking import signing
-from booking.models import Appointment, InjectableUse, Notification, SessionRecord
+from booking.models import Appointment, InjectableUse, Notification, SessionRecord, WaitlistEntry
 from booking.selectors import appointments_for
 from clinic import formats
 from clinic.clock import clinic_today
@@ -647,15 +647,25 @@ def kinds_shown(section: Section, *, clinical: bool) -> list[str]:
 
 
 def _header(patient: Patient, latest: HealthDeclaration | None, today: date, now: datetime) -> dict[str, Any]:
-    """The summary header every section shows: who, how old, the risk flags and
-    the next appointment (one query for the appointment)."""
+    """The summary header every section shows: who, how old, the risk flags,
+    the next appointment and the waitlist (one query each)."""
     upcoming = list(
         appointments_for(patient_id=patient.pk)
         .filter(end__gt=now, status__in=UPCOMING)
         .order_by("start", "id")[:LIST_LIMIT]
     )
     missing = signing.missing_by_appointment(upcoming)  # one batch for every upcoming visit
+    # What the patient waits for (booking/waitlist.py), linking to the desk's list: one query.
+    waiting = list(
+        WaitlistEntry.objects.filter(patient=patient, status=WaitlistEntry.Status.WAITING)
+        .select_related("treatment")
+        .order_by("created_at", "id")
+    )
+    for entry in waiting:
+        entry.treatment_label = entry.treatment.localized("name")  # type: ignore[attr-defined]
+        entry.dates_label = formats.date_range_text(entry.earliest, entry.latest)  # type: ignore[attr-defined]
     return {
+        "waiting": waiting,
         "consent_missing": [a for a in upcoming if missing.get(a.pk)],
         "patient": patient,
         "age": patient.age_on(today),

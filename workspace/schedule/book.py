@@ -7,11 +7,15 @@ The rules are booking.services.appointment_book's: this page sends what the
 user chose (the reason as typed, whether the visit is part of the patient's
 course) and shows the service's answer, so it decides exactly as the API does.
 The course a booking joins when no plan session is named comes from
-booking.selectors.next_open_plan_session, the service's own choice."""
+booking.selectors.next_open_plan_session, the service's own choice.
+
+When no time suits, the page puts the patient on the waitlist for the chosen
+treatment (booking.waitlist.waitlist_join, staff rules), from the folded form
+under the times; it posts to this route with ``action=waitlist``."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -21,10 +25,11 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from booking import selectors, services, spacing
+from booking import selectors, services, spacing, waitlist
 from booking.models import Appointment, Practitioner
+from clinic import formats
 from clinic.clock import clinic_zone
-from clinic.errors import ApplicationError, Contraindicated, InvalidInput, NotBookable, TooClose
+from clinic.errors import AlreadyWaiting, ApplicationError, Contraindicated, InvalidInput, NotBookable, TooClose
 from patients.models import AccessEvent, Patient
 from patients.permissions import staff_required, user_of
 from patients.selectors import patients_matching
@@ -44,7 +49,7 @@ from workspace.schedule.common import (
     slot_choices,
     when,
 )
-from workspace.schedule.forms import BookForm, PatientCreateForm
+from workspace.schedule.forms import BookForm, PatientCreateForm, WaitlistDeskForm
 
 
 def _patients_matching(query: str) -> list[Patient]:
@@ -54,6 +59,7 @@ def _patients_matching(query: str) -> list[Patient]:
     return list(patients_matching(query)[:20])
 
 
+WAITLIST_DAYS = 14
 CARRIED = ("treatment", "practitioner", "date", "time", "plan_session", "separate_visit")
 
 
@@ -96,6 +102,8 @@ def patient_new(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def book(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
+        if request.POST.get("action") == "waitlist":
+            return _waitlist_post(request)
         return _book_post(request)
     return _book_page(request, request.GET)
 
@@ -110,6 +118,7 @@ def _book_page(
     posted: dict[str, Any] | None = None,
     field_errors: dict[str, str] | None = None,
     offer_separate: bool = False,
+    waitlist_form: WaitlistDeskForm | None = None,
 ) -> HttpResponse:
     errors: list[str] = []
     today = clinic_today()
@@ -202,6 +211,16 @@ def _book_page(
     outside_course = (
         course is not None and planned is course and window is not None and not window[0] <= day <= window[1]
     )
+    if waitlist_form is None and patient is not None and treatment is not None:
+        # Two weeks from the day shown: what a caller usually means by "soon".
+        waitlist_form = WaitlistDeskForm(
+            practitioners=qualified,
+            initial={
+                "earliest": day,
+                "latest": day + timedelta(days=WAITLIST_DAYS - 1),
+                "practitioner": practitioner_id,
+            },
+        )
     chosen_time = (source.get("time") or "")[:5]
     chosen_start = (posted or {}).get("start", "")
     context = {
@@ -241,6 +260,8 @@ def _book_page(
         "needs_declaration": screening is not None and any(f.code == DECLARATION_REQUIRED for f in screening.findings),
         "consultation": next((t for t in treatments if t.slug == "consultation"), None),
         "practitioner_name": next((p.name for p in qualified if p.pk == practitioner_id), ""),
+        "waitlist_form": waitlist_form,
+        "waitlist_open": waitlist_form is not None and waitlist_form.is_bound,
     }
     return render(request, "workspace/book.html", context, status=status)
 
@@ -316,3 +337,70 @@ def _book_post(request: HttpRequest) -> HttpResponse:
     )
     day = local(booked.start).date().isoformat()
     return HttpResponseRedirect(f"{reverse('staff:schedule')}?{query_string(date=day)}")
+
+
+def _waitlist_post(request: HttpRequest) -> HttpResponse:
+    """The folded "no time suits" form: the patient joins the waitlist for the
+    page's treatment; errors show in the form, kept filled."""
+    source = request.POST.copy()
+    patient = Patient.objects.filter(pk=int_param(source.get("patient")) or 0).first()
+    treatment = Treatment.objects.filter(pk=int_param(source.get("treatment")) or 0).first()
+    if patient is None or treatment is None:
+        return _book_page(request, source, status=404, error=_("That patient or treatment does not exist."))
+    qualified = list(
+        Practitioner.objects.filter(active=True, treatments=treatment).select_related("user").order_by("id")
+    )
+    form = WaitlistDeskForm(request.POST, practitioners=qualified)
+    status = 400
+    if form.is_valid():
+        values = form.cleaned_data
+        try:
+            entry = waitlist.waitlist_join(
+                patient=patient,
+                treatment=treatment,
+                practitioner=next((p for p in qualified if p.pk == values["practitioner"]), None),
+                earliest=values["earliest"],
+                latest=values["latest"],
+                parts=values["parts"],
+                by=user_of(request),
+                staff=True,
+            )
+        except ApplicationError as error:
+            status = error.status
+            for name, problems in (error.fields or {}).items():
+                for problem in problems:
+                    form.add_error(name if name in form.fields else None, str(problem))
+            if not error.fields:
+                form.add_error(None, _staff_words(error, patient))
+        else:
+            messages.success(
+                request,
+                _("%(name)s is on the waitlist for %(treatment)s, %(dates)s.")
+                % {
+                    "name": patient.full_name,
+                    "treatment": treatment.localized("name"),
+                    "dates": formats.date_range_text(entry.earliest, entry.latest),
+                },
+            )
+            held = waitlist.open_offer_for(entry)
+            if held is not None:
+                messages.info(
+                    request,
+                    _("%(when)s was free and is held for them until %(until)s; they have been emailed.")
+                    % {"when": when(held.start), "until": formats.time_text(held.expires_at)},
+                )
+            return HttpResponseRedirect(f"{reverse('staff:waitlist')}?{query_string(treatment=treatment.pk)}")
+    return _book_page(request, source, status=status, waitlist_form=form)
+
+
+def _staff_words(error: ApplicationError, patient: Patient) -> str:
+    """The waitlist's refusals speak to the patient ("You are already…"); the desk reads them about the patient."""
+    if isinstance(error, AlreadyWaiting):
+        if str(error.detail) == str(AlreadyWaiting.default_detail):
+            return _("%(name)s is already on the waitlist for this treatment on some of these dates.") % {
+                "name": patient.full_name
+            }
+        return _("%(name)s already waits for as many times as a patient may: leave one to add another.") % {
+            "name": patient.full_name
+        }
+    return describe(error)

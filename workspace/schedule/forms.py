@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from booking.models import Appointment, ClinicClosure, Practitioner
 from clinic.clock import clinic_zone
-from clinic.pages import BoundedTypedMultipleChoiceField
+from clinic.pages import BoundedMultipleChoiceField, BoundedTypedMultipleChoiceField
 from patients.models import Language
 from patients.validators import normalize_phone
 
@@ -115,6 +115,37 @@ class BookForm(AccessibleForm):
     override_reason = forms.CharField(label=_("Why go ahead despite the screening"), max_length=2000, required=False)
     # Checked: a visit of its own, not the patient's next course session (booking.services decides the tie).
     separate_visit = forms.BooleanField(required=False)
+
+
+PART_CHOICES = [
+    ("morning", _("Morning (before 12:00)")),
+    ("afternoon", _("Afternoon (12:00–17:00)")),
+    ("evening", _("Evening (after 17:00)")),
+]
+
+
+class WaitlistDeskForm(AccessibleForm):
+    """The staff booking page's "no time suits": the patient and treatment come
+    from the page, the practitioner (or anyone) is one of those qualified for
+    it. booking.waitlist.waitlist_join decides the rest (dates, horizon,
+    overlap). The patient side has its own form in portal: the floors stay apart."""
+
+    prefix = "waitlist"
+    practitioner = forms.TypedChoiceField(label=_("Practitioner"), coerce=int, required=False, empty_value=None)
+    earliest = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    latest = forms.DateField(label=_("Until"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    parts = BoundedMultipleChoiceField(
+        label=_("Parts of the day that suit the patient"),
+        choices=PART_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Leave all unticked if any time of day suits."),
+    )
+
+    def __init__(self, *args: Any, practitioners: list[Practitioner], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["practitioner"]
+        field.choices = [("", _("Anyone qualified")), *[(str(p.pk), p.name) for p in practitioners]]  # type: ignore[attr-defined]
 
 
 class CancelForm(AccessibleForm):

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from booking import precare, selectors, services, signing
 from booking.models import Appointment, ClinicClosure, Device, Practitioner, Room, TimeOff, WorkingHours
+from clinic import formats
 from clinic.errors import ApplicationError, InvalidInput
 from clinic.pages import HtmxHttpRequest, safe_next
 from patients.permissions import is_clinician, staff_required, user_of
@@ -98,14 +99,37 @@ def _working_spans(rows: list[WorkingHours]) -> dict[int, list[tuple[time, time]
     return spans
 
 
+def _holds(start: datetime, end: datetime) -> list[Appointment]:
+    """The day's unexpired waitlist holds (booking.waitlist: an offered time is
+    held by an Appointment row of status held, which Appointment.objects does
+    not see): drawn on the grid so the desk sees why a gap cannot be booked.
+    One query, however many."""
+    rows = list(
+        Appointment.with_holds.filter(
+            status=Appointment.Status.HELD, hold_expires_at__gt=timezone.now(), end__gt=start, start__lt=end
+        )
+        .select_related("patient", "treatment")
+        .order_by("start", "id")
+    )
+    for row in rows:
+        row.treatment_label = row.treatment.localized("name")  # type: ignore[attr-defined]
+        until = row.hold_expires_at
+        # A hold that ends on another day than its slot names that day too.
+        same_day = until is not None and local(until).date() == local(row.start).date()
+        row.held_until = formats.time_text(until) if same_day else formats.datetime_text(until)  # type: ignore[attr-defined,arg-type]
+    return rows
+
+
 def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitioner]) -> dict[str, Any]:
     zone = clinic_zone()
     start, end = layout.day_bounds(day, zone)
     appointments = labelled(
         selectors.appointments_for(start=start, end=end).prefetch_related(selectors.IMPORTANT_DATES)
     )
+    held = _holds(start, end)
     if chosen is not None:
         appointments = [a for a in appointments if a.practitioner_id == chosen]
+        held = [h for h in held if h.practitioner_id == chosen]
     cancelled = [a for a in appointments if a.status == Appointment.Status.CANCELLED]
     shown = [a for a in appointments if a.status != Appointment.Status.CANCELLED]
     hours = list(WorkingHours.objects.filter(weekday=day.weekday(), practitioner__active=True))
@@ -139,6 +163,7 @@ def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitione
         ]
         if by == "device":
             shown = [a for a in shown if a.device_id is not None]
+            held = [h for h in held if h.device_id is not None]
 
         def column_of(appointment: Appointment) -> int:
             return appointment.room_id if by == "room" else appointment.device_id  # type: ignore[return-value]  # a device column shows only appointments with one
@@ -146,13 +171,16 @@ def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitione
         every = [span for values in working.values() for span in values]
         spans = {r.pk: every for r in resources}
     open_at, close_at = layout.opening(
-        [(a, b) for values in working.values() for a, b in values], [(a.start, a.end) for a in shown], zone, day
+        [(a, b) for values in working.values() for a, b in values],
+        [(a.start, a.end) for a in [*shown, *held]],
+        zone,
+        day,
     )
     grid = layout.build_day(
         day=day,
         zone=zone,
         columns=columns,
-        appointments=shown,
+        appointments=sorted([*shown, *held], key=lambda a: (a.start, a.pk)),
         column_of=column_of,
         working=spans,
         off=off,
