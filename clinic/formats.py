@@ -16,7 +16,7 @@ The filters of clinic/templatetags/clinic_format.py call these. Machine formats
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from babel import dates, numbers
 from django.conf import settings
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 
 LOCALES = {"en": "en_HK", "zh-hant": "zh_Hant_HK"}
 # Parts of a date for tight spots (the schedule's column heads): a weekday's name
@@ -104,3 +104,15 @@ def phone_text(number: str) -> str:
     except phonenumbers.NumberParseException:
         return number
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def duration_text(span: timedelta) -> str:
+    """A notice period in words: "24 hours", "2 days", "90 minutes"."""
+    total = int(span.total_seconds() // 60)
+    if total % (24 * 60) == 0 and total >= 48 * 60:
+        days = total // (24 * 60)
+        return ngettext("%(count)d day", "%(count)d days", days) % {"count": days}
+    if total % 60 == 0:
+        hours = total // 60
+        return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
+    return ngettext("%(count)d minute", "%(count)d minutes", total) % {"count": total}

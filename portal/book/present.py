@@ -406,16 +406,7 @@ def group_times(starts: Sequence[datetime]) -> list[TimeGroup]:
     return [group for group in groups if group.times]
 
 
-def duration_text(span: timedelta) -> str:
-    """A notice period in words: "24 hours", "2 days", "90 minutes"."""
-    total = int(span.total_seconds() // 60)
-    if total % (24 * 60) == 0 and total >= 48 * 60:
-        days = total // (24 * 60)
-        return ngettext("%(count)d day", "%(count)d days", days) % {"count": days}
-    if total % 60 == 0:
-        hours = total // 60
-        return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
-    return ngettext("%(count)d minute", "%(count)d minutes", total) % {"count": total}
+duration_text = formats.duration_text  # clinic/formats.py: the staff pages say it too
 
 
 # --- the waitlist --------------------------------------------------------------------------

@@ -563,14 +563,14 @@ def test_the_day_schedule_shows_a_hold_until_it_expires(peel, doctor) -> None:
     join(me, peel)  # Wednesday 10:00 is free: held for me at once, until 09:00 today
     offer = WaitlistOffer.objects.get(entry__patient=me, status="open")
     page = client.get(url).content.decode()
-    assert f"Held for {me.full_name} (waitlist) until" in page
+    assert f"Waitlist hold: {me.full_name}" in page
     assert f'href="/staff/waitlist/?treatment={peel.pk}" data-hold="{offer.hold_id}"' in page
     assert f"/staff/appointments/{offer.hold_id}/" not in page  # no panel, no drag
     assert f'data-appointment="{offer.hold_id}"' not in page
     assert "Book at 10:00" not in page  # the held time is not offered as free
     with time_machine.travel("2026-11-30 09:01 +0800", tick=False):  # a new sign-in: idle sessions end
         later = signed_in(UserFactory(role="receptionist")).get(url).content.decode()
-    assert "(waitlist)" not in later
+    assert "Waitlist hold:" not in later
     assert "Book at 10:00" in later
 
 
@@ -581,7 +581,7 @@ def test_an_accepted_hold_becomes_the_appointment_on_the_schedule(peel, doctor) 
     booked = waitlist.offer_accept(offer=offer, by=me.user)
     for role in ("practitioner", "manager"):
         page = signed_in(UserFactory(role=role)).get(f"/staff/?date={WEDNESDAY}").content.decode()
-        assert "(waitlist)" not in page
+        assert "Waitlist hold:" not in page
         assert f'data-appointment="{booked.pk}"' in page
 
 
@@ -590,7 +590,7 @@ def test_every_staff_role_sees_the_holds(peel, doctor, role) -> None:
     me = patient()
     join(me, peel)
     page = signed_in(UserFactory(role=role)).get(f"/staff/?date={WEDNESDAY}").content.decode()
-    assert f"Held for {me.full_name} (waitlist)" in page
+    assert f"Waitlist hold: {me.full_name}" in page
 
 
 def test_holds_cost_the_day_schedule_no_extra_queries(peel, doctor, django_assert_max_num_queries) -> None:
@@ -600,10 +600,10 @@ def test_holds_cost_the_day_schedule_no_extra_queries(peel, doctor, django_asser
     RoomFactory(kind=peel.room_kind)
     url = f"/staff/?date={WEDNESDAY}"
     with django_assert_max_num_queries(100) as before:
-        assert "(waitlist)" not in client.get(url).content.decode()
+        assert "Waitlist hold:" not in client.get(url).content.decode()
     join(patient(), peel)
     join(patient(), peel)
     assert WaitlistOffer.objects.filter(status="open").count() == 2
     with django_assert_max_num_queries(len(before.captured_queries)):
         page = client.get(url).content.decode()
-    assert page.count("(waitlist) until") == 2
+    assert page.count("Waitlist hold:") == 2

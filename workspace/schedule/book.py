@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -30,6 +31,7 @@ from booking.models import Appointment, Practitioner
 from clinic import formats
 from clinic.clock import clinic_zone
 from clinic.errors import AlreadyWaiting, ApplicationError, Contraindicated, InvalidInput, NotBookable, TooClose
+from clinic.formats import duration_text
 from patients.models import AccessEvent, Patient
 from patients.permissions import staff_required, user_of
 from patients.selectors import patients_matching
@@ -262,6 +264,7 @@ def _book_page(
         "practitioner_name": next((p.name for p in qualified if p.pk == practitioner_id), ""),
         "waitlist_form": waitlist_form,
         "waitlist_open": waitlist_form is not None and waitlist_form.is_bound,
+        "waitlist_hold": duration_text(settings.CLINIC_WAITLIST_HOLD),
     }
     return render(request, "workspace/book.html", context, status=status)
 
