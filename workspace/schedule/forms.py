@@ -131,7 +131,9 @@ class WaitlistDeskForm(AccessibleForm):
     overlap). The patient side has its own form in portal: the floors stay apart."""
 
     prefix = "waitlist"
-    practitioner = forms.TypedChoiceField(label=_("Practitioner"), coerce=int, required=False, empty_value=None)
+    practitioner = forms.TypedChoiceField(
+        label=_("Practitioner they wait for"), coerce=int, required=False, empty_value=None
+    )
     earliest = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     latest = forms.DateField(label=_("Until"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     parts = BoundedMultipleChoiceField(
