@@ -350,8 +350,22 @@ class InjectableUseInline(admin.TabularInline):
         return False
 
 
+class ReadOnlyAdmin:
+    """Rows only the services write (session records, erasures, the waitlist):
+    the admin lists and shows them, never adds, changes or deletes."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(SessionRecord)
-class SessionRecordAdmin(AccessLoggedAdmin, SimpleHistoryAdmin):
+class SessionRecordAdmin(ReadOnlyAdmin, AccessLoggedAdmin, SimpleHistoryAdmin):
     """What was done at each session, with its history. Written by the
     ``complete`` transition (booking.services.appointment_complete), never
     here, and never deleted: the admin only shows it."""
@@ -374,18 +388,9 @@ class SessionRecordAdmin(AccessLoggedAdmin, SimpleHistoryAdmin):
     def treatment(self, obj: SessionRecord) -> str:
         return obj.appointment.treatment.slug
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(Erasure)
-class ErasureAdmin(admin.ModelAdmin):
+class ErasureAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Erasures on request and the log of their steps (booking.erasure). Made
     by the chart's Erase page or the API, never here, and never changed."""
 
@@ -404,32 +409,9 @@ class ErasureAdmin(admin.ModelAdmin):
         "steps",
     )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    """Written only by booking.waitlist (joining, matching, offers under the
-    booking's locks): the admin lists and shows, never adds, changes or deletes."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(WaitlistEntry)
-class WaitlistEntryAdmin(_ReadOnlyAdmin):
+class WaitlistEntryAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """The waitlist in queue order (first come, first served)."""
 
     list_display = ("created_at", "patient", "treatment", "practitioner", "earliest", "latest", "parts", "status")
@@ -455,7 +437,7 @@ class WaitlistEntryAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(WaitlistOffer)
-class WaitlistOfferAdmin(_ReadOnlyAdmin):
+class WaitlistOfferAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Every slot offered from the waitlist and what became of it."""
 
     list_display = ("created_at", "patient", "treatment", "start", "practitioner", "status", "expires_at")

@@ -51,7 +51,7 @@ from patients.services import access_record_many
 from treatments import apis as clinical_apis
 from treatments import services as clinical
 from treatments.models import PlanSession, Treatment, TreatmentPlan
-from treatments.serializers import DowntimeConflictSerializer, PlanSerializer
+from treatments.serializers import PlanSerializer
 
 
 class PractitionerListApi(generics.ListAPIView):
@@ -561,19 +561,7 @@ class ScreeningApi(clinical_apis.ScreeningApi):
     @extend_schema(
         request=clinical_apis.ScreeningRequestSerializer,
         responses={
-            200: inline_serializer(
-                "ScreeningResult",
-                fields={
-                    "outcome": serializers.ChoiceField(choices=["clear", "caution", "blocked"]),
-                    "reasons": ReasonSerializer(many=True),
-                    "downtime": DowntimeConflictSerializer(
-                        many=True,
-                        required=False,
-                        help_text="Only when `start` is given: the patient's dates that matter which the "
-                        "treatment's usual downtime after a visit on that day would overlap. A flag, never a refusal.",
-                    ),
-                },
-            ),
+            200: clinical_apis.SCREENING_RESULT,
             **errors(400, 401, 403),
         },
         description="Screening for the treatment on the date of `start` (today without it). With `start`, the "

@@ -33,6 +33,7 @@ from django.db import OperationalError, transaction
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from booking import availability, holds, notifications, selectors, services, spacing
 from booking.models import Appointment, Practitioner, WaitlistEntry, WaitlistOffer
@@ -55,6 +56,13 @@ PARTS: dict[str, tuple[int, int]] = {
     WaitlistEntry.Part.AFTERNOON: (12 * 60, 17 * 60),
     WaitlistEntry.Part.EVENING: (17 * 60, 24 * 60),
 }
+# The parts as the join forms offer them (patient flow and staff booking page),
+# their hours those of PARTS.
+PART_CHOICES = [
+    (WaitlistEntry.Part.MORNING.value, gettext_lazy("Morning (before 12:00)")),
+    (WaitlistEntry.Part.AFTERNOON.value, gettext_lazy("Afternoon (12:00–17:00)")),
+    (WaitlistEntry.Part.EVENING.value, gettext_lazy("Evening (after 17:00)")),
+]
 MAX_WAITING = 5  # waiting entries per patient
 MAX_DAYS = 62  # days one entry may span
 MIN_HOLD = timedelta(minutes=10)  # an offer the patient cannot act on in time is not made

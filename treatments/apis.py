@@ -77,25 +77,29 @@ class ScreeningRequestSerializer(serializers.Serializer):
     patient = StrictPrimaryKeyRelatedField(queryset=Patient.objects.all(), required=False)
 
 
+# The screening answer, shared with booking.apis.ScreeningApi (the routed one, which adds the gap rules).
+SCREENING_RESULT = inline_serializer(
+    "ScreeningResult",
+    fields={
+        "outcome": serializers.ChoiceField(choices=["clear", "caution", "blocked"]),
+        "reasons": ReasonSerializer(many=True),
+        "downtime": DowntimeConflictSerializer(
+            many=True,
+            required=False,
+            help_text="Only when `start` is given: the patient's dates that matter which the "
+            "treatment's usual downtime after a visit on that day would overlap. A flag, never a refusal.",
+        ),
+    },
+)
+
+
 class ScreeningApi(APIView):
     permission_classes = [IsPatientOrStaff]
 
     @extend_schema(
         request=ScreeningRequestSerializer,
         responses={
-            200: inline_serializer(
-                "ScreeningResult",
-                fields={
-                    "outcome": serializers.ChoiceField(choices=["clear", "caution", "blocked"]),
-                    "reasons": ReasonSerializer(many=True),
-                    "downtime": DowntimeConflictSerializer(
-                        many=True,
-                        required=False,
-                        help_text="Only when `start` is given: the patient's dates that matter which the "
-                        "treatment's usual downtime after a visit on that day would overlap. A flag, never a refusal.",
-                    ),
-                },
-            ),
+            200: SCREENING_RESULT,
             **errors(400, 401, 403),
         },
     )

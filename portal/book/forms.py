@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from booking.waitlist import PART_CHOICES
 from clinic.api import ScopedThrottle
 from clinic.errors import ApplicationError, InvalidInput
 from clinic.pages import BoundedMultipleChoiceField
@@ -305,13 +306,6 @@ class CancelForm(Form):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
-
-
-PART_CHOICES = [
-    ("morning", _("Morning (before 12:00)")),
-    ("afternoon", _("Afternoon (12:00–17:00)")),
-    ("evening", _("Evening (after 17:00)")),
-]
 
 
 class WaitlistJoinForm(Form):

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from booking.models import Appointment, ClinicClosure, Practitioner
+from booking.waitlist import PART_CHOICES
 from clinic.clock import clinic_zone
 from clinic.pages import BoundedMultipleChoiceField, BoundedTypedMultipleChoiceField
 from patients.models import Language
@@ -115,13 +116,6 @@ class BookForm(AccessibleForm):
     override_reason = forms.CharField(label=_("Why go ahead despite the screening"), max_length=2000, required=False)
     # Checked: a visit of its own, not the patient's next course session (booking.services decides the tie).
     separate_visit = forms.BooleanField(required=False)
-
-
-PART_CHOICES = [
-    ("morning", _("Morning (before 12:00)")),
-    ("afternoon", _("Afternoon (12:00–17:00)")),
-    ("evening", _("Evening (after 17:00)")),
-]
 
 
 class WaitlistDeskForm(AccessibleForm):
