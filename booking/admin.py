@@ -17,6 +17,7 @@ from booking.models import (
     Erasure,
     InjectableUse,
     Notification,
+    NotificationDelivery,
     Practitioner,
     Room,
     SessionRecord,
@@ -209,6 +210,19 @@ class ClinicClosureAdmin(admin.ModelAdmin):
         _warn_affected(request, closure_affected_appointments(start=obj.start, end=obj.end))
 
 
+class NotificationDeliveryInline(admin.TabularInline):
+    """Each channel tried and what its provider said: the fallback trail."""
+
+    model = NotificationDelivery
+    fields = ("created_at", "channel", "status", "provider_id", "permanent", "error_code", "error", "fell_back_to")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     """The notification log: what each patient was sent, skipped (and why) or
@@ -218,6 +232,7 @@ class NotificationAdmin(admin.ModelAdmin):
     list_display = (
         "due_at",
         "kind",
+        "channel",
         "status",
         "patient",
         "appointment_id",
@@ -226,7 +241,7 @@ class NotificationAdmin(admin.ModelAdmin):
         "skip_reason",
         "last_error",
     )
-    list_filter = ("status", "kind", "skip_reason")
+    list_filter = ("status", "kind", "channel", "skip_reason")
     search_fields = ("patient__full_name", "patient__email", "patient__phone", "=appointment__id")
     list_select_related = ("patient",)
     date_hierarchy = "due_at"
@@ -234,6 +249,7 @@ class NotificationAdmin(admin.ModelAdmin):
     actions = ("send_again",)
     fields = (
         "kind",
+        "channel",
         "status",
         "patient",
         "appointment",
@@ -246,12 +262,14 @@ class NotificationAdmin(admin.ModelAdmin):
         "attempts",
         "claimed_at",
         "sent_at",
+        "retried_at",
         "skip_reason",
         "last_error",
         "message_id",
         "created_at",
     )
     readonly_fields = fields
+    inlines = (NotificationDeliveryInline,)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

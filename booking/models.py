@@ -264,6 +264,12 @@ class Appointment(models.Model):
     hold_expires_at = models.DateTimeField(
         null=True, blank=True, help_text="A held row (a waitlist offer) holds its slot until then, no longer."
     )
+    patient_confirmed_at = models.DateTimeField(
+        null=True, blank=True, help_text="The patient confirmed they are coming (a reminder's button or reply)."
+    )
+    patient_confirmed_via = models.CharField(
+        max_length=10, blank=True, help_text="The channel of that confirmation: whatsapp, sms, email, portal or api."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -483,6 +489,12 @@ class Notification(models.Model):
         PRE_CARE = "pre_care", _("Pre-care")
         WAITLIST_OFFER = "waitlist_offer", _("Waitlist offer")
         MISSED_VISIT = "missed_visit", _("Missed visit")
+        CHANGE_LINK = "change_link", _("Link to change a visit")
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
+        WHATSAPP = "whatsapp", _("WhatsApp")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
@@ -498,12 +510,20 @@ class Notification(models.Model):
         OFFSET_PASSED = "offset_passed", _("The reminder time had passed when it was booked or moved")
         TOO_LATE = "too_late", _("Too late to be useful")
         OPTED_OUT = "opted_out", _("The patient turned reminders off")
+        # Rows skipped before SMS and WhatsApp; NO_ADDRESS since.
         NO_EMAIL = "no_email", _("The patient has no email address")
         SESSION_CHANGED = "session_changed", _("The plan session was booked, moved or cancelled")
         ALREADY_SENT = "already_sent", _("Already sent for this visit before it was moved")
         NOT_APPLICABLE = "not_applicable", _("None of its instructions applies to this patient")
+        NO_ADDRESS = "no_address", _("No address for any channel the patient chose")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
+    channel = models.CharField(
+        max_length=10,
+        choices=Channel.choices,
+        default=Channel.EMAIL,
+        help_text="The channel it is sent on now: the patient's first choice, or the next after a permanent failure.",
+    )
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="notifications")
     appointment = models.ForeignKey(
         Appointment, null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
@@ -529,6 +549,11 @@ class Notification(models.Model):
     last_error = models.CharField(max_length=300, blank=True, help_text="Never holds patient data.")
     message_id = models.CharField(max_length=255, default=new_message_id, editable=False)
     sent_at = models.DateTimeField(null=True, blank=True)
+    retried_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When staff last sent it again: channels that failed for good before then may be tried again.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -580,9 +605,13 @@ class Notification(models.Model):
                         "pre_care",
                         "waitlist_offer",
                         "missed_visit",
+                        "change_link",
                     ]
                 ),
                 name="notification_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=["email", "sms", "whatsapp"]), name="notification_channel_valid"
             ),
             models.CheckConstraint(
                 condition=models.Q(status__in=["pending", "sending", "sent", "skipped", "failed"]),
@@ -599,6 +628,73 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} for patient #{self.patient_id} ({self.status})"
+
+
+class NotificationDelivery(models.Model):
+    """One attempt to send a notification on one channel, and what the
+    provider said about it since: accepted (with the provider's message id),
+    then delivered, read or failed as its delivery receipts arrive
+    (booking/inbound.py). The notification log shows these rows, fallbacks
+    included. Never holds patient data: ids, codes and the error's kind only."""
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted", _("Accepted by the provider")
+        DELIVERED = "delivered", _("Delivered")
+        READ = "read", _("Read")
+        FAILED = "failed", _("Failed")
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=10, choices=Notification.Channel.choices)
+    provider_id = models.CharField(
+        max_length=128, blank=True, help_text="The provider's message id (Twilio SID, WhatsApp wamid, Message-ID)."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
+    permanent = models.BooleanField(
+        default=False, help_text="A failure no retry on this channel can mend (bad number, not on WhatsApp...)."
+    )
+    error_code = models.CharField(max_length=32, blank=True)
+    error = models.CharField(max_length=300, blank=True, help_text="Never holds patient data.")
+    fell_back_to = models.CharField(
+        max_length=10, blank=True, help_text="The channel the notification moved to after this one failed for good."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "provider_id"],
+                condition=~models.Q(provider_id=""),
+                name="notification_delivery_provider_once",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=["email", "sms", "whatsapp"]), name="notification_delivery_channel"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["accepted", "delivered", "read", "failed"]),
+                name="notification_delivery_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.channel} for notification #{self.notification_id} ({self.status})"
+
+
+class InboundEvent(models.Model):
+    """A provider's webhook event already handled (a button press, a reply, a
+    delivery receipt), by the provider's own id for it: the unique constraint
+    makes a replayed webhook change nothing the second time."""
+
+    provider = models.CharField(max_length=16)
+    event_id = models.CharField(max_length=200)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="inbound_event_once")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_id}"
 
 
 class PreCareAcknowledgement(models.Model):
@@ -775,3 +871,173 @@ class WaitlistOffer(models.Model):
 
     def __str__(self) -> str:
         return f"Waitlist offer #{self.pk} ({self.status})"
+
+
+# --- outgoing webhooks (booking/webhooks.py) -------------------------------------------
+
+
+class WebhookSubscription(models.Model):
+    """A manager's subscription of one URL to some events (clinic.events.EVENT_TYPES).
+    Deliveries are signed per the Standard Webhooks specification with ``secret``;
+    after a rotation the ``previous_secret`` signs too until ``previous_expires_at``,
+    so a receiver can switch without missing a message. ``clinical``: the
+    payloads add names, contact details and treatments (booking/webhooks.py)."""
+
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list, help_text="Event types, e.g. appointment.created.")
+    clinical = models.BooleanField(
+        default=False, help_text="Payloads carry the treatment, the patient's name and contact details, plan details."
+    )
+    active = models.BooleanField(default=True)
+    description = models.CharField(max_length=200, blank=True)
+    secret = models.CharField(max_length=100, help_text="whsec_ and base64 of 32 random bytes.")
+    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_expires_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Webhook #{self.pk} {urlsplit(self.url).hostname or ''}"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one subscription, in the outbox of booking/webhooks.py,
+    written in the transaction of the change. ``message_id`` is the
+    ``webhook-id``: the same on every retry, so receivers can drop repeats.
+    ``body`` is the payload exactly as sent, frozen when the event happened.
+    Its life is a notification's: pending → sending (claimed) → sent, or back
+    to pending with a back-off after a failed attempt, failed after the last.
+    ``last_error`` is a short code (timeout, http_500...), never a response body."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    event_type = models.CharField(max_length=40)
+    event_key = models.CharField(max_length=120, help_text="The event's identity: type, object and change.")
+    message_id = models.CharField(max_length=64, unique=True)
+    patient = models.ForeignKey(
+        Patient,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Whose event it is, so erasure can scrub a clinical payload.",
+    )
+    body = models.TextField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claim = models.UUIDField(null=True, blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=40, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=models.Q(status="pending"), name="webhook_due"),
+            models.Index(fields=["claimed_at"], condition=models.Q(status="sending"), name="webhook_claimed"),
+            models.Index(fields=["subscription", "-created_at"], name="webhook_log"),
+        ]
+        constraints = [
+            # One event reaches one subscription once, however often it is announced.
+            models.UniqueConstraint(fields=["subscription", "event_key"], name="webhook_once_per_subscription"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "sending", "sent", "failed"]), name="webhook_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="sending") | models.Q(claim__isnull=False, claimed_at__isnull=False),
+                name="webhook_sending_is_claimed",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="sent") | models.Q(sent_at__isnull=False), name="webhook_sent_at"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.event_type} to webhook #{self.subscription_id} ({self.status})"
+
+
+class WebhookAttempt(models.Model):
+    """One request to the subscriber, for the delivery log: when, what it
+    answered (status code) or how it failed (``error``, a short code), how long."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"Attempt at delivery #{self.delivery_id}: {self.status_code or self.error}"
+
+
+class CalendarFeed(models.Model):
+    """A private iCalendar subscription URL (booking/feeds.py): a practitioner's
+    schedule or a patient's own appointments, for Google, Apple or Outlook to
+    poll. The token is the only credential, so it is long and random, and kept
+    so the owner can see the address again (like Google's "secret address").
+    Resetting revokes the row and makes a new one; a revoked row stays, so the
+    managers' list can say who turned a feed off and when."""
+
+    class Kind(models.TextChoices):
+        PRACTITIONER = "practitioner", _("Practitioner's schedule")
+        PATIENT = "patient", _("Patient's appointments")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feeds")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    language = models.CharField(
+        max_length=8,
+        default="en",
+        help_text="The events' language for a practitioner's feed (the page's when it was made); "
+        "a patient's feed follows their preferred language.",
+    )
+    created_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_fetched_at = models.DateTimeField(
+        null=True, blank=True, help_text="Updated at most every few minutes, not on every fetch."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One live feed per login and kind: making a new one revokes the old (feed_create).
+            models.UniqueConstraint(
+                fields=["user", "kind"], condition=models.Q(revoked_at__isnull=True), name="calendar_feed_one_live"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["practitioner", "patient"]), name="calendar_feed_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(language__in=["en", "zh-hant"]), name="calendar_feed_language_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "revoked" if self.revoked_at else "live"
+        return f"Calendar feed #{self.pk} ({self.kind}, user #{self.user_id}, {state})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None

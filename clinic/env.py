@@ -211,3 +211,53 @@ def mailer_from_url(name: str, url: str | None, *, fallback_folder: str) -> dict
     raise ImproperlyConfigured(
         f"{name} must start with smtp://, smtps://, console://, file:// or locmem://, not {url!r}."
     )
+
+
+def channel_from_url(name: str, url: str | None, *, providers: dict[str, str]) -> dict | None:
+    """One text channel's backend from its URL setting (``SMS_URL``,
+    ``WHATSAPP_URL``; booking/channels.py): ``locmem://``, ``console://``, or
+    ``<provider>://user:secret@host/path?options`` where ``providers`` maps the
+    scheme to the backend's dotted path. ``<provider>+http://`` speaks plain
+    HTTP to a local fake of the provider (tests, staging). None: no channel."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    if scheme == "locmem":
+        return {"BACKEND": "booking.channels.LocmemBackend", "OPTIONS": {}}
+    if scheme == "console":
+        return {"BACKEND": "booking.channels.ConsoleBackend", "OPTIONS": {}}
+    provider, _plus, transport = scheme.partition("+")
+    if provider not in providers or transport not in {"", "http"}:
+        allowed = ", ".join([*(f"{p}://" for p in providers), "console://", "locmem://"])
+        raise ImproperlyConfigured(f"{name} must start with {allowed}, not {url!r}.")
+    if not parts.hostname or not parts.username:
+        raise ImproperlyConfigured(f"{name} must name an account and a host, e.g. {provider}://id:secret@host.")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} has an invalid port.") from None
+    http = "http" if transport == "http" else "https"
+    base = f"{http}://{parts.hostname}{':' + str(port) if port else ''}{parts.path.rstrip('/')}"
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    options = {
+        "base_url": base,
+        "account": unquote(parts.username),
+        "secret": unquote(parts.password or ""),
+        **query,
+    }
+    return {"BACKEND": providers[provider], "OPTIONS": options}
+
+
+def env_networks(name: str, default: str = "") -> list[str]:
+    """Comma-separated IP networks in CIDR notation (``10.0.0.0/8,127.0.0.1``; a
+    bare address is its own /32 or /128), normalised: ``["10.0.0.0/8", ...]``."""
+    import ipaddress
+
+    networks = []
+    for part in env_list(name, default):
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {part!r} is not an IP network such as 10.0.0.0/8.") from None
+    return networks

@@ -16,6 +16,7 @@ from django.utils.csp import CSP
 
 from clinic.client import parse_trusted_proxies
 from clinic.env import (
+    channel_from_url,
     database_from_url,
     env_bool,
     env_colour,
@@ -23,6 +24,7 @@ from clinic.env import (
     env_duration_list,
     env_int,
     env_list,
+    env_networks,
     env_optional_duration,
     env_rate,
     env_str,
@@ -303,6 +305,39 @@ if EMAIL_URL is None and not DEBUG and not _MAIL_FREE:
         "(file:///abs/folder only if writing emails to files is really meant)."
     )
 MAILERS = {"default": mailer_from_url("EMAIL_URL", EMAIL_URL, fallback_folder=str(VAR_DIR / "mail"))}
+# --- SMS and WhatsApp (booking/channels.py) ------------------------------------
+# Unset: the channel is not offered. Examples:
+#   SMS_URL=twilio://<account sid>:<auth token>@api.twilio.com?from=%2B85230011234
+#   WHATSAPP_URL=whatsapp://<phone number id>:<access token>@graph.facebook.com/v21.0?app_secret=...&verify_token=...
+# locmem:// (tests) and console:// (development) need no provider; twilio+http:// and
+# whatsapp+http:// speak plain HTTP to a local fake of the provider.
+_CHANNEL_SCHEMES = ("locmem", "console", "twilio", "twilio+http", "whatsapp", "whatsapp+http")
+SMS_URL = env_url("SMS_URL", None, schemes=_CHANNEL_SCHEMES)
+WHATSAPP_URL = env_url("WHATSAPP_URL", None, schemes=_CHANNEL_SCHEMES)
+CLINIC_CHANNELS = {
+    channel: entry
+    for channel, entry in {
+        "sms": channel_from_url("SMS_URL", SMS_URL, providers={"twilio": "booking.channels.TwilioBackend"}),
+        "whatsapp": channel_from_url(
+            "WHATSAPP_URL", WHATSAPP_URL, providers={"whatsapp": "booking.channels.WhatsAppBackend"}
+        ),
+    }.items()
+    if entry is not None
+}
+# --- outgoing webhooks (booking/webhooks.py) ----------------------------------
+# A failed delivery is tried again after CLINIC_WEBHOOK_RETRY_SECONDS x 4^(n-1)
+# (30 s, 2 min, 8 min, 32 min, 2 h, 8.5 h, then 12 h at most): eight attempts
+# span about a day before the delivery is marked failed.
+CLINIC_WEBHOOK_MAX_ATTEMPTS = env_int("CLINIC_WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
+CLINIC_WEBHOOK_RETRY_SECONDS = env_int("CLINIC_WEBHOOK_RETRY_SECONDS", 30, minimum=1, maximum=86400)
+# Subscribers are reached over https only, except these hosts (names or
+# addresses as written in the subscriber's URL), which may use plain http:
+# an on-premise system, or the tests' local receiver.
+CLINIC_WEBHOOK_HTTP_HOSTS = [host.lower() for host in env_list("CLINIC_WEBHOOK_HTTP_HOSTS")]
+# A subscriber's address may not be loopback, private, link-local or otherwise
+# not public (the server must not be made to call into its own network),
+# except inside these networks (CIDR), e.g. 10.20.0.0/24 for an on-premise system.
+CLINIC_WEBHOOK_PRIVATE_NETWORKS = env_networks("CLINIC_WEBHOOK_PRIVATE_NETWORKS")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"{CLINIC_NAME} <bookings@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -444,6 +479,8 @@ REST_FRAMEWORK: dict[str, Any] = {
         "token": env_rate("THROTTLE_TOKEN", "300/hour"),
         "password_reset": env_rate("THROTTLE_PASSWORD_RESET", "50/hour"),
         "booking": env_rate("THROTTLE_BOOKING", "1000/hour"),
+        # Fetches of private calendar feeds per client address (booking/feed_apis.py).
+        "calendar_feed": env_rate("THROTTLE_CALENDAR_FEED", "600/hour"),
     },
 }
 # Named so that patients.SignedInDevice can point at knox's (swappable) token model.
@@ -468,6 +505,10 @@ SPECTACULAR_SETTINGS = {
         "MarkSeverityEnum": "treatments.models.MarkSeverity",
         "AppointmentStatusEnum": "booking.models.Appointment.Status",
         "NotificationStatusEnum": "booking.models.Notification.Status",
+        # email / sms / whatsapp: a notification's channel and a patient's channel choices alike.
+        "MessageChannelEnum": "booking.models.Notification.Channel",
+        # Named as before notifications had a channel field too: how a consent was signed.
+        "ChannelEnum": "treatments.models.ConsentSignature.Channel",
         "PlanStatusEnum": "treatments.models.TreatmentPlan.Status",
         "WaitlistEntryStatusEnum": "booking.models.WaitlistEntry.Status",
         "WaitlistOfferStatusEnum": "booking.models.WaitlistOffer.Status",

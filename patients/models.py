@@ -324,3 +324,52 @@ class ImportantDate(models.Model):
 
     def __str__(self) -> str:
         return f"important date #{self.pk} of patient #{self.patient_id}"
+
+
+class ChannelChoice(models.Model):
+    """How a patient wants to hear about one topic (patients.channels): each
+    row one channel, ``rank`` 1 tried first, the next used when a channel
+    fails for good. No rows for a topic: email only, as before channels
+    existed. One row with ``channel="off"``: an optional topic turned off.
+    Written only by patients.channels.channels_set (and the reminders switch)."""
+
+    class Topic(models.TextChoices):
+        CONFIRMATIONS = "confirmations", _("Bookings and changes")
+        REMINDERS = "reminders", _("Reminders")
+        PLAN_NUDGES = "plan_nudges", _("Next-session reminders")
+        WAITLIST_OFFERS = "waitlist_offers", _("Waitlist offers")
+        CARE = "care", _("Pre-care and aftercare")
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("SMS")
+        WHATSAPP = "whatsapp", _("WhatsApp")
+        OFF = "off", _("Off")
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="channel_choices")
+    topic = models.CharField(max_length=16, choices=Topic.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    rank = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["patient", "topic", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "topic", "channel"], name="channel_choice_once"),
+            models.UniqueConstraint(fields=["patient", "topic", "rank"], name="channel_choice_rank_once"),
+            models.CheckConstraint(
+                condition=models.Q(topic__in=["confirmations", "reminders", "plan_nudges", "waitlist_offers", "care"]),
+                name="channel_choice_topic_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=["email", "sms", "whatsapp", "off"]), name="channel_choice_channel_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(rank__range=(1, 3)), name="channel_choice_rank_range"),
+            # "Off" stands alone, and only where a patient may say no: reminders and plan nudges.
+            models.CheckConstraint(
+                condition=~models.Q(channel="off") | models.Q(rank=1, topic__in=["reminders", "plan_nudges"]),
+                name="channel_choice_off_optional",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"patient #{self.patient_id} {self.topic} {self.rank}: {self.channel}"
