@@ -1,15 +1,24 @@
-"""How fast real workers empty the notification outbox, and whether any message
-is sent twice.
+"""How fast real workers empty the notification outbox on each channel, and
+whether any message is sent twice.
 
-Creates COUNT due notifications (half booking confirmations with their
-calendar invite, half reminders, over COUNT/2 appointments and 1,000 patients
-in both languages) in its own database, starts an SMTP sink (aiosmtpd) in this
-process and WORKERS real ``celery -A clinic worker`` processes on Redis, then
-runs outbox sweeps (the same function beat runs) until every row is sent.
-Prints messages per second, from the first sweep to the last message
-accepted, and the duplicates counted at the sink by Message-ID (must be 0).
+Creates COUNT due notifications per channel (email, SMS, WhatsApp: half
+booking confirmations, half reminders, over COUNT/2 appointments per channel
+and 1,000 patients per channel in both languages, each patient having chosen
+that channel) in its own database. Starts an SMTP sink (aiosmtpd) and the fake
+Twilio and WhatsApp Cloud APIs (tests/fakes/providers.py, reached as
+twilio+http:// and whatsapp+http://) in this process and WORKERS real
+``celery -A clinic worker`` processes on Redis. Then, one channel at a time,
+makes that channel's rows due and runs outbox sweeps (the function beat runs)
+until every row is sent: the real path, sweep → deliver_notifications →
+booking.channels.send → provider. Prints, per channel, the messages accepted,
+the seconds from the first sweep to the last message accepted, messages per
+second, and the duplicates counted at the sink and the fake (by Message-ID for
+email, by number and content for texts: must be 0).
 
-    .venv/bin/python bench/notifications.py [--count 10000] [--workers 4] [--concurrency 4]
+    .venv/bin/python bench/notifications.py [--count 3000] [--workers 4] [--concurrency 4] [--latency 0]
+
+``--latency`` delays each answer of the fake providers by that many seconds
+(Twilio and Meta answer in about 0.1 to 0.3 s from Hong Kong).
 
 DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/clinic_bench_notify
 (dropped and created again on every run); REDIS_URL to redis://127.0.0.1:6379/12
@@ -19,6 +28,7 @@ DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/clinic_bench_notify
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import re
@@ -31,6 +41,7 @@ import time
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,7 +49,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic_bench_notify")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/12")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
-os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("DEBUG", "1")  # static files without collectstatic (the emails' logo URL)
 os.environ.setdefault("EMAIL_URL", "locmem://")
 os.environ.setdefault("CLINIC_BASE_URL", "https://bench.clinic.test")
 os.environ.pop("CLINIC_TIME_ZONE", None)  # Hong Kong, the default
@@ -84,7 +95,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+CHANNELS = ("email", "sms", "whatsapp")
+
+
 def seed(count: int) -> None:
+    """COUNT rows per channel, waiting (next attempt in a day) until ``run`` makes a channel's due."""
     from datetime import datetime
     from datetime import time as clock
     from decimal import Decimal
@@ -93,7 +108,7 @@ def seed(count: int) -> None:
     from django.utils import timezone
 
     from booking.models import Appointment, Notification, Practitioner, Room
-    from patients.models import Patient
+    from patients.models import ChannelChoice, Patient
     from treatments.models import RoomKind, Treatment
 
     kind = RoomKind.objects.create(slug="treatment", name_en="Treatment room", name_zh_hant="治療室")
@@ -115,59 +130,72 @@ def seed(count: int) -> None:
         user=User.objects.create(username="dr@example.com", first_name="Wing", last_name="Lee")
     )
     practitioner.treatments.add(treatment)
-    patients = Patient.objects.bulk_create(
-        Patient(
-            full_name=f"Bench Patient {n}",
-            date_of_birth=date(1995, 1, 1),
-            phone=f"+85291{n:06d}",
-            email=f"patient{n}@example.com",
-            preferred_language="zh-hant" if n % 2 else "en",
-        )
-        for n in range(PATIENTS)
-    )
     now = timezone.now()
+    later = now + timedelta(days=1)
     first = timezone.make_aware(datetime.combine(timezone.localdate() + timedelta(days=7), clock(10)))
-    appointments = Appointment.objects.bulk_create(
-        Appointment(
-            patient=patients[n % PATIENTS],
-            treatment=treatment,
-            practitioner=practitioner,
-            room=room,
-            start=first + timedelta(minutes=30 * n),
-            end=first + timedelta(minutes=30 * n + 30),
-            blocked_until=first + timedelta(minutes=30 * n + 30),
-        )
-        for n in range(count // 2)
-    )
-    rows = []
-    for appointment in appointments:
-        rows.append(
-            Notification(
-                kind=Notification.Kind.CONFIRMATION,
-                patient_id=appointment.patient_id,
-                appointment=appointment,
-                due_at=now,
-                next_attempt_at=now,
+    slot = 0
+    for index, channel in enumerate(CHANNELS):
+        patients = Patient.objects.bulk_create(
+            Patient(
+                full_name=f"Bench Patient {channel} {n}",
+                date_of_birth=date(1995, 1, 1),
+                phone=f"+8529{index + 1}{n:06d}",
+                email=f"{channel}{n}@example.com",
+                preferred_language="zh-hant" if n % 2 else "en",
             )
+            for n in range(PATIENTS)
         )
-        # A reminder whose offset makes it due in the last minute.
-        offset = -(-(appointment.start - now) // timedelta(minutes=1))
-        due = appointment.start - timedelta(minutes=offset)
-        rows.append(
-            Notification(
-                kind=Notification.Kind.REMINDER,
-                patient_id=appointment.patient_id,
-                appointment=appointment,
-                offset_minutes=offset,
-                due_at=due,
-                next_attempt_at=due,
+        if channel != "email":  # no rows: email, the default
+            ChannelChoice.objects.bulk_create(
+                ChannelChoice(patient=patient, topic=topic, channel=channel, rank=1)
+                for patient in patients
+                for topic in ("confirmations", "reminders")
             )
+        appointments = Appointment.objects.bulk_create(
+            Appointment(
+                patient=patients[n % PATIENTS],
+                treatment=treatment,
+                practitioner=practitioner,
+                room=room,
+                start=first + timedelta(minutes=30 * (slot + n)),
+                end=first + timedelta(minutes=30 * (slot + n) + 30),
+                blocked_until=first + timedelta(minutes=30 * (slot + n) + 30),
+            )
+            for n in range(count // 2)
         )
-    Notification.objects.bulk_create(rows, batch_size=2000)
+        slot += count // 2
+        rows = []
+        for appointment in appointments:
+            rows.append(
+                Notification(
+                    kind=Notification.Kind.CONFIRMATION,
+                    channel=channel,
+                    patient_id=appointment.patient_id,
+                    appointment=appointment,
+                    due_at=now,
+                    next_attempt_at=later,
+                )
+            )
+            # A reminder whose offset makes it due in the last minute.
+            offset = -(-(appointment.start - now) // timedelta(minutes=1))
+            rows.append(
+                Notification(
+                    kind=Notification.Kind.REMINDER,
+                    channel=channel,
+                    patient_id=appointment.patient_id,
+                    appointment=appointment,
+                    offset_minutes=offset,
+                    due_at=appointment.start - timedelta(minutes=offset),
+                    next_attempt_at=later,
+                )
+            )
+        Notification.objects.bulk_create(rows, batch_size=2000)
 
 
-def start_workers(count: int, concurrency: int, smtp_port: int, logs: Path) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}", "LOG_LEVEL": "WARNING"}
+def start_workers(
+    count: int, concurrency: int, smtp_port: int, logs: Path, env: dict[str, str] | None = None
+) -> list[subprocess.Popen[bytes]]:
+    env = {**os.environ, "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}", "LOG_LEVEL": "WARNING", **(env or {})}
     celery = str(Path(sys.executable).with_name("celery"))
     processes = []
     for index in range(count):
@@ -203,14 +231,75 @@ def start_workers(count: int, concurrency: int, smtp_port: int, logs: Path) -> l
     return processes
 
 
+def text_duplicates(sent: list[Any]) -> int:
+    """Messages the fake accepted more than once: the same number and content
+    (each notification's text names its kind and its appointment's link)."""
+    seen = Counter(
+        (m.channel, m.to, m.text or json.dumps(m.template, sort_keys=True, ensure_ascii=False)) for m in sent
+    )
+    return sum(n - 1 for n in seen.values() if n > 1)
+
+
+def run(channel: str, *, sink: Sink, fake: Any, timeout: float) -> dict[str, Any]:
+    """Makes the channel's rows due and sweeps until none is pending or sending."""
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from booking.models import Notification
+    from booking.notifications import notifications_sweep
+
+    rows = Notification.objects.filter(channel=channel)
+    rows.update(next_attempt_at=timezone.now())
+    started = time.perf_counter()
+    sweeps = 0
+    while True:
+        notifications_sweep()
+        sweeps += 1
+        open_rows = rows.filter(status__in=["pending", "sending"]).count()
+        if not open_rows:
+            break
+        if time.perf_counter() - started > timeout:
+            raise SystemExit(f"{channel}: timed out with {open_rows} rows pending or sending")
+        time.sleep(0.5)
+    statuses = dict(rows.values_list("status").annotate(n=Count("id")).order_by())
+    if channel == "email":
+        finished = sink.last_at or time.perf_counter()
+        received = sink.total()
+        distinct = len(sink.ids)
+        duplicates = sum(n - 1 for n in sink.ids.values() if n > 1)
+    else:
+        sent = fake.of(channel)
+        finished = (max(m.at for m in sent) - time.time() + time.perf_counter()) if sent else time.perf_counter()
+        received = len(sent)
+        duplicates = text_duplicates(sent)
+        distinct = received - duplicates
+    elapsed = max(finished - started, 1e-6)
+    return {
+        "channel": channel,
+        "received": received,
+        "distinct": distinct,
+        "elapsed": elapsed,
+        "rate": received / elapsed,
+        "duplicates": duplicates,
+        "statuses": statuses,
+        "sweeps": sweeps,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--count", type=int, default=3000, help="notifications per channel")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=4, help="processes per worker")
-    parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each provider answer")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per channel")
     args = parser.parse_args()
 
+    from tests.fakes.providers import FakeProviders
+
+    fake = FakeProviders(delay=args.latency).start()
+    os.environ["SMS_URL"] = fake.sms_url
+    os.environ["WHATSAPP_URL"] = fake.whatsapp_url
     recreate_database(os.environ["DATABASE_URL"])
     import django
 
@@ -218,10 +307,6 @@ def main() -> None:
     import redis
     from aiosmtpd.controller import Controller
     from django.core.management import call_command
-    from django.db.models import Count
-
-    from booking.models import Notification
-    from booking.notifications import notifications_sweep
 
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # the sink's per-command log (addresses)
     call_command("migrate", verbosity=0)
@@ -234,21 +319,17 @@ def main() -> None:
     controller.start()
     logs = Path(os.environ.get("CLINIC_VAR_DIR", ROOT / "var")) / "bench-notifications"
     logs.mkdir(parents=True, exist_ok=True)
-    workers = start_workers(args.workers, args.concurrency, port, logs)
+    workers = start_workers(
+        args.workers,
+        args.concurrency,
+        port,
+        logs,
+        env={"SMS_URL": fake.sms_url, "WHATSAPP_URL": fake.whatsapp_url},
+    )
+    results = []
     try:
-        started = time.perf_counter()
-        sweeps = 0
-        while True:
-            notifications_sweep()
-            sweeps += 1
-            open_rows = Notification.objects.filter(status__in=["pending", "sending"]).count()
-            if not open_rows:
-                break
-            if time.perf_counter() - started > args.timeout:
-                raise SystemExit(f"timed out with {open_rows} rows pending or sending")
-            time.sleep(0.5)
-        finished = sink.last_at or time.perf_counter()
-        statuses = dict(Notification.objects.values_list("status").annotate(n=Count("id")).order_by())
+        for channel in CHANNELS:
+            results.append(run(channel, sink=sink, fake=fake, timeout=args.timeout))
     finally:
         for process in workers:
             if process.poll() is None:
@@ -259,16 +340,22 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         controller.stop()
+        fake.stop()
 
-    elapsed = finished - started
-    received = sink.total()
-    duplicates = sum(n - 1 for n in sink.ids.values() if n > 1)
-    print(f"notifications: {args.count} due, {args.workers} workers x {args.concurrency} processes, {sweeps} sweeps")
-    print(f"rows by status: {statuses}")
-    print(f"messages received: {received} ({len(sink.ids)} distinct Message-IDs)")
-    print(f"elapsed: {elapsed:.2f} s  →  {received / elapsed:.0f} messages/s")
-    print(f"duplicates: {duplicates}")
-    if duplicates or statuses.get("sent") != args.count or len(sink.ids) != args.count:
+    print(
+        f"notifications: {args.count} due per channel, {args.workers} workers x {args.concurrency} processes, "
+        f"provider latency {args.latency * 1000:.0f} ms"
+    )
+    print(f"{'channel':<10}{'messages':>10}{'seconds':>10}{'msg/s':>10}{'duplicates':>12}  rows by status")
+    failed = False
+    for row in results:
+        print(
+            f"{row['channel']:<10}{row['received']:>10}{row['elapsed']:>10.2f}{row['rate']:>10.0f}"
+            f"{row['duplicates']:>12}  {row['statuses']}"
+        )
+        if row["duplicates"] or row["statuses"].get("sent") != args.count or row["distinct"] != args.count:
+            failed = True
+    if failed:
         raise SystemExit(1)
 
 

@@ -18,7 +18,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from booking import notice, precare
+from booking import attendance, notice, precare
 from booking.calendar import appointment_calendar, manage_url
 from booking.models import Appointment, Notification
 from clinic import brand, formats
@@ -161,6 +161,9 @@ def _context(notification: Notification, language: str, now: datetime) -> dict[s
                 ],
                 confirm_url=_link(f"/pre-care/{precare.token_for(appointment)}/"),
             )
+        if notification.kind == Kind.REMINDER and not appointment.patient_confirmed_at:
+            # "I'm coming" in one click (booking/attendance.py), as WhatsApp's button and the SMS reply do.
+            context.update(attend_url=_link(f"/visits/confirm/{attendance.token_for(appointment)}/"))
         if notification.kind == Kind.MISSED_VISIT:
             context.update(
                 rebook_url=rebook_url(appointment),
@@ -188,6 +191,17 @@ def _context(notification: Notification, language: str, now: datetime) -> dict[s
             plan_url=_link(f"/plans/{plan.pk}/"),
         )
     return context
+
+
+def message_context(notification: Notification, *, language: str, now: datetime) -> dict[str, Any]:
+    """What an email about ``notification`` says, as values: the texts of the
+    other channels (booking/texts.py) say less of the same."""
+    return _context(notification, _language(language), now)
+
+
+def link(path: str, **query: Any) -> str:
+    """An absolute link to a page of the site (CLINIC_BASE_URL)."""
+    return _link(path, **query)
 
 
 def rebook_url(appointment: Appointment) -> str:

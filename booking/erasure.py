@@ -10,11 +10,14 @@ notice finds no address and is skipped, never sent) and the active plans, and
 skips every message still pending.
 
 Waiting entries end at once (``waitlist_end_for_patient``: open offers
-withdrawn, their held slots freed for the next in line).
+withdrawn, their held slots freed for the next in line), and the outgoing
+webhooks' stored payloads about the patient lose their name, contact details
+and clinical details (``webhooks.payloads_scrub_for_patient``).
 
 The clinical records (declarations, appointments, session records,
 assessments, photos, plans, consent signatures, notifications, waitlist
-entries and their offers) stay until ``purge_due``:
+entries and their offers, the webhook deliveries about the patient) stay until
+``purge_due``:
 CLINIC_RECORD_RETENTION after the last visit (or after the erasure, when there
 was none). ``erasures_purge``, run by beat, deletes them and the photo files.
 
@@ -38,10 +41,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from knox.models import AuthToken
 
-from booking import services, waitlist
-from booking.models import Appointment, Erasure, InjectableUse, Notification, SessionRecord, WaitlistEntry
+from booking import services, waitlist, webhooks
+from booking.models import (
+    Appointment,
+    Erasure,
+    InjectableUse,
+    Notification,
+    SessionRecord,
+    WaitlistEntry,
+    WebhookDelivery,
+)
 from clinic.clock import clinic_today, clinic_zone
 from clinic.errors import ApplicationError, InvalidState
+from patients import channels as patient_channels
 from patients.models import HealthDeclaration, ImportantDate, Patient, SignedInDevice
 from patients.roles import is_staff_role, role_of
 from treatments import services as clinical
@@ -160,10 +172,15 @@ def patient_erase(*, patient: Patient, by: User, now: datetime | None = None) ->
         login = _remove_login(user_id, email)
         # Dates that matter are personal, not clinical: nothing to retain, so they go now.
         dates, _detail = ImportantDate.objects.filter(patient=locked).delete()
+        # So are the channels chosen for messages (there is no address left to send to).
+        choices = patient_channels.channels_forget(patient=locked)
         # In this transaction: no offer is left holding a slot for an erased
         # patient, and the slots go to the next in line after commit.
         waiting = WaitlistEntry.objects.filter(patient_id=locked.pk, status=WaitlistEntry.Status.WAITING).count()
         waitlist.waitlist_end_for_patient(patient_id=locked.pk, now=now)
+        # Outgoing webhooks kept for their delivery log: sent or not, a clinical
+        # payload keeps the non-clinical shape only (ids and times).
+        webhook_payloads = webhooks.payloads_scrub_for_patient(patient_id=locked.pk)
         last_visit = _last_visit(locked)
         erasure = Erasure.objects.create(
             patient=locked,
@@ -177,7 +194,9 @@ def patient_erase(*, patient: Patient, by: User, now: datetime | None = None) ->
                 _step("history_scrubbed", now, rows=scrubbed),
                 _step("login_removed", now, had_login=user_id is not None, **login),
                 _step("important_dates_removed", now, rows=dates),
+                _step("channel_choices_removed", now, rows=choices),
                 _step("waitlist_ended", now, count=waiting),
+                _step("webhook_payloads_scrubbed", now, rows=webhook_payloads),
             ],
         )
     logger.info("erasure %s: patient %s erased, contact details and login removed", erasure.pk, locked.pk)
@@ -220,7 +239,7 @@ def erasure_finish(*, erasure: Erasure, by: User | None, now: datetime | None = 
         plans += 1
     skipped = Notification.objects.filter(
         patient_id=patient_id, status__in=[Notification.Status.PENDING, Notification.Status.FAILED]
-    ).update(status=Notification.Status.SKIPPED, skip_reason=Notification.SkipReason.NO_EMAIL)
+    ).update(status=Notification.Status.SKIPPED, skip_reason=Notification.SkipReason.NO_ADDRESS)
     steps = []
     if cancelled or not any(step["step"] == "appointments_cancelled" for step in erasure.steps):
         steps.append(_step("appointments_cancelled", timezone.now(), count=cancelled))
@@ -265,6 +284,7 @@ def erasure_purge(*, erasure_id: int, now: datetime | None = None) -> bool:
         _total, deleted = WaitlistEntry.objects.filter(patient_id=patient_id).delete()
         counts = {
             "notifications": notifications,
+            "webhook_deliveries": WebhookDelivery.objects.filter(patient_id=patient_id).delete()[0],
             "waitlist_entries": deleted.get("booking.WaitlistEntry", 0),
             "injectables": InjectableUse.objects.filter(session_record__appointment__patient_id=patient_id).delete()[0],
             "session_records": SessionRecord.objects.filter(appointment__patient_id=patient_id).delete()[0],

@@ -41,6 +41,7 @@ from booking.serializers import (
 )
 from booking.waitlist import entries_for
 from clinic.clock import clinic_today
+from patients import channels as patient_channels
 from patients.models import Patient
 from patients.selectors import access_events_for_patient, important_dates_for
 from patients.serializers import (
@@ -138,6 +139,8 @@ def export_data(patient: Patient, *, now: datetime | None = None) -> tuple[dict[
             patient.health_declarations.order_by("submitted_at", "id"), many=True
         ).data,
         "important_dates": ImportantDateSerializer(important_dates_for(patient_id=patient.pk), many=True).data,
+        # How the patient chose to be contacted, per topic, first choice first ([] = off).
+        "channels": patient_channels.orders(patient),
         "appointments": AppointmentSerializer(appointments, many=True).data,
         "assessments": assessments,
         "plans": PlanSerializer(plans, many=True, context={"today": clinic_today(now)}).data,

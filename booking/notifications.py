@@ -58,13 +58,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core import mail
-from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
-from booking import precare
-from booking.models import Appointment, Notification, WaitlistOffer
+from booking import channels, precare
+from booking.models import Appointment, Notification, NotificationDelivery, WaitlistOffer
 from clinic.clock import clinic_today, clinic_zone
+from patients import channels as patient_channels
+from patients.models import ChannelChoice
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,21 @@ Skip = Notification.SkipReason
 
 # What reminders_opt_out turns off; every other kind is transactional.
 OPTIONAL_KINDS = frozenset({Kind.REMINDER, Kind.SESSION_DUE, Kind.SESSION_LAST_CALL})
+# The topic a patient chooses channels for (patients/channels.py), per kind.
+TOPIC_OF_KIND: dict[str, str] = {
+    Kind.CONFIRMATION: "confirmations",
+    Kind.RESCHEDULE: "confirmations",
+    Kind.CANCELLATION: "confirmations",
+    Kind.MISSED_VISIT: "confirmations",
+    Kind.CHANGE_LINK: "confirmations",
+    Kind.REMINDER: "reminders",
+    Kind.SESSION_DUE: "plan_nudges",
+    Kind.SESSION_LAST_CALL: "plan_nudges",
+    Kind.WAITLIST_OFFER: "waitlist_offers",
+    Kind.PRE_CARE: "care",
+    Kind.AFTERCARE: "care",
+}
+EMAIL = Notification.Channel.EMAIL.value
 APPOINTMENT_NOTICES = (Kind.CONFIRMATION, Kind.RESCHEDULE, Kind.REMINDER, Kind.PRE_CARE)
 # Pending until the visit: what check-in, a no-show or completion leaves with nothing to say.
 BEFORE_VISIT = (Kind.REMINDER, Kind.PRE_CARE)
@@ -101,6 +118,32 @@ def _appointment_row(kind: str, appointment: Appointment, *, due: datetime, offs
         due_at=due,
         next_attempt_at=due,
     )
+
+
+def first_choices(patient_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+    """Each patient's first channel per topic among those the clinic offers
+    (one query for any number of patients); a topic missing here is email,
+    the default. A topic turned off has no first choice either: its rows are
+    written on email and skipped as opted out when due."""
+    offered = set(channels.available())
+    found: dict[int, dict[str, str]] = {}
+    rows = (
+        ChannelChoice.objects.filter(patient_id__in=set(patient_ids), channel__in=offered)
+        .order_by("patient_id", "topic", "rank")
+        .values_list("patient_id", "topic", "channel")
+    )
+    for patient_id, topic, channel in rows:
+        found.setdefault(patient_id, {}).setdefault(topic, channel)
+    return found
+
+
+def _choose_channels(rows: Sequence[Notification]) -> None:
+    """Sets each new row's channel to the patient's first choice for its
+    kind's topic. Chosen when the row is written; the sender checks again when
+    it goes (``route``), so a choice changed meanwhile is followed."""
+    choices = first_choices(row.patient_id for row in rows)
+    for row in rows:
+        row.channel = choices.get(row.patient_id, {}).get(TOPIC_OF_KIND[row.kind], EMAIL)
 
 
 def _reminders(appointment: Appointment, now: datetime) -> list[Notification]:
@@ -148,7 +191,10 @@ def _pre_care(appointment: Appointment, now: datetime) -> list[Notification]:
 
 
 def _plan_pre_care(appointment: Appointment, now: datetime) -> None:
-    created = Notification.objects.bulk_create(_pre_care(appointment, now))
+    rows = _pre_care(appointment, now)
+    if rows:
+        _choose_channels(rows)
+    created = Notification.objects.bulk_create(rows)
     late = [row for row in created if row.status == Status.PENDING and row.due_at <= now]
     for row in late:
         _send_soon(row)
@@ -168,8 +214,10 @@ def _send_soon(notification: Notification) -> None:
 def notify_appointment_booked(*, appointment: Appointment, now: datetime) -> None:
     """The confirmation (published after commit) and a reminder per offset."""
     confirmation = _appointment_row(Kind.CONFIRMATION, appointment, due=now)
+    reminders = _reminders(appointment, now)
+    _choose_channels([confirmation, *reminders])
     confirmation.save(force_insert=True)
-    Notification.objects.bulk_create(_reminders(appointment, now))
+    Notification.objects.bulk_create(reminders)
     _send_soon(confirmation)
     _plan_pre_care(appointment, now)
 
@@ -184,8 +232,10 @@ def notify_appointment_rescheduled(
     notice = _appointment_row(Kind.RESCHEDULE, appointment, due=now)
     notice.previous_start = previous_start
     notice.reason = reason
+    reminders = _reminders(appointment, now)
+    _choose_channels([notice, *reminders])
     notice.save(force_insert=True)
-    Notification.objects.bulk_create(_reminders(appointment, now))
+    Notification.objects.bulk_create(reminders)
     _send_soon(notice)
     _plan_pre_care(appointment, now)
 
@@ -195,14 +245,14 @@ def notify_appointment_cancelled(*, appointment: Appointment, now: datetime) -> 
     the cancellation notice carries METHOD:CANCEL for the same UID."""
     _drop_pending(appointment, APPOINTMENT_NOTICES, Skip.CANCELLED)
     notice = _appointment_row(Kind.CANCELLATION, appointment, due=now)
+    _choose_channels([notice])
     notice.save(force_insert=True)
     _send_soon(notice)
 
 
 def notify_waitlist_offer(*, offer: WaitlistOffer, now: datetime) -> None:
     """A slot held for the patient (booking.waitlist): sent at once, with the
-    one link to accept or decline. Email is the only channel today; another
-    channel is another row kind sent by its own deliverer from the same offer."""
+    one link to accept or decline, on the patient's channel for waitlist offers."""
     row = Notification(
         kind=Kind.WAITLIST_OFFER,
         patient_id=offer.entry.patient_id,
@@ -210,6 +260,7 @@ def notify_waitlist_offer(*, offer: WaitlistOffer, now: datetime) -> None:
         due_at=now,
         next_attempt_at=now,
     )
+    _choose_channels([row])
     row.save(force_insert=True)
     _send_soon(row)
 
@@ -226,6 +277,7 @@ def notify_appointment_missed(*, appointment: Appointment, now: datetime, tell: 
     row as skipped ``too_late``, so staff can see why no email went."""
     _drop_pending(appointment, BEFORE_VISIT, Skip.NOT_CONFIRMED)
     missed = _appointment_row(Kind.MISSED_VISIT, appointment, due=now)
+    _choose_channels([missed])
     if not tell:
         missed.status, missed.skip_reason = Status.SKIPPED, Skip.TOO_LATE
     missed.save(force_insert=True)
@@ -237,8 +289,31 @@ def notify_appointment_completed(*, appointment: Appointment, now: datetime) -> 
     """The treatment's aftercare, sent as soon as the session is recorded."""
     _drop_pending(appointment, BEFORE_VISIT, Skip.NOT_CONFIRMED)
     aftercare = _appointment_row(Kind.AFTERCARE, appointment, due=now)
+    _choose_channels([aftercare])
     aftercare.save(force_insert=True)
     _send_soon(aftercare)
+
+
+def notify_change_link(*, appointment: Appointment, channel: str, now: datetime) -> Notification | None:
+    """The link to choose a new time, sent on ``channel`` because the patient
+    asked there ("I need to change" under a WhatsApp reminder, "2" by SMS),
+    published after commit. One per appointment sequence (the row's identity):
+    a second request for the same time returns None and sends nothing, and so
+    does a request about a visit no longer confirmed or already begun. Once
+    the visit is inside the cancellation notice the message gives the clinic's
+    phone instead of the link (booking/texts.py). If ``channel`` cannot reach
+    the patient when it goes, their channels for confirmations are used."""
+    if appointment.status != Appointment.Status.CONFIRMED or now >= appointment.start:
+        return None
+    row = _appointment_row(Kind.CHANGE_LINK, appointment, due=now)
+    row.channel = channel if channel in Notification.Channel.values else EMAIL
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        return None  # already asked for this time: the first link stands
+    _send_soon(row)
+    return row
 
 
 # --- plan nudges: scheduled by every sweep, idempotently -------------------------------
@@ -310,6 +385,7 @@ def notifications_plan_schedule(*, now: datetime) -> int:
             )
         )
     if rows:
+        _choose_channels(rows)
         Notification.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
 
@@ -453,7 +529,12 @@ def describe_error(error: BaseException) -> str:
     elif isinstance(error, smtplib.SMTPResponseException):
         reply = error.smtp_error.decode(errors="replace") if isinstance(error.smtp_error, bytes) else error.smtp_error
         text = f"{type(error).__name__}: {error.smtp_code} {reply}"
-    elif isinstance(error, OSError):
+    elif isinstance(error, channels.ChannelError):
+        # The provider's code, never its detail (which may quote the number).
+        text = f"ChannelError: {error.code}{' (permanent)' if error.permanent else ''}"
+    elif isinstance(error, channels.ChannelUnavailable):
+        text = f"ChannelUnavailable: {error}"
+    elif isinstance(error, (TextSendFailed, OSError)):
         text = f"{type(error).__name__}: {error}"
     else:
         # A rendering or encoding error may quote the data it choked on.
@@ -467,14 +548,69 @@ def backoff(attempts: int) -> timedelta:
     return min(delay, MAX_BACKOFF)
 
 
+def _dead_channels(notification: Notification) -> set[str]:
+    """Channels that failed for good for this notification (since staff last
+    sent it again): the sender does not try them again. Reads the deliveries
+    ``notifications_deliver`` prefetched, else the database."""
+    failures = getattr(notification, "permanent_failures", None)
+    if failures is None:
+        failures = notification.deliveries.filter(status=NotificationDelivery.Status.FAILED, permanent=True)
+    since = notification.retried_at
+    return {d.channel for d in failures if since is None or d.created_at > since}
+
+
+def route(notification: Notification, *, offered: Sequence[str] | None = None) -> str | None:
+    """The channel to send ``notification`` on now: its own while the patient
+    still lists it for the kind's topic, the clinic still offers it and it has
+    an address; else the first such channel of the patient's list (they
+    changed their mind, or removed their phone, since it was written). A
+    change link keeps the channel the patient asked on while it can reach
+    them. Never a channel that already failed for good for this notification.
+    For a topic that must reach the patient, email is the last resort when
+    none of their channels can be used any more. None: no channel can carry
+    it (opted out, or no address anywhere)."""
+    patient = notification.patient
+    offered = channels.available() if offered is None else offered
+    dead = _dead_channels(notification)
+    order = patient_channels.orders(patient)[TOPIC_OF_KIND[notification.kind]]
+    candidates = [c for c in patient_channels.usable(patient, order, offered=offered) if c not in dead]
+    current = notification.channel
+    asked_here = notification.kind == Kind.CHANGE_LINK and current not in dead and current in offered
+    if asked_here and patient_channels.address(patient, current):
+        return current
+    if current in candidates:
+        return current
+    if candidates:
+        return candidates[0]
+    if order and TOPIC_OF_KIND[notification.kind] not in patient_channels.OPTIONAL_TOPICS and EMAIL not in dead:
+        # Nothing the patient chose can be used any more (the clinic stopped
+        # offering it, the number was removed): a confirmation or a waitlist
+        # offer is not lost to that; email, if there is an address.
+        return EMAIL if patient_channels.address(patient, EMAIL) else None
+    return None
+
+
+def next_channel(notification: Notification, failed: str, *, offered: Sequence[str] | None = None) -> str | None:
+    """Where to go after ``failed`` failed for good: the next channel of the
+    patient's list for the topic that can still reach them and has not failed
+    for good, or None when none is left."""
+    patient = notification.patient
+    dead = _dead_channels(notification) | {failed}
+    order = patient_channels.orders(patient)[TOPIC_OF_KIND[notification.kind]]
+    rest = [c for c in patient_channels.usable(patient, order, offered=offered) if c not in dead]
+    return rest[0] if rest else None
+
+
 def skip_reason(notification: Notification, *, now: datetime) -> str:
     """Why this notification should not go out now, or "" to send it.
     Reads only what ``notifications_deliver`` selected with the row."""
     patient = notification.patient
-    if not patient.email:
-        return Skip.NO_EMAIL
-    if notification.kind in OPTIONAL_KINDS and patient.reminders_opt_out:
+    if notification.kind in OPTIONAL_KINDS and (
+        patient.reminders_opt_out or not patient_channels.orders(patient)[TOPIC_OF_KIND[notification.kind]]
+    ):
         return Skip.OPTED_OUT
+    if route(notification) is None:
+        return Skip.NO_ADDRESS
     appointment = notification.appointment
     if appointment is not None:
         return _appointment_skip_reason(notification, appointment, now)
@@ -566,7 +702,33 @@ def _finish(notification: Notification, claim: uuid.UUID, **fields: Any) -> bool
     return bool(done)
 
 
-def _attempt_failed(notification: Notification, claim: uuid.UUID, error: BaseException, now: datetime) -> str:
+def _record(notification: Notification, channel: str, **fields: Any) -> NotificationDelivery:
+    """One line of the notification's delivery log. A provider id seen before
+    (the same Message-ID after a repeat from the crash window) updates its
+    line rather than adding a second."""
+    provider_id = fields.pop("provider_id", "")
+    if provider_id:
+        with transaction.atomic():
+            delivery, _created = NotificationDelivery.objects.update_or_create(
+                channel=channel, provider_id=provider_id, defaults={"notification": notification, **fields}
+            )
+        return delivery
+    return NotificationDelivery.objects.create(notification=notification, channel=channel, **fields)
+
+
+def _sent(notification: Notification, claim: uuid.UUID, channel: str, provider_id: str) -> str:
+    # The window (module docstring): the provider has accepted, the row is not
+    # yet marked. The mark and the delivery line commit together, and nothing
+    # else comes between the send and them.
+    with transaction.atomic():
+        _finish(notification, claim, status=Status.SENT, sent_at=timezone.now(), channel=channel)
+        _record(notification, channel, provider_id=provider_id[:128], status=NotificationDelivery.Status.ACCEPTED)
+    return "sent"
+
+
+def _attempt_failed(
+    notification: Notification, claim: uuid.UUID, error: BaseException, now: datetime, *, channel: str = EMAIL
+) -> str:
     last = notification.attempts >= settings.CLINIC_NOTIFICATION_MAX_ATTEMPTS
     _finish(
         notification,
@@ -574,15 +736,144 @@ def _attempt_failed(notification: Notification, claim: uuid.UUID, error: BaseExc
         status=Status.FAILED if last else Status.PENDING,
         next_attempt_at=now + backoff(notification.attempts),
         last_error=describe_error(error),
+        channel=channel,
     )
     logger.warning(
-        "notification %s attempt %d %s: %s",
+        "notification %s attempt %d on %s %s: %s",
         notification.pk,
         notification.attempts,
+        channel,
         "failed for good" if last else "will be retried",
         type(error).__name__,
     )
     return "failed" if last else "retrying"
+
+
+def _error_code(error: BaseException) -> str:
+    if isinstance(error, channels.ChannelError):
+        return error.code[:32]
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "/".join(sorted({str(code) for code, _text in error.recipients.values()}))[:32]
+    if isinstance(error, smtplib.SMTPResponseException):
+        return str(error.smtp_code)
+    return type(error).__name__[:32]
+
+
+def _permanent(error: BaseException) -> bool:
+    """A refusal no retry on this channel can mend: what the provider said
+    (ChannelError.permanent), a channel no longer configured, or a mail server
+    refusing the address with a 5xx reply."""
+    if isinstance(error, channels.ChannelError):
+        return error.permanent
+    if isinstance(error, channels.ChannelUnavailable):
+        return True
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return bool(error.recipients) and all(500 <= code < 600 for code, _text in error.recipients.values())
+    return False
+
+
+class _Fallback(Exception):
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+
+
+def _failed_on(notification: Notification, claim: uuid.UUID, channel: str, error: BaseException, now: datetime) -> str:
+    """A send on ``channel`` failed. Permanently: on to the patient's next
+    channel (raises ``_Fallback`` to send there at once) or, with none left,
+    failed. An email refused for good with no other channel is retried as
+    before SMS existed (some servers answer 5xx for a mailbox that recovers).
+    Otherwise: retried on the same channel after the backoff."""
+    permanent = _permanent(error)
+    following = next_channel(notification, channel) if permanent else None
+    delivery = _record(
+        notification,
+        channel,
+        status=NotificationDelivery.Status.FAILED,
+        permanent=permanent,
+        error_code=_error_code(error),
+        error=describe_error(error),
+        fell_back_to=following or "",
+    )
+    if following:
+        # The prefetched list notifications_deliver reads: the next route() leaves this channel out.
+        notification.permanent_failures = [*getattr(notification, "permanent_failures", []), delivery]  # type: ignore[attr-defined]
+        logger.warning(
+            "notification %s failed for good on %s (%s): falling back to %s",
+            notification.pk,
+            channel,
+            delivery.error_code,
+            following,
+        )
+        raise _Fallback(following)
+    if permanent and channel != EMAIL:
+        _finish(
+            notification,
+            claim,
+            status=Status.FAILED,
+            channel=channel,
+            last_error=f"{describe_error(error)}; no other channel"[:300],
+        )
+        logger.warning("notification %s failed for good on %s: no channel left", notification.pk, channel)
+        return "failed"
+    return _attempt_failed(notification, claim, error, now, channel=channel)
+
+
+def _deliver_text(notification: Notification, claim: uuid.UUID, channel: str, now: datetime) -> str:
+    from booking.texts import build_text
+
+    to = patient_channels.address(notification.patient, channel)
+    try:
+        message = build_text(notification, channel=channel, to=to, now=now)
+    except Exception as error:  # a data problem: retried, then failed, never lost silently
+        logger.error("notification %s could not be rendered for %s: %s", notification.pk, channel, type(error).__name__)
+        return _attempt_failed(notification, claim, error, now, channel=channel)
+    try:
+        provider_id = channels.send(message)
+    except (channels.ChannelError, channels.ChannelUnavailable) as error:
+        return _failed_on(notification, claim, channel, error, now)
+    except Exception as error:  # a backend's own failure (network...): try again later
+        logger.error("notification %s could not be sent on %s: %s", notification.pk, channel, type(error).__name__)
+        return _attempt_failed(notification, claim, TextSendFailed(type(error).__name__), now, channel=channel)
+    return _sent(notification, claim, channel, provider_id)
+
+
+class TextSendFailed(Exception):
+    """A text backend raised something other than ChannelError: only its type is kept."""
+
+
+class _Batch:
+    """What one delivery task shares between its rows: one SMTP connection,
+    opened on first use, and whether it broke (the rest of the batch's emails
+    then wait for their retry rather than each timing out in turn; texts
+    still go)."""
+
+    def __init__(self, consent: dict[int, Any]) -> None:
+        self.mailer = _Mailer()
+        self.consent = consent
+        self.broken: OSError | None = None
+
+    def deliver_email(self, notification: Notification, claim: uuid.UUID, now: datetime) -> str:
+        from booking.emails import build_message
+
+        if self.broken is not None:
+            return _attempt_failed(notification, claim, self.broken, now)
+        try:
+            message = build_message(notification, now=now, consent=self.consent.get(notification.pk))
+        except Exception as error:  # a template or data problem: retried, then failed, never lost silently
+            logger.error("notification %s could not be rendered: %s", notification.pk, type(error).__name__)
+            return _attempt_failed(notification, claim, error, now)
+        try:
+            self.mailer.send(message)
+        except _MESSAGE_ERRORS as error:
+            return _failed_on(notification, claim, EMAIL, error, now)
+        except OSError as error:
+            # The connection failed (refused, timed out, dropped).
+            self.broken = error
+            return _attempt_failed(notification, claim, error, now)
+        except Exception as error:  # this message cannot be encoded: it alone fails
+            logger.error("notification %s could not be sent: %s", notification.pk, type(error).__name__)
+            return _attempt_failed(notification, claim, error, now)
+        return _sent(notification, claim, EMAIL, notification.message_id)
 
 
 def notifications_deliver(*, ids: Sequence[int], claim: uuid.UUID | None = None) -> Counter[str]:
@@ -590,8 +881,10 @@ def notifications_deliver(*, ids: Sequence[int], claim: uuid.UUID | None = None)
     claimed under ``claim`` by a sweep, or (``claim=None``, the after-commit
     path) those still pending and due. Each is taken over with a fresh claim
     and counted as an attempt first, so a second delivery of the same task
-    finds nothing. Returns how many were sent, skipped, retrying, failed."""
-    from booking.emails import build_message, consent_needs
+    finds nothing. Each goes on the channel ``route`` picks; a channel that
+    fails for good hands the row to the patient's next one at once, within
+    the same attempt. Returns how many were sent, skipped, retrying, failed."""
+    from booking.emails import consent_needs
 
     outcomes: Counter[str] = Counter()
     mine = uuid.uuid4()
@@ -614,47 +907,105 @@ def notifications_deliver(*, ids: Sequence[int], claim: uuid.UUID | None = None)
             "waitlist_offer__entry__treatment",
             "waitlist_offer__practitioner__user",
         )
+        .prefetch_related(
+            "patient__channel_choices",
+            Prefetch(
+                "deliveries",
+                queryset=NotificationDelivery.objects.filter(status=NotificationDelivery.Status.FAILED, permanent=True),
+                to_attr="permanent_failures",
+            ),
+        )
         .order_by("pk")
     )
-    consent = consent_needs(taken)  # one batch for every email that says whether consent is signed
-    mailer = _Mailer()
+    batch = _Batch(consent_needs(taken))  # one batch for every email that says whether consent is signed
     try:
-        for index, notification in enumerate(taken):
+        for notification in taken:
             now = timezone.now()
             reason = skip_reason(notification, now=now)
             if reason:
                 _finish(notification, mine, status=Status.SKIPPED, skip_reason=reason)
                 outcomes["skipped"] += 1
                 continue
-            try:
-                message = build_message(notification, now=now, consent=consent.get(notification.pk))
-            except Exception as error:  # a template or data problem: retried, then failed, never lost silently
-                logger.error("notification %s could not be rendered: %s", notification.pk, type(error).__name__)
-                outcomes[_attempt_failed(notification, mine, error, now)] += 1
-                continue
-            try:
-                mailer.send(message)
-            except _MESSAGE_ERRORS as error:
-                outcomes[_attempt_failed(notification, mine, error, now)] += 1
-                continue
-            except OSError as error:
-                # The connection failed (refused, timed out, dropped): this
-                # row and the rest of the batch wait for their retry rather
-                # than each timing out in turn.
-                for rest in taken[index:]:
-                    outcomes[_attempt_failed(rest, mine, error, now)] += 1
-                break
-            except Exception as error:  # this message cannot be encoded: it alone fails
-                logger.error("notification %s could not be sent: %s", notification.pk, type(error).__name__)
-                outcomes[_attempt_failed(notification, mine, error, now)] += 1
-                continue
-            # The window (module docstring): accepted by the server, not yet
-            # recorded. Nothing may come between the send and this UPDATE.
-            _finish(notification, mine, status=Status.SENT, sent_at=timezone.now())
-            outcomes["sent"] += 1
+            channel = route(notification) or EMAIL  # not None: skip_reason asked route first
+            outcome = ""
+            while not outcome:
+                try:
+                    if channel == EMAIL:
+                        outcome = batch.deliver_email(notification, mine, now)
+                    else:
+                        outcome = _deliver_text(notification, mine, channel, now)
+                except _Fallback as fallback:
+                    channel = fallback.channel
+            outcomes[outcome] += 1
     finally:
-        mailer.close()
+        batch.mailer.close()
     return outcomes
+
+
+def notification_channel_failed(*, delivery: NotificationDelivery, code: str, permanent: bool, now: datetime) -> None:
+    """A failure the provider reported after accepting the message (a
+    delivery receipt). Marks the delivery failed with ``code``; if
+    ``permanent``, the notification falls back to the patient's next channel
+    for its topic: back to pending on it, due now, published after commit, the
+    delivery's ``fell_back_to`` saying where; with no channel left the
+    notification is failed. Safe to call twice (a replayed receipt): a
+    delivery already failed, or a notification already moved on, changes
+    nothing more. Runs in the caller's transaction if there is one."""
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update()
+            .select_related("patient")
+            .filter(pk=delivery.notification_id)
+            .first()
+        )
+        locked = NotificationDelivery.objects.select_for_update().filter(pk=delivery.pk).first()
+        if notification is None or locked is None or locked.status == NotificationDelivery.Status.FAILED:
+            return
+        locked.status = NotificationDelivery.Status.FAILED
+        locked.permanent = permanent
+        locked.error_code = code[:32]
+        fields = ["status", "permanent", "error_code", "updated_at"]
+        current = (
+            permanent
+            and notification.status == Status.SENT
+            and notification.channel == locked.channel
+            and not NotificationDelivery.objects.filter(notification=notification, created_at__gt=locked.created_at)
+            .exclude(pk=locked.pk)
+            .exists()
+        )
+        if not current:
+            locked.save(update_fields=fields)
+            return
+        following = next_channel(notification, locked.channel)
+        if following:
+            locked.fell_back_to = following
+            fields.append("fell_back_to")
+            Notification.objects.filter(pk=notification.pk).update(
+                status=Status.PENDING,
+                channel=following,
+                attempts=0,
+                next_attempt_at=now,
+                claim=None,
+                claimed_at=None,
+                sent_at=None,
+                last_error=f"{locked.channel}: {locked.error_code} (permanent)",
+            )
+            _send_soon(notification)
+            logger.warning(
+                "notification %s failed for good on %s after sending (%s): falling back to %s",
+                notification.pk,
+                locked.channel,
+                locked.error_code,
+                following,
+            )
+        else:
+            Notification.objects.filter(pk=notification.pk).update(
+                status=Status.FAILED,
+                sent_at=None,
+                last_error=f"{locked.channel}: {locked.error_code} (permanent); no other channel",
+            )
+            logger.warning("notification %s failed for good on %s: no channel left", notification.pk, locked.channel)
+        locked.save(update_fields=fields)
 
 
 # --- staff ------------------------------------------------------------------------------
@@ -664,8 +1015,10 @@ def notification_retry(*, notification: Notification, now: datetime | None = Non
     """Staff send a failed notification again (after fixing an address, say):
     back to pending, due now, with a fresh set of attempts. False if it was
     not failed."""
+    now = now or timezone.now()
+    # retried_at: channels that failed for good before now may be tried again.
     return bool(
         Notification.objects.filter(pk=notification.pk, status=Status.FAILED).update(
-            status=Status.PENDING, attempts=0, next_attempt_at=now or timezone.now(), last_error=""
+            status=Status.PENDING, attempts=0, next_attempt_at=now, last_error="", retried_at=now
         )
     )

@@ -85,6 +85,8 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "source",
             "cancellation_reason",
             "downtime",
+            "patient_confirmed_at",
+            "patient_confirmed_via",
         ]
         read_only_fields = fields
 
@@ -179,6 +181,7 @@ class NotificationSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "kind",
+            "channel",
             "status",
             "patient",
             "appointment",

@@ -30,6 +30,7 @@ from booking.availability import find_slots
 from booking.models import Appointment, Notification, Practitioner
 from clinic.clock import clinic_today, clinic_zone
 from clinic.errors import ApplicationError
+from patients import channels as patient_channels
 from patients.models import DECLARATION_YES_NO, Patient
 from patients.services import declaration_submit, patient_create
 from treatments import consents
@@ -260,6 +261,7 @@ def seed_history(*, today: date | None = None) -> History:
         others.append(other)
         _declare(other, history)
         history.count("patients without a login")
+    _channels(patient, others, history)
     overdue_start = _working_day(today - timedelta(days=70))
     overdue_plan = clinical.plan_create(
         patient=others[0], treatment=peel, sessions=4, by=doctor, start_after=overdue_start, today=overdue_start
@@ -301,6 +303,25 @@ def seed_history(*, today: date | None = None) -> History:
         status=Notification.Status.PENDING
     ).update(status=Notification.Status.SKIPPED, skip_reason=Notification.SkipReason.TOO_LATE)
     return history
+
+
+def _channels(patient: Patient, others: list[Patient], history: History) -> None:
+    """How the demo's patients want to hear from the clinic (patients/channels.py):
+    Emily on WhatsApp first, email if that fails; the patients registered by
+    phone (no email) on WhatsApp then SMS, or SMS alone. Seeded whether or not
+    SMS_URL and WHATSAPP_URL are set: the outbox passes over a channel the
+    clinic does not offer (``make run`` offers both, on the console)."""
+    every = list(patient_channels.CHANNELS)
+    whatsapp_first = {topic: ["whatsapp", "email"] for topic in patient_channels.TOPICS}
+    whatsapp_first["plan_nudges"] = ["email"]
+    patient_channels.channels_set(patient=patient, topics=whatsapp_first, offered=every)
+    history.count("patients with channels chosen")
+    for number, other in enumerate(others):
+        order = ["whatsapp", "sms"] if number % 2 == 0 else ["sms"]
+        patient_channels.channels_set(
+            patient=other, topics=dict.fromkeys(patient_channels.TOPICS, order), offered=every
+        )
+        history.count("patients with channels chosen")
 
 
 def _injectable_sessions(

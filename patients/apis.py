@@ -23,12 +23,15 @@ from rest_framework.views import APIView
 from clinic.api import ScopedThrottle
 from clinic.errors import InvalidInput, NotFound
 from clinic.schema import errors
+from patients import channels as patient_channels
 from patients import second_factor, services
 from patients.models import AccessEvent, HealthDeclaration, ImportantDate, Patient, SignedInDevice
-from patients.permissions import IsManager, IsPatient, IsStaff, user_of
+from patients.permissions import IsManager, IsPatient, IsStaff, StaffReadFrontDeskWrite, user_of
 from patients.selectors import access_events_for_patient, devices_for, important_dates_for, patients_matching
 from patients.serializers import (
     AccessEventSerializer,
+    ChannelsSerializer,
+    ChannelsUpdateSerializer,
     DeviceSerializer,
     EmailChangeConfirmSerializer,
     HealthDeclarationSerializer,
@@ -476,3 +479,71 @@ class PatientImportantDatesApi(generics.ListAPIView):
             return ImportantDate.objects.none()
         patient = get_object_or_404(Patient, pk=self.kwargs["pk"])
         return important_dates_for(patient_id=patient.pk)
+
+
+# --- how we contact the patient (patients/channels.py) -------------------------------------
+
+CHANNELS_RULES = (
+    "Each topic's channels in order: the first is tried first, the next when one fails for good (an invalid "
+    "number, not on WhatsApp...). A topic never chosen is email only. 400 invalid (with `fields` per topic, "
+    "e.g. `topics.reminders`) for an unknown topic or channel, a channel named twice, a channel the clinic does "
+    "not offer (not in `available`), SMS or WhatsApp without a mobile number or email without an address, and an "
+    "empty list for `confirmations`, `waitlist_offers` or `care`. `reminders` and `plan_nudges` may be empty "
+    "(off); `reminders_opt_out` on the profile is true exactly when both are."
+)
+
+
+def _channels_answer(patient: Patient) -> Response:
+    fresh = Patient.objects.prefetch_related("channel_choices").get(pk=patient.pk)
+    return Response({"available": patient_channels.available(), "topics": patient_channels.orders(fresh)})
+
+
+def _channels_update(request: Request, patient: Patient) -> Response:
+    data = ChannelsUpdateSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    try:
+        patient_channels.channels_set(patient=patient, topics=data.validated_data["topics"])
+    except InvalidInput as error:
+        # The service names topics; in this body they sit under "topics".
+        error.fields = {f"topics.{name}": messages for name, messages in (error.fields or {}).items()}
+        raise
+    return _channels_answer(patient)
+
+
+class MyChannelsApi(APIView):
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        responses={200: ChannelsSerializer, **errors(401, 403)},
+        description="How the signed-in patient wants to be contacted, per topic. " + CHANNELS_RULES,
+    )
+    def get(self, request: Request) -> Response:
+        return _channels_answer(own_patient(request))
+
+    @extend_schema(
+        request=ChannelsUpdateSerializer,
+        responses={200: ChannelsSerializer, **errors(400, 401, 403)},
+        description="Changes the topics named; the others stay. " + CHANNELS_RULES,
+    )
+    def put(self, request: Request) -> Response:
+        return _channels_update(request, own_patient(request))
+
+
+class PatientChannelsApi(APIView):
+    permission_classes = [StaffReadFrontDeskWrite]
+
+    @extend_schema(
+        responses={200: ChannelsSerializer, **errors(401, 403, 404)},
+        description="How a patient wants to be contacted, per topic (all staff). " + CHANNELS_RULES,
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return _channels_answer(get_object_or_404(Patient, pk=pk))
+
+    @extend_schema(
+        request=ChannelsUpdateSerializer,
+        responses={200: ChannelsSerializer, **errors(400, 401, 403, 404, 409)},
+        description="Receptionists and managers set a patient's channels (taken by phone, at the desk). "
+        "409 for an erased patient. " + CHANNELS_RULES,
+    )
+    def put(self, request: Request, pk: int) -> Response:
+        return _channels_update(request, get_object_or_404(Patient, pk=pk))

@@ -16,7 +16,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.translation import gettext_lazy as _
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -61,6 +61,17 @@ class IsPatientOrStaff(HasRole):
     roles = (roles.PATIENT, *roles.STAFF_ROLES)
 
 
+class StaffReadFrontDeskWrite(HasRole):
+    """Staff read; receptionists and managers change (how a patient is
+    contacted: reception takes it by phone)."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        role = roles.role_of(request.user)
+        if request.method in SAFE_METHODS:
+            return role in roles.STAFF_ROLES
+        return role in CONTACT_EDITORS
+
+
 def is_staff(request: Request) -> bool:
     return roles.is_staff_role(roles.role_of(request.user))
 
@@ -77,6 +88,7 @@ View = Callable[..., HttpResponseBase]
 _V = TypeVar("_V", bound=View)  # a decorated view keeps its own signature
 FRONT_DESK = (RECEPTIONIST, PRACTITIONER, MANAGER)
 CLINICAL = (PRACTITIONER, MANAGER)
+CONTACT_EDITORS = (RECEPTIONIST, MANAGER)  # who sets how a patient is contacted (patients/channels.py)
 
 
 def _require(roles: tuple[str, ...]) -> Callable[[_V], _V]:
@@ -102,6 +114,11 @@ def patient_required[V: View](view: V) -> V:
 def staff_required[V: View](view: V) -> V:
     """Any staff role: receptionist, practitioner or manager."""
     return _require(FRONT_DESK)(view)
+
+
+def front_desk_required[V: View](view: V) -> V:
+    """Receptionists and managers: how a patient is contacted (taken by phone)."""
+    return _require(CONTACT_EDITORS)(view)
 
 
 def clinician_required[V: View](view: V) -> V:

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from clinic.api import BoundedListField, CleanCharField, StrictModelSerializer
+from patients import channels
 from patients.devices import device_label, is_current_device
 from patients.models import (
     DECLARATION_YES_NO,
     AccessEvent,
     Allergy,
+    ChannelChoice,
     HealthDeclaration,
     ImportantDate,
     Language,
@@ -280,3 +283,62 @@ class ImportantDateSerializer(serializers.ModelSerializer):
         model = ImportantDate
         fields = ["id", "starts_on", "ends_on", "label", "created_at"]
         read_only_fields = ["id", "created_at"]
+
+
+# --- how we contact the patient (patients/channels.py) --------------------------------------
+
+CHANNEL_TOPIC_HELP = {
+    "confirmations": "Bookings, moves, cancellations, a missed visit and the link to change a visit. Never empty.",
+    "reminders": "Appointment reminders. Empty: no reminders.",
+    "plan_nudges": "A treatment plan's next session is due, and its last call. Empty: none.",
+    "waitlist_offers": "A time held from the waitlist. Never empty.",
+    "care": "Pre-care and aftercare. Never empty.",
+}
+
+
+# The same choices (values and labels) as a notification's channel: one enum in the schema (MessageChannelEnum).
+CHANNEL_CHOICES = [(channel, ChannelChoice.Channel(channel).label) for channel in channels.CHANNELS]
+
+
+def _channel_list(topic: str, *, required: bool) -> BoundedListField:
+    return BoundedListField(
+        child=serializers.ChoiceField(choices=CHANNEL_CHOICES),
+        max_length=len(channels.CHANNELS),
+        allow_empty=True,
+        required=required,
+        help_text=CHANNEL_TOPIC_HELP[topic] + " First choice first; the next is used when one fails for good.",
+    )
+
+
+class ChannelTopicsSerializer(serializers.Serializer):
+    """Each topic's channels in order. In a request, the topics named change
+    and the others stay; a name that is not a topic is refused."""
+
+    confirmations = _channel_list("confirmations", required=False)
+    reminders = _channel_list("reminders", required=False)
+    plan_nudges = _channel_list("plan_nudges", required=False)
+    waitlist_offers = _channel_list("waitlist_offers", required=False)
+    care = _channel_list("care", required=False)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and any(key not in channels.TOPICS for key in data):
+            raise serializers.ValidationError([_("Topics are: %(topics)s.") % {"topics": ", ".join(channels.TOPICS)}])
+        return super().to_internal_value(data)
+
+
+class ChannelsSerializer(serializers.Serializer):
+    available = serializers.ListField(
+        child=serializers.ChoiceField(choices=CHANNEL_CHOICES),
+        help_text="The channels the clinic sends on: email always, SMS and WhatsApp when configured.",
+    )
+    topics = ChannelTopicsSerializer(help_text="Every topic's channels, first choice first. [] means off.")
+
+    class Meta:
+        ref_name = "Channels"
+
+
+class ChannelsUpdateSerializer(serializers.Serializer):
+    topics = ChannelTopicsSerializer(help_text="The topics to change; those left out stay as they are.")
+
+    class Meta:
+        ref_name = "ChannelsUpdate"

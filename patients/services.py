@@ -31,9 +31,11 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 from knox.models import AuthToken
 
+from clinic import events
 from clinic.client import client_address, within
 from clinic.clock import clinic_today
 from clinic.errors import InvalidInput, InvalidState, NotFound
+from patients import channels
 from patients.models import AccessEvent, HealthDeclaration, ImportantDate, Patient, SignedInDevice
 from patients.roles import PATIENT, role_of
 from patients.validators import validate_birth_date, validate_declared_date
@@ -86,7 +88,8 @@ def patient_register(
 ) -> Patient:
     """A new patient with a login. An email that already belongs to a patient
     or an account is refused: a staff-created record is claimed through the
-    password-reset link, which proves the email is theirs."""
+    password-reset link, which proves the email is theirs. Announces
+    ``patient.created`` (clinic.events) in the transaction."""
     _check_birth_date(date_of_birth)
     email = email.strip().lower()
     if _email_taken(email):
@@ -99,7 +102,7 @@ def patient_register(
     user.set_password(password)
     try:
         user.save()
-        return Patient.objects.create(
+        patient = Patient.objects.create(
             user=user,
             full_name=full_name,
             date_of_birth=date_of_birth,
@@ -109,20 +112,25 @@ def patient_register(
         )
     except IntegrityError:  # a concurrent registration with the same email
         raise InvalidInput(fields={"email": [_("This email is already registered.")]}) from None
+    events.emit(event=events.PATIENT_CREATED, instance=patient, now=timezone.now(), extra={"source": "registration"})
+    return patient
 
 
 @transaction.atomic
 def patient_create(*, created_by: User, **fields: Any) -> Patient:
-    """A patient without a login, registered by staff (e.g. a phone booking)."""
+    """A patient without a login, registered by staff (e.g. a phone booking).
+    Announces ``patient.created`` (clinic.events) in the transaction."""
     _check_birth_date(fields["date_of_birth"])
     email = (fields.get("email") or "").strip().lower()
     fields["email"] = email
     if email and _email_taken(email):
         raise InvalidInput(fields={"email": [_("Another patient or account already uses this email.")]})
     try:
-        return Patient.objects.create(**fields)
+        patient = Patient.objects.create(**fields)
     except IntegrityError:
         raise InvalidInput(fields={"email": [_("Another patient or account already uses this email.")]}) from None
+    events.emit(event=events.PATIENT_CREATED, instance=patient, now=timezone.now(), extra={"source": "staff"})
+    return patient
 
 
 @transaction.atomic
@@ -144,6 +152,9 @@ def patient_update(*, patient: Patient, changed_by: User, **fields: Any) -> Pati
             raise InvalidInput(fields={"email": [_("Another patient or account already uses this email.")]})
         if patient.user_id and not fields["email"]:
             raise InvalidInput(fields={"email": [_("A patient who signs in needs an email.")]})
+    if "reminders_opt_out" in fields and bool(fields["reminders_opt_out"]) != patient.reminders_opt_out:
+        # The older switch and the channel choices say one thing (patients/channels.py).
+        channels.optional_topics_switch(patient=patient, off=bool(fields["reminders_opt_out"]))
     for name, value in fields.items():
         setattr(patient, name, value)
     try:

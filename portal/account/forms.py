@@ -38,17 +38,9 @@ class ProfileForm(forms.Form):
     )
     preferred_language = forms.ChoiceField(
         label=_("Language"),
-        help_text=_("For this website and the emails we send you."),
+        help_text=_("For this website and the messages we send you."),
         choices=Language.choices,
         widget=forms.RadioSelect,
-    )
-    reminders = forms.BooleanField(
-        label=_("Email me reminders"),
-        help_text=_(
-            "A reminder before each appointment, and a note when the next session of a course is due. "
-            "Booking confirmations and changes are always sent."
-        ),
-        required=False,
     )
 
     def clean_full_name(self) -> str:
@@ -71,7 +63,6 @@ class ProfileForm(forms.Form):
             "phone": data["phone"],
             "date_of_birth": data["date_of_birth"],
             "preferred_language": data["preferred_language"],
-            "reminders_opt_out": not data["reminders"],
         }
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.account import access_log, auth, consents, devices, privacy, views
+from portal.account import access_log, auth, consents, devices, feeds, privacy, views
 
 app_name = "account"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/password-reset/", views.PasswordResetView.as_view(), name="password_reset"),
     path("account/reset/<uidb64>/<token>/", views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("me/", views.profile, name="profile"),
+    path("me/channels/", views.channels, name="channels"),
     path("me/dates/", views.important_date_add, name="important_date_add"),
     path("me/dates/<int:pk>/remove/", views.important_date_remove, name="important_date_remove"),
     path("me/consents/<int:pk>/withdraw/", consents.consent_withdraw, name="consent_withdraw"),
@@ -25,4 +26,6 @@ urlpatterns = [
     path("progress/", views.progress, name="progress"),
     path("progress/photos/<int:pk>/<slug:kind>/", views.photo, name="photo"),
     path("plans/<int:pk>/", views.plan, name="plan"),
+    # The patient's private calendar link (portal/account/feeds.py).
+    path("me/calendar/", feeds.calendar_feed, name="calendar_feed"),
 ]

@@ -35,8 +35,10 @@ from clinic import formats
 from clinic.api import ScopedThrottle
 from clinic.client import client_address, within
 from clinic.clock import clinic_today
-from clinic.errors import InvalidInput, NotFound
+from clinic.errors import ApplicationError, InvalidInput, NotFound
+from patients import channels as patient_channels
 from patients import services
+from patients.forms import ChannelsForm, addresses, channels_form
 from patients.permissions import CLINICAL, patient_required, user_of
 from patients.roles import PATIENT, is_staff_role, role_of
 from patients.selectors import important_dates_for
@@ -114,7 +116,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             try:
                 services.patient_update(patient=patient, changed_by=user_of(request), **form.service_fields())
             except InvalidInput as error:
-                _add_service_errors(form, error, {"reminders_opt_out": "reminders"})
+                _add_service_errors(form, error)
             else:
                 language = patient.preferred_language
                 translation.activate(language)
@@ -127,7 +129,12 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 def _profile_page(
-    request: HttpRequest, patient: Any, *, form: ProfileForm | None = None, date_form: ImportantDateForm | None = None
+    request: HttpRequest,
+    patient: Any,
+    *,
+    form: ProfileForm | None = None,
+    date_form: ImportantDateForm | None = None,
+    contact_form: ChannelsForm | None = None,
 ) -> HttpResponse:
     if form is None:
         form = ProfileForm(
@@ -136,17 +143,40 @@ def _profile_page(
                 "phone": _readable_phone(patient.phone),
                 "date_of_birth": patient.date_of_birth,
                 "preferred_language": patient.preferred_language,
-                "reminders": not patient.reminders_opt_out,
             }
         )
     context = {
         "form": form,
         "patient": patient,
+        "channels_form": contact_form or channels_form(patient),
+        "addresses": addresses(patient),
         "important_dates": important_dates_for(patient_id=patient.pk, since=clinic_today()),
         "date_form": date_form or ImportantDateForm(),
         **consent_context(patient),
     }
     return render(request, "account/profile.html", context)
+
+
+# --- how we contact you (patients/channels.py) ---------------------------------------------
+
+
+@patient_required
+@require_http_methods(["POST"])
+def channels(request: HttpRequest) -> HttpResponse:
+    """The profile's "How we contact you" form."""
+    patient = user_of(request).patient
+    form = channels_form(patient, request.POST)
+    if form.is_valid():
+        try:
+            patient_channels.channels_set(patient=patient, topics=form.chosen())
+        except ApplicationError as error:
+            form.add_service_errors(error.fields, str(error.detail))
+        else:
+            messages.success(request, _("Saved. This is how we will contact you from now on."))
+            return redirect(reverse("account:profile") + "#contact-heading")
+    response = _profile_page(request, patient, contact_form=form)
+    response.status_code = 400
+    return response
 
 
 # --- dates that matter ---------------------------------------------------------------------

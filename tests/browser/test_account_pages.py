@@ -72,13 +72,18 @@ def test_a_patient_follows_their_progress_and_sets_language_and_reminders(
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     shot("account")
     page.get_by_label("繁體中文").check()
-    page.get_by_label("Email me reminders").uncheck()
     shot("account-changed")
     page.get_by_role("button", name="Save my details").click()
 
     expect(page.locator("html")).to_have_attribute("lang", "zh-Hant-HK")
     expect(page.get_by_text("你的資料已儲存。")).to_be_visible()
-    expect(page.get_by_label("用電郵提醒我")).not_to_be_checked()
+    # Reminders and plan reminders off, in "How we contact you".
+    page.get_by_role("group", name="預約提示").get_by_label("首選").select_option("off")
+    page.get_by_role("group", name="下次療程提示").get_by_label("首選").select_option("off")
+    shot("contact-changed")
+    page.get_by_role("button", name="儲存聯絡方式").click()
+    expect(page.get_by_text("已儲存，我們日後會以此方式聯絡你。")).to_be_visible()
+    expect(page.get_by_role("group", name="預約提示").get_by_label("首選")).to_have_value("off")
     shot("saved-in-chinese")
     patient.refresh_from_db()
     assert patient.preferred_language == "zh-hant" and patient.reminders_opt_out is True

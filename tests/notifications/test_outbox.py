@@ -407,7 +407,7 @@ def test_a_patient_without_email_is_skipped(clock: Any, book: Callable) -> None:
     sweep()
 
     confirmation = Notification.objects.get(kind=Kind.CONFIRMATION)
-    assert (confirmation.status, confirmation.skip_reason) == ("skipped", "no_email")
+    assert (confirmation.status, confirmation.skip_reason) == ("skipped", "no_address")
 
 
 # --- cron and staff -------------------------------------------------------------------------

@@ -26,7 +26,6 @@ def _profile_data(patient: Patient, **changes: object) -> dict[str, object]:
         "phone": patient.phone,
         "date_of_birth": patient.date_of_birth.isoformat(),
         "preferred_language": patient.preferred_language,
-        "reminders": "on",
     }
     data.update(changes)
     return {key: value for key, value in data.items() if value is not None}
@@ -85,7 +84,8 @@ def test_profile_shows_the_patients_details(client: Client) -> None:
     text = response.text
     assert 'value="Chan Tai Man"' in text and 'value="+852 9123 4567"' in text and 'value="1995-05-17"' in text
     assert patient.email in text
-    assert 'name="reminders"' in text and 'name="reminders" checked' not in text
+    # Reminders are turned off in "How we contact you" (tests/pages/test_contact_pages.py).
+    assert '<option value="off" selected>' in text
     assert 'href="/me/health/"' in text  # the health questionnaire
     assert 'action="/accounts/logout/"' in text
     assert '<label for="id_full_name">Full name</label>' in text
@@ -96,16 +96,14 @@ def test_saving_the_profile_updates_the_record(client: Client) -> None:
     client.force_login(patient.user)
     response = client.post(
         "/me/",
-        _profile_data(
-            patient, full_name="  Wong   Siu Ming ", phone="6123 4567", date_of_birth="1990-01-02", reminders=None
-        ),
+        _profile_data(patient, full_name="  Wong   Siu Ming ", phone="6123 4567", date_of_birth="1990-01-02"),
     )
     assert response.status_code == 302 and response.headers["Location"] == "/me/"
     patient.refresh_from_db()
     assert patient.full_name == "Wong Siu Ming"
     assert patient.phone == "+85261234567"  # read as a Hong Kong number, stored as E.164
     assert patient.date_of_birth == date(1990, 1, 2)
-    assert patient.reminders_opt_out is True
+    assert patient.reminders_opt_out is False  # set in "How we contact you", not here
     assert "Your details are saved." in client.get("/me/").text
 
 

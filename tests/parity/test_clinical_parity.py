@@ -453,14 +453,14 @@ def test_a_patients_own_profile_is_decided_alike(case, changes, field) -> None:
     by_api, by_page = _twins(full_name="Chan Tai Man", phone="+85261234567", preferred_language="en")
     born = _birth(changes["date_of_birth"])
     api = client_for(by_api.user).patch(
-        "/api/v1/me/", {"full_name": "Chan Tai Man", "date_of_birth": born, "reminders_opt_out": True}, format="json"
+        "/api/v1/me/", {"full_name": "Chan Tai Man", "date_of_birth": born}, format="json"
     )
     form = {
         "full_name": "Chan Tai Man",
         "phone": "+852 6123 4567",
         "date_of_birth": born,
         "preferred_language": "en",
-    }  # reminders unticked: opted out
+    }
     page = _page(by_page.user).post(reverse("account:profile"), form)
     if field is None:
         assert api.status_code == 200, api.json()

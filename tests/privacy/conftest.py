@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 
 from booking import notifications
 from booking.models import Appointment, Notification, SessionRecord
+from patients.channels import channels_set
 from patients.models import Patient
 from tests.api.conftest import client_for
 from tests.consent import sign_for
@@ -122,6 +123,8 @@ def record(alice: Patient, doctor: User) -> dict[str, Any]:
         patient=alice, treatment=treatment, practitioner=practitioner, start=timezone.now() + timedelta(days=5)
     )
     notifications.notify_appointment_booked(appointment=future, now=timezone.now())
+    # How she wants to be contacted: part of her copy, gone with her contact details.
+    channels_set(patient=alice, topics={"reminders": ["sms", "email"]}, offered=["email", "sms", "whatsapp"])
     return {
         "assessment": assessment,
         "plan": plan,

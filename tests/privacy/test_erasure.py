@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 from booking import notifications
 from booking.erasure import erasures_purge, patient_erase
 from booking.models import Appointment, Erasure, Notification, SessionRecord
-from patients.models import HealthDeclaration, Patient
+from patients.models import ChannelChoice, HealthDeclaration, Patient
 from tests.factories import UserFactory
 from treatments.models import Assessment, AssessmentPhoto, ConsentSignature, PlanSession, TreatmentPlan
 
@@ -66,7 +66,9 @@ def test_manager_erases_by_api_and_the_contact_details_and_login_go_at_once(
         "history_scrubbed",
         "login_removed",
         "important_dates_removed",
+        "channel_choices_removed",
         "waitlist_ended",
+        "webhook_payloads_scrubbed",
         "appointments_cancelled",
         "plans_cancelled",
         "notifications_skipped",
@@ -79,6 +81,7 @@ def test_manager_erases_by_api_and_the_contact_details_and_login_go_at_once(
     assert alice.full_name == f"Erased patient #{alice.pk}"
     assert (alice.email, alice.phone, alice.user_id) == ("", "", None)
     assert alice.erased_at is not None
+    assert not ChannelChoice.objects.filter(patient=alice).exists()  # how to reach her went with the addresses
     # ...and not in the history either.
     for row in Patient.history.filter(id=alice.pk):
         assert (row.full_name, row.email, row.phone, row.user_id) == (alice.full_name, "", "", None)

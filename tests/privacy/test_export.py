@@ -29,6 +29,7 @@ KEYS = {
     "profile",
     "health_declarations",
     "important_dates",
+    "channels",
     "appointments",
     "assessments",
     "plans",
@@ -59,6 +60,8 @@ def check_alice(
     assert data["profile"]["full_name"] == "Alice Chan"
     assert data["profile"]["phone"] == "+85291234567"
     assert [d["allergies_other"] for d in data["health_declarations"]] == ["Penicillin"]
+    assert data["channels"]["reminders"] == ["sms", "email"]
+    assert data["channels"]["confirmations"] == ["email"]  # never chosen: email, as before
     assert {a["id"] for a in data["appointments"]} == {record["past"].pk, record["future"].pk}
     assert [r["notes"] for r in data["session_records"]] == ["Went well"]
     assert data["session_records"][0]["consent_signatures"] == [record["signature"].pk]

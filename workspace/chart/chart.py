@@ -23,7 +23,16 @@ from booking.models import Appointment, InjectableUse, Notification, SessionReco
 from booking.selectors import appointments_for
 from clinic import formats
 from clinic.clock import clinic_today
-from patients.models import DECLARATION_YES_NO, AccessEvent, Allergy, FitzpatrickType, HealthDeclaration, Patient
+from patients import channels as patient_channels
+from patients.models import (
+    DECLARATION_YES_NO,
+    AccessEvent,
+    Allergy,
+    ChannelChoice,
+    FitzpatrickType,
+    HealthDeclaration,
+    Patient,
+)
 from patients.selectors import declaration_is_current, declaration_submitted_on, important_dates_for
 from treatments import consents, history, plans, selectors
 from treatments.models import (
@@ -735,6 +744,21 @@ def signature_rows(patient: Patient) -> list[ConsentSignature]:
     return rows
 
 
+def contact_rows(patient: Patient) -> list[dict[str, Any]]:
+    """How the patient wants to be contacted, per topic, in words (one query):
+    the channels in order, with those that cannot reach them now marked."""
+    orders = patient_channels.orders(patient)
+    usable = set(patient_channels.usable(patient, list(patient_channels.CHANNELS)))
+    return [
+        {
+            "topic": topic,
+            "label": ChannelChoice.Topic(topic).label,
+            "channels": [{"label": patient_channels.label(c), "usable": c in usable} for c in orders[topic]],
+        }
+        for topic in patient_channels.TOPICS
+    ]
+
+
 def chart_context(*, patient: Patient, section: Section, clinical: bool, query: Any) -> dict[str, Any]:
     """What one section's page shows, in a fixed number of queries whatever the
     patient's history (each list is one query, or one per prefetch)."""
@@ -754,6 +778,7 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
         ]
         # Read-only here: the patient notes them on /me/ or while booking.
         context["important_dates"] = list(important_dates_for(patient_id=patient.pk, since=today))
+        context["contact"] = contact_rows(patient)
     else:
         latest = HealthDeclaration.objects.filter(patient=patient).order_by("-submitted_at", "-id").first()
     context.update(_header(patient, latest, today, now))
@@ -796,6 +821,7 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
             notifications=list(
                 Notification.objects.filter(patient=patient)
                 .select_related("appointment__treatment", "plan_session__plan__treatment")
+                .prefetch_related("deliveries")  # the channels tried and fallbacks: one query for the page
                 .order_by("-due_at", "-id")[:LIST_LIMIT]
             ),
         )

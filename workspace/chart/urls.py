@@ -16,6 +16,7 @@ urlpatterns = [
     path("patients/<int:pk>/appointments/", views.appointments, name="appointments"),
     path("patients/<int:pk>/history/", views.history, name="history"),
     path("patients/<int:pk>/edit/", views.patient_edit, name="patient_edit"),
+    path("patients/<int:pk>/contact/", views.patient_channels, name="patient_channels"),
     path("patients/<int:pk>/export/", privacy.export, name="export"),
     path("patients/<int:pk>/erase/", privacy.erase, name="erase"),
     path("patients/<int:pk>/declarations/new/", views.declaration_new, name="declaration_new"),

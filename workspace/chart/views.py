@@ -33,15 +33,20 @@ from clinic import formats
 from clinic.clock import clinic_today
 from clinic.errors import ApplicationError, InvalidInput, InvalidState
 from clinic.pages import HtmxHttpRequest
+from patients import channels as patient_channels_service
+from patients.forms import addresses, channels_form
 from patients.models import AccessEvent, Patient
 from patients.permissions import (
+    CONTACT_EDITORS,
     clinician_required,
+    front_desk_required,
     is_clinician,
     is_manager,
     manager_required,
     staff_required,
     user_of,
 )
+from patients.roles import role_of
 from patients.selectors import patients_matching
 from patients.services import access_record, access_record_many, declaration_submit, patient_create, patient_update
 from treatments import consents, selectors, services
@@ -135,12 +140,36 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "chart/patient_form.html", {"form": form, "patient": patient})
 
 
+@front_desk_required
+@require_http_methods(["GET", "POST"])
+def patient_channels(request: HttpRequest, pk: int) -> HttpResponse:
+    """How the patient wants to be contacted, set by reception (taken by phone)
+    or a manager: the same form and rules as the patient's own profile."""
+    patient = _patient(pk)
+    form = channels_form(patient, request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                patient_channels_service.channels_set(patient=patient, topics=form.chosen())
+            except ApplicationError as error:  # invalid choices, or a patient erased on request
+                form.add_service_errors(error.fields, str(error.detail))
+            else:
+                messages.success(request, _("Saved: this is how we will contact them."))
+                return redirect(reverse("chart:patient", args=[patient.pk]) + "#contact")
+        status = 400
+    else:
+        status = 200
+    context = {"patient": patient, "channels_form": form, "addresses": addresses(patient)}
+    return render(request, "chart/patient_channels.html", context, status=status)
+
+
 def _chart_page(request: HtmxHttpRequest, pk: int, slug: str) -> HttpResponse:
     found = _patient(pk)
     section = chart.SECTION_BY_SLUG[slug]
     clinical = is_clinician(request)
     context = chart.chart_context(patient=found, section=section, clinical=clinical, query=request.GET)
     context["manager"] = is_manager(request)  # export and erasure (workspace/chart/privacy.py)
+    context["front_desk"] = role_of(request.user) in CONTACT_EDITORS  # how the patient is contacted
     if slug == "photos" and request.htmx and request.htmx.target == "photos-compare":
         # Only the comparison is swapped in; each picture it shows logs itself when served.
         return render(request, "chart/_photos.html", context)
