@@ -26,6 +26,10 @@ the same steps as the no-show button.
 Notifications: each change writes its outbox rows (booking.notifications)
 inside its own transaction, so a notice exists exactly when the change does;
 the rows are sent after commit and by the periodic sweep.
+
+Events: each change also announces itself (clinic.events: appointment.created,
+.rescheduled, .cancelled, .checked_in, .no_show, .completed) in the same
+transaction, which writes the outgoing webhooks' deliveries (booking/webhooks.py).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from django.utils.translation import gettext as _
 
 from booking import availability, holds, notice, notifications, selectors, spacing
 from booking.models import Appointment, ClinicClosure, InjectableUse, Practitioner, SessionRecord, TimeOff
-from clinic import formats
+from clinic import events, formats
 from clinic.clock import clinic_today, clinic_zone
 from clinic.errors import (
     CancellationWindowPassed,
@@ -458,6 +462,7 @@ def appointment_book(
                 if waitlist_offer_id is not None:
                     holds.offer_booked(offer_id=waitlist_offer_id, appointment=appointment, now=now)
                 notifications.notify_appointment_booked(appointment=appointment, now=now)
+                events.emit(event=events.APPOINTMENT_CREATED, instance=appointment, now=now)
                 return appointment
         except OperationalError as error:
             # A deadlock outside the savepoint (taking the locks): the
@@ -553,6 +558,9 @@ def appointment_reschedule(
                 locked.end = end
                 locked.blocked_until = end + timedelta(minutes=treatment.buffer_minutes)
                 locked.cautions = moved.cautions
+                if start != previous_start:
+                    # The patient confirmed the old time, not this one: the next reminder asks again.
+                    locked.patient_confirmed_at, locked.patient_confirmed_via = None, ""
                 if moved.overridden:
                     locked.override_reason, locked.overridden_by = moved.override_reason, by
                 locked._history_user = by
@@ -570,6 +578,8 @@ def appointment_reschedule(
                                 "cautions",
                                 "override_reason",
                                 "overridden_by",
+                                "patient_confirmed_at",
+                                "patient_confirmed_via",
                                 "sequence",
                                 "updated_at",
                             ]
@@ -585,6 +595,12 @@ def appointment_reschedule(
                     appointment=locked, now=now, previous_start=previous_start, reason=reason.strip()
                 )
                 holds.freed(start=previous_start, end=previous_start + (locked.blocked_until - start))  # the old time
+                events.emit(
+                    event=events.APPOINTMENT_RESCHEDULED,
+                    instance=locked,
+                    now=now,
+                    extra={"previous_start": previous_start},
+                )
                 return locked
         except OperationalError as error:
             if not _taken(error):
@@ -620,6 +636,7 @@ def _appointment_cancel(*, appointment: Appointment, by: User, staff: bool, reas
     _release_plan_session(locked, by)
     notifications.notify_appointment_cancelled(appointment=locked, now=now)
     holds.freed(start=locked.start, end=locked.blocked_until)  # to the waitlist, after commit
+    events.emit(event=events.APPOINTMENT_CANCELLED, instance=locked, now=now)
     return locked
 
 
@@ -665,7 +682,9 @@ def appointment_check_in(*, appointment: Appointment, by: User, now: datetime | 
                 % {"day": formats.date_text(day)}
             )
         notifications.notify_appointment_closed(appointment=locked)  # the patient is here: no more reminders
-        return _transition(locked, by, {"status": Appointment.Status.CHECKED_IN, "checked_in_at": now})
+        _transition(locked, by, {"status": Appointment.Status.CHECKED_IN, "checked_in_at": now})
+        events.emit(event=events.APPOINTMENT_CHECKED_IN, instance=locked, now=now)
+        return locked
 
 
 def _mark_no_show(locked: Appointment, *, by: User | None, now: datetime) -> Appointment:
@@ -681,6 +700,7 @@ def _mark_no_show(locked: Appointment, *, by: User | None, now: datetime) -> App
     _release_plan_session(locked, by)
     # After the transition: the row carries the no-show's calendar sequence.
     notifications.notify_appointment_missed(appointment=locked, now=now, tell=tell)
+    events.emit(event=events.APPOINTMENT_NO_SHOW, instance=locked, now=now)
     return locked
 
 
@@ -904,6 +924,7 @@ def appointment_complete(
             session = clinical.lock_plan_of_session(locked.plan_session_id)
             clinical.plan_session_completed(session=session, on=_clinic_date(locked.start), by=by)
         notifications.notify_appointment_completed(appointment=locked, now=now)
+        events.emit(event=events.APPOINTMENT_COMPLETED, instance=locked, now=now)
         return locked, session_record
 
 
@@ -1017,3 +1038,39 @@ def appointments_cancel_for_closure(
         except InvalidState:
             skipped.append(appointment)
     return cancelled, skipped
+
+
+# --- the patient's own confirmation ---------------------------------------------------
+
+PATIENT_CONFIRM_VIA = ("whatsapp", "sms", "email", "portal", "api")
+
+
+def appointment_patient_confirm_locked(*, appointment: Appointment, via: str, now: datetime) -> bool:
+    """``appointment_patient_confirm`` inside the caller's transaction (an
+    inbound webhook records its event and its effect in one,
+    booking/inbound.py). Locks the appointment row."""
+    if via not in PATIENT_CONFIRM_VIA:
+        raise InvalidInput(_("Unknown confirmation channel."), fields={"via": [_("Unknown confirmation channel.")]})
+    locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if locked.status != Appointment.Status.CONFIRMED or locked.start <= now or locked.patient_confirmed_at:
+        return False
+    locked.patient_confirmed_at, locked.patient_confirmed_via = now, via
+    locked._history_user = None
+    locked._change_reason = f"Confirmed by the patient ({via})"
+    locked.save(update_fields=["patient_confirmed_at", "patient_confirmed_via", "updated_at"])
+    appointment.patient_confirmed_at, appointment.patient_confirmed_via = now, via
+    return True
+
+
+def appointment_patient_confirm(*, appointment: Appointment, via: str, now: datetime | None = None) -> bool:
+    """The patient says they are coming: a reminder's WhatsApp button, an SMS
+    reply, an email link. Records when and on which channel (``via``: whatsapp,
+    sms, email, portal or api; InvalidInput otherwise) once, with a history row;
+    the staff schedule shows it. Only a confirmed appointment that has not
+    started: for anything else (cancelled or moved into the past meanwhile,
+    checked in) and for a second confirmation nothing changes (the first time
+    and channel stay) and it returns False. True when this call recorded it.
+    A reschedule clears it (the patient confirmed the old time). The caller
+    has checked that the patient is the one confirming."""
+    with transaction.atomic(durable=True):
+        return appointment_patient_confirm_locked(appointment=appointment, via=via, now=_now(now))

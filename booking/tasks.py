@@ -14,7 +14,7 @@ from datetime import datetime
 from celery import shared_task
 from django.core.cache import cache
 
-from booking import erasure, notifications, services, waitlist
+from booking import erasure, notifications, services, waitlist, webhook_delivery
 
 
 @shared_task(ignore_result=True)
@@ -71,3 +71,20 @@ def sweep_waitlist() -> None:
     waitlist.offers_expire()
     if cache.add("waitlist:full-match", 1, timeout=FULL_MATCH_EVERY):
         waitlist.waitlist_match_all()
+
+
+# Outgoing webhooks (booking/webhook_delivery.py): the same outbox pattern as the
+# notifications, one row per event and subscription.
+
+
+@shared_task(ignore_result=True)
+def sweep_webhooks() -> None:
+    """Beat, every CLINIC_WEBHOOK_SWEEP_SECONDS (clinic/celery.py)."""
+    webhook_delivery.webhooks_sweep()
+
+
+@shared_task(ignore_result=True)
+def deliver_webhooks(ids: list[int], claim: str | None = None) -> None:
+    """Sends a batch claimed by a sweep (``claim``), or deliveries straight
+    after the commit that wrote them (``claim=None``)."""
+    webhook_delivery.webhooks_deliver(ids=ids, claim=uuid.UUID(claim) if claim else None)

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from portal.account import consents
-from portal.book import consent, flow, precare, views, waitlist
+from portal.book import attend, consent, flow, precare, views, waitlist
 
 app_name = "site"
 
@@ -29,4 +29,6 @@ urlpatterns = [
     path("appointments/<int:pk>/pre-care/", precare.pre_care_confirm, name="pre_care_confirm"),
     path("pre-care/<str:token>/", precare.pre_care, name="pre_care"),
     path("appointments/<int:pk>/consent/", consent.appointment_consent, name="appointment_consent"),
+    # The reminder email's "I'm coming" link (portal/book/attend.py): the signed token is the proof.
+    path("visits/confirm/<str:token>/", attend.confirm_visit, name="visit_confirm"),
 ]

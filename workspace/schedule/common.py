@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from booking import availability
 from booking.models import Appointment, Practitioner
@@ -69,6 +70,27 @@ def when(moment: datetime) -> str:
     return formats.datetime_text(moment)
 
 
+def confirmed_by_patient(appointment: Appointment) -> str:
+    """The sentence "Confirmed by the patient (WhatsApp, 6 Dec 14:02)", or "" while they have not."""
+    at = appointment.patient_confirmed_at
+    if at is None:
+        return ""
+    via = CONFIRMED_VIA.get(appointment.patient_confirmed_via)
+    when = f"{formats.date_text(at, 'day_month')} {formats.time_text(at)}"
+    if via is None:
+        return _("Confirmed by the patient (%(when)s)") % {"when": when}
+    return _("Confirmed by the patient (%(via)s, %(when)s)") % {"via": via, "when": when}
+
+
+CONFIRMED_VIA = {
+    "whatsapp": gettext_lazy("WhatsApp"),
+    "sms": gettext_lazy("SMS"),
+    "email": gettext_lazy("email"),
+    "portal": gettext_lazy("online"),
+    "api": gettext_lazy("app"),
+}
+
+
 def labelled(appointments: Any) -> list[Appointment]:
     """Names in the active language, for templates (which cannot pass arguments)."""
     appointments = list(appointments)
@@ -76,6 +98,7 @@ def labelled(appointments: Any) -> list[Appointment]:
         item.treatment_label = item.treatment.localized("name")
         item.room_label = item.room.localized("name")
         item.device_label = item.device.localized("name") if item.device else ""
+        item.confirmed_by_patient = confirmed_by_patient(item)
     return appointments
 
 

@@ -72,6 +72,7 @@ def schedule(request: HtmxHttpRequest) -> HttpResponse:
         "practitioners": practitioners,
         "errors": errors,
         "clinician": is_clinician(request),
+        "own_practitioner": own,  # a practitioner is offered their calendar feed
         "prev_day": day - timedelta(days=7 if view == "week" else 1),
         "next_day": day + timedelta(days=7 if view == "week" else 1),
         "refresh_seconds": settings.STAFF_SCHEDULE_REFRESH_SECONDS,
@@ -199,6 +200,7 @@ def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitione
         appointment.downtime_badge = downtime.badge(selectors.appointment_downtime(appointment))  # type: ignore[attr-defined]
         appointment.wall_start = local(appointment.start).strftime("%H:%M")  # type: ignore[attr-defined]
     return {
+        **_awaiting_confirmation(shown, now),
         "grid": grid,
         "closures": closures,
         "cancelled": cancelled,
@@ -208,6 +210,14 @@ def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitione
         "columns_move": by == "practitioner",
         "day_offset": datetime.combine(day, time(12), tzinfo=zone).isoformat()[-6:],
     }
+
+
+def _awaiting_confirmation(shown: list[Appointment], now: datetime) -> dict[str, Any]:
+    """The day's visits still ahead whose patient has not said "I'm coming"
+    (a reminder's WhatsApp button, SMS reply or email link), for reception to
+    call the day before, say."""
+    ahead = [a for a in shown if a.status == Appointment.Status.CONFIRMED and a.start > now]
+    return {"awaiting": [a for a in ahead if a.patient_confirmed_at is None], "ahead": len(ahead)}
 
 
 def _week(day: date, chosen: int | None) -> dict[str, Any]:
