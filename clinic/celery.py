@@ -20,6 +20,7 @@ watchdog.install(app)
 # Read as settings.CLINIC_NOTIFICATION_SWEEP_SECONDS is: this module is imported
 # while the settings load (clinic/__init__.py), so it cannot ask them.
 NOTIFICATION_SWEEP_SECONDS = env_int("CLINIC_NOTIFICATION_SWEEP_SECONDS", 60, minimum=1, maximum=3600)
+WEBHOOK_SWEEP_SECONDS = env_int("CLINIC_WEBHOOK_SWEEP_SECONDS", 60, minimum=1, maximum=3600)
 
 # Beat runs in UTC (CELERY_TIMEZONE). Each entry says why it exists.
 app.conf.beat_schedule = {
@@ -63,5 +64,15 @@ app.conf.beat_schedule = {
         "task": "booking.tasks.purge_erasures",
         "schedule": 3600.0,
         "options": {"expires": 3600},
+    },
+    # Outgoing webhooks (booking.webhooks): sends the deliveries that are due
+    # (retries after their back-off, anything published while Redis was down)
+    # and returns expired claims of dead workers. Every minute keeps a retry
+    # within a minute of its time; `expires` drops the sweeps a stopped worker
+    # missed, since the next one sends everything due anyway.
+    "webhooks-sweep": {
+        "task": "booking.tasks.sweep_webhooks",
+        "schedule": float(WEBHOOK_SWEEP_SECONDS),
+        "options": {"expires": WEBHOOK_SWEEP_SECONDS},
     },
 }

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from clinic import events
 from clinic.clock import clinic_today
 from clinic.errors import ApplicationError, InvalidInput, InvalidState, NotBookable
 from patients.models import Patient
@@ -313,7 +314,8 @@ def plan_create(
     for a treatment without intervals, a session count outside the
     treatment's ``sessions_min``..``sessions_max`` (an open-ended treatment
     allows up to PLAN_SESSIONS_OPEN_MAX), another patient's assessment, or a
-    start before today or beyond the staff booking horizon."""
+    start before today or beyond the staff booking horizon. Announces
+    ``plan.created`` (clinic.events) in the transaction."""
     interval_min, interval_max = _intervals(treatment)
     highest = treatment.sessions_max or PLAN_SESSIONS_OPEN_MAX
     if not treatment.sessions_min <= sessions <= highest:
@@ -351,6 +353,7 @@ def plan_create(
     for row in rows:
         row._history_user = by
         row.save(force_insert=True)
+    events.emit(event=events.PLAN_CREATED, instance=plan, now=timezone.now())
     return plan
 
 
@@ -385,7 +388,8 @@ def plan_cancel(*, plan: TreatmentPlan, by: User, reason: str = "", now: datetim
 def plan_recompute(*, plan: TreatmentPlan, by: User | None) -> list[PlanSession]:
     """Recomputes every window from the sessions' anchors (treatments.plans)
     and saves those that moved; completes the plan when every session is
-    completed. Runs inside the caller's transaction with the plan locked."""
+    completed (announcing ``plan.completed``, clinic.events). Runs inside the
+    caller's transaction with the plan locked."""
     sessions = list(PlanSession.objects.filter(plan=plan).order_by("number"))
     interval_min, interval_max = _intervals(plan.treatment)
     windows = plans.plan_windows(
@@ -407,6 +411,7 @@ def plan_recompute(*, plan: TreatmentPlan, by: User | None) -> list[PlanSession]
         plan.status = TreatmentPlan.Status.COMPLETED
         plan._history_user = by
         plan.save(update_fields=["status", "updated_at"])
+        events.emit(event=events.PLAN_COMPLETED, instance=plan, now=timezone.now())
     return sessions
 
 
