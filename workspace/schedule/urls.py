@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workspace.schedule import book, closures, consent, lists, views, waitlist
+from workspace.schedule import book, closures, consent, feeds, lists, views, waitlist
 
 app_name = "staff"
 
@@ -25,4 +25,7 @@ urlpatterns = [
     path("no-shows/", lists.no_shows, name="no_shows"),
     path("notifications/failed/", lists.failed_notifications, name="failed_notifications"),
     path("notifications/<int:pk>/send-again/", lists.notification_send_again, name="notification_send_again"),
+    # Calendar feeds (workspace/schedule/feeds.py): a practitioner's own, and the managers' list.
+    path("calendar-feed/", feeds.calendar_feed, name="calendar_feed"),
+    path("calendar-feeds/", feeds.calendar_feeds, name="calendar_feeds"),
 ]
