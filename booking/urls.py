@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking import apis, consent_apis, privacy_apis, waitlist_apis
+from booking import apis, consent_apis, feed_apis, privacy_apis, waitlist_apis, webhook_apis
 
 urlpatterns = [
     path("screening/", apis.ScreeningApi.as_view(), name="screening"),
@@ -46,4 +46,16 @@ urlpatterns = [
     path("patients/<int:pk>/export/", privacy_apis.PatientExportApi.as_view(), name="patient-export"),
     path("patients/<int:pk>/erase/", privacy_apis.PatientEraseApi.as_view(), name="patient-erase"),
     path("patients/<int:pk>/erasure/", privacy_apis.PatientErasureApi.as_view(), name="patient-erasure"),
+    # Outgoing webhooks: managers only.
+    path("webhooks/", webhook_apis.WebhookListApi.as_view(), name="webhook-list"),
+    path("webhooks/<int:pk>/", webhook_apis.WebhookDetailApi.as_view(), name="webhook-detail"),
+    path("webhooks/<int:pk>/rotate/", webhook_apis.WebhookRotateApi.as_view(), name="webhook-rotate"),
+    path("webhooks/<int:pk>/ping/", webhook_apis.WebhookPingApi.as_view(), name="webhook-ping"),
+    path("webhooks/<int:pk>/deliveries/", webhook_apis.WebhookDeliveryListApi.as_view(), name="webhook-deliveries"),
+    path(
+        "webhooks/deliveries/<int:pk>/retry/",
+        webhook_apis.WebhookDeliveryRetryApi.as_view(),
+        name="webhook-delivery-retry",
+    ),
+    path("me/calendar-feed/", feed_apis.MyCalendarFeedApi.as_view(), name="me-calendar-feed"),
 ]

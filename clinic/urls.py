@@ -24,12 +24,17 @@ urlpatterns = [
     path("brand.css", brand.brand_css, name="brand_css"),
     path("favicon.ico", brand.favicon, name="favicon"),
     path("api/v1/", include(api_v1)),
+    # The SMS and WhatsApp providers' webhooks, signed by the provider (booking/hooks.py).
+    path("hooks/", include("booking.hook_urls")),
+    # Private calendar feeds (booking/feeds.py): the token is the credential, no sign-in.
+    path("calendar/", include("booking.feed_urls")),
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     # Staff workspace: the schedule and lists, then the patient chart.
     path("staff/", include("workspace.schedule.urls")),
     path("staff/", include("workspace.chart.urls")),
     path("staff/", include("workspace.security.urls")),
     path("staff/", include("workspace.consents.urls")),
+    path("staff/", include("workspace.webhooks.urls")),
     # Patient pages: catalogue, booking, appointments; account and progress.
     path("", include("portal.account.urls")),
     path("", include("portal.book.urls")),

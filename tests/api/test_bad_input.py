@@ -31,9 +31,9 @@ from django.utils.http import urlsafe_base64_encode
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from booking import services
-from booking.models import Appointment, Practitioner, WaitlistEntry, WaitlistOffer
-from patients.models import HealthDeclaration, ImportantDate, Patient
+from booking import services, webhooks
+from booking.models import Appointment, CalendarFeed, Practitioner, WaitlistEntry, WaitlistOffer, WebhookSubscription
+from patients.models import ChannelChoice, HealthDeclaration, ImportantDate, Patient
 from tests.api.clinical import DECLARATION
 from tests.api.conftest import client_for, next_weekday_at
 from tests.factories import (
@@ -46,6 +46,7 @@ from treatments.models import Treatment
 pytestmark = pytest.mark.django_db
 
 HUGE = "x" * 100_000
+PUBLIC_HOOK = "https://93.184.215.14/hooks"  # a public address: no name to look up
 STRONG_PASSWORD = "a-Strong-passphrase-42"
 PATIENT_PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory
 
@@ -66,6 +67,7 @@ class Ctx:
     reset_user: User
     clients: dict[str, APIClient]
     entry: WaitlistEntry  # B's, waiting for the appointment's day (staff may offer it a time by hand)
+    webhook: WebhookSubscription  # the clinic's subscription (managers only)
 
     def at(self, hour: int, minute: int = 0, second: int = 0, *, day: date | None = None) -> datetime:
         return timezone.make_aware(datetime.combine(day or self.day, time(hour, minute, second)))
@@ -78,6 +80,7 @@ def ctx(peel: Treatment, practitioner: Practitioner, patient_a: Patient, patient
         patient=patient_a, treatment=peel, start=start, practitioner=None, booked_by=patient_a.user, staff=False
     )
     staff = UserFactory(role="receptionist")
+    manager = UserFactory(role="manager")
     return Ctx(
         treatment=peel,
         inactive=TreatmentFactory(slug="retired-laser", active=False),
@@ -88,10 +91,16 @@ def ctx(peel: Treatment, practitioner: Practitioner, patient_a: Patient, patient
         appointment=appointment,
         day=timezone.localdate(start),
         reset_user=UserFactory(),
-        clients={"anonymous": APIClient(), "patient": client_for(patient_a.user), "staff": client_for(staff)},
+        clients={
+            "anonymous": APIClient(),
+            "patient": client_for(patient_a.user),
+            "staff": client_for(staff),
+            "manager": client_for(manager),
+        },
         entry=WaitlistEntry.objects.create(
             patient=patient_b, treatment=peel, earliest=timezone.localdate(start), latest=timezone.localdate(start)
         ),
+        webhook=webhooks.subscription_create(url=PUBLIC_HOOK, events=["appointment.created"], by=manager),
     )
 
 
@@ -102,7 +111,7 @@ def ctx(peel: Treatment, practitioner: Practitioner, patient_a: Patient, patient
 class Endpoint:
     method: str
     path: str  # "{patient}" / "{appointment}" are patient A's and A's appointment
-    actor: str  # anonymous, patient (A), staff (a receptionist)
+    actor: str  # anonymous, patient (A), staff (a receptionist), manager
     valid: Callable[[Ctx], dict[str, Any]]
     success: int
     optional: tuple[str, ...] = ()  # fields the valid body leaves out
@@ -151,6 +160,16 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda c: {"full_name": "Alice C"},
         200,
         optional=("email", "date_of_birth", "phone", "preferred_language", "reminders_opt_out", "fitzpatrick_type"),
+    ),
+    "me-channels": Endpoint(
+        "put", "/api/v1/me/channels/", "patient", lambda c: {"topics": {"reminders": ["email"], "care": ["email"]}}, 200
+    ),
+    "patient-channels": Endpoint(
+        "put",
+        "/api/v1/patients/{patient}/channels/",
+        "staff",
+        lambda c: {"topics": {"reminders": [], "confirmations": ["email"]}},
+        200,
     ),
     "me-declarations": Endpoint(
         "post",
@@ -267,11 +286,31 @@ ENDPOINTS: dict[str, Endpoint] = {
         201,
         optional=("practitioner",),
     ),
+    "webhooks": Endpoint(
+        "post",
+        "/api/v1/webhooks/",
+        "manager",
+        lambda c: {"url": PUBLIC_HOOK, "events": ["appointment.created", "patient.created"]},
+        201,
+        optional=("clinical", "active", "description"),
+    ),
+    "webhook-detail": Endpoint(
+        "patch",
+        "/api/v1/webhooks/{webhook}/",
+        "manager",
+        lambda c: {"description": "Our CRM"},
+        200,
+        optional=("url", "events", "clinical", "active"),
+    ),
+    # Makes or resets the patient's calendar feed (an empty body is as good: the language is optional).
+    "me-calendar-feed": Endpoint("post", "/api/v1/me/calendar-feed/", "patient", lambda c: {"language": "en"}, 201),
 }
 
 
 def path_of(endpoint: Endpoint, c: Ctx, path: str | None = None) -> str:
-    return (path or endpoint.path).format(patient=c.patient_a.pk, appointment=c.appointment.pk, entry=c.entry.pk)
+    return (path or endpoint.path).format(
+        patient=c.patient_a.pk, appointment=c.appointment.pk, entry=c.entry.pk, webhook=c.webhook.pk
+    )
 
 
 def snapshot(c: Ctx) -> dict[str, Any]:
@@ -282,6 +321,7 @@ def snapshot(c: Ctx) -> dict[str, Any]:
         "users": User.objects.count(),
         "declarations": HealthDeclaration.objects.count(),
         "important dates": ImportantDate.objects.count(),
+        "channel choices": list(ChannelChoice.objects.order_by("pk").values_list("patient_id", "topic", "channel")),
         "tokens": AuthToken.objects.count(),
         "patient a": Patient.objects.filter(pk=c.patient_a.pk)
         .values(
@@ -300,6 +340,12 @@ def snapshot(c: Ctx) -> dict[str, Any]:
         ),
         "waitlist": list(WaitlistEntry.objects.order_by("pk").values_list("pk", "status", "earliest", "latest")),
         "offers": WaitlistOffer.objects.count(),
+        "webhooks": list(
+            WebhookSubscription.objects.order_by("pk").values_list(
+                "pk", "url", "events", "clinical", "active", "description", "secret"
+            )
+        ),
+        "calendar feeds": list(CalendarFeed.objects.order_by("pk").values_list("pk", "token", "revoked_at")),
         "appointment": Appointment.objects.filter(pk=c.appointment.pk)
         .values("status", "start", "practitioner_id", "room_id", "sequence", "cancellation_reason", "notes")
         .get(),
@@ -465,6 +511,31 @@ CASES = [
     bad("me", "language-unknown", {"preferred_language": "fr"}),
     bad("me", "email-blank-with-login", {"email": ""}),
     bad("me", "email-invalid", {"email": "not-an-email"}),
+    # how the patient is contacted (the same rules for the staff door)
+    *(
+        bad(endpoint, name, {"topics": topics}, field="topics")
+        for endpoint in ("me-channels", "patient-channels")
+        for name, topics in (
+            ("topics-list", ["email"]),
+            ("topics-string", "email"),
+            ("topics-null", None),
+            ("topic-unknown", {"birthdays": ["email"]}),
+            ("topic-huge", {HUGE: ["email"]}),
+            ("channels-string", {"reminders": "email"}),
+            ("channel-unknown", {"reminders": ["pigeon"]}),
+            ("channel-number", {"reminders": [1]}),
+            ("channel-null", {"reminders": [None]}),
+            ("channel-twice", {"reminders": ["email", "email"]}),
+            ("channels-too-many", {"reminders": ["email", "sms", "whatsapp", "email"]}),
+            ("channel-not-offered", {"reminders": ["whatsapp"]}),
+            ("transactional-empty", {"confirmations": []}),
+            ("care-empty", {"care": []}),
+            ("waitlist-empty", {"waitlist_offers": []}),
+        )
+    ),
+    bad("me-channels", "topics-missing", {}, field="topics", remove=("topics",)),
+    not_found("patient-channels", "unknown-id", f"/api/v1/patients/{UNKNOWN_ID}/channels/"),
+    not_found("patient-channels", "huge-id", f"/api/v1/patients/{BIG_ID}/channels/"),
     # Another patient's email is not refused here: a patient's new email waits for a
     # confirmation link, and the answer never says whether an address is in use
     # (tests/api/test_email_change.py).
@@ -644,6 +715,45 @@ CASES = [
     not_bookable("waitlist-offer-by-hand", "misaligned", start(lambda c: c.at(16, 7))),
     not_found("waitlist-offer-by-hand", "unknown-id", f"/api/v1/waitlist/{UNKNOWN_ID}/offer/"),
     not_found("waitlist-offer-by-hand", "huge-id", f"/api/v1/waitlist/{BIG_ID}/offer/"),
+    # outgoing webhooks: where they may go, and what they are about
+    *(bad("webhooks", f"url-{n}", {"url": v}) for n, v in TEXT_CASES),
+    bad("webhooks", "url-missing", {}, field="url", remove=("url",)),
+    bad("webhooks", "url-not-a-url", {"url": "hooks at our office"}),
+    bad("webhooks", "url-plain-http", {"url": "http://93.184.215.14/hooks"}),
+    bad("webhooks", "url-ftp", {"url": "ftp://93.184.215.14/hooks"}),
+    bad("webhooks", "url-credentials", {"url": "https://admin:secret@93.184.215.14/hooks"}),
+    bad("webhooks", "url-loopback", {"url": "https://127.0.0.1/hooks"}),
+    bad("webhooks", "url-private", {"url": "https://192.168.1.20/hooks"}),
+    bad("webhooks", "url-metadata", {"url": "https://169.254.169.254/latest/meta-data/"}),
+    bad("webhooks", "url-ipv6-loopback", {"url": "https://[::1]/hooks"}),
+    bad("webhooks", "url-unknown-host", {"url": "https://no-such-host.invalid/hooks"}),
+    bad("webhooks", "url-bad-port", {"url": "https://93.184.215.14:99999/hooks"}),
+    bad("webhooks", "events-missing", {}, field="events", remove=("events",)),
+    bad("webhooks", "events-empty", {"events": []}),
+    bad("webhooks", "events-text", {"events": "appointment.created"}),
+    bad("webhooks", "events-unknown", {"events": ["appointment.deleted"]}),
+    bad("webhooks", "events-ping", {"events": ["ping"]}),
+    bad("webhooks", "events-numbers", {"events": [1, 2]}),
+    bad("webhooks", "events-too-many", {"events": ["appointment.created"] * 10}),
+    bad("webhooks", "clinical-text", {"clinical": "yes"}),
+    bad("webhooks", "clinical-number", {"clinical": 1}),
+    bad("webhooks", "active-null", {"active": None}),
+    *(bad("webhooks", f"description-{n}", {"description": v}) for n, v in TEXT_CASES),
+    bad("webhooks", "description-too-long", {"description": "x" * 201}),
+    bad("webhook-detail", "url-loopback", {"url": "https://127.0.0.1/hooks"}),
+    bad("webhook-detail", "url-nul", {"url": "https://93.184.215.14/\x00"}),
+    bad("webhook-detail", "events-empty", {"events": []}),
+    bad("webhook-detail", "events-unknown", {"events": ["plan.deleted"]}),
+    bad("webhook-detail", "active-text", {"active": "no"}),
+    bad("webhook-detail", "description-huge", {"description": HUGE}),
+    not_found("webhook-detail", "unknown-id", f"/api/v1/webhooks/{UNKNOWN_ID}/"),
+    not_found("webhook-detail", "huge-id", f"/api/v1/webhooks/{BIG_ID}/"),
+    # me-calendar-feed
+    bad("me-calendar-feed", "language-unknown", {"language": "fr"}),
+    bad("me-calendar-feed", "language-number", {"language": 1}),
+    bad("me-calendar-feed", "language-list", {"language": ["en"]}),
+    bad("me-calendar-feed", "language-huge", {"language": HUGE}),
+    bad("me-calendar-feed", "language-null", {"language": None}),
 ]
 
 

@@ -42,16 +42,19 @@ from django.utils.http import urlsafe_base64_encode
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from booking import services, waitlist
+from booking import feeds, services, waitlist, webhooks
 from booking.models import (
     Appointment,
+    CalendarFeed,
     Practitioner,
     PreCareAcknowledgement,
     SessionRecord,
     WaitlistEntry,
     WaitlistOffer,
+    WebhookDelivery,
+    WebhookSubscription,
 )
-from patients.models import HealthDeclaration, ImportantDate, Patient, SignedInDevice
+from patients.models import ChannelChoice, HealthDeclaration, ImportantDate, Patient, SignedInDevice
 from patients.services import token_issue
 from tests.api.clinical import ASSESSMENT, DECLARATION, picture
 from tests.api.conftest import client_for
@@ -121,6 +124,12 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("me-dates", "post"): (401, 201, 201, 403, 403, 403),
     ("me-date", "delete"): (401, 204, 404, 403, 403, 403),
     ("patient-dates", "get"): (401, 403, 403, 200, 200, 200),
+    # How a patient is contacted (channels per topic): their own; staff read any
+    # patient's, receptionists and managers change them (taken by phone).
+    ("me-channels", "get"): (401, 200, 200, 403, 403, 403),
+    ("me-channels", "put"): (401, 200, 200, 403, 403, 403),
+    ("patient-channels", "get"): (401, 403, 403, 200, 200, 200),
+    ("patient-channels", "put"): (401, 403, 403, 200, 403, 200),
     ("me-declarations", "get"): (401, 200, 200, 403, 403, 403),
     ("me-declarations", "post"): (401, 201, 201, 403, 403, 403),
     # Patients and their declarations: staff only; a patient's role is refused.
@@ -203,6 +212,22 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("waitlist-offer-detail", "get"): (401, 200, 404, 200, 200, 200),
     ("waitlist-offer-accept", "post"): (401, 201, 404, 201, 201, 201),
     ("waitlist-offer-decline", "post"): (401, 200, 404, 200, 200, 200),
+    # Outgoing webhooks (other systems told of bookings, patients and plans; the
+    # secrets that sign them, and payloads that may be clinical): managers only.
+    ("webhook-list", "get"): (401, 403, 403, 403, 403, 200),
+    ("webhook-list", "post"): (401, 403, 403, 403, 403, 201),
+    ("webhook-detail", "get"): (401, 403, 403, 403, 403, 200),
+    ("webhook-detail", "patch"): (401, 403, 403, 403, 403, 200),
+    ("webhook-detail", "delete"): (401, 403, 403, 403, 403, 204),
+    ("webhook-rotate", "post"): (401, 403, 403, 403, 403, 200),
+    ("webhook-ping", "post"): (401, 403, 403, 403, 403, 201),
+    ("webhook-deliveries", "get"): (401, 403, 403, 403, 403, 200),
+    ("webhook-delivery-retry", "post"): (401, 403, 403, 403, 403, 200),
+    # The caller's own calendar feed: patients, and staff with a practitioner profile
+    # (the practitioner here is given one; this manager and the receptionist have none).
+    ("me-calendar-feed", "get"): (401, 200, 200, 403, 200, 403),
+    ("me-calendar-feed", "post"): (401, 201, 201, 403, 201, 403),
+    ("me-calendar-feed", "delete"): (401, 204, 204, 403, 204, 403),
     # The OpenAPI schema and the docs page: public.
     ("schema", "get"): (200, 200, 200, 200, 200, 200),
     ("docs", "get"): (200, 200, 200, 200, 200, 200),
@@ -466,6 +491,34 @@ def _offer(w: World) -> WaitlistOffer:
     return offer
 
 
+def _webhook(w: World) -> WebhookSubscription:
+    """The clinic's one subscription (made on first use)."""
+    found = WebhookSubscription.objects.order_by("pk").first()
+    return found or webhooks.subscription_create(
+        url="https://93.184.215.14/hooks", events=["appointment.created"], by=w.users[MANAGER]
+    )
+
+
+def _failed_delivery(w: World) -> tuple[str, None]:
+    subscription = _webhook(w)
+    delivery = webhooks.subscription_ping(subscription=subscription, by=w.users[MANAGER])
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=WebhookDelivery.Status.FAILED, attempts=8)
+    return f"/api/v1/webhooks/deliveries/{delivery.pk}/retry/", None
+
+
+def _calendar_feed(w: World, actor: str) -> tuple[str, dict[str, Any]]:
+    """The actor's own feed, made first where the actor may have one, so reading
+    and turning it off have something to act on; the practitioner is given a
+    practitioner profile (a schedule to subscribe to)."""
+    user = w.users[actor]
+    if actor == PRACTITIONER:
+        Practitioner.objects.get_or_create(user=user)
+    kind = feeds.feed_kind_for(user) if user is not None else None
+    if kind is not None:
+        feeds.feed_create(user=user, kind=kind, now=w.now)
+    return "/api/v1/me/calendar-feed/", {}
+
+
 BUILDERS: dict[str, Builder] = {
     "auth-register": lambda w, actor: (
         "/api/v1/auth/register/",
@@ -498,6 +551,11 @@ BUILDERS: dict[str, Builder] = {
     "me-dates": lambda w, actor: ("/api/v1/me/dates/", {"starts_on": _day(w, 30).isoformat(), "label": "Wedding"}),
     "me-date": lambda w, actor: (f"/api/v1/me/dates/{_important_date(w, actor)}/", None),
     "patient-dates": lambda w, actor: (f"/api/v1/patients/{w.patient_a.pk}/dates/", None),
+    "me-channels": lambda w, actor: ("/api/v1/me/channels/", {"topics": {"reminders": []}}),
+    "patient-channels": lambda w, actor: (
+        f"/api/v1/patients/{w.patient_a.pk}/channels/",
+        {"topics": {"plan_nudges": []}},
+    ),
     "patient-list": lambda w, actor: (
         "/api/v1/patients/",
         {"full_name": "Walk In", "date_of_birth": "1990-01-01", "phone": "+852 9123 4568"},
@@ -593,6 +651,16 @@ BUILDERS: dict[str, Builder] = {
     "waitlist-offer-detail": lambda w, actor: (f"/api/v1/waitlist/offers/{_offer(w).pk}/", None),
     "waitlist-offer-accept": lambda w, actor: (f"/api/v1/waitlist/offers/{_offer(w).pk}/accept/", None),
     "waitlist-offer-decline": lambda w, actor: (f"/api/v1/waitlist/offers/{_offer(w).pk}/decline/", None),
+    "webhook-list": lambda w, actor: (
+        "/api/v1/webhooks/",
+        {"url": "https://93.184.215.14/hooks", "events": ["appointment.created"]},
+    ),
+    "webhook-detail": lambda w, actor: (f"/api/v1/webhooks/{_webhook(w).pk}/", {"description": "Our CRM"}),
+    "webhook-rotate": lambda w, actor: (f"/api/v1/webhooks/{_webhook(w).pk}/rotate/", None),
+    "webhook-ping": lambda w, actor: (f"/api/v1/webhooks/{_webhook(w).pk}/ping/", None),
+    "webhook-deliveries": lambda w, actor: (f"/api/v1/webhooks/{_webhook(w).pk}/deliveries/", None),
+    "webhook-delivery-retry": lambda w, actor: _failed_delivery(w),
+    "me-calendar-feed": _calendar_feed,
     "schema": lambda w, actor: ("/api/v1/schema/", None),
     "docs": lambda w, actor: ("/api/v1/docs/", None),
 }
@@ -610,6 +678,7 @@ def snapshot(w: World) -> dict[str, Any]:
         "users": User.objects.count(),
         "declarations": HealthDeclaration.objects.count(),
         "important dates": list(ImportantDate.objects.order_by("pk").values_list("pk", "patient_id")),
+        "channel choices": list(ChannelChoice.objects.order_by("pk").values_list("patient_id", "topic", "channel")),
         "assessments": list(Assessment.objects.order_by("pk").values_list("pk", "notes", "quantitative_score")),
         "photos": AssessmentPhoto.objects.count(),
         "plans": list(TreatmentPlan.objects.order_by("pk").values_list("pk", "status")),
@@ -618,6 +687,11 @@ def snapshot(w: World) -> dict[str, Any]:
         "pre-care confirmations": PreCareAcknowledgement.objects.count(),
         "waitlist entries": list(WaitlistEntry.objects.order_by("pk").values_list("pk", "status")),
         "waitlist offers": list(WaitlistOffer.objects.order_by("pk").values_list("pk", "status")),
+        "webhooks": list(
+            WebhookSubscription.objects.order_by("pk").values_list("pk", "url", "description", "secret", "active")
+        ),
+        "webhook deliveries": list(WebhookDelivery.objects.order_by("pk").values_list("pk", "status")),
+        "calendar feeds": list(CalendarFeed.objects.order_by("pk").values_list("pk", "token", "revoked_at")),
         "a": Patient.objects.filter(pk=w.patient_a.pk).values("full_name", "email", "user_id").get(),
         "a's appointments": list(
             Appointment.objects.filter(patient=w.patient_a)
@@ -654,6 +728,11 @@ def check_effect(w: World, name: str, method: str, actor: str, before: dict[str,
         assert HealthDeclaration.objects.get(pk=body["id"]).patient == owner
     elif (name, method) == ("me-dates", "post"):
         assert ImportantDate.objects.get(pk=body["id"]).patient == w.users[actor].patient
+    elif (name, method) in {("me-channels", "put"), ("patient-channels", "put")}:
+        owner = w.patient_a if name == "patient-channels" else w.users[actor].patient
+        topic = "plan_nudges" if name == "patient-channels" else "reminders"
+        assert ChannelChoice.objects.filter(patient=owner, topic=topic, channel="off").exists()
+        assert body["topics"][topic] == []
     elif name == "me-date":
         assert len(after["important dates"]) == len(before["important dates"]) - 1
     elif (name, method) == ("patient-list", "post"):
@@ -719,6 +798,26 @@ def check_effect(w: World, name: str, method: str, actor: str, before: dict[str,
         assert WaitlistOffer.objects.get(appointment=booked).status == WaitlistOffer.Status.ACCEPTED
     elif name == "waitlist-offer-decline":
         assert WaitlistOffer.objects.get(pk=body["id"]).status == WaitlistOffer.Status.DECLINED
+    elif (name, method) == ("webhook-list", "post"):
+        assert WebhookSubscription.objects.get(pk=body["id"]).created_by == w.users[actor]
+        assert body["secret"].startswith("whsec_")
+    elif (name, method) == ("webhook-detail", "patch"):
+        assert WebhookSubscription.objects.get(pk=body["id"]).description == "Our CRM"
+    elif (name, method) == ("webhook-detail", "delete"):
+        assert not WebhookSubscription.objects.exists()
+    elif name == "webhook-rotate":
+        assert body["secret"] != next(row[3] for row in before["webhooks"] if row[0] == body["id"])
+        assert body["previous_secret_expires_at"] is not None
+    elif name == "webhook-ping":
+        assert WebhookDelivery.objects.get(pk=body["id"]).event_type == "ping"
+    elif name == "webhook-delivery-retry":
+        assert WebhookDelivery.objects.get(pk=body["id"]).status == WebhookDelivery.Status.PENDING
+    elif (name, method) == ("me-calendar-feed", "post"):
+        live = CalendarFeed.objects.get(user=w.users[actor], revoked_at__isnull=True)
+        assert body["url"].endswith(f"/calendar/{live.token}.ics")
+        assert len(after["calendar feeds"]) == len(before["calendar feeds"]) + 1  # the old one revoked, kept
+    elif (name, method) == ("me-calendar-feed", "delete"):
+        assert not CalendarFeed.objects.filter(user=w.users[actor], revoked_at__isnull=True).exists()
     elif name == "appointment-complete":
         assert status_of[body["id"]] == Appointment.Status.COMPLETED
         assert SessionRecord.objects.get(pk=body["session_record"]).appointment_id == body["id"]
@@ -778,6 +877,7 @@ def test_permission_matrix(world: World, name: str, method: str, actor: str) -> 
 
 STAFF_ONLY_WITH_ID = [
     "patient-detail",
+    "patient-channels",
     "patient-dates",
     "patient-declarations",
     "appointment-check-in",

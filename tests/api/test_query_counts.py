@@ -373,3 +373,63 @@ def test_a_patients_access_log_for_a_manager(django_assert_num_queries: Any) -> 
     url = f"/api/v1/patients/{patient.pk}/access-log/"
     manager = client_for(UserFactory(role="manager"))
     assert_constant_queries(django_assert_num_queries, manager, url, _access_events(patient))
+
+
+# --- outgoing webhooks (managers) -------------------------------------------------------
+
+
+def _webhook_delivery(subscription: Any, *codes: int) -> None:
+    from booking.models import WebhookAttempt, WebhookDelivery
+
+    now = timezone.now()
+    number = WebhookDelivery.objects.count() + 1
+    delivery = WebhookDelivery.objects.create(
+        subscription=subscription,
+        event_type="appointment.created",
+        event_key=f"appointment.created:appointment:{number}:0",
+        message_id=f"msg_{number:032d}",
+        body='{"type":"appointment.created","timestamp":null,"data":{"id":1}}',
+        status="sent" if codes[-1] == 200 else "failed",
+        attempts=len(codes),
+        next_attempt_at=now,
+        sent_at=now if codes[-1] == 200 else None,
+    )
+    for index, code in enumerate(codes):
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            at=now + timedelta(seconds=index),
+            status_code=code,
+            error="" if code == 200 else "http_500",
+        )
+
+
+def test_webhook_list(django_assert_num_queries: Any, as_manager: APIClient) -> None:
+    from booking import webhooks
+
+    manager = UserFactory(role="manager")
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            subscription = webhooks.subscription_create(
+                url="https://93.184.215.14/hooks", events=["appointment.created"], by=manager
+            )
+            _webhook_delivery(subscription, 500, 200)
+            _webhook_delivery(subscription, 500, 500)
+
+    assert_constant_queries(django_assert_num_queries, as_manager, "/api/v1/webhooks/", add)
+
+
+def test_webhook_deliveries(django_assert_num_queries: Any, as_manager: APIClient) -> None:
+    from booking import webhooks
+
+    subscription = webhooks.subscription_create(
+        url="https://93.184.215.14/hooks", events=["appointment.created"], by=UserFactory(role="manager")
+    )
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            _webhook_delivery(subscription, 500, 502, 200)
+
+    assert_constant_queries(
+        django_assert_num_queries, as_manager, f"/api/v1/webhooks/{subscription.pk}/deliveries/", add
+    )

@@ -35,7 +35,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from playwright.sync_api import expect
 
-from booking import precare
+from booking import attendance, feeds, precare
 from booking.models import Appointment, ClinicClosure, WaitlistEntry, WaitlistOffer
 from patients.models import Patient
 from tests.browser.axe import WCAG_AA
@@ -51,7 +51,7 @@ WIDTHS = (390, 1280, 1920)
 NARROWEST = 360  # ux.md: nothing breaks at 360 px; checked by resizing the 390 px page
 HEIGHT = {390: 844, 1280: 800, 1920: 1080}
 # The URL namespaces of the pages people see: the patient site and the staff workspace.
-PAGE_NAMESPACES = ("site", "account", "staff", "chart", "security", "consents")
+PAGE_NAMESPACES = ("site", "account", "staff", "chart", "security", "consents", "webhooks")
 
 ANONYMOUS, PATIENT, RECEPTION, DOCTOR, MANAGER = "anonymous", "patient", "reception", "doctor", "manager"
 SIGN_IN = {
@@ -86,6 +86,7 @@ PAGES = [
     Page("account:password_reset_confirm", "/account/reset/{reset_uid}/{reset_token}/", (ANONYMOUS,)),
     Page("account:email_change_confirm", "/me/email/confirm/{email_token}/", (ANONYMOUS,)),
     Page("site:pre_care", "/pre-care/{pre_care_token}/", (ANONYMOUS, PATIENT)),
+    Page("site:visit_confirm", "/visits/confirm/{visit_token}/", (ANONYMOUS, PATIENT)),
     # The patient's own pages.
     Page("site:book", "/book/?treatment=pico-laser&practitioner=any", (PATIENT,)),
     Page("site:appointments", "/appointments/", (PATIENT,)),
@@ -107,6 +108,7 @@ PAGES = [
     Page("account:export", "/me/export/", (PATIENT,)),
     Page("account:progress", "/progress/", (PATIENT,)),
     Page("account:plan", "/plans/{plan}/", (PATIENT,)),
+    Page("account:calendar_feed", "/me/calendar/", (PATIENT,)),
     # The workspace: every staff role sees the schedule and the chart.
     Page("staff:schedule", "/staff/", STAFF),
     Page("staff:schedule", "/staff/?date={today_date}&view=week", (RECEPTION,), label="staff-schedule-week"),
@@ -128,8 +130,11 @@ PAGES = [
     Page("chart:appointments", "/staff/patients/{emily}/appointments/", (RECEPTION,)),
     Page("chart:history", "/staff/patients/{emily}/history/", (RECEPTION, DOCTOR)),
     Page("chart:patient_edit", "/staff/patients/{emily}/edit/", (RECEPTION,)),
+    Page("chart:patient_channels", "/staff/patients/{emily}/contact/", (RECEPTION,)),
     Page("chart:declaration_new", "/staff/patients/{emily}/declarations/new/", (RECEPTION,)),
     Page("security:settings", "/staff/second-factor/settings/", (RECEPTION, DOCTOR)),
+    # A practitioner's calendar feed (on, in the demo), and a receptionist told there is no schedule of theirs.
+    Page("staff:calendar_feed", "/staff/calendar-feed/", (RECEPTION, DOCTOR)),
     # Clinicians' pages.
     Page("chart:assessments", "/staff/patients/{emily}/assessments/", (DOCTOR,)),
     Page("chart:photos", "/staff/patients/{emily}/photos/", (DOCTOR,)),
@@ -158,11 +163,16 @@ PAGES = [
     Page("chart:erase", "/staff/patients/{emily}/erase/", (MANAGER,)),
     Page("chart:lots", "/staff/lots/", (MANAGER,)),
     Page("chart:lots", "/staff/lots/?lot=ha24+0917", (MANAGER,), label="chart-lots-found"),
+    Page("staff:calendar_feeds", "/staff/calendar-feeds/", (MANAGER,)),
     Page("consents:list", "/staff/consents/", (MANAGER,)),
     Page("consents:new", "/staff/consents/new/", (MANAGER,)),
     Page("consents:form", "/staff/consents/{consent_form}/", (MANAGER,)),
     Page("consents:draft", "/staff/consents/{consent_form}/draft/", (MANAGER,)),
     Page("consents:version", "/staff/consents/{consent_form}/versions/1/", (MANAGER,)),
+    Page("webhooks:list", "/staff/webhooks/", (MANAGER,)),
+    Page("webhooks:new", "/staff/webhooks/new/", (MANAGER,)),
+    Page("webhooks:subscription", "/staff/webhooks/{webhook}/", (MANAGER,)),
+    Page("webhooks:deliveries", "/staff/webhooks/{webhook}/deliveries/", (MANAGER,)),
 ]
 
 # Named routes of those namespaces that are not pages to look at, and why.
@@ -191,12 +201,17 @@ EXCLUDED = {
     "chart:plan_cancel": "POST only: a button on the chart",
     "chart:consent_withdraw": "POST only: a manager's form in the chart's appointments section",
     "account:consent_withdraw": "POST only: a button on the patient's profile",
+    "account:channels": "POST only: the form in the profile's How we contact you",
     "account:important_date_add": "POST only: the form in the profile's Dates that matter",
     "account:important_date_remove": "POST only: a button in the profile's Dates that matter",
     "security:reset": "POST only: a manager's button",
     "site:consent_pdf": "a PDF download, not a page (tests/pages/test_consent_downloads.py)",
     "chart:consent_pdf": "a PDF download, not a page (tests/pages/test_consent_downloads.py)",
     "consents:draft_new": "POST only: the Write a new version button on a form's page",
+    "webhooks:rotate": "POST only: the Rotate the secret button on a subscription's page",
+    "webhooks:ping": "POST only: the Send a test event button on a subscription's page",
+    "webhooks:delete": "POST only: the Delete button on a subscription's page",
+    "webhooks:send_again": "POST only: the Send again button in a delivery log",
     # Shown only to staff whose second factor is not yet passed, which every
     # other test here has (tests/conftest.py); tests/browser/test_second_factor.py
     # walks through them.
@@ -236,6 +251,10 @@ def test_every_named_page_route_is_visited_or_excluded_with_a_reason() -> None:
 
 @pytest.fixture
 def demo(settings: Any) -> dict[str, Any]:
+    # SMS and WhatsApp offered, as under make run: the contact choices show every channel.
+    settings.CLINIC_CHANNELS = {
+        channel: {"BACKEND": "booking.channels.LocmemBackend", "OPTIONS": {}} for channel in ("sms", "whatsapp")
+    }
     settings.DEBUG = True  # seed_demo refuses otherwise; the live server's own settings are unaffected
     call_command("seed_demo", stdout=StringIO())
     settings.DEBUG = False
@@ -295,7 +314,12 @@ def demo(settings: Any) -> dict[str, Any]:
         room=today.room,
         start=ahead + timedelta(days=1),
     )
+    webhook = _webhook_with_a_log(User.objects.get(username=SIGN_IN[MANAGER]))
+    # Calendar feeds on for the doctor and for Emily: their pages show the secret address.
+    feeds.feed_create(user=User.objects.get(username=SIGN_IN[DOCTOR]), kind="practitioner")
+    feeds.feed_create(user=emily.user, kind="patient")
     return {
+        "webhook": webhook,
         "filler_done": filler_done,
         "filler_now": filler_now,
         "emily": emily,
@@ -309,6 +333,45 @@ def demo(settings: Any) -> dict[str, Any]:
     }
 
 
+def _webhook_with_a_log(manager: Any) -> Any:
+    """A clinical subscription whose receiving system has been failing for a
+    while, with a delivered event before that (the list's warning, the log)."""
+    from booking import webhooks
+    from booking.models import WebhookAttempt, WebhookDelivery
+
+    subscription = webhooks.subscription_create(
+        url="https://93.184.215.14/hooks/clinic",
+        events=["appointment.created", "appointment.cancelled", "patient.created"],
+        clinical=True,
+        description="Accounting",
+        by=manager,
+    )
+    now = timezone.now()
+    for number, answers in enumerate([(200,), (500, 503, 0)], start=1):
+        delivery = WebhookDelivery.objects.create(
+            subscription=subscription,
+            event_type="appointment.created",
+            event_key=f"appointment.created:appointment:demo-{number}:0",
+            message_id=f"msg_demo{number:028d}",
+            body='{"type":"appointment.created","data":{}}',
+            status="sent" if answers == (200,) else "failed",
+            attempts=len(answers),
+            next_attempt_at=now,
+            sent_at=now - timedelta(days=3) if answers == (200,) else None,
+            last_status_code=answers[-1] or None,
+            last_error="" if answers == (200,) else "connection",
+        )
+        for index, code in enumerate(answers):
+            WebhookAttempt.objects.create(
+                delivery=delivery,
+                at=now - timedelta(days=3 - number, hours=len(answers) - index),
+                status_code=code or None,
+                duration_ms=180,
+                error="" if code == 200 else (f"http_{code}" if code else "connection"),
+            )
+    return subscription
+
+
 def _ids(demo: dict[str, Any]) -> dict[str, Any]:
     from django.contrib.auth.models import User
 
@@ -316,6 +379,7 @@ def _ids(demo: dict[str, Any]) -> dict[str, Any]:
     return {
         "emily": emily.pk,
         "consent_form": demo["consent_form"].slug,
+        "webhook": demo["webhook"].pk,
         "appointment": demo["appointment"].pk,
         "upcoming": demo["upcoming"].pk,
         "consent_visit": demo["consent_visit"].pk,
@@ -331,6 +395,7 @@ def _ids(demo: dict[str, Any]) -> dict[str, Any]:
         "reset_token": default_token_generator.make_token(emily.user),
         "email_token": "a-link-from-an-email",
         "pre_care_token": precare.token_for(demo["pre_care"]),
+        "visit_token": attendance.token_for(demo["upcoming"]),
         "offer": WaitlistOffer.objects.get(entry__patient=emily, status="open").pk,
         "waiting": WaitlistEntry.objects.filter(status="waiting").exclude(patient=emily).first().pk,  # type: ignore[union-attr]
     }

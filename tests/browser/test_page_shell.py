@@ -235,7 +235,7 @@ def test_a_managers_own_pages_sit_under_one_manage_menu(page: Any, base_url: str
     consent_forms = nav.get_by_role("link", name="Consent forms")
     expect(consent_forms).to_be_hidden()
     manage.click()
-    for name in ("Consent forms", "Lot recall", "Access log", "Settings"):
+    for name in ("Consent forms", "Lot recall", "Access log", "Calendar feeds", "Settings"):
         expect(nav.get_by_role("link", name=name)).to_be_visible()
     shot("manage-open")
     page.keyboard.press("Escape")

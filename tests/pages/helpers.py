@@ -12,6 +12,8 @@ ALWAYS_ALLOWED = {
     "english", "hkd", "hk", "hkt", "pico", "picosure", "fotona", "co2", "tca", "cross", "prp", "goodman",
     "baron", "ecca", "asia", "hong_kong", "kong", "hong", "ics", "png", "jpg", "jpeg", "min", "mins", "pm", "am",
     "email", "www", "http", "https", "pdf", "hydrafacial", "uv", "spf", "rf", "ipl", "nd", "yag", "clinic", "laser", "skin",
+    "whatsapp",  # a brand, written so in Chinese too
+    "google", "apple", "outlook", "iphone", "ipad", "mac",  # the calendar applications a feed is for
 }  # fmt: skip
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z_'-]{2,}")

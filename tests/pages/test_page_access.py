@@ -21,7 +21,7 @@ from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-STAFF_NAMESPACES = {"staff", "chart", "security", "consents"}
+STAFF_NAMESPACES = {"staff", "chart", "security", "consents", "webhooks"}
 PATIENT_NAMESPACES = {"site", "account"}
 # Pages anyone may open without signing in.
 PUBLIC = {
@@ -41,6 +41,8 @@ PUBLIC = {
     "account:email_change_confirm",
     # The link in a pre-care email: the signed token is the proof; a GET changes nothing.
     "site:pre_care",
+    # The "I'm coming" link in a reminder email: the signed token is the proof; a GET changes nothing.
+    "site:visit_confirm",
 }
 _ARGUMENT = re.compile(r"<(?:(\w+):)?(\w+)>")
 _SAMPLE = {"int": "987654", "slug": "no-such-thing", "str": "nothing", "path": "nothing", None: "nothing"}
