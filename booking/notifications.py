@@ -50,7 +50,7 @@ import re
 import smtplib
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import partial
@@ -58,11 +58,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core import mail
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
-from booking import channels, precare
+from booking import channels, outbox, precare
 from booking.models import Appointment, Notification, NotificationDelivery, WaitlistOffer
 from clinic.clock import clinic_today, clinic_zone
 from patients import channels as patient_channels
@@ -393,7 +393,8 @@ def notifications_plan_schedule(*, now: datetime) -> int:
 # --- the sweep -------------------------------------------------------------------------
 
 
-Dispatch = Callable[[list[int], uuid.UUID], Counter[str] | None]
+Dispatch = outbox.Dispatch
+BrokerUnavailable = outbox.BrokerUnavailable
 
 
 @dataclass
@@ -409,39 +410,20 @@ def notifications_release_expired(*, now: datetime) -> int:
     that died (or a task message that was lost): back to pending, or failed if
     that was the last attempt. The timeout is far above the SMTP timeout, so a
     live worker never loses its claim."""
-    cutoff = now - timedelta(seconds=settings.CLINIC_NOTIFICATION_CLAIM_SECONDS)
-    stale = Notification.objects.filter(status=Status.SENDING, claimed_at__lt=cutoff)
-    failed = stale.filter(attempts__gte=settings.CLINIC_NOTIFICATION_MAX_ATTEMPTS).update(
-        status=Status.FAILED, claim=None, claimed_at=None, last_error="The sender stopped during the last attempt."
+    return outbox.claims_release(
+        Notification,
+        now=now,
+        cutoff=now - timedelta(seconds=settings.CLINIC_NOTIFICATION_CLAIM_SECONDS),
+        max_attempts=settings.CLINIC_NOTIFICATION_MAX_ATTEMPTS,
+        stopped_error="The sender stopped during the last attempt.",
+        what="notification",
     )
-    released = stale.update(status=Status.PENDING, claim=None, claimed_at=None, next_attempt_at=now)
-    if failed or released:
-        logger.warning("notification claims expired: %d back to pending, %d failed", released, failed)
-    return released + failed
 
 
 def notifications_claim_due(*, now: datetime, limit: int | None = None) -> tuple[uuid.UUID, list[int]]:
     """Marks up to ``limit`` (SWEEP_ROUND) due rows ``sending`` under a new
-    claim token and returns it with their ids. Concurrent sweeps never claim
-    the same row: SKIP LOCKED on PostgreSQL, and on every database the UPDATE
-    only takes rows still pending."""
-    limit = limit or SWEEP_ROUND
-    token = uuid.uuid4()
-    with transaction.atomic():
-        due = Notification.objects.filter(status=Status.PENDING, next_attempt_at__lte=now).order_by(
-            "next_attempt_at", "pk"
-        )
-        if connection.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("pk", flat=True)[:limit])
-        if not ids:
-            return token, []
-        claimed = Notification.objects.filter(pk__in=ids, status=Status.PENDING).update(
-            status=Status.SENDING, claim=token, claimed_at=timezone.now()
-        )
-        if claimed != len(ids):
-            ids = list(Notification.objects.filter(pk__in=ids, claim=token).values_list("pk", flat=True))
-    return token, ids
+    claim token and returns it with their ids (booking.outbox.claim_due)."""
+    return outbox.claim_due(Notification, now=now, limit=limit or SWEEP_ROUND)
 
 
 def publish(ids: Sequence[int], claim: uuid.UUID | None = None) -> bool:
@@ -449,17 +431,7 @@ def publish(ids: Sequence[int], claim: uuid.UUID | None = None) -> bool:
     for the next sweep (``send_due_notifications`` works without a broker)."""
     from booking.tasks import deliver_notifications
 
-    try:
-        deliver_notifications.delay(list(ids), str(claim) if claim else None)
-    except Exception as error:  # kombu raises OperationalError, OSError, timeouts...
-        logger.warning(
-            "broker unavailable (%s): %d notification(s) from #%s wait for the sweep",
-            type(error).__name__,
-            len(ids),
-            ids[0] if ids else "-",
-        )
-        return False
-    return True
+    return outbox.publish(deliver_notifications, ids, claim, what="notification(s)")
 
 
 def dispatch_to_workers(ids: list[int], claim: uuid.UUID) -> None:
@@ -471,10 +443,6 @@ def deliver_here(ids: list[int], claim: uuid.UUID) -> Counter[str]:
     return notifications_deliver(ids=ids, claim=claim)
 
 
-class BrokerUnavailable(Exception):
-    pass
-
-
 def notifications_sweep(*, now: datetime | None = None, dispatch: Dispatch | None = None) -> SweepResult:
     """One pass of the outbox. ``dispatch`` receives each batch of claimed ids
     with their claim token: by default Celery tasks (``dispatch_to_workers``);
@@ -484,23 +452,15 @@ def notifications_sweep(*, now: datetime | None = None, dispatch: Dispatch | Non
     result = SweepResult()
     result.released = notifications_release_expired(now=now)
     result.scheduled = notifications_plan_schedule(now=now)
-    for _round in range(SWEEP_MAX_ROUNDS):
-        token, ids = notifications_claim_due(now=now)
-        result.claimed += len(ids)
-        try:
-            for start in range(0, len(ids), BATCH):
-                outcome = dispatch(ids[start : start + BATCH], token)
-                if outcome:
-                    result.outcomes.update(outcome)
-        except BrokerUnavailable:
-            # Give this round's rows back now rather than at claim expiry; a
-            # batch already published finds its claim gone and sends nothing.
-            Notification.objects.filter(claim=token, status=Status.SENDING).update(
-                status=Status.PENDING, claim=None, claimed_at=None
-            )
-            break
-        if len(ids) < SWEEP_ROUND:
-            break
+    result.claimed = outbox.sweep_rounds(
+        Notification,
+        now=now,
+        dispatch=dispatch,
+        outcomes=result.outcomes,
+        round_size=SWEEP_ROUND,
+        batch=BATCH,
+        max_rounds=SWEEP_MAX_ROUNDS,
+    )
     if result.claimed or result.released or result.scheduled:
         logger.info(
             "notification sweep: %d released, %d scheduled, %d claimed",

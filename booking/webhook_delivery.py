@@ -49,7 +49,7 @@ import socket
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,7 +57,6 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -66,6 +65,7 @@ from standardwebhooks import Webhook
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from booking import outbox
 from booking.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from clinic.errors import InvalidInput
 
@@ -275,11 +275,8 @@ def headers_for(subscription: WebhookSubscription, *, message_id: str, at: datet
 
 # --- the sweep -------------------------------------------------------------------------
 
-Dispatch = Callable[[list[int], uuid.UUID], Counter[str] | None]
-
-
-class BrokerUnavailable(Exception):
-    pass
+Dispatch = outbox.Dispatch
+BrokerUnavailable = outbox.BrokerUnavailable
 
 
 @dataclass
@@ -299,36 +296,20 @@ def backoff(attempts: int) -> timedelta:
 def webhooks_release_expired(*, now: datetime) -> int:
     """Claims older than CLAIM_TIMEOUT belong to a worker that died: back to
     pending (sent again, same webhook-id), or failed after the last attempt."""
-    stale = WebhookDelivery.objects.filter(status=Status.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT)
-    failed = stale.filter(attempts__gte=settings.CLINIC_WEBHOOK_MAX_ATTEMPTS).update(
-        status=Status.FAILED, claim=None, claimed_at=None, last_error="worker_stopped"
+    return outbox.claims_release(
+        WebhookDelivery,
+        now=now,
+        cutoff=now - CLAIM_TIMEOUT,
+        max_attempts=settings.CLINIC_WEBHOOK_MAX_ATTEMPTS,
+        stopped_error="worker_stopped",
+        what="webhook",
     )
-    released = stale.update(status=Status.PENDING, claim=None, claimed_at=None, next_attempt_at=now)
-    if failed or released:
-        logger.warning("webhook claims expired: %d back to pending, %d failed", released, failed)
-    return released + failed
 
 
 def webhooks_claim_due(*, now: datetime, limit: int = SWEEP_ROUND) -> tuple[uuid.UUID, list[int]]:
-    """Marks up to ``limit`` due deliveries ``sending`` under a new claim token.
-    Two sweeps never claim the same row: SKIP LOCKED on PostgreSQL, and the
-    UPDATE only takes rows still pending."""
-    token = uuid.uuid4()
-    with transaction.atomic():
-        due = WebhookDelivery.objects.filter(status=Status.PENDING, next_attempt_at__lte=now).order_by(
-            "next_attempt_at", "pk"
-        )
-        if connection.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("pk", flat=True)[:limit])
-        if not ids:
-            return token, []
-        claimed = WebhookDelivery.objects.filter(pk__in=ids, status=Status.PENDING).update(
-            status=Status.SENDING, claim=token, claimed_at=timezone.now()
-        )
-        if claimed != len(ids):
-            ids = list(WebhookDelivery.objects.filter(pk__in=ids, claim=token).values_list("pk", flat=True))
-    return token, ids
+    """Marks up to ``limit`` due deliveries ``sending`` under a new claim token
+    (booking.outbox.claim_due)."""
+    return outbox.claim_due(WebhookDelivery, now=now, limit=limit)
 
 
 def publish(ids: Sequence[int], claim: uuid.UUID | None = None) -> bool:
@@ -336,17 +317,7 @@ def publish(ids: Sequence[int], claim: uuid.UUID | None = None) -> bool:
     wait for the next sweep."""
     from booking.tasks import deliver_webhooks
 
-    try:
-        deliver_webhooks.delay(list(ids), str(claim) if claim else None)
-    except Exception as error:  # kombu raises OperationalError, OSError, timeouts...
-        logger.warning(
-            "broker unavailable (%s): %d webhook deliveries from #%s wait for the sweep",
-            type(error).__name__,
-            len(ids),
-            ids[0] if ids else "-",
-        )
-        return False
-    return True
+    return outbox.publish(deliver_webhooks, ids, claim, what="webhook deliveries")
 
 
 def dispatch_to_workers(ids: list[int], claim: uuid.UUID) -> None:
@@ -364,21 +335,15 @@ def webhooks_sweep(*, now: datetime | None = None, dispatch: Dispatch | None = N
     now = now or timezone.now()
     dispatch = dispatch or dispatch_to_workers
     result = SweepResult(released=webhooks_release_expired(now=now))
-    for _round in range(SWEEP_MAX_ROUNDS):
-        token, ids = webhooks_claim_due(now=now)
-        result.claimed += len(ids)
-        try:
-            for start in range(0, len(ids), BATCH):
-                outcome = dispatch(ids[start : start + BATCH], token)
-                if outcome:
-                    result.outcomes.update(outcome)
-        except BrokerUnavailable:
-            WebhookDelivery.objects.filter(claim=token, status=Status.SENDING).update(
-                status=Status.PENDING, claim=None, claimed_at=None
-            )
-            break
-        if len(ids) < SWEEP_ROUND:
-            break
+    result.claimed = outbox.sweep_rounds(
+        WebhookDelivery,
+        now=now,
+        dispatch=dispatch,
+        outcomes=result.outcomes,
+        round_size=SWEEP_ROUND,
+        batch=BATCH,
+        max_rounds=SWEEP_MAX_ROUNDS,
+    )
     if result.claimed or result.released:
         logger.info("webhook sweep: %d released, %d claimed", result.released, result.claimed)
     return result
