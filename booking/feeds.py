@@ -182,6 +182,23 @@ def feed_revoke(*, feed: CalendarFeed, by: User, now: datetime | None = None) ->
     return bool(changed)
 
 
+def feed_change(*, user: User, kind: str, action: str | None, language: str = "en") -> tuple[str, str]:
+    """What the buttons of the feed pages do (``create``, ``reset``,
+    ``revoke``), for the patient's and the practitioner's page alike. Returns
+    what to tell the person: (``"success"`` or ``"info"``, the sentence).
+    Raises InvalidInput as ``feed_create`` does."""
+    live = feed_for(user=user, kind=kind)
+    if action in ("create", "reset"):
+        feed_create(user=user, kind=kind, language=language)
+        if live is None:
+            return "success", _("Your calendar link is ready.")
+        return "success", _("Your calendar link is new: the old one has stopped working.")
+    if action == "revoke" and live is not None:
+        feed_revoke(feed=live, by=user)
+        return "success", _("Your calendar feed is off: the link has stopped working.")
+    return "info", _("Nothing to do: your calendar feed was already off.")
+
+
 def feed_fetched(*, feed: CalendarFeed, now: datetime | None = None) -> None:
     """Notes that the feed was fetched, at most every FETCH_NOTED_EVERY: calendar
     services poll often, and a write per poll would be wasted. A conditional

@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from booking import feeds
@@ -27,24 +26,12 @@ KIND = CalendarFeed.Kind.PATIENT
 def calendar_feed(request: HttpRequest) -> HttpResponse:
     user = user_of(request)
     if request.method == "POST":
-        action = request.POST.get("action")
-        live = feeds.feed_for(user=user, kind=KIND)
         try:
-            if action in ("create", "reset"):
-                feeds.feed_create(user=user, kind=KIND)
-                messages.success(
-                    request,
-                    _("Your calendar link is ready.")
-                    if live is None
-                    else _("Your calendar link is new: the old one has stopped working."),
-                )
-            elif action == "revoke" and live is not None:
-                feeds.feed_revoke(feed=live, by=user)
-                messages.success(request, _("Your calendar feed is off: the link has stopped working."))
-            else:
-                messages.info(request, _("Nothing to do: your calendar feed was already off."))
+            level, text = feeds.feed_change(user=user, kind=KIND, action=request.POST.get("action"))
         except InvalidInput as error:
             messages.error(request, str(error.detail))
+        else:
+            messages.add_message(request, messages.SUCCESS if level == "success" else messages.INFO, text)
         return HttpResponseRedirect(reverse("account:calendar_feed"))
     feed = feeds.feed_for(user=user, kind=KIND)
     context: dict[str, Any] = {"patient": user.patient, "feed": feed}

@@ -53,24 +53,14 @@ def calendar_feed(request: HttpRequest) -> HttpResponse:
         )
     kind = CalendarFeed.Kind.PRACTITIONER
     if request.method == "POST":
-        action = request.POST.get("action")
-        live = feeds.feed_for(user=user, kind=kind)
         try:
-            if action in ("create", "reset"):
-                feeds.feed_create(user=user, kind=kind, language=_chosen_language(request))
-                messages.success(
-                    request,
-                    _("Your calendar link is ready.")
-                    if live is None
-                    else _("Your calendar link is new: the old one has stopped working."),
-                )
-            elif action == "revoke" and live is not None:
-                feeds.feed_revoke(feed=live, by=user)
-                messages.success(request, _("Your calendar feed is off: the link has stopped working."))
-            else:
-                messages.info(request, _("Nothing to do: your calendar feed was already off."))
+            level, text = feeds.feed_change(
+                user=user, kind=kind, action=request.POST.get("action"), language=_chosen_language(request)
+            )
         except InvalidInput as error:
             messages.error(request, str(error.detail))
+        else:
+            messages.add_message(request, messages.SUCCESS if level == "success" else messages.INFO, text)
         return HttpResponseRedirect(reverse("staff:calendar_feed"))
     feed = feeds.feed_for(user=user, kind=kind)
     context = {
