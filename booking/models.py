@@ -1340,3 +1340,49 @@ class DepositCheckout(models.Model):
 
     def __str__(self) -> str:
         return f"Checkout #{self.pk} {self.amount} ({self.status})"
+
+
+class ProviderRefund(models.Model):
+    """A refund the clinic owes through the online provider, until the provider has made it.
+
+    Written in the transaction that decides it (a timely cancellation, a late
+    payment, unused package sessions); booking.deposits sends it after commit
+    and again from the sweep until the provider answers, always with the same
+    idempotency key, so the provider refunds once. The ledger's REFUND row is
+    written when the provider has accepted, never before."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        DONE = "done", _("Refunded")
+        FAILED = "failed", _("Failed")
+
+    payment = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="provider_refunds")
+    amount = _money()
+    reason = models.CharField(max_length=20, choices=LedgerEntry.Reason.choices, blank=True)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    provider_ref = models.CharField(max_length=255, blank=True)
+    refund = models.OneToOneField(
+        LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="provider_refund"
+    )
+    last_error = models.CharField(max_length=300, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="provider_refund_due")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="provider_refund_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "done", "failed"]), name="provider_refund_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund #{self.pk} of {self.amount} ({self.status})"
