@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.postgres.fields import RangeOperators
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -204,12 +204,17 @@ class Appointment(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         NO_SHOW = "no_show", _("No-show")
         HELD = "held", _("Held for a waitlist offer")
+        DEPOSIT_DUE = "deposit_due", _("Awaiting deposit")
 
     ACTIVE_STATUSES = (Status.CONFIRMED, Status.CHECKED_IN, Status.COMPLETED)
     # What occupies practitioner, room and device: the exclusion constraints'
     # condition. A held row holds its slot until ``hold_expires_at``; after
     # that the engine ignores it and the next writer there deletes it.
-    HOLDING_STATUSES = (*ACTIVE_STATUSES, Status.HELD)
+    # A visit booked online whose treatment asks a deposit waits as
+    # ``deposit_due`` while the patient pays (booking.deposits): it holds its
+    # slot, the patient's time and its plan session until ``hold_expires_at``,
+    # then the sweep (or the next writer there) cancels it and frees them.
+    HOLDING_STATUSES = (*ACTIVE_STATUSES, Status.HELD, Status.DEPOSIT_DUE)
 
     class Source(models.TextChoices):
         PATIENT_ONLINE = "patient_online", _("Booked online by the patient")
@@ -294,13 +299,17 @@ class Appointment(models.Model):
                 condition=models.Q(blocked_until__gte=models.F("end")), name="appointment_buffer_not_negative"
             ),
             models.CheckConstraint(
-                condition=models.Q(status__in=["confirmed", "checked_in", "completed", "cancelled", "no_show", "held"]),
+                condition=models.Q(
+                    status__in=["confirmed", "checked_in", "completed", "cancelled", "no_show", "held", "deposit_due"]
+                ),
                 name="appointment_status_valid",
             ),
-            # A held row always says until when, and nothing else has a hold.
+            # A held row (and one awaiting its deposit) always says until when,
+            # and nothing else has a hold.
             models.CheckConstraint(
                 condition=models.Q(status="held", hold_expires_at__isnull=False, plan_session__isnull=True)
-                | (~models.Q(status="held") & models.Q(hold_expires_at__isnull=True)),
+                | models.Q(status="deposit_due", hold_expires_at__isnull=False)
+                | (~models.Q(status__in=["held", "deposit_due"]) & models.Q(hold_expires_at__isnull=True)),
                 name="appointment_hold_has_expiry",
             ),
             PostgresExclusionConstraint(
@@ -309,7 +318,7 @@ class Appointment(models.Model):
                     ("practitioner", RangeOperators.EQUAL),
                     (TsTzRange("start", "blocked_until"), RangeOperators.OVERLAPS),
                 ],
-                condition=models.Q(status__in=["confirmed", "checked_in", "completed", "held"]),
+                condition=models.Q(status__in=["confirmed", "checked_in", "completed", "held", "deposit_due"]),
             ),
             PostgresExclusionConstraint(
                 name="appointment_no_room_overlap",
@@ -317,7 +326,7 @@ class Appointment(models.Model):
                     ("room", RangeOperators.EQUAL),
                     (TsTzRange("start", "blocked_until"), RangeOperators.OVERLAPS),
                 ],
-                condition=models.Q(status__in=["confirmed", "checked_in", "completed", "held"]),
+                condition=models.Q(status__in=["confirmed", "checked_in", "completed", "held", "deposit_due"]),
             ),
             PostgresExclusionConstraint(
                 name="appointment_no_device_overlap",
@@ -325,7 +334,9 @@ class Appointment(models.Model):
                     ("device", RangeOperators.EQUAL),
                     (TsTzRange("start", "blocked_until"), RangeOperators.OVERLAPS),
                 ],
-                condition=models.Q(status__in=["confirmed", "checked_in", "completed", "held"], device__isnull=False),
+                condition=models.Q(
+                    status__in=["confirmed", "checked_in", "completed", "held", "deposit_due"], device__isnull=False
+                ),
             ),
             PostgresExclusionConstraint(
                 name="appointment_no_patient_overlap",
@@ -333,13 +344,15 @@ class Appointment(models.Model):
                     ("patient", RangeOperators.EQUAL),
                     (TsTzRange("start", "end"), RangeOperators.OVERLAPS),
                 ],
-                condition=models.Q(status__in=["confirmed", "checked_in", "completed"]),
+                condition=models.Q(status__in=["confirmed", "checked_in", "completed", "deposit_due"]),
             ),
             # A plan session has at most one active appointment (the services lock
             # the plan first; this is the database's word on it).
             models.UniqueConstraint(
                 fields=["plan_session"],
-                condition=models.Q(status__in=["confirmed", "checked_in", "completed"], plan_session__isnull=False),
+                condition=models.Q(
+                    status__in=["confirmed", "checked_in", "completed", "deposit_due"], plan_session__isnull=False
+                ),
                 name="appointment_one_active_per_plan_session",
             ),
         ]
@@ -1041,3 +1054,335 @@ class CalendarFeed(models.Model):
     @property
     def is_live(self) -> bool:
         return self.revoked_at is None
+
+
+# --- money: the ledger, deposits, packages and receipts (issue 20) -------------------------
+
+
+def _money(**kwargs: object) -> models.DecimalField:
+    """An amount in the clinic's currency (CLINIC_CURRENCY): cents, never floats."""
+    return models.DecimalField(max_digits=12, decimal_places=2, **kwargs)  # type: ignore[arg-type]
+
+
+class PackageOffer(Bilingual, models.Model):
+    """A course the clinic sells ("Pico laser x 4 at HKD 12,000"): the catalogue row."""
+
+    treatment = models.ForeignKey(Treatment, on_delete=models.PROTECT, related_name="package_offers")
+    name_en = models.CharField(max_length=200)
+    name_zh_hant = models.CharField(max_length=200)
+    sessions = models.PositiveSmallIntegerField(validators=[MinValueValidator(2), MaxValueValidator(50)])
+    price = _money(validators=[MinValueValidator(0)])
+    valid_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Days from sale until unused sessions expire.",
+    )
+    sold_online = models.BooleanField(default=True, help_text="Patients may buy it themselves on the site.")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["treatment__display_order", "sessions", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="package_offer_price_not_negative"),
+            models.CheckConstraint(condition=models.Q(sessions__gte=2), name="package_offer_sessions_at_least_two"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name_en} ({self.sessions} sessions, {self.price})"
+
+
+class Package(models.Model):
+    """A course a patient bought: so many sessions of one treatment, paid ahead.
+
+    ``sessions_used`` only grows (booking.packages redeems one per completed
+    visit, under a row lock); the database refuses more than were bought."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        USED = "used", _("All sessions used")
+        EXPIRED = "expired", _("Expired")
+        REFUNDED = "refunded", _("Refunded")
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="packages")
+    offer = models.ForeignKey(PackageOffer, null=True, blank=True, on_delete=models.SET_NULL, related_name="sold")
+    treatment = models.ForeignKey(Treatment, on_delete=models.PROTECT, related_name="packages")
+    plan = models.ForeignKey(
+        "treatments.TreatmentPlan", null=True, blank=True, on_delete=models.SET_NULL, related_name="packages"
+    )
+    name_en = models.CharField(max_length=200)
+    name_zh_hant = models.CharField(max_length=200)
+    sessions_total = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    sessions_used = models.PositiveSmallIntegerField(default=0)
+    price = _money(validators=[MinValueValidator(0)])
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    expires_on = models.DateField(null=True, blank=True)
+    sold_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["patient", "status"], name="package_patient_status")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(sessions_used__lte=models.F("sessions_total")), name="package_not_overused"
+            ),
+            models.CheckConstraint(condition=models.Q(price__gte=0), name="package_price_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["active", "used", "expired", "refunded"]), name="package_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Package #{self.pk} ({self.sessions_used}/{self.sessions_total}, {self.status})"
+
+    @property
+    def sessions_left(self) -> int:
+        return self.sessions_total - self.sessions_used
+
+
+class ReceiptCounter(models.Model):
+    """The last receipt number given in a year. A new number is taken under
+    this row's lock in the transaction that writes the ledger row, so a
+    rollback gives the number back: the sequence has no gaps."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
+
+class LedgerEntry(models.Model):
+    """One movement of money (or of prepaid value) on a patient's account.
+
+    Amounts are positive; ``kind`` says which way they move the balance
+    (booking.ledger.SIGN): payments and waivers raise it, charges, fees,
+    refunds and package credits lower it. Rows are never edited or deleted:
+    a refund is a row that ``reverses`` a payment, a waiver one that reverses
+    a fee, and the reversed row's ``reversed_amount`` (checked by the
+    database) can never pass its own amount."""
+
+    class Kind(models.TextChoices):
+        CHARGE = "charge", _("Charge")
+        PAYMENT = "payment", _("Payment")
+        REFUND = "refund", _("Refund")
+        FEE = "fee", _("Fee")
+        WAIVER = "waiver", _("Fee waived")
+        PACKAGE_CREDIT = "package_credit", _("Package session used")
+
+    class Method(models.TextChoices):
+        NONE = "", _("—")
+        ONLINE = "online", _("Online (card, Alipay HK, WeChat Pay)")
+        CASH = "cash", _("Cash")
+        CARD = "card", _("Card terminal")
+        OCTOPUS = "octopus", _("Octopus")
+        FPS = "fps", _("FPS")
+        ALIPAY_HK = "alipay_hk", _("Alipay HK")
+        WECHAT_PAY = "wechat_pay", _("WeChat Pay")
+        PACKAGE = "package", _("Package")
+
+    class Reason(models.TextChoices):
+        """What a row is for, where its kind alone does not say."""
+
+        OTHER = "", _("Other")
+        DEPOSIT = "deposit", _("Deposit")
+        TREATMENT = "treatment", _("Treatment")
+        PACKAGE = "package", _("Package")
+        LATE_CANCELLATION = "late_cancellation", _("Late cancellation")
+        NO_SHOW = "no_show", _("No-show")
+        HOLD_EXPIRED = "hold_expired", _("Payment after the hold expired")
+        CANCELLED_IN_TIME = "cancelled_in_time", _("Cancelled in time")
+        UNUSED_SESSIONS = "unused_sessions", _("Unused sessions")
+
+    DESK_METHODS = (Method.CASH, Method.CARD, Method.OCTOPUS, Method.FPS, Method.ALIPAY_HK, Method.WECHAT_PAY)
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    method = models.CharField(max_length=12, choices=Method.choices, blank=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices, blank=True)
+    amount = _money()
+    reversed_amount = _money(default=0, help_text="Refunded (of a payment) or waived (of a fee) so far.")
+    reverses = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversals",
+        help_text="The payment a refund returns, or the fee a waiver forgives.",
+    )
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="ledger"
+    )
+    package = models.ForeignKey(Package, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger")
+    provider = models.CharField(max_length=16, blank=True, help_text="The online provider (stripe); empty at the desk.")
+    provider_ref = models.CharField(
+        max_length=255, blank=True, help_text="The provider's id of this movement (payment intent, refund)."
+    )
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    receipt_number = models.CharField(max_length=20, null=True, blank=True, unique=True)
+    note = models.TextField(blank=True, max_length=2000)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "ledger entries"
+        indexes = [
+            models.Index(fields=["patient", "created_at"], name="ledger_patient_created"),
+            models.Index(fields=["created_at"], name="ledger_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="ledger_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(reversed_amount__gte=0, reversed_amount__lte=models.F("amount")),
+                name="ledger_reversed_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["charge", "payment", "refund", "fee", "waiver", "package_credit"]),
+                name="ledger_kind_valid",
+            ),
+            # Money that moved says how; a charge or a fee does not.
+            models.CheckConstraint(
+                condition=(models.Q(kind__in=["payment", "refund"]) & ~models.Q(method__in=["", "package"]))
+                | (models.Q(kind="package_credit") & models.Q(method="package"))
+                | (models.Q(kind__in=["charge", "fee", "waiver"]) & models.Q(method="")),
+                name="ledger_method_fits_kind",
+            ),
+            # A refund returns a payment, a waiver forgives a fee; nothing else reverses.
+            models.CheckConstraint(
+                condition=(models.Q(kind__in=["refund", "waiver"]) & models.Q(reverses__isnull=False))
+                | (~models.Q(kind__in=["refund", "waiver"]) & models.Q(reverses__isnull=True)),
+                name="ledger_reversal_has_original",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["payment", "fee"]) | models.Q(reversed_amount=0),
+                name="ledger_only_payments_and_fees_reversed",
+            ),
+            # One row per provider movement: a replayed or reordered webhook finds it there.
+            models.UniqueConstraint(
+                fields=["provider", "kind", "provider_ref"],
+                condition=~models.Q(provider_ref=""),
+                name="ledger_one_row_per_provider_ref",
+            ),
+            # One package credit per package and visit.
+            models.UniqueConstraint(
+                fields=["package", "appointment"],
+                condition=models.Q(kind="package_credit"),
+                name="ledger_one_credit_per_visit",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(receipt_number__isnull=True) | models.Q(kind__in=["payment", "refund"]),
+                name="ledger_receipts_for_money_only",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} {self.amount} for patient #{self.patient_id}"
+
+
+class DepositCheckout(models.Model):
+    """A deposit being paid online for a visit waiting as ``deposit_due``.
+
+    Created with the held visit; ``session_id`` is the provider's checkout.
+    The provider's signed webhook moves it to ``paid`` (booking.deposits);
+    the sweep moves it to ``expired`` when the hold lapses; a payment that
+    arrives after that is refunded (``refunded``)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Waiting for payment")
+        PAID = "paid", _("Paid")
+        EXPIRED = "expired", _("Expired")
+        REFUNDED = "refunded", _("Paid late and refunded")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="deposit_checkouts")
+    appointment = models.ForeignKey(
+        Appointment, null=True, blank=True, on_delete=models.SET_NULL, related_name="deposit_checkouts"
+    )
+    package_offer = models.ForeignKey(
+        PackageOffer,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="checkouts",
+        help_text="Set when the checkout buys a package rather than a visit's deposit.",
+    )
+    amount = _money()
+    provider = models.CharField(max_length=16, default="stripe")
+    session_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    payment_ref = models.CharField(max_length=255, blank=True, help_text="The provider's payment intent, once paid.")
+    url = models.URLField(max_length=2000, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    expires_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "expires_at"], name="checkout_status_expiry")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="checkout_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["open", "paid", "expired", "refunded", "cancelled"]),
+                name="checkout_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Checkout #{self.pk} {self.amount} ({self.status})"
+
+
+class ProviderRefund(models.Model):
+    """A refund the clinic owes through the online provider, until the provider has made it.
+
+    Written in the transaction that decides it (a timely cancellation, a late
+    payment, unused package sessions); booking.deposits sends it after commit
+    and again from the sweep until the provider answers, always with the same
+    idempotency key, so the provider refunds once. The ledger's REFUND row is
+    written when the provider has accepted, never before."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        DONE = "done", _("Refunded")
+        FAILED = "failed", _("Failed")
+
+    payment = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="provider_refunds")
+    amount = _money()
+    reason = models.CharField(max_length=20, choices=LedgerEntry.Reason.choices, blank=True)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    provider_ref = models.CharField(max_length=255, blank=True)
+    refund = models.OneToOneField(
+        LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="provider_refund"
+    )
+    last_error = models.CharField(max_length=300, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="provider_refund_due")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="provider_refund_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "done", "failed"]), name="provider_refund_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund #{self.pk} of {self.amount} ({self.status})"

@@ -14,7 +14,7 @@ from datetime import datetime
 from celery import shared_task
 from django.core.cache import cache
 
-from booking import erasure, notifications, services, waitlist, webhook_delivery
+from booking import deposits, erasure, notifications, services, waitlist, webhook_delivery
 
 
 @shared_task(ignore_result=True)
@@ -88,3 +88,16 @@ def deliver_webhooks(ids: list[int], claim: str | None = None) -> None:
     """Sends a batch claimed by a sweep (``claim``), or deliveries straight
     after the commit that wrote them (``claim=None``)."""
     webhook_delivery.webhooks_deliver(ids=ids, claim=uuid.UUID(claim) if claim else None)
+
+
+@shared_task(ignore_result=True)
+def deposit_refund_send(refund_id: int) -> None:
+    """Sent after the commit that owed the refund (booking.deposits.refund_request)."""
+    deposits.refund_send(refund_id=refund_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_payments() -> None:
+    """Beat, every minute (clinic/celery.py): refunds still owed are asked again
+    (and, with booking.deposits' holds, unpaid deposits free their slot)."""
+    deposits.payments_sweep()

@@ -51,6 +51,15 @@ app.conf.beat_schedule = {
     # outlive it by more than a minute), entries whose dates have passed end,
     # and every ten minutes a full match catches freed times whose message
     # never reached a worker (broker down).
+    # Payments (booking/deposits.py): deposits not paid within CLINIC_PAYMENT_HOLD
+    # free their slot, and refunds the provider has not yet accepted are asked
+    # again with the same idempotency key. Every minute, so a hold never
+    # outlives its expiry by more than that.
+    "payments-sweep": {
+        "task": "booking.tasks.sweep_payments",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
     "waitlist-sweep": {
         "task": "booking.tasks.sweep_waitlist",
         "schedule": 60.0,

@@ -324,6 +324,15 @@ CLINIC_CHANNELS = {
     }.items()
     if entry is not None
 }
+# --- payments (booking/deposits.py) ---------------------------------------------
+# Unset: no online provider; deposits and packages are paid and recorded at the desk
+# and online booking confirms at once, as before. Stripe:
+#   PAYMENTS_URL=stripe://<secret key>:<webhook signing secret>@api.stripe.com
+# stripe+http:// speaks plain HTTP to a local fake of Stripe (tests, staging).
+PAYMENTS_URL = env_url("PAYMENTS_URL", None, schemes=("stripe", "stripe+http"))
+CLINIC_PAYMENTS = channel_from_url("PAYMENTS_URL", PAYMENTS_URL, providers={"stripe": "stripe"})
+# How long online booking holds a slot while the patient pays the deposit.
+CLINIC_PAYMENT_HOLD = env_duration("CLINIC_PAYMENT_HOLD", "15m")
 # --- outgoing webhooks (booking/webhooks.py) ----------------------------------
 # A failed delivery is tried again after CLINIC_WEBHOOK_RETRY_SECONDS x 4^(n-1)
 # (30 s, 2 min, 8 min, 32 min, 2 h, 8.5 h, then 12 h at most): eight attempts

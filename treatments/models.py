@@ -116,6 +116,18 @@ class Treatment(Bilingual, models.Model):
     interval_days_min = models.PositiveSmallIntegerField(null=True, blank=True)
     interval_days_max = models.PositiveSmallIntegerField(null=True, blank=True)
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(0)])
+    # A deposit asked at online booking (booking.deposits): a fixed amount or a
+    # percent of the price, never both; neither means no deposit.
+    deposit_amount = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    deposit_percent = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    late_cancel_keeps_deposit = models.BooleanField(
+        default=True, help_text="A cancellation inside the notice keeps the deposit as a fee."
+    )
+    no_show_keeps_deposit = models.BooleanField(default=True, help_text="A no-show keeps the deposit as a fee.")
     room_kind = models.ForeignKey(RoomKind, on_delete=models.PROTECT, related_name="treatments")
     device_kind = models.ForeignKey(
         DeviceKind, null=True, blank=True, on_delete=models.PROTECT, related_name="treatments"
@@ -161,6 +173,10 @@ class Treatment(Bilingual, models.Model):
             models.CheckConstraint(
                 condition=models.Q(downtime_days_max__gte=models.F("downtime_days_min")),
                 name="treatment_downtime_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(deposit_amount__isnull=True) | models.Q(deposit_percent__isnull=True),
+                name="treatment_one_kind_of_deposit",
             ),
         ]
 
