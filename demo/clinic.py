@@ -239,6 +239,24 @@ def _row(
     )
 
 
+# Deposits the demo clinic asks at online booking (when PAYMENTS_URL is set): the
+# long device sessions a no-show would waste. The rest are paid at the visit.
+DEPOSITS: dict[str, dict[str, Any]] = {
+    "co2-fractional": {"deposit_amount": Decimal(1000)},
+    "fotona-laser-peel": {"deposit_amount": Decimal(500)},
+    "pico-laser": {"deposit_percent": 20},
+    "rf-microneedling": {"deposit_percent": 20},
+    "subcision": {"deposit_amount": Decimal(500), "late_cancel_keeps_deposit": False},
+}
+
+
+def _deposit(slug: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {"deposit_amount": None, "deposit_percent": None}
+    fields.update({"late_cancel_keeps_deposit": True, "no_show_keeps_deposit": True})
+    fields.update(DEPOSITS.get(slug, {}))
+    return fields
+
+
 C = Category
 CATALOGUE: tuple[TreatmentSpec, ...] = (
     # Consultation first: it is where a new patient starts.
@@ -686,6 +704,7 @@ def treatment_values(spec: TreatmentSpec, *, display_order: int) -> dict[str, An
         "interval_days_min": spec.interval_days_min,
         "interval_days_max": spec.interval_days_max,
         "price": spec.price,
+        **_deposit(spec.slug),
         "verified": spec.verified,
         "downtime_days_min": downtime_min,
         "downtime_days_max": downtime_max,

@@ -125,6 +125,19 @@ class TreatmentAdmin(SimpleHistoryAdmin):
             },
         ),
         (
+            "Deposit and cancellation",
+            {
+                "fields": (
+                    ("deposit_amount", "deposit_percent"),
+                    ("late_cancel_keeps_deposit", "no_show_keeps_deposit"),
+                ),
+                "description": "A deposit (an amount or a percent of the price, not both) is asked when a patient "
+                "books online and a payment provider is set up (PAYMENTS_URL); otherwise it is taken at the desk. "
+                "Cancelling before the notice refunds it; a late cancellation or a no-show keeps it as a fee "
+                "where ticked.",
+            },
+        ),
+        (
             "Downtime",
             {
                 "fields": (
