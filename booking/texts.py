@@ -117,6 +117,14 @@ TEMPLATES: dict[str, Wording] = {
         "{clinic}: to change your appointment on {when}, choose a new time here: {link}",
         "{clinic}：如要更改{when}的預約，請在此選擇新時間：{link}",
     ),
+    Kind.DEPOSIT_REFUNDED: Wording(
+        "deposit_refunded",
+        ("clinic", "treatment", "when", "link"),
+        "{clinic}: your deposit for {treatment}, {when}, arrived after the time was released and the slot was taken."
+        " It is not booked; we are refunding you in full. Book again: {link}",
+        "{clinic}：你為{when}{treatment}支付的訂金在保留時間過後才收到，該時段已被預約。預約未有成立，訂金將全數退還。"
+        "再次預約：{link}",
+    ),
 }
 
 # The change link once the visit is inside the notice: no link, the clinic's phone instead.
@@ -146,7 +154,7 @@ def _fields(notification: Notification, context: dict[str, Any], language: str) 
         "phone": context["clinic_phone"],
     }
     kind = notification.kind
-    if kind == Kind.CANCELLATION and appointment is not None:
+    if kind in (Kind.CANCELLATION, Kind.DEPOSIT_REFUNDED) and appointment is not None:
         fields["link"] = context["book_url"]
     elif kind == Kind.CHANGE_LINK and appointment is not None:
         fields["link"] = link(f"/appointments/{appointment.pk}/reschedule/")
