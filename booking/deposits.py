@@ -71,7 +71,7 @@ def configured() -> bool:
 def options() -> dict[str, str]:
     if not configured():
         raise InvalidState(_("Online payments are not set up at this clinic."))
-    payments: dict[str, Any] = settings.CLINIC_PAYMENTS
+    payments: dict[str, Any] = settings.CLINIC_PAYMENTS or {}
     return dict(payments["OPTIONS"])
 
 

@@ -378,3 +378,34 @@ def test_another_patient_gets_404_and_a_visitor_is_sent_to_sign_in(
     assert client.post(f"/appointments/{appointment_id}/deposit/pay/").status_code == 404
     assert client.post(f"/appointments/{appointment_id}/deposit/release/").status_code == 404
     assert Appointment.objects.get(pk=appointment_id).status == Status.DEPOSIT_DUE
+
+
+def _confirm_step(client: Any, treatment: Any, start: Any) -> Any:
+    local = timezone.localtime(start)
+    return client.post(
+        "/book/",
+        {
+            "action": "confirm",
+            "treatment": treatment.slug,
+            "practitioner": "any",
+            "date": local.date().isoformat(),
+            "time": local.strftime("%H:%M"),
+        },
+    )
+
+
+def test_the_booking_pages_send_the_patient_to_pay_or_say_clearly_that_they_cannot(
+    fake_stripe: FakeStripe, laser: Any, slot: Any, patient_a: Any, patient_b: Any, client: Any
+) -> None:
+    client.force_login(patient_a.user)
+    response = _confirm_step(client, laser, slot)
+    appointment = Appointment.objects.get(patient=patient_a)
+    assert appointment.status == Status.DEPOSIT_DUE
+    assert response.status_code == 302 and response["Location"] == _session(fake_stripe)["url"]
+
+    fake_stripe.down = True
+    client.force_login(patient_b.user)
+    refused = _confirm_step(client, laser, slot + timedelta(hours=4))  # 15:00, after lunch
+    assert refused.status_code == 200
+    assert "Online payment is not available right now" in refused.content.decode()
+    assert not Appointment.objects.filter(patient=patient_b, status__in=Appointment.HOLDING_STATUSES).exists()

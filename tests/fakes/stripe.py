@@ -187,7 +187,9 @@ class FakeStripe:
         """A CLINIC_PAYMENTS setting for this fake."""
         from clinic.env import channel_from_url
 
-        return channel_from_url("PAYMENTS_URL", self.payments_url, providers={"stripe": "stripe"})
+        setting = channel_from_url("PAYMENTS_URL", self.payments_url, providers={"stripe": "stripe"})
+        assert setting is not None
+        return setting
 
     def fail(self, path_prefix: str, status: int = 500, times: int = 1) -> None:
         """The next ``times`` calls to paths starting with ``path_prefix`` answer ``status``."""
