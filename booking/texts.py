@@ -119,11 +119,10 @@ TEMPLATES: dict[str, Wording] = {
     ),
     Kind.DEPOSIT_REFUNDED: Wording(
         "deposit_refunded",
-        ("clinic", "treatment", "when", "link"),
-        "{clinic}: your deposit for {treatment}, {when}, arrived after the time was released and the slot was taken."
-        " It is not booked; we are refunding you in full. Book again: {link}",
-        "{clinic}：你為{when}{treatment}支付的訂金在保留時間過後才收到，該時段已被預約。預約未有成立，訂金將全數退還。"
-        "再次預約：{link}",
+        ("clinic", "when", "link"),
+        "{clinic}: your deposit for {when} came after the hold ended and the time was taken. Not booked; refunded in"
+        " full. Book again: {link}",
+        "{clinic}：你為{when}支付的訂金在保留時間過後才收到，時段已被預約。預約未成立，訂金全數退還。再次預約：{link}",
     ),
 }
 

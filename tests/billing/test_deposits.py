@@ -409,3 +409,16 @@ def test_the_booking_pages_send_the_patient_to_pay_or_say_clearly_that_they_cann
     assert refused.status_code == 200
     assert "Online payment is not available right now" in refused.content.decode()
     assert not Appointment.objects.filter(patient=patient_b, status__in=Appointment.HOLDING_STATUSES).exists()
+
+
+def test_a_released_hold_expires_its_session_at_the_provider(
+    fake_stripe: FakeStripe, laser: Any, slot: Any, as_a: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    _book(as_a, laser, slot)
+    session_id = _session(fake_stripe)["id"]
+    with django_capture_on_commit_callbacks() as callbacks:
+        deposits.payments_sweep(timezone.now() + timedelta(minutes=16))
+    assert callbacks  # the expiry is asked after commit (a task; here, directly)
+    assert deposits.session_expire(session_id=session_id)
+    assert fake_stripe.sessions[session_id]["status"] == "expired"
+    assert not deposits.session_expire(session_id=session_id)  # already expired: refused, harmless
