@@ -346,6 +346,8 @@ def test_the_portal_sends_the_patient_to_the_checkout_and_back(
     assert pay.status_code == 302 and pay["Location"] == _session(fake_stripe)["url"]
     mine = client.get("/appointments/")
     assert b"Awaiting deposit" in mine.content and b"Pay the deposit" in mine.content
+    detail = client.get(f"/appointments/{appointment_id}/")
+    assert b"Awaiting deposit" in detail.content and b"Pay the deposit" in detail.content
     fake_stripe.pay(_session(fake_stripe)["id"], client=as_a)
     confirmed = client.get(f"/appointments/{appointment_id}/deposit/done/")
     assert confirmed.status_code == 302 and confirmed["Location"].endswith(f"/appointments/{appointment_id}/?booked=1")
@@ -422,3 +424,14 @@ def test_a_released_hold_expires_its_session_at_the_provider(
     assert deposits.session_expire(session_id=session_id)
     assert fake_stripe.sessions[session_id]["status"] == "expired"
     assert not deposits.session_expire(session_id=session_id)  # already expired: refused, harmless
+
+
+def test_the_staff_schedule_shows_a_visit_awaiting_its_deposit_as_pending(
+    fake_stripe: FakeStripe, laser: Any, slot: Any, as_a: Any, client: Any
+) -> None:
+    from tests.factories import UserFactory
+
+    _book(as_a, laser, slot)
+    client.force_login(UserFactory(role="receptionist"))
+    page = client.get(f"/staff/?date={timezone.localtime(slot).date().isoformat()}").content.decode()
+    assert "Pending: awaiting deposit" in page and "appt-deposit_due" in page
