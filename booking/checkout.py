@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from booking import holds
 from booking.models import Appointment, DepositCheckout
@@ -119,7 +118,3 @@ def awaiting(appointment: Appointment, now: datetime | None = None) -> bool:
         and appointment.hold_expires_at is not None
         and appointment.hold_expires_at > (now or timezone.now())
     )
-
-
-def status_text(appointment: Appointment) -> str:
-    return _("Awaiting deposit") if appointment.status == Status.DEPOSIT_DUE else appointment.get_status_display()
