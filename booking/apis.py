@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from booking import availability, precare, recall, selectors, services, spacing
+from booking import availability, deposits, precare, recall, selectors, services, spacing
 from booking.calendar import appointment_calendar
 from booking.filters import AppointmentFilter, NotificationFilter
 from booking.models import Appointment, Notification, Practitioner, PreCareAcknowledgement, SessionRecord
@@ -184,7 +184,7 @@ def _may_see_appointment(request: Request, appointment_id: int, *, staff: bool) 
 
 def visible_appointments(request: Request) -> QuerySet[Appointment]:
     """Staff see all; a patient sees only their own (others' are 404)."""
-    appointments = selectors.appointments_for().prefetch_related(selectors.IMPORTANT_DATES)
+    appointments = selectors.appointments_for().prefetch_related(selectors.IMPORTANT_DATES, "deposit_checkouts")
     if not is_staff(request):
         appointments = appointments.filter(patient__user=user_of(request))
     return appointments
@@ -214,7 +214,7 @@ class AppointmentListApi(generics.ListCreateAPIView):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
-        request=BookSerializer, responses={201: AppointmentSerializer, **errors(400, 401, 403, 409, 422, 429)}
+        request=BookSerializer, responses={201: AppointmentSerializer, **errors(400, 401, 403, 409, 422, 429, 503)}
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         staff = is_staff(request)
@@ -231,18 +231,30 @@ class AppointmentListApi(generics.ListCreateAPIView):
                 raise InvalidInput(fields={"patient": [_("Say which patient this booking is for.")]})
         else:
             patient = Patient.objects.get(user=user_of(request))
-        appointment = services.appointment_book(
-            patient=patient,
-            treatment=values["treatment"],
-            start=values["start"],
-            practitioner=values["practitioner"],
-            booked_by=user_of(request),
-            staff=staff,
-            notes=values["notes"],
-            override_reason=values.get("override_reason", ""),
-            plan_session_id=values["plan_session"],
-            separate_visit=values["separate_visit"],
-        )
+        if staff:
+            appointment = services.appointment_book(
+                patient=patient,
+                treatment=values["treatment"],
+                start=values["start"],
+                practitioner=values["practitioner"],
+                booked_by=user_of(request),
+                staff=staff,
+                notes=values["notes"],
+                override_reason=values.get("override_reason", ""),
+                plan_session_id=values["plan_session"],
+                separate_visit=values["separate_visit"],
+            )
+        else:  # a deposit, if the treatment asks one and a provider is set up (503 if it fails)
+            appointment, _checkout = deposits.appointment_book_online(
+                patient=patient,
+                treatment=values["treatment"],
+                start=values["start"],
+                practitioner=values["practitioner"],
+                booked_by=user_of(request),
+                notes=values["notes"],
+                plan_session_id=values["plan_session"],
+                separate_visit=values["separate_visit"],
+            )
         return Response(
             AppointmentSerializer(appointment, context={"request": request}).data, status=status.HTTP_201_CREATED
         )

@@ -1,4 +1,17 @@
-"""Money through the online provider (Stripe): the client and refunds.
+"""Money through the online provider (Stripe): deposits, the client and refunds.
+
+Deposits (docs in README, "Online deposits"): when a patient books online a
+treatment whose ``ledger.deposit_for`` is not None and a provider is
+configured, ``appointment_book_online`` books the visit as ``deposit_due``,
+holding its slot for CLINIC_PAYMENT_HOLD, and opens a Stripe Checkout Session
+(``checkout_open``). Only the provider's signed webhook (booking/hooks.py →
+``stripe_event_handle``) confirms it: the PAYMENT row, the checkout paid, the
+visit confirmed and its confirmation queued, in one transaction. A hold that
+lapses is cancelled by the next writer there or by the minute's sweep
+(booking.checkout). A payment that lands after that is kept if the slot is
+still free, and refunded (``refund_request``, reason hold_expired) with a
+message to the patient if it is not. Every writer of a checkout takes the
+slot's advisory locks, then the checkout row, then the appointment row.
 
 ``PAYMENTS_URL`` (clinic/settings.py) names the provider; unset, there is none
 and everything is paid at the desk. The provider is reached with the official
@@ -15,23 +28,32 @@ once. The ledger's REFUND row is written only when the provider accepted.
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, OperationalError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booking import ledger
-from booking.models import LedgerEntry, ProviderRefund
-from clinic.errors import InvalidInput, InvalidState
+from booking import checkout, holds, ledger, notifications, selectors, services
+from booking.models import Appointment, DepositCheckout, InboundEvent, LedgerEntry, ProviderRefund
+from clinic import events
+from clinic.clock import clinic_date
+from clinic.errors import InvalidInput, InvalidState, PaymentUnavailable
+from patients.models import Patient
+from treatments import services as clinical
+from treatments.models import Treatment
 
 if TYPE_CHECKING:
     import stripe
     from django.contrib.auth.models import User
+
+    from booking.models import Practitioner
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +71,8 @@ def configured() -> bool:
 def options() -> dict[str, str]:
     if not configured():
         raise InvalidState(_("Online payments are not set up at this clinic."))
-    return dict(settings.CLINIC_PAYMENTS["OPTIONS"])
+    payments: dict[str, Any] = settings.CLINIC_PAYMENTS or {}
+    return dict(payments["OPTIONS"])
 
 
 def client() -> stripe.StripeClient:
@@ -207,9 +230,443 @@ def refunds_sweep(now: datetime | None = None) -> int:
 
 
 def payments_sweep(now: datetime | None = None) -> None:
-    """The beat's minute: refunds still owed. (Expired deposit holds join here.)"""
+    """The beat's minute: deposit holds that lapsed, then refunds still owed."""
+    holds_sweep(now)
     refunds_sweep(now)
 
 
 def describe(refund: ProviderRefund) -> dict[str, Any]:
     return {"id": refund.pk, "amount": str(refund.amount), "status": refund.status}
+
+
+# --- deposits ------------------------------------------------------------------------
+
+SESSION_EXPIRE_TASK = "booking.tasks.deposit_session_expire"
+STRIPE_MINIMUM_EXPIRY = timedelta(minutes=31)  # Stripe refuses a Checkout Session expiring within 30 minutes
+PAYMENT_METHODS = ["card", "alipay", "wechat_pay"]
+PAID_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+UNPAID_EVENTS = ("checkout.session.expired", "checkout.session.async_payment_failed")
+
+
+def deposit_required(treatment: Treatment) -> Decimal | None:
+    """The deposit an online booking of ``treatment`` waits for, or None
+    (none asked, or no provider: paid at the desk, booked at once)."""
+    if not configured():
+        return None
+    return ledger.deposit_for(treatment)
+
+
+def appointment_book_online(
+    *,
+    patient: Patient,
+    treatment: Treatment,
+    start: datetime,
+    practitioner: Practitioner | None,
+    booked_by: User,
+    now: datetime | None = None,
+    **booking: Any,
+) -> tuple[Appointment, DepositCheckout | None]:
+    """A patient's own online booking (the portal's flow and the API). Without
+    a deposit, exactly ``services.appointment_book``. With one, the visit is
+    booked ``deposit_due`` until now + CLINIC_PAYMENT_HOLD and a checkout is
+    opened at the provider; if the provider fails the hold is released and
+    PaymentUnavailable (503) raised. Raises what appointment_book raises."""
+    amount = deposit_required(treatment)
+    if amount is None:
+        appointment = services.appointment_book(
+            patient=patient,
+            treatment=treatment,
+            start=start,
+            practitioner=practitioner,
+            booked_by=booked_by,
+            staff=False,
+            now=now,
+            **booking,
+        )
+        return appointment, None
+    now = now or timezone.now()
+    appointment = services.appointment_book(
+        patient=patient,
+        treatment=treatment,
+        start=start,
+        practitioner=practitioner,
+        booked_by=booked_by,
+        staff=False,
+        deposit_hold_until=now + settings.CLINIC_PAYMENT_HOLD,
+        now=now,
+        **booking,
+    )
+    opened = checkout_open(appointment=appointment, release_on_failure=True, now=now)
+    appointment.refresh_from_db()
+    return appointment, opened
+
+
+def _lock_checkouts(appointment_id: int) -> list[DepositCheckout]:
+    return list(DepositCheckout.objects.select_for_update().filter(appointment_id=appointment_id).order_by("pk"))
+
+
+def _site_url(name: str, appointment: Appointment) -> str:
+    return settings.CLINIC_BASE_URL + reverse(name, args=[appointment.pk])
+
+
+def checkout_open(
+    *, appointment: Appointment, release_on_failure: bool = False, now: datetime | None = None
+) -> DepositCheckout:
+    """A provider checkout for ``appointment``'s deposit while its hold lasts:
+    the open one if it has a while to run, else a new Checkout Session (the
+    older ones expired at the provider after commit). InvalidState if the
+    visit no longer waits for its deposit; PaymentUnavailable if the provider
+    fails (``release_on_failure``: the hold is released too)."""
+    import stripe
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        existing = _lock_checkouts(appointment.pk)
+        locked = Appointment.objects.select_for_update().select_related("treatment", "patient").get(pk=appointment.pk)
+        if not checkout.awaiting(locked, now):
+            raise InvalidState(_("This booking is no longer waiting for its deposit."))
+        for row in existing:
+            if row.status == DepositCheckout.Status.OPEN and row.url and row.expires_at > now + timedelta(minutes=2):
+                return row
+        amount = ledger.deposit_for(locked.treatment) or (existing[0].amount if existing else None)
+        if amount is None:
+            raise InvalidState(_("This treatment no longer asks for a deposit: please call the clinic."))
+        stale = [row.session_id for row in existing if row.status == DepositCheckout.Status.OPEN and row.session_id]
+        DepositCheckout.objects.filter(pk__in=[row.pk for row in existing], status=DepositCheckout.Status.OPEN).update(
+            status=DepositCheckout.Status.CANCELLED, updated_at=now
+        )
+        hold_until = locked.hold_expires_at or now  # awaiting() checked it is set
+        row = DepositCheckout.objects.create(
+            patient=locked.patient,
+            appointment=locked,
+            amount=amount,
+            expires_at=max(hold_until, now + STRIPE_MINIMUM_EXPIRY),
+        )
+        for session_id in stale:
+            transaction.on_commit(partial(_expire_later, session_id))
+    language = "zh-HK" if locked.patient.preferred_language.startswith("zh") else "en"
+    params: Any = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": settings.CLINIC_CURRENCY.lower(),
+                    "unit_amount": cents(amount),
+                    "product_data": {"name": f"Deposit: {locked.treatment.name_en}"},
+                },
+            }
+        ],
+        "payment_method_types": PAYMENT_METHODS,
+        "payment_method_options": {"wechat_pay": {"client": "web"}},
+        "metadata": {"checkout": str(row.uid), "appointment": str(locked.pk)},
+        "payment_intent_data": {"metadata": {"checkout": str(row.uid), "appointment": str(locked.pk)}},
+        "client_reference_id": str(row.uid),
+        "success_url": _site_url("site:deposit_done", locked) + "?session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": _site_url("site:deposit_cancelled", locked),
+        "expires_at": int(row.expires_at.timestamp()),
+        "locale": language,
+    }
+    try:
+        session = client().v1.checkout.sessions.create(
+            params=params,
+            options={"idempotency_key": str(row.uid)},
+        )
+    except stripe.StripeError as error:
+        logger.warning("checkout %s not opened at the provider: %s", row.pk, type(error).__name__)
+        with transaction.atomic():
+            _lock_checkouts(locked.pk)
+            DepositCheckout.objects.filter(pk=row.pk).update(status=DepositCheckout.Status.CANCELLED, updated_at=now)
+            if release_on_failure:
+                held = Appointment.objects.select_for_update().get(pk=locked.pk)
+                if held.status == Appointment.Status.DEPOSIT_DUE:
+                    checkout.release(held, reason="The online payment could not be started.", now=now)
+        raise PaymentUnavailable() from None
+    DepositCheckout.objects.filter(pk=row.pk).update(session_id=session.id, url=session.url or "", updated_at=now)
+    row.refresh_from_db()
+    return row
+
+
+def deposit_release(*, appointment: Appointment, by: User | None, now: datetime | None = None) -> Appointment:
+    """The patient gives up the slot they are paying for (the cancel page):
+    released at once, open checkouts expired at the provider after commit.
+    InvalidState if the visit no longer waits for its deposit."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        sessions = [
+            row.session_id
+            for row in _lock_checkouts(appointment.pk)
+            if row.status == DepositCheckout.Status.OPEN and row.session_id
+        ]
+        locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
+        if locked.status != Appointment.Status.DEPOSIT_DUE:
+            raise InvalidState(_("This booking is no longer waiting for its deposit."))
+        checkout.release(locked, reason="Released by the patient before paying the deposit.", now=now, by=by)
+        locked.cancelled_by = Appointment.CancelledBy.PATIENT
+        locked.save(update_fields=["cancelled_by"])
+        for session_id in sessions:
+            transaction.on_commit(partial(_expire_later, session_id))
+    return locked
+
+
+def holds_sweep(now: datetime | None = None) -> int:
+    """Lapses every deposit hold that expired, each in its own transaction
+    under its slot's locks (so a webhook confirming it waits, then finds it
+    lapsed); their checkouts are expired at the provider after commit."""
+    now = now or timezone.now()
+    lapsed = 0
+    for appointment_id in checkout.due(now):
+        appointment = Appointment.objects.select_related("treatment").filter(pk=appointment_id).first()
+        if appointment is None:
+            continue
+        with transaction.atomic():
+            services.lock_appointment_slot(appointment)
+            sessions = [
+                row.session_id
+                for row in _lock_checkouts(appointment.pk)
+                if row.status == DepositCheckout.Status.OPEN and row.session_id
+            ]
+            done = checkout.lapse_expired(start=appointment.start, end=appointment.blocked_until, now=now)
+            if appointment.pk in done:
+                for session_id in sessions:
+                    transaction.on_commit(partial(_expire_later, session_id))
+            lapsed += len(done)
+    return lapsed
+
+
+def _expire_later(session_id: str) -> None:
+    from clinic.celery import app
+
+    try:
+        app.send_task(SESSION_EXPIRE_TASK, args=[session_id], ignore_result=True)
+    except Exception:  # Stripe expires it by itself; a late payment is refunded
+        logger.warning("checkout session expiry not queued")
+
+
+def session_expire(*, session_id: str) -> bool:
+    """Asks the provider to expire a Checkout Session nobody should pay any
+    more (best effort: a payment that still lands is refunded)."""
+    import stripe
+
+    try:
+        client().v1.checkout.sessions.expire(session_id)
+    except stripe.StripeError as error:
+        logger.info("checkout session not expired: %s", type(error).__name__)
+        return False
+    return True
+
+
+def _checkout_of(session: dict[str, Any]) -> DepositCheckout | None:
+    uid = str((session.get("metadata") or {}).get("checkout") or session.get("client_reference_id") or "")
+    row = None
+    try:
+        uuid.UUID(uid)
+    except ValueError:
+        uid = ""  # not one of ours
+    if uid:
+        row = DepositCheckout.objects.select_related("appointment__treatment").filter(uid=uid).first()
+    if row is None and session.get("id"):
+        row = DepositCheckout.objects.select_related("appointment__treatment").filter(session_id=session["id"]).first()
+    return row
+
+
+def _intent_id(session: dict[str, Any]) -> str:
+    intent = session.get("payment_intent")
+    if isinstance(intent, dict):
+        intent = intent.get("id")
+    return str(intent or "")
+
+
+def stripe_event_handle(*, event: dict[str, Any], now: datetime | None = None) -> str:
+    """One verified Stripe event, handled once: a replay (same event id)
+    changes nothing, and events about one checkout may come in any order (a
+    checkout already paid ignores a later "expired"; one expired and then paid
+    takes its slot again or is refunded). Returns what happened, for logs."""
+    now = now or timezone.now()
+    kind = str(event.get("type", ""))
+    event_id = str(event.get("id", ""))
+    if kind not in PAID_EVENTS + UNPAID_EVENTS or not event_id:
+        return "ignored"
+    session = (event.get("data") or {}).get("object") or {}
+    found = _checkout_of(session)
+    if found is None:
+        return "unknown"
+    with transaction.atomic(durable=True):
+        if found.appointment is not None:
+            services.lock_appointment_slot(found.appointment)
+        try:
+            with transaction.atomic():
+                InboundEvent.objects.create(provider=STRIPE, event_id=event_id[:200])
+        except IntegrityError:
+            return "replay"
+        locked = DepositCheckout.objects.select_for_update().select_related("patient").get(pk=found.pk)
+        if kind in PAID_EVENTS:
+            if session.get("payment_status") != "paid":
+                return "waiting"  # an async method (Alipay, WeChat Pay) not settled yet
+            return _paid(locked, session, now)
+        return _unpaid(locked, now)
+
+
+def _paid(locked: DepositCheckout, session: dict[str, Any], now: datetime) -> str:
+    if locked.status in (DepositCheckout.Status.PAID, DepositCheckout.Status.REFUNDED):
+        return "already"
+    intent = _intent_id(session)
+    amount_total = session.get("amount_total")
+    amount = from_cents(int(amount_total)) if amount_total else locked.amount
+    payment = ledger.entry_record(
+        patient=locked.patient,
+        kind=LedgerEntry.Kind.PAYMENT,
+        method=LedgerEntry.Method.ONLINE,
+        reason=LedgerEntry.Reason.DEPOSIT,
+        amount=amount,
+        appointment=locked.appointment,
+        provider=STRIPE,
+        provider_ref=intent or str(session.get("id", "")),
+        idempotency_key=f"stripe:{intent or session.get('id')}"[:100],
+        now=now,
+    ).entry
+    locked.payment_ref = intent
+    locked.paid_at = now
+    appointment = (
+        Appointment.objects.select_for_update().select_related("treatment").get(pk=locked.appointment_id)
+        if locked.appointment_id
+        else None
+    )
+    outcome = "refunded"
+    if appointment is not None and appointment.status == Appointment.Status.DEPOSIT_DUE:
+        _confirm(appointment, now)
+        outcome = "confirmed"
+    elif appointment is not None and _lapsed(appointment, now) and _retake(appointment, now):
+        _confirm(appointment, now)
+        outcome = "retaken"
+    if outcome == "refunded":
+        refund_request(
+            payment=payment,
+            amount=ledger.refundable(payment),
+            reason=LedgerEntry.Reason.HOLD_EXPIRED,
+            key=f"hold-expired:{locked.uid}",
+            now=now,
+        )
+        if appointment is not None:
+            notifications.notify_deposit_refunded(appointment=appointment, now=now)
+        locked.status = DepositCheckout.Status.REFUNDED
+    else:
+        locked.status = DepositCheckout.Status.PAID
+    locked.save(update_fields=["status", "payment_ref", "paid_at", "updated_at"])
+    logger.info("deposit checkout %s paid: %s", locked.pk, outcome)
+    return outcome
+
+
+def _lapsed(appointment: Appointment, now: datetime) -> bool:
+    """Cancelled because its hold ran out (not by anyone's choice), and still ahead."""
+    return (
+        appointment.status == Appointment.Status.CANCELLED
+        and appointment.cancelled_by == Appointment.CancelledBy.CLINIC
+        and appointment.cancellation_reason == checkout.lapse_reason()
+        and appointment.start > now
+    )
+
+
+def _retake(appointment: Appointment, now: datetime) -> bool:
+    """Takes a lapsed visit's slot back if nobody took it meanwhile (under the
+    slot's locks, which the caller holds). The exclusion constraints are the
+    last word; the same check in Python says it on SQLite too."""
+    holds.lapse_expired(start=appointment.start, end=appointment.blocked_until, now=now)
+    checkout.lapse_expired(start=appointment.start, end=appointment.blocked_until, now=now)
+    busy = selectors.busy_rows(
+        start=appointment.start,
+        end=appointment.blocked_until,
+        practitioner_ids=[appointment.practitioner_id],
+        room_ids=[appointment.room_id],
+        device_ids=[appointment.device_id] if appointment.device_id else [],
+        exclude_appointment_id=appointment.pk,
+        now=now,
+    )
+    if busy or selectors.patient_has_overlap(
+        patient_id=appointment.patient_id,
+        start=appointment.start,
+        end=appointment.end,
+        exclude_appointment_id=appointment.pk,
+    ):
+        return False
+    try:
+        with transaction.atomic():
+            if appointment.plan_session_id is not None:
+                session = clinical.lock_plan_of_session(appointment.plan_session_id)
+                clinical.plan_session_check_free(session)
+                clinical.plan_session_booked(session=session, on=clinic_date(appointment.start), by=None)
+            Appointment.objects.filter(pk=appointment.pk).update(
+                status=Appointment.Status.DEPOSIT_DUE, hold_expires_at=now, updated_at=now
+            )
+    except (IntegrityError, InvalidState):
+        return False
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) not in ("23P01", "40P01"):
+            raise
+        return False
+    appointment.refresh_from_db()
+    return True
+
+
+def _confirm(appointment: Appointment, now: datetime) -> None:
+    """deposit_due → confirmed; the confirmation and reminders queued, and the
+    booking announced, as appointment_book does for a visit without a deposit."""
+    appointment.status = Appointment.Status.CONFIRMED
+    appointment.hold_expires_at = None
+    appointment.cancelled_at = None
+    appointment.cancelled_by = ""
+    appointment.cancellation_reason = ""
+    appointment._history_user = None
+    appointment._change_reason = "deposit paid"
+    appointment.save(
+        update_fields=[
+            "status",
+            "hold_expires_at",
+            "cancelled_at",
+            "cancelled_by",
+            "cancellation_reason",
+            "updated_at",
+        ]
+    )
+    notifications.notify_appointment_booked(appointment=appointment, now=now)
+    events.emit(event=events.APPOINTMENT_CREATED, instance=appointment, now=now)
+
+
+def _unpaid(locked: DepositCheckout, now: datetime) -> str:
+    """The session expired, or its async payment failed: the checkout is over.
+    The visit keeps its hold while it lasts (the patient may pay again); once
+    it is over and nothing else is open, it is released now."""
+    if locked.status != DepositCheckout.Status.OPEN:
+        return "stale"
+    DepositCheckout.objects.filter(pk=locked.pk).update(status=DepositCheckout.Status.EXPIRED, updated_at=now)
+    if locked.appointment_id is None:
+        return "expired"
+    appointment = Appointment.objects.select_for_update().get(pk=locked.appointment_id)
+    still_open = DepositCheckout.objects.filter(
+        appointment_id=appointment.pk, status=DepositCheckout.Status.OPEN
+    ).exists()
+    if (
+        appointment.status == Appointment.Status.DEPOSIT_DUE
+        and not still_open
+        and appointment.hold_expires_at is not None
+        and appointment.hold_expires_at <= now
+    ):
+        checkout.release(appointment, reason=checkout.lapse_reason(), now=now)
+        return "released"
+    return "expired"
+
+
+def deposit_view(appointment: Appointment, now: datetime | None = None) -> dict[str, Any] | None:
+    """What the API's ``deposit`` field says about ``appointment``: the amount,
+    and while the patient can pay, the checkout's URL and the hold's end."""
+    rows = list(appointment.deposit_checkouts.all())
+    if not rows:
+        return None
+    latest = max(rows, key=lambda row: (row.created_at, row.pk))
+    paying = checkout.awaiting(appointment, now) and latest.status == DepositCheckout.Status.OPEN
+    return {
+        "amount": str(latest.amount),
+        "status": latest.status,
+        "checkout_url": latest.url if paying and latest.url else None,
+        "expires_at": appointment.hold_expires_at if paying else None,
+    }

@@ -171,6 +171,8 @@ def _context(notification: Notification, language: str, now: datetime) -> dict[s
                 # "today" only when it was (a sweep that was stopped names the day instead).
                 missed_today=clinic_local(appointment.start).date() == clinic_local(now).date(),
             )
+        if notification.kind == Kind.DEPOSIT_REFUNDED:
+            context.update(_refund_context(appointment, language))
         if notification.kind == Kind.RESCHEDULE:
             context.update(
                 previous_when=format_when(notification.previous_start, language) if notification.previous_start else "",
@@ -191,6 +193,18 @@ def _context(notification: Notification, language: str, now: datetime) -> dict[s
             plan_url=_link(f"/plans/{plan.pk}/"),
         )
     return context
+
+
+def _refund_context(appointment: Appointment, language: str) -> dict[str, Any]:
+    from booking.models import LedgerEntry, ProviderRefund
+
+    refund = (
+        ProviderRefund.objects.filter(payment__appointment=appointment, reason=LedgerEntry.Reason.HOLD_EXPIRED)
+        .order_by("pk")
+        .first()
+    )
+    amount = refund.amount if refund is not None else None
+    return {"refund_amount": formats.money_text(amount, language=language) if amount is not None else ""}
 
 
 def message_context(notification: Notification, *, language: str, now: datetime) -> dict[str, Any]:

@@ -11,4 +11,5 @@ urlpatterns = [
     path("twilio/sms/", hooks.twilio_sms, name="twilio_sms"),
     path("twilio/status/", hooks.twilio_status, name="twilio_status"),
     path("whatsapp/", hooks.whatsapp, name="whatsapp"),
+    path("stripe/", hooks.stripe_events, name="stripe"),
 ]

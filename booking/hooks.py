@@ -1,5 +1,6 @@
-"""The providers' webhooks: SMS replies and status callbacks from Twilio, and
-WhatsApp messages and statuses from Meta (booking/inbound.py does the work).
+"""The providers' webhooks: SMS replies and status callbacks from Twilio,
+WhatsApp messages and statuses from Meta (booking/inbound.py does the work),
+and Stripe's checkout events (booking/deposits.py).
 
 Not under /api/v1/: no session, no token, no CSRF; the provider's signature is
 the only credential. Anything unsigned, wrongly signed or for a channel the
@@ -15,12 +16,12 @@ import hmac
 import json
 import logging
 
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from booking import inbound
+from booking import deposits, inbound
 
 logger = logging.getLogger(__name__)
 
@@ -99,3 +100,30 @@ def whatsapp(request: HttpRequest) -> HttpResponse:
     for event in inbound.whatsapp_events(payload, phone_number_id=options.get("account", "")):
         inbound.inbound_handle(event=event, now=now)
     return HttpResponse(status=200)
+
+
+@csrf_exempt
+@require_POST
+def stripe_events(request: HttpRequest) -> HttpResponse:
+    """Stripe's events about deposit checkouts, signed with the endpoint's
+    secret (``Stripe-Signature``, the webhook secret of PAYMENTS_URL). A
+    missing or wrong signature is 403 and a signed body that is not an event
+    400, both in the API's error shape; a replay is 200 and changes nothing."""
+    import stripe
+
+    if not deposits.configured():
+        return JsonResponse({"code": "permission_denied", "detail": "Not accepted."}, status=403)
+    try:
+        stripe.Webhook.construct_event(
+            request.body.decode("utf-8"), request.headers.get("Stripe-Signature", ""), deposits.webhook_secret()
+        )
+    except stripe.SignatureVerificationError:
+        return JsonResponse({"code": "permission_denied", "detail": "The signature is missing or wrong."}, status=403)
+    except Exception:  # signed, but not JSON or not an event (ValueError, UnicodeDecodeError...)
+        return JsonResponse({"code": "invalid", "detail": "The body is not a Stripe event."}, status=400)
+    event = json.loads(request.body)
+    if not isinstance(event, dict) or not isinstance((event.get("data") or {}).get("object", {}), dict):
+        return JsonResponse({"code": "invalid", "detail": "The body is not a Stripe event."}, status=400)
+    outcome = deposits.stripe_event_handle(event=event, now=timezone.now())
+    logger.info("stripe event %s: %s", str(event.get("type", ""))[:60], outcome)
+    return JsonResponse({"received": True})

@@ -503,6 +503,7 @@ class Notification(models.Model):
         WAITLIST_OFFER = "waitlist_offer", _("Waitlist offer")
         MISSED_VISIT = "missed_visit", _("Missed visit")
         CHANGE_LINK = "change_link", _("Link to change a visit")
+        DEPOSIT_REFUNDED = "deposit_refunded", _("Deposit paid too late, refunded")
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("Email")
@@ -619,6 +620,7 @@ class Notification(models.Model):
                         "waitlist_offer",
                         "missed_visit",
                         "change_link",
+                        "deposit_refunded",
                     ]
                 ),
                 name="notification_kind_valid",

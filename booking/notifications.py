@@ -83,6 +83,7 @@ TOPIC_OF_KIND: dict[str, str] = {
     Kind.CANCELLATION: "confirmations",
     Kind.MISSED_VISIT: "confirmations",
     Kind.CHANGE_LINK: "confirmations",
+    Kind.DEPOSIT_REFUNDED: "confirmations",
     Kind.REMINDER: "reminders",
     Kind.SESSION_DUE: "plan_nudges",
     Kind.SESSION_LAST_CALL: "plan_nudges",
@@ -248,6 +249,18 @@ def notify_appointment_cancelled(*, appointment: Appointment, now: datetime) -> 
     _choose_channels([notice])
     notice.save(force_insert=True)
     _send_soon(notice)
+
+
+def notify_deposit_refunded(*, appointment: Appointment, now: datetime) -> None:
+    """A deposit paid after its hold had lapsed and its slot was taken: the
+    patient is told the visit is not booked and the money is on its way back
+    (booking.deposits), published after commit. Once per appointment."""
+    row = _appointment_row(Kind.DEPOSIT_REFUNDED, appointment, due=now)
+    if Notification.objects.filter(kind=row.kind, appointment=appointment, sequence=row.sequence).exists():
+        return
+    _choose_channels([row])
+    row.save(force_insert=True)
+    _send_soon(row)
 
 
 def notify_waitlist_offer(*, offer: WaitlistOffer, now: datetime) -> None:
@@ -583,6 +596,8 @@ def skip_reason(notification: Notification, *, now: datetime) -> str:
 
 def _appointment_skip_reason(notification: Notification, appointment: Appointment, now: datetime) -> str:
     kind, status = notification.kind, appointment.status
+    if kind == Kind.DEPOSIT_REFUNDED:
+        return ""  # about money on its way back: always worth saying
     if kind == Kind.CANCELLATION:
         return Skip.TOO_LATE if now >= appointment.start else ""
     if kind == Kind.AFTERCARE:

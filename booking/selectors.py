@@ -32,6 +32,7 @@ from treatments.selectors import DowntimeConflict, downtime_conflicts
 
 ACTIVE = [str(status) for status in Appointment.ACTIVE_STATUSES]
 HOLDING = [str(status) for status in Appointment.HOLDING_STATUSES]
+HOLDS = [str(Appointment.Status.HELD), str(Appointment.Status.DEPOSIT_DUE)]
 # Appointments a closure or time off can still affect: not yet completed.
 UPCOMING = [Appointment.Status.CONFIRMED.value, Appointment.Status.CHECKED_IN.value]
 
@@ -143,12 +144,14 @@ def busy_rows(
 ) -> list[tuple[int, int, int | None, datetime, datetime]]:
     """(practitioner_id, room_id, device_id, start, blocked_until) of every
     active appointment holding one of these resources during [start, end),
-    and of every waitlist hold that has not expired by ``now`` (an expired
-    one is free: the next booking there deletes it, booking.holds)."""
+    and of every waitlist hold or unpaid deposit's hold that has not expired
+    by ``now`` (an expired one is free: the next booking there deletes or
+    lapses it, booking.holds and booking.checkout)."""
     holds = Q(practitioner_id__in=list(practitioner_ids)) | Q(room_id__in=list(room_ids))
     if device_ids:
         holds |= Q(device_id__in=list(device_ids))
-    live = Q(status__in=ACTIVE) | Q(status=Appointment.Status.HELD, hold_expires_at__gt=now or timezone.now())
+    # Waitlist holds and visits awaiting their deposit are busy until they expire.
+    live = Q(status__in=ACTIVE) | Q(status__in=HOLDS, hold_expires_at__gt=now or timezone.now())
     # status IN (the constraints' condition) first, so the partial index still applies.
     queryset = Appointment.with_holds.filter(holds, live, status__in=HOLDING)
     if connection.vendor == "postgresql":
@@ -170,7 +173,10 @@ def patient_has_overlap(
 ) -> bool:
     """Whether the patient holds an active appointment overlapping [start, end)
     (the patient's own time, buffers excluded, as the database constraint)."""
-    queryset = Appointment.objects.filter(patient_id=patient_id, status__in=ACTIVE, start__lt=end, end__gt=start)
+    awaiting = Q(status=Appointment.Status.DEPOSIT_DUE, hold_expires_at__gt=timezone.now())
+    queryset = Appointment.objects.filter(
+        Q(status__in=ACTIVE) | awaiting, patient_id=patient_id, start__lt=end, end__gt=start
+    )
     if exclude_appointment_id is not None:
         queryset = queryset.exclude(pk=exclude_appointment_id)
     return queryset.exists()

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from booking.models import (
     Appointment,
+    DepositCheckout,
     InjectableUse,
     Notification,
     Practitioner,
@@ -52,6 +53,16 @@ class PractitionerSerializer(serializers.ModelSerializer):
         return sorted(t.slug for t in practitioner.treatments.all() if t.active)
 
 
+class DepositSerializer(serializers.Serializer):
+    """The deposit an online booking waits for (booking.deposits): pay at
+    ``checkout_url`` before ``expires_at``, or the slot is released."""
+
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=True)
+    status = serializers.ChoiceField(choices=DepositCheckout.Status.choices)
+    checkout_url = serializers.URLField(allow_null=True, help_text="Where to pay, while the hold lasts.")
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="Until when the slot is held.")
+
+
 class AppointmentSerializer(serializers.ModelSerializer):
     """One appointment, the same in create, detail, list and every transition."""
 
@@ -64,6 +75,10 @@ class AppointmentSerializer(serializers.ModelSerializer):
     downtime = serializers.SerializerMethodField(
         help_text="The patient's dates that matter which this visit's usual downtime overlaps (none once "
         "cancelled or missed). A flag, never a refusal."
+    )
+    deposit = serializers.SerializerMethodField(
+        help_text="The online deposit this visit asks or asked for; null when none. A visit with status "
+        "deposit_due is confirmed only once it is paid."
     )
 
     class Meta:
@@ -87,8 +102,16 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "downtime",
             "patient_confirmed_at",
             "patient_confirmed_via",
+            "deposit",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(DepositSerializer(allow_null=True))
+    def get_deposit(self, appointment: Appointment) -> Any:
+        from booking.deposits import deposit_view
+
+        view = deposit_view(appointment)
+        return DepositSerializer(view).data if view is not None else None
 
     @extend_schema_field(DowntimeConflictSerializer(many=True))
     def get_downtime(self, appointment: Appointment) -> Any:

@@ -48,7 +48,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booking import availability, holds, notice, notifications, selectors, spacing
+from booking import availability, checkout, holds, notice, notifications, selectors, spacing
 from booking.models import Appointment, ClinicClosure, InjectableUse, Practitioner, SessionRecord, TimeOff
 from clinic import events, formats
 from clinic.clock import clinic_today, clinic_zone
@@ -164,12 +164,27 @@ def _lock_and_check(
     _lock(_lock_keys(practitioner_ids=candidates, treatment=treatment, patient_id=patient_id, start=check["start"]))
     hold_until = check["start"] + timedelta(minutes=treatment.duration_minutes + treatment.buffer_minutes)
     holds.lapse_expired(start=check["start"], end=hold_until, now=check["now"])  # out of the constraints' way
+    checkout.lapse_expired(start=check["start"], end=hold_until, now=check["now"])  # unpaid deposits, likewise
     if waitlist_offer_id is not None:
         holds.offer_claim(offer_id=waitlist_offer_id, patient_id=patient_id, start=check["start"], now=check["now"])
     return availability.check_start(**check)
 
 
 lock_and_check = _lock_and_check  # booking.waitlist holds a slot under the same locks
+
+
+def lock_appointment_slot(appointment: Appointment) -> None:
+    """The advisory locks every booking of ``appointment``'s time takes, for a
+    writer that changes that time's holder outside appointment_book
+    (booking.deposits: a deposit paid, a hold lapsed)."""
+    _lock(
+        _lock_keys(
+            practitioner_ids=[appointment.practitioner_id],
+            treatment=appointment.treatment,
+            patient_id=appointment.patient_id,
+            start=appointment.start,
+        )
+    )
 
 
 def _clinic_date(moment: datetime) -> date:
@@ -345,6 +360,7 @@ def appointment_book(
     plan_session_id: int | None = None,
     separate_visit: bool = False,
     waitlist_offer_id: int | None = None,
+    deposit_hold_until: datetime | None = None,
     now: datetime | None = None,
 ) -> Appointment:
     """Books ``start`` for ``patient`` or raises NotBookable (not a time this
@@ -377,7 +393,11 @@ def appointment_book(
     CLINIC_REMINDER_OFFSETS. An erased patient is NotBookable.
 
     ``waitlist_offer_id`` books the slot an open offer holds (booking.waitlist):
-    InvalidState if it expired or was used; its hold makes way for the booking."""
+    InvalidState if it expired or was used; its hold makes way for the booking.
+
+    ``deposit_hold_until`` books it as ``deposit_due`` instead (booking.deposits):
+    the slot, the patient's time and the plan session are held until then, and
+    nothing is sent or announced until the deposit is paid."""
     now = _now(now)
     start = start.astimezone(UTC)
     if source is not None and source not in Appointment.Source.values:
@@ -448,7 +468,8 @@ def appointment_book(
                 start=start,
                 by=booked_by,
                 patient=patient,
-                status=Appointment.Status.CONFIRMED,
+                status=Appointment.Status.DEPOSIT_DUE if deposit_hold_until else Appointment.Status.CONFIRMED,
+                hold_expires_at=deposit_hold_until,
                 source=source or (Appointment.Source.STAFF if staff else Appointment.Source.PATIENT_ONLINE),
                 notes=notes,
                 cautions=screening.cautions,
@@ -461,8 +482,9 @@ def appointment_book(
                     clinical.plan_session_booked(session=session, on=_clinic_date(start), by=booked_by)
                 if waitlist_offer_id is not None:
                     holds.offer_booked(offer_id=waitlist_offer_id, appointment=appointment, now=now)
-                notifications.notify_appointment_booked(appointment=appointment, now=now)
-                events.emit(event=events.APPOINTMENT_CREATED, instance=appointment, now=now)
+                if deposit_hold_until is None:  # else when paid (booking.deposits.deposit_confirm)
+                    notifications.notify_appointment_booked(appointment=appointment, now=now)
+                    events.emit(event=events.APPOINTMENT_CREATED, instance=appointment, now=now)
                 return appointment
         except OperationalError as error:
             # A deadlock outside the savepoint (taking the locks): the

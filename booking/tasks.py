@@ -101,3 +101,9 @@ def sweep_payments() -> None:
     """Beat, every minute (clinic/celery.py): refunds still owed are asked again
     (and, with booking.deposits' holds, unpaid deposits free their slot)."""
     deposits.payments_sweep()
+
+
+@shared_task(ignore_result=True)
+def deposit_session_expire(session_id: str) -> None:
+    """Sent after the commit that released a deposit hold (booking.deposits)."""
+    deposits.session_expire(session_id=session_id)

@@ -117,6 +117,13 @@ TEMPLATES: dict[str, Wording] = {
         "{clinic}: to change your appointment on {when}, choose a new time here: {link}",
         "{clinic}：如要更改{when}的預約，請在此選擇新時間：{link}",
     ),
+    Kind.DEPOSIT_REFUNDED: Wording(
+        "deposit_refunded",
+        ("clinic", "when", "link"),
+        "{clinic}: your deposit for {when} came after the hold ended and the time was taken. Not booked; refunded in"
+        " full. Book again: {link}",
+        "{clinic}：你為{when}支付的訂金在保留時間過後才收到，時段已被預約。預約未成立，訂金全數退還。再次預約：{link}",
+    ),
 }
 
 # The change link once the visit is inside the notice: no link, the clinic's phone instead.
@@ -146,7 +153,7 @@ def _fields(notification: Notification, context: dict[str, Any], language: str) 
         "phone": context["clinic_phone"],
     }
     kind = notification.kind
-    if kind == Kind.CANCELLATION and appointment is not None:
+    if kind in (Kind.CANCELLATION, Kind.DEPOSIT_REFUNDED) and appointment is not None:
         fields["link"] = context["book_url"]
     elif kind == Kind.CHANGE_LINK and appointment is not None:
         fields["link"] = link(f"/appointments/{appointment.pk}/reschedule/")

@@ -99,6 +99,18 @@ class AlreadyWaiting(ApplicationError):
     default_detail = _("You are already on the waitlist for this treatment on some of these dates.")
 
 
+class PaymentUnavailable(ApplicationError):
+    """The online payment provider could not be reached or refused to start a
+    payment; nothing was kept (booking.deposits released the held slot)."""
+
+    code = "payment_unavailable"
+    status = 503
+    default_detail = _(
+        "Online payment is not available right now, so the time was not held. Please try again in a few "
+        "minutes, or call the clinic to book."
+    )
+
+
 class NotFound(ApplicationError):
     code = "not_found"
     status = 404

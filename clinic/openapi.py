@@ -20,6 +20,7 @@ DESCRIPTIONS = {
     415: "unsupported_media_type",
     422: "contraindicated: every screening finding in reasons",
     429: "throttled",
+    503: "payment_unavailable: the online payment provider could not start the deposit; nothing was held",
 }
 
 

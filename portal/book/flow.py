@@ -39,7 +39,7 @@ from django.views.decorators.cache import never_cache
 from django_htmx.http import HttpResponseClientRedirect, push_url
 from django_htmx.middleware import HtmxDetails
 
-from booking import availability, notice, profiles, selectors, services, spacing, waitlist
+from booking import availability, deposits, notice, profiles, selectors, spacing, waitlist
 from booking.models import Practitioner
 from clinic.errors import (
     ApplicationError,
@@ -47,6 +47,7 @@ from clinic.errors import (
     InvalidInput,
     InvalidState,
     NotBookable,
+    PaymentUnavailable,
     SlotUnavailable,
     TooClose,
 )
@@ -511,17 +512,19 @@ def _confirm(flow: Flow, patient: Patient) -> HttpResponse:
     if choice.treatment is None or start is None or not choice.practitioner_chosen:
         return redirect(choice.url())
     try:
-        appointment = services.appointment_book(
+        appointment, deposit = deposits.appointment_book_online(
             patient=patient,
             treatment=choice.treatment,
             start=start,
             practitioner=choice.practitioner,
             booked_by=signed_in(request),
-            staff=False,
             plan_session_id=choice.session_named.pk if choice.session_named else None,
             separate_visit=choice.separate,
             notes=_notes(request),
         )
+    except PaymentUnavailable as error:
+        flow.notices.append(("error", str(error.detail)))
+        return _render(flow)
     except SlotUnavailable as error:
         if str(error.detail) == str(SlotUnavailable.default_detail):
             message = _(
@@ -545,6 +548,8 @@ def _confirm(flow: Flow, patient: Patient) -> HttpResponse:
     except (InvalidInput, InvalidState) as error:
         flow.notices.append(("error", str(error.detail)))
         return _render(flow)
+    if deposit is not None and deposit.url:
+        return _done(request, deposit.url)  # the provider's checkout; it comes back to portal/book/deposit.py
     return _done(request, reverse("site:appointment", args=[appointment.pk]) + "?booked=1")
 
 

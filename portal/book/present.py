@@ -284,6 +284,7 @@ STATUS_WORDS: dict[str, tuple[str, Any]] = {
     Appointment.Status.COMPLETED: ("completed", pgettext_lazy("appointment status", "Done")),
     Appointment.Status.CANCELLED: ("cancelled", pgettext_lazy("appointment status", "Cancelled")),
     Appointment.Status.NO_SHOW: ("no_show", pgettext_lazy("appointment status", "Missed")),
+    Appointment.Status.DEPOSIT_DUE: ("deposit_due", pgettext_lazy("appointment status", "Awaiting deposit")),
 }
 
 

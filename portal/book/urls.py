@@ -1,7 +1,7 @@
 from django.urls import path
 
 from portal.account import consents
-from portal.book import attend, consent, flow, precare, views, waitlist
+from portal.book import attend, consent, deposit, flow, precare, views, waitlist
 
 app_name = "site"
 
@@ -25,6 +25,11 @@ urlpatterns = [
     path("appointments/<int:pk>/", views.appointment, name="appointment"),
     path("appointments/<int:pk>/calendar.ics", views.appointment_ics, name="appointment_ics"),
     path("appointments/<int:pk>/cancel/", views.cancel, name="cancel"),
+    # Paying a deposit online (portal/book/deposit.py): the provider's checkout comes back here.
+    path("appointments/<int:pk>/deposit/pay/", deposit.pay, name="deposit_pay"),
+    path("appointments/<int:pk>/deposit/done/", deposit.done, name="deposit_done"),
+    path("appointments/<int:pk>/deposit/cancelled/", deposit.cancelled, name="deposit_cancelled"),
+    path("appointments/<int:pk>/deposit/release/", deposit.release, name="deposit_release"),
     path("appointments/<int:pk>/reschedule/", views.reschedule, name="reschedule"),
     path("appointments/<int:pk>/pre-care/", precare.pre_care_confirm, name="pre_care_confirm"),
     path("pre-care/<str:token>/", precare.pre_care, name="pre_care"),

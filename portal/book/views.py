@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -223,6 +223,9 @@ def _card(appointment: Appointment) -> dict[str, Any]:
         "window": _window_text(session) if session else "",
         "session_number": session.number if session else None,
         "rebook_url": _rebook_url(appointment) if appointment.status == Appointment.Status.NO_SHOW else "",
+        "pay_url": reverse("site:deposit_cancelled", args=[appointment.pk])
+        if appointment.status == Appointment.Status.DEPOSIT_DUE
+        else "",
     }
 
 
@@ -275,7 +278,8 @@ def _sessions_to_book(patient_id: int) -> list[dict[str, Any]]:
 def appointments(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     mine = _mine(request)
-    coming = list(mine.filter(status__in=UPCOMING, end__gte=now))
+    awaiting = Q(status=Appointment.Status.DEPOSIT_DUE, hold_expires_at__gt=now)  # booking.checkout
+    coming = list(mine.filter(Q(status__in=UPCOMING) | awaiting, end__gte=now))
     to_confirm = precare.unconfirmed_counts(coming)
     consent = signing.consent_state(coming)  # one batch for every upcoming visit
     upcoming = [
@@ -288,7 +292,12 @@ def appointments(request: HttpRequest) -> HttpResponse:
         for a in coming
     ]
     # Past visits show no downtime flag: no need for the patient's dates.
-    past_rows = mine.prefetch_related(None).exclude(status__in=UPCOMING, end__gte=now).order_by("-start", "-id")
+    past_rows = (
+        mine.prefetch_related(None)
+        .exclude(status__in=UPCOMING, end__gte=now)
+        .exclude(awaiting)
+        .order_by("-start", "-id")
+    )
     page = Paginator(past_rows, 20).get_page(request.GET.get("page"))
     return render(
         request,

@@ -26,6 +26,7 @@ KINDS = [
     "missed_visit",
     "pre_care",
     "change_link",
+    "deposit_refunded",
 ]
 LATIN = re.compile(r"[A-Za-z]{3,}")
 
