@@ -35,7 +35,7 @@ DESK_METHODS = [(method.value, method.label) for method in LedgerEntry.DESK_METH
 
 class PackageOfferSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    treatment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    treatment = serializers.CharField(source="treatment.slug", read_only=True, help_text="The treatment's slug.")
     name = serializers.SerializerMethodField()
     sessions = serializers.IntegerField(read_only=True)
     price = serializers.DecimalField(max_digits=12, decimal_places=2, read_only=True)
@@ -55,9 +55,9 @@ class PackageOfferSerializer(serializers.Serializer):
 
 class PackageSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    treatment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    offer = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
-    plan = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
+    treatment = serializers.CharField(source="treatment.slug", read_only=True, help_text="The treatment's slug.")
+    offer = serializers.IntegerField(source="offer_id", read_only=True, allow_null=True)
+    plan = serializers.IntegerField(source="plan_id", read_only=True, allow_null=True)
     name = serializers.SerializerMethodField()
     sessions_total = serializers.IntegerField(read_only=True)
     sessions_used = serializers.IntegerField(read_only=True)
