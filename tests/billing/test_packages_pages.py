@@ -113,3 +113,9 @@ def test_the_public_treatment_page_shows_the_offers_and_their_saving(client, off
     page = client.get(reverse("site:treatment", args=["pico-laser"])).content.decode()
     assert "4 sessions for HK$12,000.00" in page and "save HK$2,000.00" in page
     assert "Ask at the front desk" in page  # no online provider: no Buy button
+
+
+def test_the_booking_flow_shows_the_offers_beside_their_treatment(client, offer: PackageOffer) -> None:
+    client.force_login(PatientFactory().user)
+    page = client.get(reverse("site:book")).content.decode()
+    assert "4 sessions for HK$12,000.00 — save HK$2,000.00" in page
