@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -53,7 +53,7 @@ NO_REFUND = "none"
 REFUND_RULES = (PRO_RATA, NO_REFUND)
 KEY_MAX = 64
 # Visits that will use a session if they happen: counted against what is left (``covers``).
-UPCOMING = (Appointment.Status.CONFIRMED, Appointment.Status.CHECKED_IN, "deposit_due")
+UPCOMING = (Appointment.Status.CONFIRMED, Appointment.Status.CHECKED_IN, Appointment.Status.DEPOSIT_DUE)
 
 
 # --- pure arithmetic ----------------------------------------------------------------
@@ -66,6 +66,8 @@ def unit_values(price: Decimal, sessions: int) -> list[Decimal]:
     if sessions < 1:
         return []
     unit = ledger.money(price / sessions)
+    if unit * (sessions - 1) > price:  # a few cents over many sessions: round down so none is negative
+        unit = (price / sessions).quantize(ledger.CENT, rounding=ROUND_DOWN)
     values = [unit] * (sessions - 1)
     return [*values, price - sum(values, ledger.ZERO)]
 
