@@ -486,3 +486,6 @@ class WaitlistOfferAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     @admin.display(description="treatment", ordering="entry__treatment__slug")
     def treatment(self, obj: WaitlistOffer) -> str:
         return obj.entry.treatment.slug
+
+
+from booking import package_admin  # noqa: E402, F401 - registers the package admin

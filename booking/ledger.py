@@ -59,7 +59,7 @@ SIGN: dict[str, int] = {
     Kind.PACKAGE_CREDIT: -1,
 }
 # What a reversing row may reverse.
-REVERSES = {Kind.REFUND: Kind.PAYMENT, Kind.WAIVER: Kind.FEE}
+REVERSES: dict[str, str] = {Kind.REFUND: Kind.PAYMENT, Kind.WAIVER: Kind.FEE}
 RECEIPTED = (Kind.PAYMENT, Kind.REFUND)
 
 

@@ -48,7 +48,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booking import availability, checkout, holds, notice, notifications, selectors, spacing
+from booking import availability, checkout, holds, notice, notifications, packages, selectors, spacing
 from booking.models import Appointment, ClinicClosure, InjectableUse, Practitioner, SessionRecord, TimeOff
 from clinic import events, formats
 from clinic.clock import clinic_today, clinic_zone
@@ -945,6 +945,7 @@ def appointment_complete(
         if locked.plan_session_id is not None:
             session = clinical.lock_plan_of_session(locked.plan_session_id)
             clinical.plan_session_completed(session=session, on=_clinic_date(locked.start), by=by)
+        packages.package_redeem(appointment=locked, by=by, now=now)
         notifications.notify_appointment_completed(appointment=locked, now=now)
         events.emit(event=events.APPOINTMENT_COMPLETED, instance=locked, now=now)
         return locked, session_record

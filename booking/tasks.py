@@ -14,7 +14,7 @@ from datetime import datetime
 from celery import shared_task
 from django.core.cache import cache
 
-from booking import deposits, erasure, notifications, services, waitlist, webhook_delivery
+from booking import deposits, erasure, notifications, packages, services, waitlist, webhook_delivery
 
 
 @shared_task(ignore_result=True)
@@ -101,6 +101,7 @@ def sweep_payments() -> None:
     """Beat, every minute (clinic/celery.py): refunds still owed are asked again
     (and, with booking.deposits' holds, unpaid deposits free their slot)."""
     deposits.payments_sweep()
+    packages.packages_expire()
 
 
 @shared_task(ignore_result=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking import apis, consent_apis, feed_apis, privacy_apis, waitlist_apis, webhook_apis
+from booking import apis, consent_apis, feed_apis, package_apis, privacy_apis, waitlist_apis, webhook_apis
 
 urlpatterns = [
     path("screening/", apis.ScreeningApi.as_view(), name="screening"),
@@ -57,5 +57,10 @@ urlpatterns = [
         webhook_apis.WebhookDeliveryRetryApi.as_view(),
         name="webhook-delivery-retry",
     ),
+    # Course packages (booking/packages.py).
+    path("package-offers/", package_apis.PackageOfferListApi.as_view(), name="package-offer-list"),
+    path("me/packages/", package_apis.MyPackagesApi.as_view(), name="me-packages"),
+    path("patients/<int:pk>/packages/", package_apis.PatientPackagesApi.as_view(), name="patient-packages"),
+    path("packages/<int:pk>/refund/", package_apis.PackageRefundApi.as_view(), name="package-refund"),
     path("me/calendar-feed/", feed_apis.MyCalendarFeedApi.as_view(), name="me-calendar-feed"),
 ]

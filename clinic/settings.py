@@ -333,6 +333,11 @@ PAYMENTS_URL = env_url("PAYMENTS_URL", None, schemes=("stripe", "stripe+http"))
 CLINIC_PAYMENTS = channel_from_url("PAYMENTS_URL", PAYMENTS_URL, providers={"stripe": "stripe"})
 # How long online booking holds a slot while the patient pays the deposit.
 CLINIC_PAYMENT_HOLD = env_duration("CLINIC_PAYMENT_HOLD", "15m")
+# What a refund of a package's unused sessions returns (booking/packages.py):
+# pro_rata (the unused sessions' share of the price) or none.
+CLINIC_PACKAGE_REFUND = env_str("CLINIC_PACKAGE_REFUND", "pro_rata")
+if CLINIC_PACKAGE_REFUND not in ("pro_rata", "none"):
+    raise ImproperlyConfigured("CLINIC_PACKAGE_REFUND must be pro_rata or none.")
 # --- outgoing webhooks (booking/webhooks.py) ----------------------------------
 # A failed delivery is tried again after CLINIC_WEBHOOK_RETRY_SECONDS x 4^(n-1)
 # (30 s, 2 min, 8 min, 32 min, 2 h, 8.5 h, then 12 h at most): eight attempts

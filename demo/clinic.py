@@ -34,6 +34,7 @@ from booking.models import ClinicClosure, Device, Practitioner, Room, WorkingHou
 from booking.profiles import practitioner_photo_set
 from clinic.clock import clinic_zone
 from demo.consents import seed_consent_forms
+from demo.packages import seed_packages
 from demo.portraits import portrait_png
 from patients.models import Patient
 from patients.roles import MANAGER, PRACTITIONER, RECEPTIONIST, sync_roles
@@ -1096,6 +1097,7 @@ def seed_demo(*, today: date) -> Tally:
     treatments = seed_catalogue(tally, room_kinds, device_kinds)
     seed_consent_forms(tally, upsert)
     seed_pre_care(tally, treatments)
+    seed_packages(tally, upsert, treatments)
     seed_gap_rules(tally)
     seed_rooms_and_devices(tally, room_kinds, device_kinds)
     seed_practitioners(tally, treatments)

@@ -31,6 +31,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django.views.i18n import set_language as django_set_language
 
+from booking import packages
 from clinic import formats
 from clinic.api import ScopedThrottle
 from clinic.client import client_address, within
@@ -385,6 +386,7 @@ def progress(request: HttpRequest) -> HttpResponse:
         "latest_grade": GRADE_WORDS.get(assessments[-1].qualitative_grade) if assessments else "",
         "change": change_words(found["change"], assessments[0].assessed_on if assessments else None),
         "photos": photos,
+        "packages": [packages.line(package) for package in packages.packages_for(patient_id=patient.pk)],
     }
     return render(request, "account/progress.html", context)
 
@@ -415,6 +417,10 @@ def plan(request: HttpRequest, pk: int) -> HttpResponse:
             "treatment": treatment,
             "treatment_name": treatment.localized("name"),
             "started": day_label(found.start_after),
+            "packages": [
+                packages.line(package)
+                for package in packages.packages_for(patient_id=found.patient_id).filter(plan=found)
+            ],
         },
     )
 

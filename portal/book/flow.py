@@ -39,7 +39,7 @@ from django.views.decorators.cache import never_cache
 from django_htmx.http import HttpResponseClientRedirect, push_url
 from django_htmx.middleware import HtmxDetails
 
-from booking import availability, deposits, notice, profiles, selectors, spacing, waitlist
+from booking import availability, deposits, notice, packages, profiles, selectors, spacing, waitlist
 from booking.models import Practitioner
 from clinic.errors import (
     ApplicationError,
@@ -569,6 +569,17 @@ def _render(flow: Flow) -> HttpResponse:
     return render(request, "site/book.html", context)
 
 
+def _with_package_offers(views: list[present.TreatmentView]) -> None:
+    """Each treatment's course packages on sale, with their saving (one query)."""
+    offers: dict[int, list[dict[str, Any]]] = {}
+    for offer in packages.offers_on_sale():
+        offers.setdefault(offer.treatment_id, []).append(
+            {"sessions": offer.sessions, "price": offer.price, "saving": packages.saving(offer)}
+        )
+    for view in views:
+        view.packages = offers.get(view.treatment.pk, [])  # type: ignore[attr-defined]
+
+
 def _step(flow: Flow, context: dict[str, Any]) -> str:
     choice, span = flow.choice, flow.span
     if flow.closed:
@@ -577,6 +588,7 @@ def _step(flow: Flow, context: dict[str, Any]) -> str:
         context["treatments"] = [
             present.treatment_view(t) for t in Treatment.objects.filter(active=True).order_by("display_order", "slug")
         ]
+        _with_package_offers(context["treatments"])
         return "treatment"
     treatment = choice.treatment
     if choice.practitioner is not None and not choice.practitioner.treatments.filter(pk=treatment.pk).exists():

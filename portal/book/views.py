@@ -17,14 +17,14 @@ from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from booking import notice, precare, profiles, selectors, services, signing
+from booking import deposits, notice, packages, precare, profiles, selectors, services, signing
 from booking.calendar import appointment_calendar
 from booking.models import Appointment, Practitioner
 from clinic.errors import (
@@ -125,8 +125,35 @@ def treatment(request: HttpRequest, slug: str) -> HttpResponse:
             "asks_health_questions": bool(found.contraindications.all()),
             "practitioners": [present.practitioner_view(p) for p in profiles.practitioners_for(found)],
             "book_url": reverse("site:book") + f"?treatment={quote(found.slug)}",
+            "offers": _offers(found),
         },
     )
+
+
+def _offers(found: Treatment) -> list[dict[str, Any]]:
+    """The treatment's course packages on sale, with their saving. "Buy" shows
+    only with an online provider and once the integrator's checkout page
+    (``site:package_buy``) exists; until then they are sold at the desk."""
+    online = deposits.configured()
+    rows = []
+    for offer in packages.offers_on_sale(treatment=found):
+        buy_url = None
+        if online and offer.sold_online:
+            try:
+                buy_url = reverse("site:package_buy", args=[offer.pk])
+            except NoReverseMatch:
+                buy_url = None
+        rows.append(
+            {
+                "name": packages.package_name(offer),
+                "sessions": offer.sessions,
+                "price": offer.price,
+                "saving": packages.saving(offer),
+                "valid_days": offer.valid_days,
+                "buy_url": buy_url,
+            }
+        )
+    return rows
 
 
 def practitioner_photo(request: HttpRequest, pk: int, name: str) -> FileResponse:

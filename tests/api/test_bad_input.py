@@ -32,7 +32,17 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from booking import services, webhooks
-from booking.models import Appointment, CalendarFeed, Practitioner, WaitlistEntry, WaitlistOffer, WebhookSubscription
+from booking.models import (
+    Appointment,
+    CalendarFeed,
+    LedgerEntry,
+    Package,
+    PackageOffer,
+    Practitioner,
+    WaitlistEntry,
+    WaitlistOffer,
+    WebhookSubscription,
+)
 from patients.models import ChannelChoice, HealthDeclaration, ImportantDate, Patient
 from tests.api.clinical import DECLARATION
 from tests.api.conftest import client_for, next_weekday_at
@@ -115,6 +125,12 @@ class Endpoint:
     valid: Callable[[Ctx], dict[str, Any]]
     success: int
     optional: tuple[str, ...] = ()  # fields the valid body leaves out
+
+
+def _package_offer(c: Ctx) -> PackageOffer:
+    return PackageOffer.objects.get_or_create(
+        treatment=c.treatment, name_en="Peel x 3", defaults={"name_zh_hant": "果酸 3次", "sessions": 3, "price": 2400}
+    )[0]
 
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -286,6 +302,14 @@ ENDPOINTS: dict[str, Endpoint] = {
         201,
         optional=("practitioner",),
     ),
+    "package-sell": Endpoint(
+        "post",
+        "/api/v1/patients/{patient}/packages/",
+        "staff",
+        lambda c: {"offer": _package_offer(c).pk, "method": "cash", "idempotency_key": "desk-sale-1"},
+        201,
+        optional=("plan",),
+    ),
     "webhooks": Endpoint(
         "post",
         "/api/v1/webhooks/",
@@ -340,6 +364,8 @@ def snapshot(c: Ctx) -> dict[str, Any]:
         ),
         "waitlist": list(WaitlistEntry.objects.order_by("pk").values_list("pk", "status", "earliest", "latest")),
         "offers": WaitlistOffer.objects.count(),
+        "packages": list(Package.objects.order_by("pk").values_list("pk", "status")),
+        "ledger": LedgerEntry.objects.count(),
         "webhooks": list(
             WebhookSubscription.objects.order_by("pk").values_list(
                 "pk", "url", "events", "clinical", "active", "description", "secret"
@@ -715,6 +741,17 @@ CASES = [
     not_bookable("waitlist-offer-by-hand", "misaligned", start(lambda c: c.at(16, 7))),
     not_found("waitlist-offer-by-hand", "unknown-id", f"/api/v1/waitlist/{UNKNOWN_ID}/offer/"),
     not_found("waitlist-offer-by-hand", "huge-id", f"/api/v1/waitlist/{BIG_ID}/offer/"),
+    # course packages sold at the desk (booking/packages.py)
+    bad("package-sell", "offer-unknown", {"offer": UNKNOWN_ID}),
+    bad("package-sell", "offer-text", {"offer": "1"}),
+    bad("package-sell", "offer-missing", {}, field="offer", remove=("offer",)),
+    bad("package-sell", "method-online", {"method": "online"}),
+    bad("package-sell", "method-missing", {}, field="method", remove=("method",)),
+    bad("package-sell", "key-missing", {}, field="idempotency_key", remove=("idempotency_key",)),
+    bad("package-sell", "key-long", {"idempotency_key": "k" * 65}),
+    bad("package-sell", "plan-unknown", {"plan": UNKNOWN_ID}),
+    bad("package-sell", "unknown-field", {"price": "1.00"}),
+    not_found("package-sell", "unknown-patient", f"/api/v1/patients/{UNKNOWN_ID}/packages/"),
     # outgoing webhooks: where they may go, and what they are about
     *(bad("webhooks", f"url-{n}", {"url": v}) for n, v in TEXT_CASES),
     bad("webhooks", "url-missing", {}, field="url", remove=("url",)),

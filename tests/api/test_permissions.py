@@ -28,6 +28,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -42,10 +43,12 @@ from django.utils.http import urlsafe_base64_encode
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from booking import feeds, services, waitlist, webhooks
+from booking import feeds, packages, services, waitlist, webhooks
 from booking.models import (
     Appointment,
     CalendarFeed,
+    Package,
+    PackageOffer,
     Practitioner,
     PreCareAcknowledgement,
     SessionRecord,
@@ -228,6 +231,13 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("me-calendar-feed", "get"): (401, 200, 200, 403, 200, 403),
     ("me-calendar-feed", "post"): (401, 201, 201, 403, 201, 403),
     ("me-calendar-feed", "delete"): (401, 204, 204, 403, 204, 403),
+    # Course packages: the catalogue is public; a patient reads their own; every staff
+    # role reads a patient's and sells at the desk; managers alone refund unused sessions.
+    ("package-offer-list", "get"): (200, 200, 200, 200, 200, 200),
+    ("me-packages", "get"): (401, 200, 200, 403, 403, 403),
+    ("patient-packages", "get"): (401, 403, 403, 200, 200, 200),
+    ("patient-packages", "post"): (401, 403, 403, 201, 201, 201),
+    ("package-refund", "post"): (401, 403, 403, 403, 403, 200),
     # The OpenAPI schema and the docs page: public.
     ("schema", "get"): (200, 200, 200, 200, 200, 200),
     ("docs", "get"): (200, 200, 200, 200, 200, 200),
@@ -519,6 +529,21 @@ def _calendar_feed(w: World, actor: str) -> tuple[str, dict[str, Any]]:
     return "/api/v1/me/calendar-feed/", {}
 
 
+def _package_offer(w: World) -> PackageOffer:
+    return PackageOffer.objects.get_or_create(
+        treatment=w.treatment,
+        name_en="Peel x 3",
+        defaults={"name_zh_hant": "果酸 3次", "sessions": 3, "price": Decimal("2400.00")},
+    )[0]
+
+
+def _package(w: World, actor: str) -> Package:
+    """A package of A's, sold at the desk."""
+    return packages.package_sell(
+        patient=w.patient_a, offer=_package_offer(w), method="card", by=w.users[MANAGER], key=f"sold-{actor}"
+    )
+
+
 BUILDERS: dict[str, Builder] = {
     "auth-register": lambda w, actor: (
         "/api/v1/auth/register/",
@@ -661,6 +686,16 @@ BUILDERS: dict[str, Builder] = {
     "webhook-deliveries": lambda w, actor: (f"/api/v1/webhooks/{_webhook(w).pk}/deliveries/", None),
     "webhook-delivery-retry": lambda w, actor: _failed_delivery(w),
     "me-calendar-feed": _calendar_feed,
+    "package-offer-list": lambda w, actor: ("/api/v1/package-offers/", None),
+    "me-packages": lambda w, actor: ("/api/v1/me/packages/", None),
+    "patient-packages": lambda w, actor: (
+        f"/api/v1/patients/{w.patient_a.pk}/packages/",
+        {"offer": _package_offer(w).pk, "method": "cash", "idempotency_key": f"sale-{actor}"},
+    ),
+    "package-refund": lambda w, actor: (
+        f"/api/v1/packages/{_package(w, actor).pk}/refund/",
+        {"method": "cash", "idempotency_key": f"refund-{actor}"},
+    ),
     "schema": lambda w, actor: ("/api/v1/schema/", None),
     "docs": lambda w, actor: ("/api/v1/docs/", None),
 }
@@ -691,6 +726,7 @@ def snapshot(w: World) -> dict[str, Any]:
             WebhookSubscription.objects.order_by("pk").values_list("pk", "url", "description", "secret", "active")
         ),
         "webhook deliveries": list(WebhookDelivery.objects.order_by("pk").values_list("pk", "status")),
+        "packages": list(Package.objects.order_by("pk").values_list("pk", "status")),
         "calendar feeds": list(CalendarFeed.objects.order_by("pk").values_list("pk", "token", "revoked_at")),
         "a": Patient.objects.filter(pk=w.patient_a.pk).values("full_name", "email", "user_id").get(),
         "a's appointments": list(
@@ -796,6 +832,11 @@ def check_effect(w: World, name: str, method: str, actor: str, before: dict[str,
         booked = Appointment.objects.get(pk=body["id"])
         assert (booked.patient, booked.booked_by) == (w.patient_a, w.users[actor])
         assert WaitlistOffer.objects.get(appointment=booked).status == WaitlistOffer.Status.ACCEPTED
+    elif (name, method) == ("patient-packages", "post"):
+        sold = Package.objects.get(pk=body["id"])
+        assert (sold.patient, sold.sold_by) == (w.patient_a, w.users[actor])
+    elif name == "package-refund":
+        assert Package.objects.get(pk=body["package"]["id"]).status == Package.Status.REFUNDED
     elif name == "waitlist-offer-decline":
         assert WaitlistOffer.objects.get(pk=body["id"]).status == WaitlistOffer.Status.DECLINED
     elif (name, method) == ("webhook-list", "post"):
@@ -883,6 +924,7 @@ STAFF_ONLY_WITH_ID = [
     "appointment-check-in",
     "appointment-no-show",
     "patient-access-log",
+    "patient-packages",
 ]
 
 
