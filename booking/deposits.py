@@ -41,7 +41,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from booking import checkout, holds, ledger, notifications, selectors, services
-from booking.models import Appointment, DepositCheckout, InboundEvent, LedgerEntry, ProviderRefund
+from booking.models import Appointment, DepositCheckout, InboundEvent, LedgerEntry, PackageOffer, ProviderRefund
 from clinic import events
 from clinic.clock import clinic_date
 from clinic.errors import InvalidInput, InvalidState, PaymentUnavailable
@@ -272,6 +272,11 @@ def appointment_book_online(
     opened at the provider; if the provider fails the hold is released and
     PaymentUnavailable (503) raised. Raises what appointment_book raises."""
     amount = deposit_required(treatment)
+    if amount is not None:
+        from booking import packages  # packages refunds through this module
+
+        if packages.covers(patient, treatment, on=clinic_date(start)) is not None:
+            amount = None  # a course the patient has paid for covers it: no deposit
     if amount is None:
         appointment = services.appointment_book(
             patient=patient,
@@ -381,6 +386,54 @@ def checkout_open(
                 held = Appointment.objects.select_for_update().get(pk=locked.pk)
                 if held.status == Appointment.Status.DEPOSIT_DUE:
                     checkout.release(held, reason="The online payment could not be started.", now=now)
+        raise PaymentUnavailable() from None
+    DepositCheckout.objects.filter(pk=row.pk).update(session_id=session.id, url=session.url or "", updated_at=now)
+    row.refresh_from_db()
+    return row
+
+
+def package_checkout_open(*, patient: Patient, offer: PackageOffer, now: datetime | None = None) -> DepositCheckout:
+    """A provider checkout for the patient to buy course package ``offer``
+    online. The signed webhook activates the package
+    (booking.packages.package_activate_paid) when it is paid. InvalidState if
+    the offer is not sold online; PaymentUnavailable if the provider fails."""
+    import stripe
+
+    now = now or timezone.now()
+    if not configured() or not offer.active or not offer.sold_online:
+        raise InvalidState(_("This package is sold at the front desk."))
+    row = DepositCheckout.objects.create(
+        patient=patient, package_offer=offer, amount=ledger.money(offer.price), expires_at=now + STRIPE_MINIMUM_EXPIRY
+    )
+    language = "zh-HK" if patient.preferred_language.startswith("zh") else "en"
+    done = settings.CLINIC_BASE_URL + reverse("site:package_done", args=[row.uid])
+    params: Any = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": settings.CLINIC_CURRENCY.lower(),
+                    "unit_amount": cents(row.amount),
+                    "product_data": {"name": f"Package: {offer.name_en}"},
+                },
+            }
+        ],
+        "payment_method_types": PAYMENT_METHODS,
+        "payment_method_options": {"wechat_pay": {"client": "web"}},
+        "metadata": {"checkout": str(row.uid), "package_offer": str(offer.pk)},
+        "payment_intent_data": {"metadata": {"checkout": str(row.uid), "package_offer": str(offer.pk)}},
+        "client_reference_id": str(row.uid),
+        "success_url": done,
+        "cancel_url": settings.CLINIC_BASE_URL + reverse("site:treatment", args=[offer.treatment.slug]),
+        "expires_at": int(row.expires_at.timestamp()),
+        "locale": language,
+    }
+    try:
+        session = client().v1.checkout.sessions.create(params=params, options={"idempotency_key": str(row.uid)})
+    except stripe.StripeError as error:
+        logger.warning("package checkout %s not opened at the provider: %s", row.pk, type(error).__name__)
+        DepositCheckout.objects.filter(pk=row.pk).update(status=DepositCheckout.Status.CANCELLED, updated_at=now)
         raise PaymentUnavailable() from None
     DepositCheckout.objects.filter(pk=row.pk).update(session_id=session.id, url=session.url or "", updated_at=now)
     row.refresh_from_db()
@@ -513,6 +566,23 @@ def _paid(locked: DepositCheckout, session: dict[str, Any], now: datetime) -> st
     intent = _intent_id(session)
     amount_total = session.get("amount_total")
     amount = from_cents(int(amount_total)) if amount_total else locked.amount
+    if locked.package_offer_id is not None and locked.appointment_id is None:
+        from booking import packages  # packages refunds through this module
+
+        offer = PackageOffer.objects.get(pk=locked.package_offer_id)
+        packages.package_activate_paid(
+            patient=locked.patient,
+            offer=offer,
+            payment_intent=intent or str(session.get("id", "")),
+            amount=amount,
+            now=now,
+        )
+        locked.payment_ref = intent
+        locked.paid_at = now
+        locked.status = DepositCheckout.Status.PAID
+        locked.save(update_fields=["status", "payment_ref", "paid_at", "updated_at"])
+        logger.info("package checkout %s paid", locked.pk)
+        return "package"
     payment = ledger.entry_record(
         patient=locked.patient,
         kind=LedgerEntry.Kind.PAYMENT,

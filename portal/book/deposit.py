@@ -13,17 +13,17 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from booking import checkout, deposits
-from booking.models import Appointment, DepositCheckout
+from booking import checkout, deposits, packages
+from booking.models import Appointment, DepositCheckout, PackageOffer
 from clinic import formats
 from clinic.errors import InvalidState, PaymentUnavailable
 from patients.permissions import patient_required, user_of
@@ -120,3 +120,52 @@ def release(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("site:appointments")
     messages.success(request, _("Done: the time is released and nothing was charged."))
     return redirect("site:appointments")
+
+
+# --- buying a course package online --------------------------------------------------
+
+
+@never_cache
+@patient_required
+@require_http_methods(["GET", "POST"])
+def package_buy(request: HttpRequest, offer_id: int) -> HttpResponse:
+    """GET: what the package is and what it costs; POST: to the provider's checkout."""
+    offer = get_object_or_404(PackageOffer.objects.select_related("treatment"), pk=offer_id, active=True)
+    if not (deposits.configured() and offer.sold_online):
+        raise Http404
+    if request.method == "POST":
+        patient = signed_in(request).patient
+        try:
+            opened = deposits.package_checkout_open(patient=patient, offer=offer)
+        except (InvalidState, PaymentUnavailable) as error:
+            messages.error(request, str(error.detail))
+            return redirect("site:package_buy", offer_id=offer.pk)
+        return redirect(opened.url)
+    context = {
+        "offer": offer,
+        "name": packages.package_name(offer),
+        "price": formats.money_text(offer.price),
+        "saving": formats.money_text(packages.saving(offer)) if packages.saving(offer) else "",
+        "treatment": offer.treatment.localized("name"),
+    }
+    return render(request, "site/package_buy.html", context)
+
+
+@never_cache
+@patient_required
+@require_GET
+def package_done(request: HttpRequest, uid: str) -> HttpResponse:
+    """Back from paying for a package: "we are confirming it" until the webhook has."""
+    row = get_object_or_404(
+        DepositCheckout.objects.select_related("package_offer"),
+        uid=uid,
+        package_offer__isnull=False,
+        patient__user=user_of(request),
+    )
+    if row.status == DepositCheckout.Status.PAID:
+        messages.success(request, _("Thank you: your package is ready. Its sessions are shown on your progress page."))
+        target = reverse("account:progress")
+        return HttpResponseClientRedirect(target) if getattr(request, "htmx", False) else redirect(target)
+    context = {"row": row, "name": packages.package_name(row.package_offer) if row.package_offer else ""}
+    template = "site/_package_status.html" if getattr(request, "htmx", False) else "site/package_done.html"
+    return render(request, template, context)
