@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking import apis, consent_apis, feed_apis, privacy_apis, waitlist_apis, webhook_apis
+from booking import apis, consent_apis, feed_apis, ledger_apis, privacy_apis, waitlist_apis, webhook_apis
 
 urlpatterns = [
     path("screening/", apis.ScreeningApi.as_view(), name="screening"),
@@ -58,4 +58,9 @@ urlpatterns = [
         name="webhook-delivery-retry",
     ),
     path("me/calendar-feed/", feed_apis.MyCalendarFeedApi.as_view(), name="me-calendar-feed"),
+    # The ledger, receipts and the daily takings (booking/ledger_apis.py).
+    path("me/ledger/", ledger_apis.MyLedgerApi.as_view(), name="me-ledger"),
+    path("patients/<int:pk>/ledger/", ledger_apis.PatientLedgerApi.as_view(), name="patient-ledger"),
+    path("ledger/<int:pk>/receipt.pdf", ledger_apis.ReceiptPdfApi.as_view(), name="receipt-pdf"),
+    path("reports/takings/", ledger_apis.TakingsApi.as_view(), name="takings"),
 ]
