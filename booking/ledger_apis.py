@@ -11,8 +11,9 @@ patient's receipt is 404. Patients never see staff names: a row says
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -46,6 +47,7 @@ from patients.permissions import HasRole, IsManager, IsPatient, IsPatientOrStaff
 from patients.roles import MANAGER, RECEPTIONIST
 
 MONEY_WRITERS = (RECEPTIONIST, MANAGER)
+AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
 
 
 class StaffReadDeskWrite(HasRole):
@@ -168,13 +170,10 @@ class DeskEntrySerializer(serializers.Serializer):
     idempotency_key = CleanCharField(max_length=100, help_text="A fresh key per movement; a replay returns the row.")
 
     def validate_amount(self, value: str) -> Decimal:
-        try:
-            amount = Decimal(value)
-        except InvalidOperation:
-            raise serializers.ValidationError(_("Enter an amount.")) from None
-        if not amount.is_finite():
-            raise serializers.ValidationError(_("Enter an amount."))
-        return amount
+        # Plain ASCII digits only: Decimal() would also read "1e3", "NaN" and "١٢٣".
+        if not AMOUNT.fullmatch(value):
+            raise serializers.ValidationError(_("Enter an amount in dollars and cents, e.g. 500.00."))
+        return Decimal(value)
 
 
 class PatientLedgerApi(APIView):
