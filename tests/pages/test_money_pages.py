@@ -223,3 +223,36 @@ def test_takings_default_to_today_and_are_for_managers(client) -> None:
     assert reverse("money:takings") in client.get(reverse("money:takings")).text  # on the Manage menu
     assert client.get(reverse("money:takings"), {"date": "not-a-day"}).status_code == 400
     assert client.get(reverse("money:takings_csv"), {"date": "2026-02-30"}).status_code == 400
+
+
+def test_money_pages_read_the_same_queries_however_many_rows(client, django_assert_max_num_queries) -> None:
+    from tests.factories import AppointmentFactory
+
+    patient = PatientFactory()
+    desk = UserFactory(role="receptionist")
+
+    def visit(n: int):
+        return AppointmentFactory(patient=patient, start=timezone.now() + timedelta(days=n + 2))
+
+    def rows(first: int, last: int) -> None:
+        for n in range(first, last):
+            payment = _pay(patient, f"{n + 10}.00", key=f"k{n}", by=desk, appointment=visit(n), reason="deposit")
+            ledger.entry_record(
+                patient=patient,
+                kind=Kind.REFUND,
+                method=Method.CASH,
+                amount="1.00",
+                idempotency_key=f"r{n}",
+                reverses=payment,
+                by=desk,
+            )
+
+    rows(0, 1)
+    for user, url in ((desk, reverse("money:chart", args=[patient.pk])), (patient.user, reverse("account:payments"))):
+        client.force_login(user)
+        client.get(url)  # warm: the session, the second factor
+        with django_assert_max_num_queries(200) as few:
+            assert client.get(url).status_code == 200
+        rows(10 * len(few.captured_queries), 10 * len(few.captured_queries) + 6)
+        with django_assert_max_num_queries(len(few.captured_queries)):
+            assert client.get(url).status_code == 200
