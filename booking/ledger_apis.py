@@ -273,7 +273,7 @@ class TakingsSerializer(serializers.Serializer):
 
 
 def parse_day(raw: str | None) -> date:
-    if raw is None or raw == "":
+    if raw is None:
         return clinic_today()
     try:
         return date.fromisoformat(raw) if len(raw) == 10 else _bad_day()
