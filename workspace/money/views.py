@@ -62,6 +62,7 @@ def _money_context(request: HttpRequest, patient: Patient) -> dict[str, Any]:
             {
                 "entry": entry,
                 "description": receipts.purpose(entry),
+                "kind_label": entry.get_kind_display(),
                 "sign": ledger.SIGN.get(entry.kind, 0),
                 "left": ledger.refundable(entry) if entry.kind == LedgerEntry.Kind.PAYMENT else None,
                 "by": entry.recorded_by.get_full_name() or entry.recorded_by.get_username()
