@@ -6,10 +6,15 @@ class BookingConfig(AppConfig):
     verbose_name = "Booking"
 
     def ready(self) -> None:
-        from booking import signals, webhooks
+        from django.db.models.signals import post_save
+
+        from booking import receipts, signals, webhooks
+        from booking.models import LedgerEntry
         from clinic.events import domain_event
 
         signals.connect()
+        # Every payment and refund has its receipt emailed (booking/receipts.py).
+        post_save.connect(receipts.ledger_saved, sender=LedgerEntry, dispatch_uid="booking.receipts")
         # The services of every floor announce their changes (clinic/events.py);
         # the outgoing webhooks write their deliveries in the same transaction.
         domain_event.connect(webhooks.on_domain_event, dispatch_uid="booking.webhooks")

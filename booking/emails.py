@@ -178,6 +178,19 @@ def _context(notification: Notification, language: str, now: datetime) -> dict[s
                 previous_when=format_when(notification.previous_start, language) if notification.previous_start else "",
                 reason=notification.reason,
             )
+    entry = notification.ledger_entry
+    if entry is not None:
+        from booking import receipts
+
+        context.update(
+            receipt_number=entry.receipt_number,
+            refund=entry.kind == entry.Kind.REFUND,
+            amount=f"{settings.CLINIC_CURRENCY} {entry.amount:,.2f}",
+            purpose=receipts.purpose(entry, language),
+            method=entry.get_method_display(),
+            paid_on=format_date(clinic_local(entry.created_at).date(), language),
+            payments_url=_link("/me/payments/"),
+        )
     offer = notification.waitlist_offer
     if offer is not None:
         context.update(_offer_context(offer, language, now))
@@ -298,4 +311,9 @@ def build_message(
         # invitation (RFC 6047); the attachment serves those that hide it.
         message.attach_alternative(invite, f"text/calendar; method={method}")
         message.attach("invite.ics" if method == "REQUEST" else "cancel.ics", invite, "application/ics")
+    if notification.ledger_entry is not None:
+        from booking import receipts
+
+        entry = notification.ledger_entry
+        message.attach(receipts.filename(entry), receipts.receipt_pdf(entry), "application/pdf")
     return message

@@ -504,6 +504,7 @@ class Notification(models.Model):
         MISSED_VISIT = "missed_visit", _("Missed visit")
         CHANGE_LINK = "change_link", _("Link to change a visit")
         DEPOSIT_REFUNDED = "deposit_refunded", _("Deposit paid too late, refunded")
+        RECEIPT = "receipt", _("Receipt")
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("Email")
@@ -551,6 +552,14 @@ class Notification(models.Model):
     waitlist_offer = models.ForeignKey(
         "WaitlistOffer", null=True, blank=True, on_delete=models.PROTECT, related_name="notifications"
     )
+    ledger_entry = models.ForeignKey(
+        "LedgerEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notifications",
+        help_text="Receipts: the payment or refund, whose PDF the email carries.",
+    )
     previous_start = models.DateTimeField(null=True, blank=True, help_text="Reschedule notices: the old time.")
     reason = models.TextField(blank=True, help_text="Reschedule notices: why the visit moved, as told to the patient.")
     due_at = models.DateTimeField()
@@ -595,15 +604,37 @@ class Notification(models.Model):
                 condition=models.Q(waitlist_offer__isnull=False),
                 name="notification_once_per_offer",
             ),
+            models.UniqueConstraint(
+                fields=["kind", "ledger_entry"],
+                condition=models.Q(ledger_entry__isnull=False),
+                name="notification_once_per_ledger_entry",
+            ),
             models.CheckConstraint(
-                condition=models.Q(appointment__isnull=False, plan_session__isnull=True, waitlist_offer__isnull=True)
+                condition=models.Q(
+                    appointment__isnull=False,
+                    plan_session__isnull=True,
+                    waitlist_offer__isnull=True,
+                    ledger_entry__isnull=True,
+                )
                 | models.Q(
                     appointment__isnull=True,
                     plan_session__isnull=False,
                     window_start__isnull=False,
                     waitlist_offer__isnull=True,
+                    ledger_entry__isnull=True,
                 )
-                | models.Q(appointment__isnull=True, plan_session__isnull=True, waitlist_offer__isnull=False),
+                | models.Q(
+                    appointment__isnull=True,
+                    plan_session__isnull=True,
+                    waitlist_offer__isnull=False,
+                    ledger_entry__isnull=True,
+                )
+                | models.Q(
+                    appointment__isnull=True,
+                    plan_session__isnull=True,
+                    waitlist_offer__isnull=True,
+                    ledger_entry__isnull=False,
+                ),
                 name="notification_about_one_thing",
             ),
             models.CheckConstraint(
@@ -621,6 +652,7 @@ class Notification(models.Model):
                         "missed_visit",
                         "change_link",
                         "deposit_refunded",
+                        "receipt",
                     ]
                 ),
                 name="notification_kind_valid",

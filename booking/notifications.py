@@ -63,7 +63,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
 from booking import channels, outbox, precare
-from booking.models import Appointment, Notification, NotificationDelivery, WaitlistOffer
+from booking.models import Appointment, LedgerEntry, Notification, NotificationDelivery, WaitlistOffer
 from clinic.clock import clinic_today, clinic_zone
 from patients import channels as patient_channels
 from patients.models import ChannelChoice
@@ -84,6 +84,8 @@ TOPIC_OF_KIND: dict[str, str] = {
     Kind.MISSED_VISIT: "confirmations",
     Kind.CHANGE_LINK: "confirmations",
     Kind.DEPOSIT_REFUNDED: "confirmations",
+    # Receipts go by email only (the PDF is the message): see route().
+    Kind.RECEIPT: "confirmations",
     Kind.REMINDER: "reminders",
     Kind.SESSION_DUE: "plan_nudges",
     Kind.SESSION_LAST_CALL: "plan_nudges",
@@ -329,6 +331,27 @@ def notify_change_link(*, appointment: Appointment, channel: str, now: datetime)
     return row
 
 
+def notify_receipt(*, entry: LedgerEntry, now: datetime) -> Notification | None:
+    """The receipt of a payment or refund, emailed with its PDF after commit
+    (booking/receipts.py). Called by the ledger's post-save signal inside the
+    transaction that writes the row, so a rolled-back payment sends nothing.
+    One per row (a unique constraint); always by email, the PDF being the
+    message. Rows without a receipt number get none."""
+    if entry.kind not in (LedgerEntry.Kind.PAYMENT, LedgerEntry.Kind.REFUND) or not entry.receipt_number:
+        return None
+    row = Notification(
+        kind=Kind.RECEIPT,
+        channel=EMAIL,
+        patient_id=entry.patient_id,
+        ledger_entry=entry,
+        due_at=now,
+        next_attempt_at=now,
+    )
+    row.save(force_insert=True)
+    _send_soon(row)
+    return row
+
+
 # --- plan nudges: scheduled by every sweep, idempotently -------------------------------
 
 
@@ -545,6 +568,8 @@ def route(notification: Notification, *, offered: Sequence[str] | None = None) -
     patient = notification.patient
     offered = channels.available() if offered is None else offered
     dead = _dead_channels(notification)
+    if notification.kind == Kind.RECEIPT:
+        return EMAIL if EMAIL not in dead and patient_channels.address(patient, EMAIL) else None
     order = patient_channels.orders(patient)[TOPIC_OF_KIND[notification.kind]]
     candidates = [c for c in patient_channels.usable(patient, order, offered=offered) if c not in dead]
     current = notification.channel
@@ -567,6 +592,8 @@ def next_channel(notification: Notification, failed: str, *, offered: Sequence[s
     """Where to go after ``failed`` failed for good: the next channel of the
     patient's list for the topic that can still reach them and has not failed
     for good, or None when none is left."""
+    if notification.kind == Kind.RECEIPT:
+        return None  # email only
     patient = notification.patient
     dead = _dead_channels(notification) | {failed}
     order = patient_channels.orders(patient)[TOPIC_OF_KIND[notification.kind]]
@@ -587,6 +614,8 @@ def skip_reason(notification: Notification, *, now: datetime) -> str:
     appointment = notification.appointment
     if appointment is not None:
         return _appointment_skip_reason(notification, appointment, now)
+    if notification.ledger_entry_id is not None:
+        return ""  # a receipt is always worth having, however late
     offer = notification.waitlist_offer
     if offer is not None:
         # Decided, withdrawn or expired meanwhile: the link would lead nowhere.
@@ -881,6 +910,10 @@ def notifications_deliver(*, ids: Sequence[int], claim: uuid.UUID | None = None)
             "plan_session__plan__treatment",
             "waitlist_offer__entry__treatment",
             "waitlist_offer__practitioner__user",
+            "ledger_entry__patient",
+            "ledger_entry__appointment__treatment",
+            "ledger_entry__package",
+            "ledger_entry__reverses",
         )
         .prefetch_related(
             "patient__channel_choices",

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from booking import apis, consent_apis, feed_apis, package_apis, privacy_apis, waitlist_apis, webhook_apis
+from booking import (
+    apis,
+    consent_apis,
+    feed_apis,
+    ledger_apis,
+    package_apis,
+    privacy_apis,
+    waitlist_apis,
+    webhook_apis,
+)
 
 urlpatterns = [
     path("screening/", apis.ScreeningApi.as_view(), name="screening"),
@@ -63,4 +72,9 @@ urlpatterns = [
     path("patients/<int:pk>/packages/", package_apis.PatientPackagesApi.as_view(), name="patient-packages"),
     path("packages/<int:pk>/refund/", package_apis.PackageRefundApi.as_view(), name="package-refund"),
     path("me/calendar-feed/", feed_apis.MyCalendarFeedApi.as_view(), name="me-calendar-feed"),
+    # The ledger, receipts and the daily takings (booking/ledger_apis.py).
+    path("me/ledger/", ledger_apis.MyLedgerApi.as_view(), name="me-ledger"),
+    path("patients/<int:pk>/ledger/", ledger_apis.PatientLedgerApi.as_view(), name="patient-ledger"),
+    path("ledger/<int:pk>/receipt.pdf", ledger_apis.ReceiptPdfApi.as_view(), name="receipt-pdf"),
+    path("reports/takings/", ledger_apis.TakingsApi.as_view(), name="takings"),
 ]

@@ -36,6 +36,7 @@ urlpatterns = [
     path("staff/", include("workspace.consents.urls")),
     path("staff/", include("workspace.webhooks.urls")),
     path("staff/", include("workspace.packages.urls")),
+    path("staff/", include("workspace.money.urls")),
     # Patient pages: catalogue, booking, appointments; account and progress.
     path("", include("portal.account.urls")),
     path("", include("portal.book.urls")),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.account import access_log, auth, consents, devices, feeds, privacy, views
+from portal.account import access_log, auth, consents, devices, feeds, payments, privacy, views
 
 app_name = "account"
 
@@ -28,4 +28,7 @@ urlpatterns = [
     path("plans/<int:pk>/", views.plan, name="plan"),
     # The patient's private calendar link (portal/account/feeds.py).
     path("me/calendar/", feeds.calendar_feed, name="calendar_feed"),
+    # Payments, refunds and receipts (portal/account/payments.py).
+    path("me/payments/", payments.payments, name="payments"),
+    path("me/payments/<int:pk>/receipt.pdf", payments.receipt, name="receipt"),
 ]

@@ -52,6 +52,7 @@ from portal.account.forms import (
     PasswordResetRequestForm,
     ProfileForm,
 )
+from portal.account.payments import balance_summary
 from portal.account.progress import (
     GRADE_WORDS,
     VIEW_WORDS,
@@ -154,6 +155,7 @@ def _profile_page(
         "important_dates": important_dates_for(patient_id=patient.pk, since=clinic_today()),
         "date_form": date_form or ImportantDateForm(),
         **consent_context(patient),
+        "money": balance_summary(patient),  # portal/account/payments.py
     }
     return render(request, "account/profile.html", context)
 

@@ -326,6 +326,15 @@ ENDPOINTS: dict[str, Endpoint] = {
         200,
         optional=("url", "events", "clinical", "active"),
     ),
+    # The desk records money on a patient's ledger (booking/ledger_apis.py).
+    "patient-ledger": Endpoint(
+        "post",
+        "/api/v1/patients/{patient}/ledger/",
+        "staff",
+        lambda c: {"kind": "payment", "amount": "100.00", "method": "cash", "idempotency_key": "desk-1"},
+        201,
+        optional=("reverses", "note"),
+    ),
     # Makes or resets the patient's calendar feed (an empty body is as good: the language is optional).
     "me-calendar-feed": Endpoint("post", "/api/v1/me/calendar-feed/", "patient", lambda c: {"language": "en"}, 201),
 }
@@ -365,13 +374,13 @@ def snapshot(c: Ctx) -> dict[str, Any]:
         "waitlist": list(WaitlistEntry.objects.order_by("pk").values_list("pk", "status", "earliest", "latest")),
         "offers": WaitlistOffer.objects.count(),
         "packages": list(Package.objects.order_by("pk").values_list("pk", "status")),
-        "ledger": LedgerEntry.objects.count(),
         "webhooks": list(
             WebhookSubscription.objects.order_by("pk").values_list(
                 "pk", "url", "events", "clinical", "active", "description", "secret"
             )
         ),
         "calendar feeds": list(CalendarFeed.objects.order_by("pk").values_list("pk", "token", "revoked_at")),
+        "ledger": list(LedgerEntry.objects.order_by("pk").values_list("pk", "amount", "reversed_amount")),
         "appointment": Appointment.objects.filter(pk=c.appointment.pk)
         .values("status", "start", "practitioner_id", "room_id", "sequence", "cancellation_reason", "notes")
         .get(),
@@ -490,6 +499,20 @@ TEXT_CASES = [  # (name, value) for a text field
 ]
 
 CASES = [
+    # the desk's ledger
+    bad("patient-ledger", "amount-number", {"amount": 100}),
+    bad("patient-ledger", "amount-exponent", {"amount": "1e3"}),
+    bad("patient-ledger", "amount-arabic-digits", {"amount": "١٢٣"}),
+    bad("patient-ledger", "amount-fraction-of-a-cent", {"amount": "1.005"}),
+    bad("patient-ledger", "amount-zero", {"amount": "0.00"}),
+    bad("patient-ledger", "kind-fee", {"kind": "fee"}),
+    bad("patient-ledger", "method-online", {"method": "online"}),
+    bad("patient-ledger", "refund-without-payment", {"kind": "refund"}, field="reverses"),
+    bad("patient-ledger", "refund-unknown-payment", {"kind": "refund", "reverses": UNKNOWN_ID}, field="reverses"),
+    bad("patient-ledger", "reverses-fraction", {"kind": "refund", "reverses": 1.5}, field="reverses"),
+    bad("patient-ledger", "key-empty", {"idempotency_key": ""}),
+    bad("patient-ledger", "key-huge", {"idempotency_key": "k" * 101}),
+    not_found("patient-ledger", "unknown-patient", f"/api/v1/patients/{UNKNOWN_ID}/ledger/"),
     # register
     bad("register", "date-object", {"date_of_birth": {"year": 1990}}),
     bad("register", "date-impossible", {"date_of_birth": "1990-02-30"}),

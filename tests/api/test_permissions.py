@@ -43,10 +43,11 @@ from django.utils.http import urlsafe_base64_encode
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from booking import feeds, packages, services, waitlist, webhooks
+from booking import feeds, ledger, packages, services, waitlist, webhooks
 from booking.models import (
     Appointment,
     CalendarFeed,
+    LedgerEntry,
     Package,
     PackageOffer,
     Practitioner,
@@ -238,6 +239,14 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("patient-packages", "get"): (401, 403, 403, 200, 200, 200),
     ("patient-packages", "post"): (401, 403, 403, 201, 201, 201),
     ("package-refund", "post"): (401, 403, 403, 403, 403, 200),
+    # Money (booking/ledger_apis.py): a patient's own ledger and receipts (another's
+    # receipt is 404); every staff role reads a patient's ledger and receipts,
+    # receptionists and managers record at the desk; the day's takings: managers.
+    ("me-ledger", "get"): (401, 200, 200, 403, 403, 403),
+    ("patient-ledger", "get"): (401, 403, 403, 200, 200, 200),
+    ("patient-ledger", "post"): (401, 403, 403, 201, 403, 201),
+    ("receipt-pdf", "get"): (401, 200, 404, 200, 200, 200),
+    ("takings", "get"): (401, 403, 403, 403, 403, 200),
     # The OpenAPI schema and the docs page: public.
     ("schema", "get"): (200, 200, 200, 200, 200, 200),
     ("docs", "get"): (200, 200, 200, 200, 200, 200),
@@ -544,6 +553,13 @@ def _package(w: World, actor: str) -> Package:
     )
 
 
+def _receipted(w: World) -> LedgerEntry:
+    """A payment of patient A's, with its receipt."""
+    return ledger.entry_record(
+        patient=w.patient_a, kind="payment", method="cash", amount="50.00", idempotency_key="perm-receipt"
+    ).entry
+
+
 BUILDERS: dict[str, Builder] = {
     "auth-register": lambda w, actor: (
         "/api/v1/auth/register/",
@@ -696,6 +712,13 @@ BUILDERS: dict[str, Builder] = {
         f"/api/v1/packages/{_package(w, actor).pk}/refund/",
         {"method": "cash", "idempotency_key": f"refund-{actor}"},
     ),
+    "me-ledger": lambda w, actor: ("/api/v1/me/ledger/", None),
+    "patient-ledger": lambda w, actor: (
+        f"/api/v1/patients/{w.patient_a.pk}/ledger/",
+        {"kind": "payment", "amount": "100.00", "method": "cash", "idempotency_key": f"desk-{actor}"},
+    ),
+    "receipt-pdf": lambda w, actor: (f"/api/v1/ledger/{_receipted(w).pk}/receipt.pdf", None),
+    "takings": lambda w, actor: ("/api/v1/reports/takings/", None),
     "schema": lambda w, actor: ("/api/v1/schema/", None),
     "docs": lambda w, actor: ("/api/v1/docs/", None),
 }
@@ -728,6 +751,7 @@ def snapshot(w: World) -> dict[str, Any]:
         "webhook deliveries": list(WebhookDelivery.objects.order_by("pk").values_list("pk", "status")),
         "packages": list(Package.objects.order_by("pk").values_list("pk", "status")),
         "calendar feeds": list(CalendarFeed.objects.order_by("pk").values_list("pk", "token", "revoked_at")),
+        "ledger": list(LedgerEntry.objects.order_by("pk").values_list("pk", "kind", "amount", "reversed_amount")),
         "a": Patient.objects.filter(pk=w.patient_a.pk).values("full_name", "email", "user_id").get(),
         "a's appointments": list(
             Appointment.objects.filter(patient=w.patient_a)
@@ -859,6 +883,10 @@ def check_effect(w: World, name: str, method: str, actor: str, before: dict[str,
         assert len(after["calendar feeds"]) == len(before["calendar feeds"]) + 1  # the old one revoked, kept
     elif (name, method) == ("me-calendar-feed", "delete"):
         assert not CalendarFeed.objects.filter(user=w.users[actor], revoked_at__isnull=True).exists()
+    elif (name, method) == ("patient-ledger", "post"):
+        entry = LedgerEntry.objects.get(pk=body["id"])
+        assert (entry.patient, entry.recorded_by, entry.amount) == (w.patient_a, w.users[actor], Decimal("100.00"))
+        assert len(after["ledger"]) == len(before["ledger"]) + 1
     elif name == "appointment-complete":
         assert status_of[body["id"]] == Appointment.Status.COMPLETED
         assert SessionRecord.objects.get(pk=body["session_record"]).appointment_id == body["id"]

@@ -51,7 +51,7 @@ WIDTHS = (390, 1280, 1920)
 NARROWEST = 360  # ux.md: nothing breaks at 360 px; checked by resizing the 390 px page
 HEIGHT = {390: 844, 1280: 800, 1920: 1080}
 # The URL namespaces of the pages people see: the patient site and the staff workspace.
-PAGE_NAMESPACES = ("site", "account", "staff", "chart", "security", "consents", "webhooks")
+PAGE_NAMESPACES = ("site", "account", "staff", "chart", "security", "consents", "webhooks", "money")
 
 ANONYMOUS, PATIENT, RECEPTION, DOCTOR, MANAGER = "anonymous", "patient", "reception", "doctor", "manager"
 SIGN_IN = {
@@ -109,6 +109,7 @@ PAGES = [
     Page("account:progress", "/progress/", (PATIENT,)),
     Page("account:plan", "/plans/{plan}/", (PATIENT,)),
     Page("account:calendar_feed", "/me/calendar/", (PATIENT,)),
+    Page("account:payments", "/me/payments/", (PATIENT,)),
     # The workspace: every staff role sees the schedule and the chart.
     Page("staff:schedule", "/staff/", STAFF),
     Page("staff:schedule", "/staff/?date={today_date}&view=week", (RECEPTION,), label="staff-schedule-week"),
@@ -129,6 +130,7 @@ PAGES = [
     Page("chart:patient", "/staff/patients/{emily}/", STAFF),
     Page("chart:appointments", "/staff/patients/{emily}/appointments/", (RECEPTION,)),
     Page("chart:history", "/staff/patients/{emily}/history/", (RECEPTION, DOCTOR)),
+    Page("money:chart", "/staff/patients/{emily}/money/", (RECEPTION, DOCTOR)),
     Page("chart:patient_edit", "/staff/patients/{emily}/edit/", (RECEPTION,)),
     Page("chart:patient_channels", "/staff/patients/{emily}/contact/", (RECEPTION,)),
     Page("chart:declaration_new", "/staff/patients/{emily}/declarations/new/", (RECEPTION,)),
@@ -169,6 +171,7 @@ PAGES = [
     Page("consents:form", "/staff/consents/{consent_form}/", (MANAGER,)),
     Page("consents:draft", "/staff/consents/{consent_form}/draft/", (MANAGER,)),
     Page("consents:version", "/staff/consents/{consent_form}/versions/1/", (MANAGER,)),
+    Page("money:takings", "/staff/money/takings/", (MANAGER,)),
     Page("webhooks:list", "/staff/webhooks/", (MANAGER,)),
     Page("webhooks:new", "/staff/webhooks/new/", (MANAGER,)),
     Page("webhooks:subscription", "/staff/webhooks/{webhook}/", (MANAGER,)),
@@ -186,6 +189,9 @@ EXCLUDED = {
     "site:pre_care_confirm": "POST only: the pre-care button on the appointment page",
     "account:logout": "POST only: the header's sign-out button",
     "account:export_download": "a zip download, not a page (tests/privacy)",
+    "account:receipt": "a PDF download, not a page (tests/pages/test_money_pages.py)",
+    "money:receipt": "a PDF download, not a page (tests/pages/test_money_pages.py)",
+    "money:takings_csv": "a CSV download, not a page (tests/pages/test_money_pages.py)",
     "account:device_sign_out": "POST only: a button on the devices page",
     "account:devices_sign_out_others": "POST only: a button on the devices page",
     "account:photo": "an image file shown inside the progress page",

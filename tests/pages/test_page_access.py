@@ -21,7 +21,7 @@ from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-STAFF_NAMESPACES = {"staff", "chart", "security", "consents", "webhooks", "packages"}
+STAFF_NAMESPACES = {"staff", "chart", "security", "consents", "webhooks", "packages", "money"}
 PATIENT_NAMESPACES = {"site", "account"}
 # Pages anyone may open without signing in.
 PUBLIC = {

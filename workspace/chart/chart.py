@@ -640,6 +640,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("records", gettext_lazy("Session records"), "chart:records", True, (AccessEvent.What.SESSION_RECORD,)),
     Section("appointments", gettext_lazy("Appointments"), "chart:appointments", False, ()),
     Section("history", gettext_lazy("History"), "chart:history", False, ()),
+    # The balance, the rows and the desk's form (workspace/money/views.py).
+    Section("money", gettext_lazy("Money"), "money:chart", False, ()),
 )
 SECTION_BY_SLUG = {section.slug: section for section in SECTIONS}
 UPCOMING = (Appointment.Status.CONFIRMED, Appointment.Status.CHECKED_IN)
