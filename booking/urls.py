@@ -1,6 +1,6 @@
 from django.urls import path
 
-from booking import apis, consent_apis, feed_apis, privacy_apis, waitlist_apis, webhook_apis
+from booking import apis, consent_apis, feed_apis, money_apis, privacy_apis, waitlist_apis, webhook_apis
 
 urlpatterns = [
     path("screening/", apis.ScreeningApi.as_view(), name="screening"),
@@ -11,6 +11,9 @@ urlpatterns = [
     path("appointments/<int:pk>/", apis.AppointmentDetailApi.as_view(), name="appointment-detail"),
     path("appointments/<int:pk>/reschedule/", apis.RescheduleApi.as_view(), name="appointment-reschedule"),
     path("appointments/<int:pk>/cancel/", apis.CancelApi.as_view(), name="appointment-cancel"),
+    path("appointments/<int:pk>/deposit/", money_apis.AppointmentDepositApi.as_view(), name="appointment-deposit"),
+    path("ledger/<int:pk>/waive/", money_apis.FeeWaiveApi.as_view(), name="ledger-waive"),
+    path("ledger/<int:pk>/refund/", money_apis.DeskRefundApi.as_view(), name="ledger-refund"),
     path("appointments/<int:pk>/check-in/", apis.CheckInApi.as_view(), name="appointment-check-in"),
     path("appointments/<int:pk>/no-show/", apis.NoShowApi.as_view(), name="appointment-no-show"),
     path("appointments/<int:pk>/complete/", apis.CompleteApi.as_view(), name="appointment-complete"),
