@@ -31,6 +31,7 @@ from clinic.pages import HtmxHttpRequest, safe_next
 from patients.permissions import is_clinician, staff_required, user_of
 from treatments import downtime
 from treatments import services as clinical
+from workspace.chart import money_actions
 from workspace.schedule import schedule as layout
 from workspace.schedule.common import (
     changed,
@@ -341,6 +342,7 @@ def _render_appointment(
         "level": 1 if not request.htmx or "/staff/appointments/" in (request.htmx.current_url or "") else 2,
         **_actions(request, appointment),
         "pre_care_unconfirmed": precare.unconfirmed(appointment),
+        "money": money_actions.panel(request, appointment),
         "downtime": conflicts,
         "downtime_badge": downtime.badge(conflicts),
     }
