@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -25,7 +25,7 @@ from booking import deposit_rules, ledger, selectors
 from booking.models import Appointment, LedgerEntry
 from clinic import formats
 from clinic.errors import ApplicationError
-from clinic.pages import safe_next
+from clinic.pages import HtmxHttpRequest, safe_next
 from patients.permissions import CONTACT_EDITORS, front_desk_required, user_of
 from patients.roles import role_of
 from workspace.schedule.common import describe
@@ -149,6 +149,7 @@ def _refused(request: HttpRequest, appointment_id: int | None, error: Applicatio
     if appointment_id is None:
         messages.error(request, describe(error))
         return HttpResponseRedirect(reverse("staff:schedule"))
-    page = views._render_appointment(request, views._appointment(appointment_id), error=describe(error))
+    htmx_request = cast("HtmxHttpRequest", request)  # django-htmx's middleware runs on every page
+    page = views._render_appointment(htmx_request, views._appointment(appointment_id), error=describe(error))
     page.status_code = error.status
     return page
