@@ -51,6 +51,8 @@ REFUND = "refund"
 FEE = "fee"
 # A visit that no longer holds its time: a deposit left on it is owed back or kept.
 ENDED = (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW)
+# A visit still to come or under way: a deposit may be taken for it.
+OPEN = (Appointment.Status.CONFIRMED, Appointment.Status.DEPOSIT_DUE, Appointment.Status.CHECKED_IN)
 
 
 @dataclass(frozen=True)
@@ -265,11 +267,7 @@ def deposit_record_at_desk(
         locked = Appointment.objects.select_for_update().select_related("treatment", "patient").get(pk=appointment.pk)
         replay = LedgerEntry.objects.filter(idempotency_key=idempotency_key).first() if idempotency_key else None
         if replay is None:
-            if locked.status not in (
-                Appointment.Status.CONFIRMED,
-                Appointment.Status.DEPOSIT_DUE,
-                Appointment.Status.CHECKED_IN,
-            ):
+            if locked.status not in OPEN:
                 raise InvalidState(_("A deposit can only be taken for a visit still to come."))
             if ledger.deposit_paid(locked) is not None:
                 raise InvalidState(_("This visit's deposit is already paid."))
@@ -366,3 +364,20 @@ def desk_refund_record(
             by=by,
             now=now,
         ).entry
+
+
+def deposit_states(appointments: list[Appointment]) -> dict[int, str]:
+    """``paid`` or ``due`` per visit that asks a deposit, for the schedule's blocks, in one query."""
+    ids = [a.pk for a in appointments]
+    paid = set(
+        LedgerEntry.objects.filter(appointment_id__in=ids, kind=Kind.PAYMENT, reason=Reason.DEPOSIT).values_list(
+            "appointment_id", flat=True
+        )
+    )
+    states: dict[int, str] = {}
+    for appointment in appointments:
+        if appointment.pk in paid:
+            states[appointment.pk] = "paid"
+        elif ledger.deposit_for(appointment.treatment) is not None and appointment.status in OPEN:
+            states[appointment.pk] = "due"
+    return states

@@ -128,3 +128,43 @@ def test_the_patient_is_told_before_cancelling_what_happens_to_the_deposit(clien
     client.force_login(other.user)
     assert client.get(f"/appointments/{visit.pk}/").status_code == 404
     assert Appointment.objects.get(pk=visit.pk).status == "confirmed"
+
+
+def test_the_schedule_says_which_visits_have_paid_their_deposit(client, clinic) -> None:
+    from tests.pages.staff_fixtures import at, next_workday
+
+    day = next_workday()
+    paid = AppointmentFactory(
+        patient=clinic.patient,
+        treatment=clinic.treatment,
+        practitioner=clinic.practitioner,
+        room=clinic.room,
+        start=at(day, 10),
+    )
+    AppointmentFactory(
+        patient=PatientFactory(full_name="Due Person"),
+        treatment=clinic.treatment,
+        practitioner=clinic.other,
+        room=clinic.room,
+        start=at(day, 15),
+    )
+    deposit_rules.deposit_record_at_desk(appointment=paid, method="fps", idempotency_key="s", by=clinic.receptionist)
+    client.force_login(clinic.receptionist)
+    page = client.get(f"/staff/?date={day}").text
+    assert page.count("Deposit paid") == 1 and page.count("Deposit due") == 1
+    client.cookies.load({"django_language": "zh-hant"})
+    page = client.get(f"/staff/?date={day}", HTTP_ACCEPT_LANGUAGE="zh-hant").text
+    assert "已付訂金" in page and "未付訂金" in page
+
+
+def test_staff_cancelling_late_for_the_patient_keeps_the_fee_from_the_page(client, clinic, visit) -> None:
+    deposit_rules.deposit_record_at_desk(appointment=visit, method="cash", idempotency_key="d", by=clinic.receptionist)
+    Appointment.objects.filter(pk=visit.pk).update(
+        start=timezone.now() + timedelta(hours=2), end=timezone.now() + timedelta(hours=2, minutes=30)
+    )
+    Appointment.objects.filter(pk=visit.pk).update(blocked_until=timezone.now() + timedelta(hours=2, minutes=30))
+    client.force_login(clinic.receptionist)
+    page = client.get(f"/staff/appointments/{visit.pk}/").text
+    assert "The patient asked to cancel" in page
+    client.post(f"/staff/appointments/{visit.pk}/cancel/", {"reason": "Phoned", "for_patient": "on"})
+    assert LedgerEntry.objects.get(kind="fee").reason == "late_cancellation"
