@@ -14,6 +14,10 @@ from booking.serializers import AppointmentSerializer
 from clinic.api import CleanCharField
 
 
+# The desk's methods (no online, no package): named once for the schema (DeskMethodEnum).
+DESK_METHOD_CHOICES = [(m.value, m.label) for m in LedgerEntry.DESK_METHODS]
+
+
 class LedgerEntrySerializer(serializers.ModelSerializer):
     """One ledger row; money as a decimal string."""
 
@@ -87,7 +91,7 @@ class DepositStateSerializer(serializers.Serializer):
 
 
 class DeskDepositSerializer(serializers.Serializer):
-    method = serializers.ChoiceField(choices=[m.value for m in LedgerEntry.DESK_METHODS])
+    method = serializers.ChoiceField(choices=DESK_METHOD_CHOICES)
     amount = serializers.DecimalField(
         max_digits=12, decimal_places=2, required=False, min_value=0, coerce_to_string=True
     )
@@ -95,7 +99,7 @@ class DeskDepositSerializer(serializers.Serializer):
 
 
 class DeskRefundSerializer(serializers.Serializer):
-    method = serializers.ChoiceField(choices=[m.value for m in LedgerEntry.DESK_METHODS])
+    method = serializers.ChoiceField(choices=DESK_METHOD_CHOICES)
     idempotency_key = CleanCharField(max_length=100)
 
 
