@@ -19,7 +19,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
@@ -40,16 +40,18 @@ Method = LedgerEntry.Method
 NOTICE = django_settings.CLINIC_CANCELLATION_NOTICE
 SIGN = {"payment": 1, "waiver": 1, "charge": -1, "fee": -1, "refund": -1, "package_credit": -1}
 
+# Few visits, so that steps often meet on the same one.
+VISIT = st.integers(0, 2)
 OPS = st.one_of(
     st.tuples(st.just("book"), st.sampled_from(["keeps", "refunds"])),
-    st.tuples(st.just("pay_online"), st.integers(0, 5)),
-    st.tuples(st.just("pay_desk"), st.integers(0, 5)),
-    st.tuples(st.just("cancel_early"), st.integers(0, 5)),
-    st.tuples(st.just("cancel_late"), st.integers(0, 5)),
-    st.tuples(st.just("cancel_by_clinic"), st.integers(0, 5)),
-    st.tuples(st.just("no_show"), st.integers(0, 5)),
-    st.tuples(st.just("waive"), st.integers(0, 5)),
-    st.tuples(st.just("refund_at_desk"), st.integers(0, 5)),
+    st.tuples(st.just("pay_online"), VISIT),
+    st.tuples(st.just("pay_desk"), VISIT),
+    st.tuples(st.just("cancel_early"), VISIT),
+    st.tuples(st.just("cancel_late"), VISIT),
+    st.tuples(st.just("cancel_by_clinic"), VISIT),
+    st.tuples(st.just("no_show"), VISIT),
+    st.tuples(st.just("waive"), VISIT),
+    st.tuples(st.just("refund_at_desk"), VISIT),
     st.tuples(st.just("provider_refunds"), st.just(0)),
 )
 
@@ -107,7 +109,17 @@ class LedgerProperties(TestCase):
                 assert deposit is not None and row.amount <= deposit.amount
 
     @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.lists(OPS, min_size=1, max_size=14))
+    @given(st.lists(OPS, min_size=1, max_size=16))
+    # The paths people get wrong, always tried: a kept deposit asked back at the desk,
+    # a waived online fee refunded twice over, a no-show after a refund.
+    @example([("book", "keeps"), ("pay_desk", 0), ("cancel_late", 0), ("refund_at_desk", 0), ("waive", 0)])
+    @example(
+        [("book", "keeps"), ("pay_desk", 0), ("no_show", 0), ("refund_at_desk", 0), ("waive", 0), ("refund_at_desk", 0)]
+    )
+    @example(
+        [("book", "keeps"), ("pay_online", 0), ("cancel_late", 0), ("waive", 0), ("waive", 0), ("provider_refunds", 0)]
+    )
+    @example([("book", "refunds"), ("pay_online", 0), ("cancel_early", 0), ("provider_refunds", 0), ("no_show", 0)])
     def test_the_balance_is_the_sum_of_its_rows_and_never_negative(self, ops: list[tuple[str, int]]) -> None:
         assert connection.vendor == "postgresql"
         patient = PatientFactory()
@@ -160,9 +172,11 @@ class LedgerProperties(TestCase):
                 for fee in LedgerEntry.objects.filter(appointment=visit, kind=Kind.FEE):
                     deposit_rules.fee_waive(fee=fee, by=self.desk, reason="Goodwill")
             elif op == "refund_at_desk":
-                for due in deposit_rules.refunds_due_at_desk(visit.patient_id):
+                # Asked for whatever the chart lists or not: the service decides what is due.
+                payment = ledger.deposit_paid(visit)
+                if payment is not None:
                     deposit_rules.desk_refund_record(
-                        payment=due.payment, method=Method.CASH, idempotency_key=f"back:{due.payment.pk}", by=self.desk
+                        payment=payment, method=Method.CASH, idempotency_key=f"back:{payment.pk}", by=self.desk
                     )
             elif op == "provider_refunds":
                 deposits.refunds_sweep(timezone.now() + timedelta(days=1))
