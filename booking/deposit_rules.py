@@ -51,8 +51,10 @@ REFUND = "refund"
 FEE = "fee"
 # A visit that no longer holds its time: a deposit left on it is owed back or kept.
 ENDED = (Appointment.Status.CANCELLED, Appointment.Status.NO_SHOW)
-# A visit still to come or under way: a deposit may be taken for it.
-OPEN = (Appointment.Status.CONFIRMED, Appointment.Status.DEPOSIT_DUE, Appointment.Status.CHECKED_IN)
+# A visit still to come or under way: a deposit may be taken for it at the desk. Not one
+# waiting for its online deposit (deposit_due): paying it confirms the visit, which is the
+# online checkout's service (issue 20, A1); money taken here would stay on a lapsing hold.
+OPEN = (Appointment.Status.CONFIRMED, Appointment.Status.CHECKED_IN)
 
 
 @dataclass(frozen=True)

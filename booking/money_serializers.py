@@ -13,7 +13,6 @@ from booking.models import LedgerEntry
 from booking.serializers import AppointmentSerializer
 from clinic.api import CleanCharField
 
-
 # The desk's methods (no online, no package): named once for the schema (DeskMethodEnum).
 DESK_METHOD_CHOICES = [(m.value, m.label) for m in LedgerEntry.DESK_METHODS]
 

@@ -296,6 +296,12 @@ def test_no_desk_deposit_for_a_cancelled_visit_or_without_an_amount() -> None:
     Appointment.objects.filter(pk=cancelled.pk).update(status=Appointment.Status.CANCELLED)
     with pytest.raises(InvalidState):
         _pay_desk(cancelled)
+    waiting = _visit()
+    Appointment.objects.filter(pk=waiting.pk).update(
+        status=Appointment.Status.DEPOSIT_DUE, hold_expires_at=timezone.now() + timedelta(minutes=15)
+    )
+    with pytest.raises(InvalidState):  # paying it confirms it: the online checkout's service
+        _pay_desk(waiting)
     free = AppointmentFactory(patient=PatientFactory())
     with pytest.raises(InvalidInput):
         _pay_desk(free)

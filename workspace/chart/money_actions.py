@@ -52,11 +52,7 @@ class Panel:
 def panel(request: HttpRequest, appointment: Appointment) -> Panel:
     paid = ledger.deposit_paid(appointment)
     front_desk = role_of(request.user) in CONTACT_EDITORS
-    open_visit = appointment.status in (
-        Appointment.Status.CONFIRMED,
-        Appointment.Status.DEPOSIT_DUE,
-        Appointment.Status.CHECKED_IN,
-    )
+    open_visit = appointment.status in deposit_rules.OPEN
     fees = [
         fee
         for fee in LedgerEntry.objects.filter(
