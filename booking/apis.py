@@ -25,6 +25,7 @@ from booking import availability, deposits, precare, recall, selectors, services
 from booking.calendar import appointment_calendar
 from booking.filters import AppointmentFilter, NotificationFilter
 from booking.models import Appointment, Notification, Practitioner, PreCareAcknowledgement, SessionRecord
+from booking.money_serializers import CancelledAppointmentSerializer
 from booking.serializers import (
     AppointmentSerializer,
     AvailabilityQuerySerializer,
@@ -311,15 +312,25 @@ class RescheduleApi(_TransitionApi):
 
 
 class CancelApi(_TransitionApi):
-    @extend_schema(request=CancelSerializer, responses={200: AppointmentSerializer, **errors(400, 401, 403, 404, 409)})
+    @extend_schema(
+        request=CancelSerializer, responses={200: CancelledAppointmentSerializer, **errors(400, 401, 403, 404, 409)}
+    )
     def post(self, request: Request, pk: int) -> Response:
         appointment = self.appointment(request, pk)
+        staff = is_staff(request)
+        if not staff and isinstance(request.data, dict) and "for_patient" in request.data:
+            raise InvalidInput(fields={"for_patient": [_("Only staff may send this field.")]})
         data = CancelSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         appointment = services.appointment_cancel(
-            appointment=appointment, by=user_of(request), staff=is_staff(request), reason=data.validated_data["reason"]
+            appointment=appointment,
+            by=user_of(request),
+            staff=staff,
+            reason=data.validated_data["reason"],
+            for_patient=data.validated_data["for_patient"],
         )
-        return self.respond(request, appointment)
+        fresh = selectors.appointments_for().get(pk=appointment.pk)
+        return Response(CancelledAppointmentSerializer(fresh, context={"request": request}).data)
 
 
 class CheckInApi(_TransitionApi):

@@ -151,6 +151,11 @@ def _context(notification: Notification, language: str, now: datetime) -> dict[s
             # Only a cancellation notice tells the cancellation's reason (a reschedule, its own below).
             reason=appointment.cancellation_reason if notification.kind == Kind.CANCELLATION else "",
         )
+        if notification.kind == Kind.CANCELLATION:
+            from booking.deposit_rules import deposit_outcome
+
+            told = deposit_outcome(appointment, now=now)
+            context.update(deposit=told.detail if told else "")
         if notification.kind == Kind.PRE_CARE:
             from booking.notifications import pre_care_due
 

@@ -167,6 +167,11 @@ class RescheduleSerializer(serializers.Serializer):
 
 class CancelSerializer(serializers.Serializer):
     reason = CleanCharField(allow_blank=True, default="", max_length=2000)
+    for_patient = StrictBooleanField(
+        default=False,
+        help_text="Staff only: the patient asked (by phone, at the desk), so the deposit rules treat it as "
+        "the patient's cancellation (a late one may keep the deposit as a fee).",
+    )
 
 
 class AvailabilityQuerySerializer(serializers.Serializer):

@@ -48,7 +48,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from booking import availability, checkout, holds, notice, notifications, packages, selectors, spacing
+from booking import availability, checkout, deposit_rules, holds, notice, notifications, packages, selectors, spacing
 from booking.models import Appointment, ClinicClosure, InjectableUse, Practitioner, SessionRecord, TimeOff
 from clinic import events, formats
 from clinic.clock import clinic_today, clinic_zone
@@ -631,7 +631,9 @@ def appointment_reschedule(
         raise _unavailable(patient_id=locked.patient_id, start=start, end=end, exclude=locked.pk)
 
 
-def _appointment_cancel(*, appointment: Appointment, by: User, staff: bool, reason: str, now: datetime) -> Appointment:
+def _appointment_cancel(
+    *, appointment: Appointment, by: User, staff: bool, reason: str, now: datetime, for_patient: bool = False
+) -> Appointment:
     locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if locked.status != Appointment.Status.CONFIRMED:
         raise InvalidState(_("Only a confirmed appointment can be cancelled."))
@@ -639,7 +641,8 @@ def _appointment_cancel(*, appointment: Appointment, by: User, staff: bool, reas
         raise CancellationWindowPassed()
     locked.status = Appointment.Status.CANCELLED
     locked.cancelled_at = now
-    locked.cancelled_by = Appointment.CancelledBy.CLINIC if staff else Appointment.CancelledBy.PATIENT
+    by_clinic = staff and not for_patient
+    locked.cancelled_by = Appointment.CancelledBy.CLINIC if by_clinic else Appointment.CancelledBy.PATIENT
     locked.cancelled_by_user = by
     locked.cancellation_reason = reason
     locked.sequence += 1
@@ -656,6 +659,7 @@ def _appointment_cancel(*, appointment: Appointment, by: User, staff: bool, reas
         ]
     )
     _release_plan_session(locked, by)
+    deposit_rules.on_cancel(locked, by=by, now=now)
     notifications.notify_appointment_cancelled(appointment=locked, now=now)
     holds.freed(start=locked.start, end=locked.blocked_until)  # to the waitlist, after commit
     events.emit(event=events.APPOINTMENT_CANCELLED, instance=locked, now=now)
@@ -671,14 +675,25 @@ def _release_plan_session(appointment: Appointment, by: User | None) -> None:
 
 
 def appointment_cancel(
-    *, appointment: Appointment, by: User, staff: bool, reason: str = "", now: datetime | None = None
+    *,
+    appointment: Appointment,
+    by: User,
+    staff: bool,
+    reason: str = "",
+    for_patient: bool = False,
+    now: datetime | None = None,
 ) -> Appointment:
     """Cancels a confirmed appointment, freeing its time. Raises InvalidState
     (not confirmed) and, for patients, CancellationWindowPassed inside
     ``CLINIC_CANCELLATION_NOTICE`` before the start; staff are exempt.
-    Enqueues the cancellation notice; pending reminders are skipped."""
+    Staff cancelling at the patient's request (``for_patient``: they phoned)
+    cancel as the patient, so the deposit rules treat it as the patient's
+    (booking.deposit_rules). Enqueues the cancellation notice; pending
+    reminders are skipped."""
     with transaction.atomic(durable=True):
-        return _appointment_cancel(appointment=appointment, by=by, staff=staff, reason=reason, now=_now(now))
+        return _appointment_cancel(
+            appointment=appointment, by=by, staff=staff, reason=reason, now=_now(now), for_patient=for_patient
+        )
 
 
 def _transition(appointment: Appointment, by: User | None, fields: dict[str, Any]) -> Appointment:
@@ -720,6 +735,7 @@ def _mark_no_show(locked: Appointment, *, by: User | None, now: datetime) -> App
         locked._change_reason = "Marked automatically: not checked in by the end of the visit plus CLINIC_NO_SHOW_AFTER"
     _transition(locked, by, {"status": Appointment.Status.NO_SHOW, "no_show_auto": by is None})
     _release_plan_session(locked, by)
+    deposit_rules.on_no_show(locked, by=by, now=now)
     # After the transition: the row carries the no-show's calendar sequence.
     notifications.notify_appointment_missed(appointment=locked, now=now, tell=tell)
     events.emit(event=events.APPOINTMENT_NO_SHOW, instance=locked, now=now)

@@ -526,6 +526,9 @@ SPECTACULAR_SETTINGS = {
         "PlanStatusEnum": "treatments.models.TreatmentPlan.Status",
         "WaitlistEntryStatusEnum": "booking.models.WaitlistEntry.Status",
         "WaitlistOfferStatusEnum": "booking.models.WaitlistOffer.Status",
+        # How money moved: every method on a ledger row, and the desk's methods a deposit or refund takes.
+        "LedgerMethodEnum": "booking.models.LedgerEntry.Method",
+        "DeskMethodEnum": "booking.money_serializers.DESK_METHOD_CHOICES",
     },
 }
 

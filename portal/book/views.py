@@ -24,7 +24,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from booking import deposits, notice, packages, precare, profiles, selectors, services, signing
+from booking import deposit_rules, deposits, notice, packages, precare, profiles, selectors, services, signing
 from booking.calendar import appointment_calendar
 from booking.models import Appointment, Practitioner
 from clinic.errors import (
@@ -372,6 +372,8 @@ def _detail_context(appointment: Appointment) -> dict[str, Any]:
         "ics_url": reverse("site:appointment_ics", args=[appointment.pk]),
         "map_url": "https://www.google.com/maps/search/?api=1&query=" + quote(settings.CLINIC_ADDRESS),
         "cancel_form": CancelForm(),
+        # What cancelling does (or did) to a deposit: the API and the email say the same (booking.deposit_rules).
+        "deposit": deposit_rules.deposit_outcome(appointment),
     }
 
 

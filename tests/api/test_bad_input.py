@@ -273,6 +273,14 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda c: {"reason": "Travelling"},
         200,
     ),
+    "deposit": Endpoint(
+        "post",
+        "/api/v1/appointments/{appointment}/deposit/",
+        "staff",
+        lambda c: {"method": "cash", "amount": "100.00", "idempotency_key": "desk-form-1"},
+        200,
+        optional=("amount",),
+    ),
     "waitlist": Endpoint(
         "post",
         "/api/v1/waitlist/",
@@ -350,6 +358,7 @@ def snapshot(c: Ctx) -> dict[str, Any]:
     """Everything a refused request must leave as it was."""
     return {
         "appointments": Appointment.objects.count(),
+        "ledger": LedgerEntry.objects.count(),
         "patients": Patient.objects.count(),
         "users": User.objects.count(),
         "declarations": HealthDeclaration.objects.count(),
@@ -732,6 +741,15 @@ CASES = [
     # cancel
     *(bad("cancel", f"reason-{n}", {"reason": v}) for n, v in TEXT_CASES),
     bad("cancel", "reason-number", {"reason": {"code": 1}}),
+    bad("deposit", "method-unknown", {"method": "bitcoin"}),
+    bad("deposit", "method-online", {"method": "online"}),
+    bad("deposit", "method-missing", {}, field="method", remove=("method",)),
+    bad("deposit", "amount-negative", {"amount": "-5.00"}),
+    bad("deposit", "amount-zero", {"amount": "0"}),
+    bad("deposit", "amount-fraction-of-a-cent", {"amount": "1.005"}),
+    bad("deposit", "amount-text", {"amount": "lots"}),
+    bad("deposit", "key-missing", {}, field="idempotency_key", remove=("idempotency_key",)),
+    bad("deposit", "key-too-long", {"idempotency_key": "k" * 101}),
     not_found("cancel", "unknown-id", f"/api/v1/appointments/{UNKNOWN_ID}/cancel/"),
     not_found("cancel", "huge-id", f"/api/v1/appointments/{BIG_ID}/cancel/"),
     # the waitlist: joining

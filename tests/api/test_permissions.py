@@ -43,7 +43,7 @@ from django.utils.http import urlsafe_base64_encode
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from booking import feeds, ledger, packages, services, waitlist, webhooks
+from booking import deposit_rules, feeds, ledger, packages, services, waitlist, webhooks
 from booking.models import (
     Appointment,
     CalendarFeed,
@@ -162,6 +162,12 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("appointment-pre-care", "get"): (401, 200, 404, 200, 200, 200),
     ("appointment-pre-care-acknowledge", "post"): (401, 200, 404, 403, 403, 403),
     ("appointment-no-show", "post"): (401, 403, 403, 200, 200, 200),
+    # Deposits (booking/deposit_rules.py): a patient reads their own visit's, staff any;
+    # money taken and given back at the desk and fees waived: receptionists and managers.
+    ("appointment-deposit", "get"): (401, 200, 404, 200, 200, 200),
+    ("appointment-deposit", "post"): (401, 403, 403, 200, 403, 200),
+    ("ledger-waive", "post"): (401, 403, 403, 200, 403, 200),
+    ("ledger-refund", "post"): (401, 403, 403, 200, 403, 200),
     # Consent for a visit: the patient's own (another's is 404); staff read any and
     # sign at the desk as witness. The patient's own signatures; withdrawing one:
     # the patient their own, a manager any.
@@ -471,6 +477,30 @@ def _signature(w: World) -> ConsentSignature:
     return sign_for(w.patient_a, w.treatment)[0]
 
 
+def _cancelled_with_desk_deposit(w: World, *, late: bool) -> Appointment:
+    """A's visit in a month with a deposit paid in cash, then cancelled (late: at A's request, inside the notice)."""
+    visit = AppointmentFactory(patient=w.patient_a, start=_at(_day(w, 30), 10))
+    deposit_rules.deposit_record_at_desk(
+        appointment=visit, method="cash", amount="300.00", idempotency_key=f"w-{visit.pk}", by=w.users[RECEPTION]
+    )
+    services.appointment_cancel(
+        appointment=visit,
+        by=w.users[RECEPTION],
+        staff=True,
+        for_patient=late,
+        now=visit.start - (timedelta(hours=1) if late else timedelta(days=7)),
+    )
+    return visit
+
+
+def _fee(w: World) -> LedgerEntry:
+    return LedgerEntry.objects.get(appointment=_cancelled_with_desk_deposit(w, late=True), kind="fee")
+
+
+def _desk_deposit_to_return(w: World) -> LedgerEntry:
+    return LedgerEntry.objects.get(appointment=_cancelled_with_desk_deposit(w, late=False), kind="payment")
+
+
 def _pre_care(w: World) -> Appointment:
     """A's appointment, its treatment with one pre-care instruction."""
     instruction, _created = PreCareInstruction.objects.get_or_create(
@@ -635,6 +665,15 @@ BUILDERS: dict[str, Builder] = {
         None,
     ),
     "appointment-no-show": lambda w, actor: (f"/api/v1/appointments/{w.started.pk}/no-show/", None),
+    "appointment-deposit": lambda w, actor: (
+        f"/api/v1/appointments/{w.appointment.pk}/deposit/",
+        {"method": "octopus", "amount": "200.00", "idempotency_key": f"desk-{actor}"},
+    ),
+    "ledger-waive": lambda w, actor: (f"/api/v1/ledger/{_fee(w).pk}/waive/", {"reason": "First time; typhoon"}),
+    "ledger-refund": lambda w, actor: (
+        f"/api/v1/ledger/{_desk_deposit_to_return(w).pk}/refund/",
+        {"method": "cash", "idempotency_key": f"back-{actor}"},
+    ),
     "appointment-consent": lambda w, actor: (
         f"/api/v1/appointments/{w.appointment.pk}/consent/",
         {"version": _consent_version(w).pk, "full_name": "Alice Chan", "photo_use": ["teaching"]},
@@ -753,6 +792,7 @@ def snapshot(w: World) -> dict[str, Any]:
         "calendar feeds": list(CalendarFeed.objects.order_by("pk").values_list("pk", "token", "revoked_at")),
         "ledger": list(LedgerEntry.objects.order_by("pk").values_list("pk", "kind", "amount", "reversed_amount")),
         "a": Patient.objects.filter(pk=w.patient_a.pk).values("full_name", "email", "user_id").get(),
+        "ledger": list(LedgerEntry.objects.order_by("pk").values_list("pk", "kind", "amount", "reversed_amount")),
         "a's appointments": list(
             Appointment.objects.filter(patient=w.patient_a)
             .order_by("pk")
@@ -777,6 +817,20 @@ def check_effect(w: World, name: str, method: str, actor: str, before: dict[str,
         assert moved.sequence == w.appointment.sequence + 1
     elif name == "appointment-check-in":
         assert status_of[w.today.pk] == Appointment.Status.CHECKED_IN
+    elif (name, method) == ("appointment-deposit", "post"):
+        paid = LedgerEntry.objects.get(pk=body["id"])
+        assert (paid.appointment_id, paid.kind, paid.method, body["amount"]) == (
+            w.appointment.pk,
+            "payment",
+            "octopus",
+            "200.00",
+        )
+    elif name == "ledger-waive":
+        waiver = LedgerEntry.objects.get(pk=body["id"])
+        assert (waiver.kind, waiver.note, waiver.recorded_by) == ("waiver", "First time; typhoon", w.users[actor])
+    elif name == "ledger-refund":
+        refund = LedgerEntry.objects.get(pk=body["id"])
+        assert (refund.kind, refund.amount, refund.reverses.reversed_amount) == ("refund", 300, 300)
     elif name == "appointment-pre-care-acknowledge":
         assert PreCareAcknowledgement.objects.filter(appointment=w.appointment, by=w.users[actor]).count() == 1
         assert body["all_confirmed"] is True
@@ -984,6 +1038,7 @@ def test_role_refusal_does_not_depend_on_the_object(world: World, name: str, act
         "appointment-consent",
         "appointment-pre-care",
         "appointment-pre-care-acknowledge",
+        "appointment-deposit",
     ],
 )
 def test_another_patients_appointment_looks_like_a_missing_one(world: World, name: str) -> None:

@@ -1,11 +1,15 @@
 from django.urls import path
 
-from workspace.chart import access_log, consent_pdf, lots, privacy, views
+from workspace.chart import access_log, consent_pdf, lots, money_actions, privacy, views
 
 app_name = "chart"
 
 urlpatterns = [
     path("patients/", views.patients, name="patients"),
+    # A visit's money at the desk (workspace/chart/money_actions.py).
+    path("appointments/<int:pk>/deposit/", money_actions.deposit_record, name="deposit_record"),
+    path("ledger/<int:pk>/waive/", money_actions.fee_waive, name="fee_waive"),
+    path("ledger/<int:pk>/refund/", money_actions.desk_refund, name="desk_refund"),
     path("patients/new/", views.patient_new, name="patient_new"),
     path("patients/<int:pk>/", views.patient, name="patient"),
     # The chart's sections, one page each (workspace/chart/chart.py: SECTIONS).

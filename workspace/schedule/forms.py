@@ -153,6 +153,11 @@ class CancelForm(AccessibleForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Kept with the appointment. The patient is emailed that it is cancelled."),
     )
+    for_patient = forms.BooleanField(
+        label=_("The patient asked to cancel"),
+        required=False,
+        help_text=_("Inside the notice, a deposit may then be kept as a late-cancellation fee."),
+    )
 
 
 class RescheduleForm(AccessibleForm):

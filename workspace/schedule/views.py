@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from booking import precare, selectors, services, signing
+from booking import deposit_rules, precare, selectors, services, signing
 from booking.models import Appointment, ClinicClosure, Device, Practitioner, Room, TimeOff, WorkingHours
 from clinic import formats
 from clinic.errors import ApplicationError, InvalidInput
@@ -31,6 +31,7 @@ from clinic.pages import HtmxHttpRequest, safe_next
 from patients.permissions import is_clinician, staff_required, user_of
 from treatments import downtime
 from treatments import services as clinical
+from workspace.chart import money_actions
 from workspace.schedule import schedule as layout
 from workspace.schedule.common import (
     changed,
@@ -192,11 +193,13 @@ def _day(day: date, by: str, chosen: int | None, practitioners: list[Practitione
     now = timezone.now()
     to_confirm = precare.unconfirmed_counts(shown)
     missing = signing.missing_by_appointment(shown)  # one batch for the whole day
+    deposits = deposit_rules.deposit_states(shown)  # one query for the whole day
     for appointment in shown:
         appointment.consent_needed = bool(missing.get(appointment.pk))  # type: ignore[attr-defined]
         for name, allowed in _actions_at(appointment, now).items():
             setattr(appointment, name, allowed)
         appointment.pre_care_to_confirm = to_confirm.get(appointment.pk, 0)  # type: ignore[attr-defined]  # for the block
+        appointment.deposit_state = deposits.get(appointment.pk, "")  # type: ignore[attr-defined]
         appointment.downtime_badge = downtime.badge(selectors.appointment_downtime(appointment))  # type: ignore[attr-defined]
         appointment.wall_start = local(appointment.start).strftime("%H:%M")  # type: ignore[attr-defined]
     return {
@@ -341,6 +344,7 @@ def _render_appointment(
         "level": 1 if not request.htmx or "/staff/appointments/" in (request.htmx.current_url or "") else 2,
         **_actions(request, appointment),
         "pre_care_unconfirmed": precare.unconfirmed(appointment),
+        "money": money_actions.panel(request, appointment),
         "downtime": conflicts,
         "downtime_badge": downtime.badge(conflicts),
     }
@@ -412,7 +416,11 @@ def appointment_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return _render_appointment(request, appointment, status=400, cancel_form=form)
     try:
         services.appointment_cancel(
-            appointment=appointment, by=user_of(request), staff=True, reason=form.cleaned_data["reason"].strip()
+            appointment=appointment,
+            by=user_of(request),
+            staff=True,
+            reason=form.cleaned_data["reason"].strip(),
+            for_patient=form.cleaned_data["for_patient"],
         )
     except ApplicationError as error:
         return _action_failed(request, appointment, error, cancel_form=form)
