@@ -153,9 +153,10 @@ def entry_record(
     of more than is left of it, or a key already used for another movement."""
     try:
         value = money(amount)
+        fits = value.is_finite() and ZERO < value < Decimal("1e10") and value == Decimal(str(amount))
     except (ArithmeticError, ValueError, TypeError):
         raise InvalidInput(_("Enter an amount."), fields={"amount": [_("Enter an amount.")]}) from None
-    if value <= ZERO or value != Decimal(str(amount)).quantize(CENT) or value >= Decimal("1e10"):
+    if not fits:
         raise InvalidInput(
             _("Enter a positive amount in dollars and cents."),
             fields={"amount": [_("Enter a positive amount in dollars and cents.")]},

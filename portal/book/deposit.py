@@ -10,6 +10,7 @@ give the time back). Only the patient whose visit it is sees these pages
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -156,6 +157,10 @@ def package_buy(request: HttpRequest, offer_id: int) -> HttpResponse:
 @require_GET
 def package_done(request: HttpRequest, uid: str) -> HttpResponse:
     """Back from paying for a package: "we are confirming it" until the webhook has."""
+    try:
+        uuid.UUID(uid)
+    except ValueError:
+        raise Http404 from None
     row = get_object_or_404(
         DepositCheckout.objects.select_related("package_offer"),
         uid=uid,

@@ -358,7 +358,6 @@ def snapshot(c: Ctx) -> dict[str, Any]:
     """Everything a refused request must leave as it was."""
     return {
         "appointments": Appointment.objects.count(),
-        "ledger": LedgerEntry.objects.count(),
         "patients": Patient.objects.count(),
         "users": User.objects.count(),
         "declarations": HealthDeclaration.objects.count(),

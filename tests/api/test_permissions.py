@@ -792,7 +792,6 @@ def snapshot(w: World) -> dict[str, Any]:
         "calendar feeds": list(CalendarFeed.objects.order_by("pk").values_list("pk", "token", "revoked_at")),
         "ledger": list(LedgerEntry.objects.order_by("pk").values_list("pk", "kind", "amount", "reversed_amount")),
         "a": Patient.objects.filter(pk=w.patient_a.pk).values("full_name", "email", "user_id").get(),
-        "ledger": list(LedgerEntry.objects.order_by("pk").values_list("pk", "kind", "amount", "reversed_amount")),
         "a's appointments": list(
             Appointment.objects.filter(patient=w.patient_a)
             .order_by("pk")

@@ -58,7 +58,7 @@ def test_a_refund_cannot_pass_its_payment_in_the_service_or_in_the_database() ->
     assert ledger.balance(patient) == Decimal("200.00")
 
 
-@pytest.mark.parametrize("amount", ["0", "-5", "1.005", "abc", "1e12"])
+@pytest.mark.parametrize("amount", ["0", "-5", "1.005", "1.001", "abc", "1e12", "NaN"])
 def test_amounts_must_be_positive_cents(amount) -> None:
     with pytest.raises(InvalidInput):
         _pay(PatientFactory(), amount=amount)

@@ -18,13 +18,11 @@ from django.core.paginator import Paginator
 from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from booking import ledger, receipts, takings
+from booking import deposit_rules, ledger, receipts, takings
 from booking.ledger_apis import MONEY_WRITERS, ledger_rows
 from booking.models import LedgerEntry
 from clinic.clock import clinic_today
@@ -39,7 +37,6 @@ from workspace.chart.forms import apply_errors
 from workspace.money.forms import DeskEntryForm, TakingsDayForm
 
 PAGE_SIZE = 50
-MONEY_ACTIONS = "chart/_money_actions.html"
 
 
 def _refundable(patient: Patient) -> list[LedgerEntry]:
@@ -119,7 +116,8 @@ def chart_money(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     context["front_desk"] = can_record
     context.update(_money_context(request, patient))
     context["form"] = form
-    context["money_actions"] = _money_actions()
+    context["fees_to_waive"] = _fees_to_waive(patient) if can_record else []
+    context["next"] = reverse("money:chart", args=[patient.pk])
     if request.method == "GET":
         access_record_many(
             request,
@@ -129,13 +127,11 @@ def chart_money(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "money/section_money.html", context, status=status)
 
 
-def _money_actions() -> str | None:
-    """Another part's buttons beside the balance ("Waive fee"), when that part is installed."""
-    try:
-        get_template(MONEY_ACTIONS)
-    except TemplateDoesNotExist:
-        return None
-    return MONEY_ACTIONS
+def _fees_to_waive(patient: Patient) -> list[LedgerEntry]:
+    """The patient's late-cancellation and no-show fees not yet waived in full:
+    the front desk may waive each, with a reason (booking.deposit_rules.fee_waive)."""
+    fees = LedgerEntry.objects.filter(patient=patient, kind=LedgerEntry.Kind.FEE, reason__in=deposit_rules.FEE_REASONS)
+    return [fee for fee in fees.order_by("pk") if ledger.refundable(fee) > 0]
 
 
 @staff_required
