@@ -142,11 +142,12 @@ def package_buy(request: HttpRequest, offer_id: int) -> HttpResponse:
             messages.error(request, str(error.detail))
             return redirect("site:package_buy", offer_id=offer.pk)
         return redirect(opened.url)
+    saving = packages.saving(offer)
     context = {
         "offer": offer,
         "name": packages.package_name(offer),
         "price": formats.money_text(offer.price),
-        "saving": formats.money_text(packages.saving(offer)) if packages.saving(offer) else "",
+        "saving": formats.money_text(saving) if saving else "",
         "treatment": offer.treatment.localized("name"),
     }
     return render(request, "site/package_buy.html", context)
