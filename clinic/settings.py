@@ -529,6 +529,10 @@ SPECTACULAR_SETTINGS = {
         # How money moved: every method on a ledger row, and the desk's methods a deposit or refund takes.
         "LedgerMethodEnum": "booking.models.LedgerEntry.Method",
         "DeskMethodEnum": "booking.money_serializers.DESK_METHOD_CHOICES",
+        # What a ledger row is, and the three kinds the desk may write (charge, payment, refund).
+        "LedgerKindEnum": "booking.models.LedgerEntry.Kind",
+        "DeskKindEnum": [("charge", "Charge"), ("payment", "Payment"), ("refund", "Refund")],
+        "CalendarFeedKindEnum": "booking.models.CalendarFeed.Kind",
     },
 }
 
