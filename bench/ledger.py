@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic_bench_ledger")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
-os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("DEBUG", "1")  # static files without collectstatic (the chart page's logo URL)
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 os.environ.setdefault("EMAIL_URL", "locmem://")
 os.environ.setdefault("CLINIC_SECOND_FACTOR_ROLES", "")  # the bench signs in without a phone
@@ -159,10 +159,14 @@ def main() -> None:
         assert ledger.balance(patient) == expected, "the balance must be the signed sum of the rows"
         own = Client()
         own.force_login(user)
-        me_ms, me_q = timed(args.runs, lambda own=own: ok(own.get("/api/v1/me/ledger/")))
-        chart_ms, chart_q = timed(args.runs, lambda p=patient: ok(staff.get(f"/staff/patients/{p.pk}/money/")))
+        me_ms, me_q = timed(args.runs, lambda own=own: ok(own.get("/api/v1/me/ledger/", secure=True)))
+        chart_ms, chart_q = timed(
+            args.runs, lambda p=patient: ok(staff.get(f"/staff/patients/{p.pk}/money/", secure=True))
+        )
         date = timezone.localtime(day).date().isoformat()
-        takings_ms, takings_q = timed(args.runs, lambda d=date: ok(staff.get(f"/api/v1/reports/takings/?date={d}")))
+        takings_ms, takings_q = timed(
+            args.runs, lambda d=date: ok(staff.get(f"/api/v1/reports/takings/?date={d}", secure=True))
+        )
         rows_out.append((size, me_ms, me_q, chart_ms, chart_q, takings_ms, takings_q))
 
     first_payment = LedgerEntry.objects.filter(kind=Kind.PAYMENT).first()
