@@ -6,10 +6,12 @@ class BookingConfig(AppConfig):
     verbose_name = "Booking"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
         from django.db.models.signals import post_save
 
         from booking import receipts, signals, webhooks
         from booking.models import LedgerEntry
+        from clinic import aggregates
         from clinic.events import domain_event
 
         signals.connect()
@@ -18,3 +20,5 @@ class BookingConfig(AppConfig):
         # The services of every floor announce their changes (clinic/events.py);
         # the outgoing webhooks write their deliveries in the same transaction.
         domain_event.connect(webhooks.on_domain_event, dispatch_uid="booking.webhooks")
+        # The reports' medians and quartiles on SQLite too (clinic/aggregates.py).
+        connection_created.connect(aggregates.register_sqlite, dispatch_uid="clinic.aggregates")

@@ -94,6 +94,9 @@ CLINIC_ISOTRETINOIN_WINDOW = env_duration("CLINIC_ISOTRETINOIN_WINDOW", "180d")
 # An erased patient's clinical records are kept this long after their last
 # visit, then purged (booking/erasure.py). Default 7 years (2557 days).
 CLINIC_RECORD_RETENTION = env_duration("CLINIC_RECORD_RETENTION", "2557d")
+# Reports (booking/reports.py): a group of fewer patients (or visits) than this
+# is not shown, so that no patient can be singled out.
+CLINIC_REPORT_MIN_GROUP = env_int("CLINIC_REPORT_MIN_GROUP", 5, minimum=1, maximum=100)
 
 # --- applications -----------------------------------------------------------
 INSTALLED_APPS = [
