@@ -36,14 +36,14 @@ class Percentile(Aggregate):
         super().__init__(expression, Value(float(fraction)), **extra)
 
     def as_postgresql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any) -> Any:
-        expression, fraction = self.get_source_expressions()
+        expression, fraction = self.get_source_expressions()[:2]
         expression_sql, expression_params = compiler.compile(expression)
         fraction_sql, fraction_params = compiler.compile(fraction)
         sql = f"PERCENTILE_CONT({fraction_sql}) WITHIN GROUP (ORDER BY {expression_sql})"
         params = (*fraction_params, *expression_params)
         if self.filter is not None:
-            filter_sql, filter_params = compiler.compile(self.filter)
-            sql += f" FILTER (WHERE {filter_sql})"
+            filter_sql, filter_params = compiler.compile(self.filter)  # " FILTER (WHERE ...)"
+            sql += filter_sql
             params = (*params, *filter_params)
         return sql, params
 
