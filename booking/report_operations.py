@@ -222,10 +222,19 @@ def _utilisation(filters: ReportFilters, weeks: list[date]) -> list[Table]:
 
     names = {p.pk: p.name for p in practitioners}
     tables = []
-    for key, title, field, open_hours, resources in (
+    practitioner_text = _(
+        "Hours booked (confirmed, checked-in, completed and no-show visits) as a share of the practitioner's "
+        "working hours less breaks, time off and closures, by week starting Monday."
+    )
+    resource_text = _(
+        "Hours booked (confirmed, checked-in, completed and no-show visits) as a share of the clinic's opening "
+        "hours (any practitioner working) less closures, by week starting Monday."
+    )
+    for key, title, description, field, open_hours, resources in (
         (
             "utilisation_practitioners",
             _("Practitioner utilisation by week"),
+            practitioner_text,
             "practitioner_id",
             practitioner_open,
             names,
@@ -233,6 +242,7 @@ def _utilisation(filters: ReportFilters, weeks: list[date]) -> list[Table]:
         (
             "utilisation_rooms",
             _("Room utilisation by week"),
+            resource_text,
             "room_id",
             None,
             {r.pk: r.localized("name") for r in Room.objects.all()},
@@ -240,6 +250,7 @@ def _utilisation(filters: ReportFilters, weeks: list[date]) -> list[Table]:
         (
             "utilisation_devices",
             _("Device utilisation by week"),
+            resource_text,
             "device_id",
             None,
             {d.pk: d.localized("name") for d in Device.objects.all()},
@@ -267,10 +278,7 @@ def _utilisation(filters: ReportFilters, weeks: list[date]) -> list[Table]:
             Table(
                 key=key,
                 title=title,
-                description=_(
-                    "Hours booked (confirmed, checked-in, completed and no-show visits) as a share of hours open, "
-                    "by week starting Monday."
-                ),
+                description=description,
                 columns=[
                     Column("week", _("Week")),
                     Column("name", _("Name")),
@@ -681,5 +689,5 @@ def _revenue(filters: ReportFilters, weeks: list[date]) -> Table:
             Column("net", _("Net taken"), "money"),
         ],
         rows=rows,
-        figure=Figure("lines", label="week", values=("payments", "refunds", "net"), unit="HK$"),
+        figure=Figure("lines", label="week", values=("payments", "refunds", "net"), unit=settings.CLINIC_CURRENCY),
     )
