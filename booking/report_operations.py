@@ -25,15 +25,14 @@ from django.db.models import (
     Count,
     DecimalField,
     DurationField,
+    Exists,
     F,
     FloatField,
     Func,
     IntegerField,
-    Min,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -116,12 +115,13 @@ class SecondsBetween(Func):
 def operations_report(filters: ReportFilters) -> Report:
     """The operations tables for the period; the caller has checked the user is a manager."""
     weeks = _weeks(filters)
+    by_treatment = _by_treatment(filters)
     tables = [
         *_utilisation(filters, weeks),
-        _attendance_by_treatment(filters),
+        _attendance_by_treatment(by_treatment),
         _attendance_by_weekday(filters),
         _attendance_by_lead_time(filters),
-        _lead_time(filters),
+        _lead_time(by_treatment),
         _new_returning(filters, weeks),
         _reminders(filters),
         _revenue(filters, weeks),
@@ -408,13 +408,28 @@ def _with_notice(visits: QuerySet[Appointment]) -> QuerySet[Appointment]:
     return visits.annotate(notice=SecondsBetween("start", "cancelled_at"))
 
 
-def _attendance_by_treatment(filters: ReportFilters) -> Table:
+def _by_treatment(filters: ReportFilters) -> list[Mapping[str, Any]]:
+    """Attendance and lead time per treatment, from one grouped query: the lead
+    time's percentiles are over the booked visits only (``filter=``)."""
+    lead = SecondsBetween("start", "created_at")
+    booked = Q(status__in=BOOKED)
     grouped = (
         _with_notice(_due(filters))
         .values("treatment_id", "treatment__name_en", "treatment__name_zh_hant")
-        .annotate(**_attendance_counts())
+        .annotate(
+            **_attendance_counts(),
+            booked=Count("id", filter=booked),
+            median=Percentile(lead, 0.5, filter=booked),
+            q1=Percentile(lead, 0.25, filter=booked),
+            q3=Percentile(lead, 0.75, filter=booked),
+        )
         .order_by("treatment__name_en", "treatment_id")
     )
+    rows: list[Mapping[str, Any]] = list(grouped)
+    return rows
+
+
+def _attendance_by_treatment(grouped: list[Mapping[str, Any]]) -> Table:
     rows = [_attendance_row(_name(row, "treatment__name"), row) for row in grouped]
     return _attendance_table(
         "attendance_by_treatment",
@@ -472,29 +487,17 @@ def _attendance_by_lead_time(filters: ReportFilters) -> Table:
 # --- lead time ----------------------------------------------------------------------
 
 
-def _lead_time(filters: ReportFilters) -> Table:
-    lead = SecondsBetween("start", "created_at")
-    grouped = (
-        _in_period(filters)
-        .filter(status__in=BOOKED)
-        .values("treatment_id", "treatment__name_en", "treatment__name_zh_hant")
-        .annotate(
-            visits=Count("id"),
-            median=Percentile(lead, 0.5),
-            q1=Percentile(lead, 0.25),
-            q3=Percentile(lead, 0.75),
-        )
-        .order_by("treatment__name_en", "treatment_id")
-    )
+def _lead_time(grouped: list[Mapping[str, Any]]) -> Table:
     rows = [
         {
             "treatment": _name(row, "treatment__name"),
-            "visits": row["visits"],
+            "visits": row["booked"],
             "median_days": one_decimal(row["median"] / DAY),
             "q1_days": one_decimal(row["q1"] / DAY),
             "q3_days": one_decimal(row["q3"] / DAY),
         }
         for row in grouped
+        if row["booked"]
     ]
     kept, hidden = keep_groups(rows, lambda row: row["visits"])
     return Table(
@@ -524,23 +527,23 @@ def _lead_time(filters: ReportFilters) -> Table:
 
 def _new_returning(filters: ReportFilters, weeks: list[date]) -> Table:
     zone = clinic_zone()
-    first_visit = (
-        Appointment.objects.filter(patient_id=OuterRef("patient_id"), status=Status.COMPLETED)
-        .values("patient_id")
-        .annotate(first=Min("start"))
-        .values("first")
+    # Returning: a completed visit in an earlier clinic week. Weeks are compared
+    # with weeks (both truncated in the clinic's zone), never with instants.
+    earlier = (
+        Appointment.objects.filter(
+            patient_id=OuterRef("patient_id"), status=Status.COMPLETED, start__lt=OuterRef("start")
+        )
+        .annotate(visit_week=TruncWeek("start", tzinfo=zone))
+        .filter(visit_week__lt=OuterRef("week"))
     )
     grouped = (
         _in_period(filters)
         .filter(status=Status.COMPLETED)
-        .annotate(
-            week=TruncWeek("start", tzinfo=zone),
-            first_week=TruncWeek(Subquery(first_visit), tzinfo=zone),
-        )
+        .annotate(week=TruncWeek("start", tzinfo=zone), returning=Exists(earlier))
         .values("week")
         .annotate(
             patients=Count("patient_id", distinct=True),
-            new=Count("patient_id", distinct=True, filter=Q(first_week=F("week"))),
+            new=Count("patient_id", distinct=True, filter=Q(returning=False)),
         )
         .order_by("week")
     )
