@@ -220,7 +220,7 @@ def _utilisation(filters: ReportFilters, weeks: list[date]) -> list[Table]:
     }
     clinic_open = by_week(subtract(working([row for rows in hours.values() for row in rows]), closures))
 
-    names = {p.pk: p.name for p in practitioners}
+    names = {p.pk: (p.name, p.active) for p in practitioners}
     tables = []
     practitioner_text = _(
         "Hours booked (confirmed, checked-in, completed and no-show visits) as a share of the practitioner's "
@@ -245,7 +245,7 @@ def _utilisation(filters: ReportFilters, weeks: list[date]) -> list[Table]:
             resource_text,
             "room_id",
             None,
-            {r.pk: r.localized("name") for r in Room.objects.all()},
+            {r.pk: (r.localized("name"), r.active) for r in Room.objects.all()},
         ),
         (
             "utilisation_devices",
@@ -253,15 +253,15 @@ def _utilisation(filters: ReportFilters, weeks: list[date]) -> list[Table]:
             resource_text,
             "device_id",
             None,
-            {d.pk: d.localized("name") for d in Device.objects.all()},
+            {d.pk: (d.localized("name"), d.active) for d in Device.objects.all()},
         ),
     ):
         booked = _booked_seconds(filters, field)
         rows = []
-        for resource_id, name in resources.items():
+        for resource_id, (name, active) in resources.items():
             opened = open_hours.get(resource_id, {}) if open_hours is not None else clinic_open
-            if not any(opened.values()) and not any(booked.get(resource_id, {}).values()):
-                continue  # neither open nor booked in the period: nothing to say
+            if not any(booked.get(resource_id, {}).values()) and not (active and any(opened.values())):
+                continue  # retired, or never open, and nothing booked in the period: nothing to say
             for week in weeks:
                 booked_hours = _hours(booked.get(resource_id, {}).get(week, 0))
                 open_hours_week = _hours(opened.get(week, 0))

@@ -180,6 +180,9 @@ def test_rooms_and_devices_are_open_when_the_clinic_is(clinic: dict[str, Any]) -
     # The laser's visit in week 2, 90 minutes → 1.5 / 36 = 4.2 %.
     visit(clinic, at(10, 10), minutes=90, device=clinic["device"])
 
+    # A room taken out of use with nothing booked has no rows.
+    RoomFactory(name_en="Old room", active=False)
+
     rooms = table("utilisation_rooms")
     devices = table("utilisation_devices")
 
@@ -191,6 +194,7 @@ def test_rooms_and_devices_are_open_when_the_clinic_is(clinic: dict[str, Any]) -
         "utilisation": 6.7,
     }
     assert row(rooms, week=WEEK_2, name="Room 1")["open_hours"] == 36.0
+    assert {r["name"] for r in rooms.rows} == {"Room 1"}
     assert row(devices, week=WEEK_1, name="CO2 laser")["booked_hours"] == 1.0
     assert row(devices, week=WEEK_2, name="CO2 laser")["utilisation"] == 4.2
 
