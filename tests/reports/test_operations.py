@@ -245,6 +245,11 @@ def test_attendance_by_weekday_uses_the_clinic_calendar(clinic: dict[str, Any]) 
     assert [r["label"] for r in found.rows] == ["Monday", "Saturday"]
     assert row(found, label="Monday")["no_show_rate"] == 50.0
     assert row(found, label="Saturday")["visits"] == 1
+    with translation.override("zh-hant"):
+        chinese = table("attendance_by_weekday")
+    assert chinese.title == "按星期劃分的缺席及逾時取消"
+    assert [r["label"] for r in chinese.rows] == ["星期一", "星期六"]
+    assert [str(c.label) for c in chinese.columns][:3] == ["星期", "應到預約", "缺席"]
 
 
 def test_attendance_and_lead_time_by_how_far_ahead_visits_were_booked(clinic: dict[str, Any]) -> None:
