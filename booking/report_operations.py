@@ -263,15 +263,15 @@ def _utilisation(filters: ReportFilters, weeks: list[date]) -> list[Table]:
             if not any(booked.get(resource_id, {}).values()) and not (active and any(opened.values())):
                 continue  # retired, or never open, and nothing booked in the period: nothing to say
             for week in weeks:
-                booked_hours = _hours(booked.get(resource_id, {}).get(week, 0))
-                open_hours_week = _hours(opened.get(week, 0))
+                booked_seconds = booked.get(resource_id, {}).get(week, 0)
+                open_seconds = opened.get(week, 0)
                 rows.append(
                     {
                         "week": week.isoformat(),
                         "name": name,
-                        "booked_hours": booked_hours,
-                        "open_hours": open_hours_week,
-                        "utilisation": share(booked_hours, open_hours_week),
+                        "booked_hours": _hours(booked_seconds),
+                        "open_hours": _hours(open_seconds),
+                        "utilisation": share(booked_seconds, open_seconds),
                     }
                 )
         tables.append(
@@ -405,6 +405,7 @@ def _attendance_table(key: str, title: str, first: Column, rows: list[dict[str, 
 
 
 def _with_notice(visits: QuerySet[Appointment]) -> QuerySet[Appointment]:
+    """``notice``: seconds from the cancellation to the start (None when not cancelled)."""
     return visits.annotate(notice=SecondsBetween("start", "cancelled_at"))
 
 

@@ -164,8 +164,10 @@ def test_a_visit_belongs_to_its_clinic_week_and_one_crossing_sunday_midnight_is_
 
     found = table("utilisation_practitioners")
 
-    # Week 1: 0.5 h of 40 → 1.3 % (1.25 rounded); week 2: 0.5 + 1 + 0.5 = 2 h of 40 → 5.0 %.
+    # Week 1: 0.5 h of 40 → 1.25 %, shown 1.2 (one decimal, half to even);
+    # week 2: 0.5 + 1 + 0.5 = 2 h of 40 → 5.0 %.
     assert row(found, week=WEEK_1, name="Amy Chan")["booked_hours"] == 0.5
+    assert row(found, week=WEEK_1, name="Amy Chan")["utilisation"] == 1.2
     assert row(found, week=WEEK_2, name="Amy Chan")["booked_hours"] == 2.0
     assert row(found, week=WEEK_2, name="Amy Chan")["utilisation"] == 5.0
 
