@@ -1,25 +1,697 @@
 """Operations: is the diary full, do patients come? (docs/reports.md, Operations.)
 
-Placeholder until the computation lands: the shape every caller relies on.
+Every number is counted or summed by the database, one grouped query per
+table (utilisation also reads the small hours, time-off and closure tables
+once), so the query count does not grow with the clinic. Python only turns
+the database's sums into rows: hours from durations, percentages, weeks
+without rows filled with zeros.
+
+Weeks are clinic-local weeks starting on Monday (``TruncWeek`` in the clinic's
+zone), named by their Monday's ISO date; a visit belongs to the week and the
+period of its start.
 """
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
 
-from booking.reports import Column, Figure, Report, ReportFilters, Table, min_group
+from django.conf import settings
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    DurationField,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay, ExtractMinute, TruncWeek
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from booking.availability import Spans, merge, subtract
+from booking.models import (
+    Appointment,
+    ClinicClosure,
+    Device,
+    LedgerEntry,
+    NotificationDelivery,
+    Practitioner,
+    Room,
+    TimeOff,
+    WorkingHours,
+)
+from booking.reports import Column, Figure, Report, ReportFilters, Table, keep_groups, min_group, one_decimal, share
+from clinic.aggregates import Percentile
+from clinic.clock import clinic_zone
+from treatments.models import is_chinese
+
+Status = Appointment.Status
+# What occupies a practitioner, a room or a device: a no-show kept the slot too.
+BOOKED = (Status.CONFIRMED, Status.CHECKED_IN, Status.COMPLETED, Status.NO_SHOW)
+ZERO = Decimal("0.00")
+DAY = 86400
+
+# Lead-time bands: (lower bound in days, label). A visit falls in the last band
+# whose bound its lead time reaches.
+LEAD_BANDS: tuple[tuple[int, Any], ...] = (
+    (0, gettext_lazy("Under 1 day")),
+    (1, gettext_lazy("1–2 days")),
+    (3, gettext_lazy("3–6 days")),
+    (7, gettext_lazy("7–13 days")),
+    (14, gettext_lazy("14–29 days")),
+    (30, gettext_lazy("30 days or more")),
+)
+WEEKDAYS = (
+    gettext_lazy("Monday"),
+    gettext_lazy("Tuesday"),
+    gettext_lazy("Wednesday"),
+    gettext_lazy("Thursday"),
+    gettext_lazy("Friday"),
+    gettext_lazy("Saturday"),
+    gettext_lazy("Sunday"),
+)
+# Where a patient can say "I'm coming": the three message channels, the portal, the API.
+CONFIRM_CHANNELS: tuple[tuple[str, Any], ...] = (
+    ("email", gettext_lazy("Email")),
+    ("sms", gettext_lazy("SMS")),
+    ("whatsapp", gettext_lazy("WhatsApp")),
+    ("portal", gettext_lazy("Patient portal")),
+    ("api", gettext_lazy("API")),
+)
+
+
+class SecondsBetween(Func):
+    """Whole seconds from ``earlier`` to ``later`` (two datetime columns), as a number
+    both databases can compare and take percentiles of: interval arithmetic
+    differs between them, epoch seconds do not."""
+
+    output_field = FloatField()
+    arity = 2
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        later, earlier = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = f"CAST(EXTRACT(EPOCH FROM ({later[0]} - {earlier[0]})) AS double precision)"
+        return sql, [*later[1], *earlier[1]]
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        later, earlier = (compiler.compile(e) for e in self.get_source_expressions())
+        sql = f"CAST(strftime('%%s', {later[0]}) - strftime('%%s', {earlier[0]}) AS REAL)"
+        return sql, [*later[1], *earlier[1]]
 
 
 def operations_report(filters: ReportFilters) -> Report:
-    table = Table(
-        key="utilisation_practitioners",
-        title=_("Practitioner utilisation by week"),
-        description=_("Hours booked as a share of hours open."),
+    """The operations tables for the period; the caller has checked the user is a manager."""
+    weeks = _weeks(filters)
+    by_treatment = _by_treatment(filters)
+    tables = [
+        *_utilisation(filters, weeks),
+        _attendance_by_treatment(by_treatment),
+        _attendance_by_weekday(filters),
+        _attendance_by_lead_time(filters),
+        _lead_time(by_treatment),
+        _new_returning(filters, weeks),
+        _reminders(filters),
+        _revenue(filters, weeks),
+    ]
+    return Report(key="operations", filters=filters, min_group=min_group(), tables=tables)
+
+
+# --- helpers --------------------------------------------------------------------
+
+
+def _weeks(filters: ReportFilters) -> list[date]:
+    """The Mondays of the weeks the period touches, in order."""
+    monday = filters.start - timedelta(days=filters.start.weekday())
+    return [monday + timedelta(weeks=n) for n in range((filters.end - monday).days // 7 + 1)]
+
+
+def _monday(value: datetime | date) -> date:
+    """A ``TruncWeek`` value (aware in the clinic's zone) as its Monday's date."""
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _in_period(filters: ReportFilters) -> QuerySet[Appointment]:
+    """Visits starting in the period, narrowed by practitioner and treatment."""
+    visits = Appointment.objects.filter(start__gte=filters.start_at, start__lt=filters.end_before)
+    if filters.practitioner_id:
+        visits = visits.filter(practitioner_id=filters.practitioner_id)
+    if filters.treatment_id:
+        visits = visits.filter(treatment_id=filters.treatment_id)
+    return visits
+
+
+def _name(values: Mapping[str, Any], prefix: str) -> str:
+    chinese = values.get(f"{prefix}_zh_hant") if is_chinese() else ""
+    return str(chinese or values.get(f"{prefix}_en") or "")
+
+
+def _hours(seconds: float) -> float:
+    return round(seconds / 3600, 1)
+
+
+# --- utilisation ------------------------------------------------------------------
+
+
+def _utilisation(filters: ReportFilters, weeks: list[date]) -> list[Table]:
+    zone = clinic_zone()
+    days = [filters.start + timedelta(days=n) for n in range(filters.days)]
+    span = (int(filters.start_at.timestamp()), int(filters.end_before.timestamp()))
+
+    hours: dict[int, list[WorkingHours]] = defaultdict(list)
+    for row in WorkingHours.objects.all():
+        hours[row.practitioner_id].append(row)
+    off: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for practitioner_id, start, end in TimeOff.objects.filter(
+        start__lt=filters.end_before, end__gt=filters.start_at
+    ).values_list("practitioner_id", "start", "end"):
+        off[practitioner_id].append((int(start.timestamp()), int(end.timestamp())))
+    closures = merge(
+        (int(start.timestamp()), int(end.timestamp()))
+        for start, end in ClinicClosure.objects.filter(
+            start__lt=filters.end_before, end__gt=filters.start_at
+        ).values_list("start", "end")
+    )
+
+    def working(rows: Iterable[WorkingHours]) -> Spans:
+        spans = []
+        for day in days:
+            for row in rows:
+                if row.weekday != day.weekday():
+                    continue
+                parts = (
+                    [(row.start, row.break_start), (row.break_end, row.end)]
+                    if row.break_start and row.break_end
+                    else [(row.start, row.end)]
+                )
+                for low, high in parts:
+                    spans.append((_stamp(day, low, zone), _stamp(day, high, zone)))
+        return merge(span_part for span_part in spans if span_part[0] < span_part[1])
+
+    def by_week(spans: Spans) -> dict[date, float]:
+        seconds: dict[date, float] = defaultdict(float)
+        for low, high in spans:
+            low, high = max(low, span[0]), min(high, span[1])
+            while low < high:
+                monday = _week_of(low, zone)
+                week_end = _stamp(monday + timedelta(weeks=1), time.min, zone)
+                part_end = min(high, week_end)
+                seconds[monday] += part_end - low
+                low = part_end
+        return seconds
+
+    practitioners = Practitioner.objects.select_related("user")
+    if filters.practitioner_id:
+        practitioners = practitioners.filter(pk=filters.practitioner_id)
+    practitioner_open = {
+        p.pk: by_week(subtract(working(hours[p.pk]), merge([*off[p.pk], *closures]))) for p in practitioners
+    }
+    clinic_open = by_week(subtract(working([row for rows in hours.values() for row in rows]), closures))
+
+    names = {p.pk: (p.name, p.active) for p in practitioners}
+    tables = []
+    practitioner_text = _(
+        "Hours booked (confirmed, checked-in, completed and no-show visits) as a share of the practitioner's "
+        "working hours less breaks, time off and closures, by week starting Monday."
+    )
+    resource_text = _(
+        "Hours booked (confirmed, checked-in, completed and no-show visits) as a share of the clinic's opening "
+        "hours (any practitioner working) less closures, by week starting Monday."
+    )
+    for key, title, description, field, open_hours, resources in (
+        (
+            "utilisation_practitioners",
+            _("Practitioner utilisation by week"),
+            practitioner_text,
+            "practitioner_id",
+            practitioner_open,
+            names,
+        ),
+        (
+            "utilisation_rooms",
+            _("Room utilisation by week"),
+            resource_text,
+            "room_id",
+            None,
+            {r.pk: (r.localized("name"), r.active) for r in Room.objects.all()},
+        ),
+        (
+            "utilisation_devices",
+            _("Device utilisation by week"),
+            resource_text,
+            "device_id",
+            None,
+            {d.pk: (d.localized("name"), d.active) for d in Device.objects.all()},
+        ),
+    ):
+        booked = _booked_seconds(filters, field)
+        rows = []
+        for resource_id, (name, active) in resources.items():
+            opened = open_hours.get(resource_id, {}) if open_hours is not None else clinic_open
+            if not any(booked.get(resource_id, {}).values()) and not (active and any(opened.values())):
+                continue  # retired, or never open, and nothing booked in the period: nothing to say
+            for week in weeks:
+                booked_seconds = booked.get(resource_id, {}).get(week, 0)
+                open_seconds = opened.get(week, 0)
+                rows.append(
+                    {
+                        "week": week.isoformat(),
+                        "name": name,
+                        "booked_hours": _hours(booked_seconds),
+                        "open_hours": _hours(open_seconds),
+                        "utilisation": share(booked_seconds, open_seconds),
+                    }
+                )
+        tables.append(
+            Table(
+                key=key,
+                title=title,
+                description=description,
+                columns=[
+                    Column("week", _("Week")),
+                    Column("name", _("Name")),
+                    Column("booked_hours", _("Booked hours"), "number"),
+                    Column("open_hours", _("Open hours"), "number"),
+                    Column("utilisation", _("Utilisation"), "percent"),
+                ],
+                rows=rows,
+                figure=Figure("lines", label="week", values=("utilisation",), series="name", unit="%"),
+            )
+        )
+    return tables
+
+
+def _stamp(day: date, at: time, zone: Any) -> int:
+    return int(datetime.combine(day, at, tzinfo=zone).timestamp())
+
+
+def _week_of(stamp: int, zone: Any) -> date:
+    local = datetime.fromtimestamp(stamp, zone).date()
+    return local - timedelta(days=local.weekday())
+
+
+def _booked_seconds(filters: ReportFilters, field: str) -> dict[int, dict[date, float]]:
+    """Booked seconds per resource and week, from one grouped query.
+
+    A visit is counted in the week it starts; the part of one running past
+    Sunday midnight (its end's local time of day, visits being shorter than a
+    day) belongs to the next week."""
+    zone = clinic_zone()
+    visits = Appointment.objects.filter(
+        start__gte=filters.start_at, start__lt=filters.end_before, status__in=BOOKED, **{f"{field}__isnull": False}
+    )
+    rows = (
+        visits.annotate(week=TruncWeek("start", tzinfo=zone), end_week=TruncWeek("end", tzinfo=zone))
+        .values(field, "week")
+        .annotate(
+            duration=Sum(F("end") - F("start"), output_field=DurationField()),
+            spill=Coalesce(
+                Sum(
+                    Case(
+                        When(
+                            end_week__gt=F("week"),
+                            then=ExtractHour("end", tzinfo=zone) * 3600 + ExtractMinute("end", tzinfo=zone) * 60,
+                        ),
+                        default=Value(0),
+                        output_field=IntegerField(),
+                    )
+                ),
+                0,
+            ),
+        )
+        .order_by()
+    )
+    booked: dict[int, dict[date, float]] = defaultdict(lambda: defaultdict(float))
+    for row in rows:
+        week = _monday(row["week"])
+        spill = float(row["spill"])
+        booked[row[field]][week] += row["duration"].total_seconds() - spill
+        if spill:
+            booked[row[field]][week + timedelta(weeks=1)] += spill
+    return booked
+
+
+# --- attendance -------------------------------------------------------------------
+
+
+def _due(filters: ReportFilters) -> QuerySet[Appointment]:
+    """Visits due in the period: on the diary or cancelled by the patient; not
+    those the clinic cancelled, nor bookings still waiting for their deposit."""
+    return _in_period(filters).filter(
+        Q(status__in=BOOKED) | (Q(status=Status.CANCELLED) & ~Q(cancelled_by=Appointment.CancelledBy.CLINIC))
+    )
+
+
+def _attendance_counts() -> dict[str, Any]:
+    notice = int(settings.CLINIC_CANCELLATION_NOTICE.total_seconds())
+    return {
+        "visits": Count("id"),
+        "no_shows": Count("id", filter=Q(status=Status.NO_SHOW)),
+        "late_cancellations": Count(
+            "id",
+            filter=Q(status=Status.CANCELLED, cancelled_by=Appointment.CancelledBy.PATIENT, notice__lt=notice),
+        ),
+    }
+
+
+def _attendance_columns(first: Column) -> list[Column]:
+    return [
+        first,
+        Column("visits", _("Visits due"), "count"),
+        Column("no_shows", _("No-shows"), "count"),
+        Column("no_show_rate", _("No-show rate"), "percent"),
+        Column("late_cancellations", _("Late cancellations"), "count"),
+        Column("late_cancellation_rate", _("Late cancellation rate"), "percent"),
+    ]
+
+
+def _attendance_row(label: str, counts: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "label": label,
+        "visits": counts["visits"],
+        "no_shows": counts["no_shows"],
+        "no_show_rate": share(counts["no_shows"], counts["visits"]),
+        "late_cancellations": counts["late_cancellations"],
+        "late_cancellation_rate": share(counts["late_cancellations"], counts["visits"]),
+    }
+
+
+def _attendance_table(key: str, title: str, first: Column, rows: list[dict[str, Any]]) -> Table:
+    kept, hidden = keep_groups(rows, lambda row: row["visits"])
+    return Table(
+        key=key,
+        title=title,
+        description=_(
+            "Visits due in the period, except those the clinic cancelled; late cancellations are the patient's, "
+            "less than the cancellation notice before the start."
+        ),
+        columns=_attendance_columns(first),
+        rows=kept,
+        hidden=hidden,
+        figure=Figure("bars", label="label", values=("no_show_rate", "late_cancellation_rate"), unit="%"),
+    )
+
+
+def _with_notice(visits: QuerySet[Appointment]) -> QuerySet[Appointment]:
+    """``notice``: seconds from the cancellation to the start (None when not cancelled)."""
+    return visits.annotate(notice=SecondsBetween("start", "cancelled_at"))
+
+
+def _by_treatment(filters: ReportFilters) -> list[Mapping[str, Any]]:
+    """Attendance and lead time per treatment, from one grouped query: the lead
+    time's percentiles are over the booked visits only (``filter=``)."""
+    lead = SecondsBetween("start", "created_at")
+    booked = Q(status__in=BOOKED)
+    grouped = (
+        _with_notice(_due(filters))
+        .values("treatment_id", "treatment__name_en", "treatment__name_zh_hant")
+        .annotate(
+            **_attendance_counts(),
+            booked=Count("id", filter=booked),
+            median=Percentile(lead, 0.5, filter=booked),
+            q1=Percentile(lead, 0.25, filter=booked),
+            q3=Percentile(lead, 0.75, filter=booked),
+        )
+        .order_by("treatment__name_en", "treatment_id")
+    )
+    rows: list[Mapping[str, Any]] = list(grouped)
+    return rows
+
+
+def _attendance_by_treatment(grouped: list[Mapping[str, Any]]) -> Table:
+    rows = [_attendance_row(_name(row, "treatment__name"), row) for row in grouped]
+    return _attendance_table(
+        "attendance_by_treatment",
+        _("No-shows and late cancellations by treatment"),
+        Column("label", _("Treatment")),
+        rows,
+    )
+
+
+def _attendance_by_weekday(filters: ReportFilters) -> Table:
+    grouped = (
+        _with_notice(_due(filters))
+        .annotate(weekday=ExtractIsoWeekDay("start", tzinfo=clinic_zone()))
+        .values("weekday")
+        .annotate(**_attendance_counts())
+        .order_by("weekday")
+    )
+    rows = [_attendance_row(str(WEEKDAYS[row["weekday"] - 1]), row) for row in grouped]
+    return _attendance_table(
+        "attendance_by_weekday", _("No-shows and late cancellations by weekday"), Column("label", _("Weekday")), rows
+    )
+
+
+def _lead_band() -> Case:
+    """The lead-time band's index, from the ``lead`` annotation (seconds)."""
+    return Case(
+        *(
+            When(lead__gte=float(days * DAY), then=Value(index))
+            for index, (days, _label) in reversed(list(enumerate(LEAD_BANDS)))
+            if days
+        ),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+
+
+def _attendance_by_lead_time(filters: ReportFilters) -> Table:
+    grouped = (
+        _with_notice(_due(filters))
+        .annotate(lead=SecondsBetween("start", "created_at"))
+        .annotate(band=_lead_band())
+        .values("band")
+        .annotate(**_attendance_counts())
+        .order_by("band")
+    )
+    rows = [_attendance_row(str(LEAD_BANDS[row["band"]][1]), row) for row in grouped]
+    return _attendance_table(
+        "attendance_by_lead_time",
+        _("No-shows and late cancellations by lead time"),
+        Column("label", _("Booked ahead")),
+        rows,
+    )
+
+
+# --- lead time ----------------------------------------------------------------------
+
+
+def _lead_time(grouped: list[Mapping[str, Any]]) -> Table:
+    rows = [
+        {
+            "treatment": _name(row, "treatment__name"),
+            "visits": row["booked"],
+            "median_days": one_decimal(row["median"] / DAY),
+            "q1_days": one_decimal(row["q1"] / DAY),
+            "q3_days": one_decimal(row["q3"] / DAY),
+        }
+        for row in grouped
+        if row["booked"]
+    ]
+    kept, hidden = keep_groups(rows, lambda row: row["visits"])
+    return Table(
+        key="lead_time",
+        title=_("Days from booking to visit"),
+        description=_(
+            "Median and interquartile range of the days between booking and the visit, for visits kept on the diary "
+            "(confirmed, checked-in, completed or no-show)."
+        ),
+        columns=[
+            Column("treatment", _("Treatment")),
+            Column("visits", _("Visits"), "count"),
+            Column("median_days", _("Median (days)"), "number"),
+            Column("q1_days", _("Lower quartile (days)"), "number"),
+            Column("q3_days", _("Upper quartile (days)"), "number"),
+        ],
+        rows=kept,
+        hidden=hidden,
+        figure=Figure(
+            "ranges", label="treatment", values=("median_days",), low="q1_days", high="q3_days", unit=_("days")
+        ),
+    )
+
+
+# --- new and returning patients -------------------------------------------------------
+
+
+def _new_returning(filters: ReportFilters, weeks: list[date]) -> Table:
+    zone = clinic_zone()
+    # Returning: a completed visit in an earlier clinic week. Weeks are compared
+    # with weeks (both truncated in the clinic's zone), never with instants.
+    earlier = (
+        Appointment.objects.filter(
+            patient_id=OuterRef("patient_id"), status=Status.COMPLETED, start__lt=OuterRef("start")
+        )
+        .annotate(visit_week=TruncWeek("start", tzinfo=zone))
+        .filter(visit_week__lt=OuterRef("week"))
+    )
+    grouped = (
+        _in_period(filters)
+        .filter(status=Status.COMPLETED)
+        .annotate(week=TruncWeek("start", tzinfo=zone), returning=Exists(earlier))
+        .values("week")
+        .annotate(
+            patients=Count("patient_id", distinct=True),
+            new=Count("patient_id", distinct=True, filter=Q(returning=False)),
+        )
+        .order_by("week")
+    )
+    counts = {_monday(row["week"]): row for row in grouped}
+    rows = []
+    for week in weeks:
+        row = counts.get(week, {"patients": 0, "new": 0})
+        rows.append(
+            {
+                "week": week.isoformat(),
+                "new": row["new"],
+                "returning": row["patients"] - row["new"],
+                "patients": row["patients"],
+            }
+        )
+    return Table(
+        key="patients_new_returning",
+        title=_("New and returning patients by week"),
+        description=_(
+            "Patients with a completed visit in the week: new when it is the week of their first completed visit "
+            "at the clinic, returning otherwise."
+        ),
         columns=[
             Column("week", _("Week")),
-            Column("practitioner", _("Practitioner")),
-            Column("utilisation", _("Utilisation"), "percent"),
+            Column("new", _("New"), "count"),
+            Column("returning", _("Returning"), "count"),
+            Column("patients", _("Patients"), "count"),
         ],
-        figure=Figure("lines", label="week", values=("utilisation",), series="practitioner", unit="%"),
+        rows=rows,
+        figure=Figure("stacked", label="week", values=("new", "returning")),
     )
-    return Report(key="operations", filters=filters, min_group=min_group(), tables=[table])
+
+
+# --- reminders ------------------------------------------------------------------------
+
+
+def _reminders(filters: ReportFilters) -> Table:
+    reminders = NotificationDelivery.objects.filter(
+        notification__kind="reminder",
+        notification__appointment__start__gte=filters.start_at,
+        notification__appointment__start__lt=filters.end_before,
+    )
+    if filters.practitioner_id:
+        reminders = reminders.filter(notification__appointment__practitioner_id=filters.practitioner_id)
+    if filters.treatment_id:
+        reminders = reminders.filter(notification__appointment__treatment_id=filters.treatment_id)
+    Delivery = NotificationDelivery.Status
+    sent = {
+        row["channel"]: row
+        for row in reminders.values("channel")
+        .annotate(
+            tried=Count("notification_id", distinct=True),
+            sent=Count("notification_id", distinct=True, filter=~Q(status=Delivery.FAILED)),
+            delivered=Count("notification_id", distinct=True, filter=Q(status__in=(Delivery.DELIVERED, Delivery.READ))),
+            failed=Count("notification_id", distinct=True, filter=Q(status=Delivery.FAILED)),
+        )
+        .order_by()
+    }
+    confirmed = {
+        row["patient_confirmed_via"]: row["confirmed"]
+        for row in _due(filters)
+        .exclude(patient_confirmed_via="")
+        .values("patient_confirmed_via")
+        .annotate(confirmed=Count("id"))
+        .order_by()
+    }
+    rows = []
+    for channel, label in CONFIRM_CHANNELS:
+        counts: Mapping[str, Any] = sent.get(channel, {})
+        row = {
+            "channel": str(label),
+            "sent": counts.get("sent", 0),
+            "delivered": counts.get("delivered", 0),
+            "failed": counts.get("failed", 0),
+            "confirmed": confirmed.get(channel, 0),
+        }
+        row["failure_rate"] = share(row["failed"], counts.get("tried", 0))
+        rows.append(row)
+    return Table(
+        key="reminders",
+        title=_("Reminders and confirmations by channel"),
+        description=_(
+            "Reminders for visits in the period: sent (accepted by the provider), delivered, failed, and visits "
+            "the patient confirmed on each channel."
+        ),
+        columns=[
+            Column("channel", _("Channel")),
+            Column("sent", _("Reminders sent"), "count"),
+            Column("delivered", _("Delivered"), "count"),
+            Column("failed", _("Failed"), "count"),
+            Column("failure_rate", _("Failure rate"), "percent"),
+            Column("confirmed", _("Visits confirmed"), "count"),
+        ],
+        rows=rows,
+        figure=Figure("bars", label="channel", values=("sent", "failed", "confirmed")),
+    )
+
+
+# --- revenue --------------------------------------------------------------------------
+
+
+def _revenue(filters: ReportFilters, weeks: list[date]) -> Table:
+    Kind = LedgerEntry.Kind
+    money = DecimalField(max_digits=14, decimal_places=2)
+
+    def total(condition: Q) -> Coalesce:
+        return Coalesce(Sum("amount", filter=condition), Value(ZERO), output_field=money)
+
+    grouped = (
+        LedgerEntry.objects.filter(created_at__gte=filters.start_at, created_at__lt=filters.end_before)
+        .annotate(week=TruncWeek("created_at", tzinfo=clinic_zone()))
+        .values("week")
+        .annotate(
+            payments=total(Q(kind=Kind.PAYMENT)),
+            deposits=total(Q(kind=Kind.PAYMENT, reason=LedgerEntry.Reason.DEPOSIT)),
+            refunds=total(Q(kind=Kind.REFUND)),
+            fees=total(Q(kind=Kind.FEE)),
+            waived=total(Q(kind=Kind.WAIVER)),
+        )
+        .order_by("week")
+    )
+    sums = {_monday(row["week"]): row for row in grouped}
+    rows = []
+    cent = Decimal("0.01")
+    for week in weeks:
+        row: Mapping[str, Any] = sums.get(week, {})
+        values = {
+            key: Decimal(row.get(key, ZERO)).quantize(cent)
+            for key in ("payments", "deposits", "refunds", "fees", "waived")
+        }
+        rows.append({"week": week.isoformat(), **values, "net": values["payments"] - values["refunds"]})
+    return Table(
+        key="revenue",
+        title=_("Revenue by week"),
+        description=_(
+            "From the ledger: money taken (payments, of which deposits) and returned (refunds); net is payments "
+            "less refunds. Fees charged and waived move no money."
+        ),
+        columns=[
+            Column("week", _("Week")),
+            Column("payments", _("Payments"), "money"),
+            Column("deposits", _("Deposits taken"), "money"),
+            Column("refunds", _("Refunds"), "money"),
+            Column("fees", _("Fees charged"), "money"),
+            Column("waived", _("Fees waived"), "money"),
+            Column("net", _("Net taken"), "money"),
+        ],
+        rows=rows,
+        figure=Figure("lines", label="week", values=("payments", "refunds", "net"), unit=settings.CLINIC_CURRENCY),
+    )
