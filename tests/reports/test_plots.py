@@ -16,6 +16,12 @@ from clinic.plots import nice_ticks, plot, value_text
 SVG = "{http://www.w3.org/2000/svg}"
 
 
+@pytest.fixture(autouse=True)
+def _english():  # type: ignore[no-untyped-def]
+    with translation.override("en"):
+        yield
+
+
 def _svg(table: Table) -> ET.Element:
     markup = str(plot(table))
     assert markup.startswith("<svg"), markup[:200]
