@@ -41,11 +41,21 @@ def _known_report(key: str, seen: list[ReportFilters]):  # type: ignore[no-untyp
                 Column("revenue", "Revenue", "money"),
             ],
             rows=[
-                {"treatment": "Pico laser", "patients": 1204, "change_median": -12.5, "improved": 62.5,
-                 "revenue": Decimal("35000.00")},
-                {"treatment": "Chemical peel", "patients": 6, "change_median": None, "improved": 0.0,
-                 "revenue": Decimal("0.00")},
-            ],  # fmt: skip
+                {
+                    "treatment": "Pico laser",
+                    "patients": 1204,
+                    "change_median": -12.5,
+                    "improved": 62.5,
+                    "revenue": Decimal("35000.00"),
+                },
+                {
+                    "treatment": "Chemical peel",
+                    "patients": 6,
+                    "change_median": None,
+                    "improved": 0.0,
+                    "revenue": Decimal("0.00"),
+                },
+            ],
             hidden=2,
             figure=Figure("bars", label="treatment", values=("change_median",), unit="points"),
         )
