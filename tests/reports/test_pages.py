@@ -26,7 +26,7 @@ OUTCOMES = "/staff/reports/outcomes/"
 OPERATIONS = "/staff/reports/operations/"
 
 
-def _known_report(key: str, seen: list[ReportFilters]):  # type: ignore[no-untyped-def]
+def _known_report(key: str, seen: list[ReportFilters]):
     def compute(filters: ReportFilters) -> Report:
         seen.append(filters)
         change = Table(
@@ -72,14 +72,14 @@ def _known_report(key: str, seen: list[ReportFilters]):  # type: ignore[no-untyp
 
 
 @pytest.fixture
-def seen(monkeypatch) -> list[ReportFilters]:  # type: ignore[no-untyped-def]
+def seen(monkeypatch) -> list[ReportFilters]:
     found: list[ReportFilters] = []
     monkeypatch.setattr(report_outcomes, "outcomes_report", _known_report("outcomes", found))
     monkeypatch.setattr(report_operations, "operations_report", _known_report("operations", found))
     return found
 
 
-def _user(role: str):  # type: ignore[no-untyped-def]
+def _user(role: str):
     if role == "patient":
         return PatientFactory().user
     if role == "practitioner":
