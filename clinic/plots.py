@@ -514,15 +514,22 @@ def _ranges(
             }
         else:
             text = value_text(row.get(key), kind)
-        parts.append(
-            format_html(
-                '<text x="0" y="{}"><tspan font-weight="600">{}</tspan><tspan fill="{}">  {}</tspan></text>',
-                y + FONT,
-                _short(_label(row.get(figure.label))),
-                INK,
-                text,
+        label = _short(_label(row.get(figure.label)))
+        if len(label) + len(text) <= LABEL_CHARS:
+            parts.append(
+                format_html('<text x="0" y="{}"><tspan font-weight="600">{}</tspan>  {}</text>', y + FONT, label, text)
             )
-        )
+        else:  # too long for one line at a phone's width: the numbers go under the name
+            parts.append(
+                format_html(
+                    '<text x="0" y="{}" font-weight="600">{}</text><text x="0" y="{}">{}</text>',
+                    y + FONT,
+                    label,
+                    y + 2 * FONT + 4,
+                    text,
+                )
+            )
+            y += FONT + 4
         y += FONT + 12
         if q1 is not None and q3 is not None:
             parts.append(
