@@ -117,6 +117,7 @@ def test_a_practitioner_sees_outcomes_of_their_own_patients_but_not_operations(c
     assert client.get(OPERATIONS).status_code == 403
     assert client.get("/staff/reports/operations/score_change.csv").status_code == 403
     assert client.get("/staff/reports/outcomes/score_change.csv").status_code == 200
+    assert seen[-1].own_patients_of == practitioner.pk  # the CSV too covers only their patients
 
 
 def test_a_manager_sees_both_reports_from_the_manage_menu(client, seen) -> None:

@@ -42,8 +42,8 @@ class ReportFilterForm(forms.Form):
         )
         if outcomes:
             self.fields["target_grade"] = forms.CharField(
-                label=_("Target grade"),
+                # The help is in the label: a help line would push this select below its neighbours.
+                label=_("Target grade (for sessions to reach it)"),
                 required=False,
-                help_text=_("For the sessions needed to reach it."),
                 widget=forms.Select(choices=[(str(value), label) for value, label in QualitativeGrade.choices]),
             )
