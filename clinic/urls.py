@@ -37,6 +37,7 @@ urlpatterns = [
     path("staff/", include("workspace.webhooks.urls")),
     path("staff/", include("workspace.packages.urls")),
     path("staff/", include("workspace.money.urls")),
+    path("staff/", include("workspace.reports.urls")),
     # Patient pages: catalogue, booking, appointments; account and progress.
     path("", include("portal.account.urls")),
     path("", include("portal.book.urls")),

@@ -51,7 +51,7 @@ WIDTHS = (390, 1280, 1920)
 NARROWEST = 360  # ux.md: nothing breaks at 360 px; checked by resizing the 390 px page
 HEIGHT = {390: 844, 1280: 800, 1920: 1080}
 # The URL namespaces of the pages people see: the patient site and the staff workspace.
-PAGE_NAMESPACES = ("site", "account", "staff", "chart", "security", "consents", "webhooks", "money")
+PAGE_NAMESPACES = ("site", "account", "staff", "chart", "security", "consents", "webhooks", "money", "reports")
 
 ANONYMOUS, PATIENT, RECEPTION, DOCTOR, MANAGER = "anonymous", "patient", "reception", "doctor", "manager"
 SIGN_IN = {
@@ -172,6 +172,8 @@ PAGES = [
     Page("consents:draft", "/staff/consents/{consent_form}/draft/", (MANAGER,)),
     Page("consents:version", "/staff/consents/{consent_form}/versions/1/", (MANAGER,)),
     Page("money:takings", "/staff/money/takings/", (MANAGER,)),
+    Page("reports:outcomes", "/staff/reports/outcomes/", (DOCTOR, MANAGER)),
+    Page("reports:operations", "/staff/reports/operations/", (MANAGER,)),
     Page("webhooks:list", "/staff/webhooks/", (MANAGER,)),
     Page("webhooks:new", "/staff/webhooks/new/", (MANAGER,)),
     Page("webhooks:subscription", "/staff/webhooks/{webhook}/", (MANAGER,)),
@@ -200,6 +202,7 @@ EXCLUDED = {
     "account:receipt": "a PDF download, not a page (tests/pages/test_money_pages.py)",
     "money:receipt": "a PDF download, not a page (tests/pages/test_money_pages.py)",
     "money:takings_csv": "a CSV download, not a page (tests/pages/test_money_pages.py)",
+    "reports:csv": "a CSV download, not a page (tests/reports/test_pages.py)",
     "account:device_sign_out": "POST only: a button on the devices page",
     "account:devices_sign_out_others": "POST only: a button on the devices page",
     "account:photo": "an image file shown inside the progress page",
