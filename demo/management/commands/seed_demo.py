@@ -9,6 +9,7 @@ from django.db import transaction
 from clinic.clock import clinic_today
 from demo.clinic import DEMO_PASSWORD, seed_demo
 from demo.history import seed_history
+from demo.outcomes import seed_outcomes
 
 
 class Command(BaseCommand):
@@ -50,6 +51,13 @@ class Command(BaseCommand):
             if history.created:
                 self.stdout.write(self.style.SUCCESS("Demo history seeded (Emily Cheung's course, the next days)."))
             for line in history.lines():
+                self.stdout.write(f"  {line}")
+            outcomes = seed_outcomes(today=clinic_today())
+            if outcomes.created:
+                self.stdout.write(
+                    self.style.SUCCESS("Demo year of courses seeded (for the outcome and operations reports).")
+                )
+            for line in outcomes.lines():
                 self.stdout.write(f"  {line}")
         self.stdout.write(
             f"  log in as manager@, reception@, doctor@ or patient@example.com with password {DEMO_PASSWORD!r}"
