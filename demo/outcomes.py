@@ -508,14 +508,14 @@ def _seed(*, today: date, done: Outcomes) -> None:
                 )
                 rebook = _working_before(target + timedelta(days=rng.randint(4, 14)), window_end, holidays)
                 mishap = rng.random()
-                if mishap < 0.10 and target < rebook < today:
+                if mishap < 0.16 and target < rebook < today:
                     slot = diary.place(rng, treatment, target, course.practitioner, patient.pk)
                     if slot is not None:
                         booked_at = slot["start"] - timedelta(days=rng.randint(3, 21), hours=rng.randint(0, 8))
-                        if mishap < 0.05:
+                        if mishap < 0.07:
                             status, cancelled_at, by, reason = Appointment.Status.NO_SHOW, None, "", ""
                             diary.take(slot["practitioner_id"], slot["room_id"], slot["device_id"], patient.pk, slot)
-                        elif mishap < 0.085:  # late: by phone, less than the notice before
+                        elif mishap < 0.12:  # late: by phone, less than the notice before
                             status, by = Appointment.Status.CANCELLED, Appointment.CancelledBy.PATIENT
                             cancelled_at = slot["start"] - timedelta(hours=rng.randint(2, 20))
                             reason = rng.choice(CANCEL_REASONS)
@@ -588,7 +588,6 @@ def _seed(*, today: date, done: Outcomes) -> None:
             if review < today:
                 course.assessments.append((review, 1.0))
         courses.append(course)
-    done.count("report demo visits", len(visits))
 
     # --- assessments and plans ---------------------------------------------------------
     assessment_rows: list[Assessment] = []
