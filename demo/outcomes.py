@@ -240,7 +240,8 @@ class Diary:
         zone = clinic_zone()
         length = timedelta(minutes=treatment.duration_minutes)
         held = length + timedelta(minutes=treatment.buffer_minutes)
-        people = [preferred] + [p for p in self.practitioners[treatment.slug] if p != preferred]
+        qualified = self.practitioners[treatment.slug]
+        people = ([preferred] if preferred in qualified else []) + [p for p in qualified if p != preferred]
         for practitioner in people:
             hours = self.hours.get((practitioner, day.weekday()))
             if hours is None:
@@ -463,7 +464,7 @@ def _seed(*, today: date, done: Outcomes) -> None:
         course = Course(
             patient=patient,
             kind=kind,
-            practitioner=rng.choice(diary.practitioners[first_slug][:2]),
+            practitioner=rng.choice(diary.practitioners[first_slug]),
             fitzpatrick=fitzpatrick,
             response=response,
             baseline=baseline,
@@ -471,6 +472,7 @@ def _seed(*, today: date, done: Outcomes) -> None:
         )
         first_visit = working(today - timedelta(days=rng.randint(120, 345)))
         course.assessments.append((first_visit, 0.0))
+        floor = at(first_visit, 12)  # nothing is booked before the consultation, or the visit before
         day = first_visit
         total = sum(n for _, n, _ in COURSES[kind])
         done_sessions = 0
@@ -511,7 +513,9 @@ def _seed(*, today: date, done: Outcomes) -> None:
                 if mishap < 0.16 and target < rebook < today:
                     slot = diary.place(rng, treatment, target, course.practitioner, patient.pk)
                     if slot is not None:
-                        booked_at = slot["start"] - timedelta(days=rng.randint(3, 21), hours=rng.randint(0, 8))
+                        booked_at = max(
+                            floor, slot["start"] - timedelta(days=rng.randint(7, 21), hours=rng.randint(0, 8))
+                        )
                         if mishap < 0.07:
                             status, cancelled_at, by, reason = Appointment.Status.NO_SHOW, None, "", ""
                             diary.take(slot["practitioner_id"], slot["room_id"], slot["device_id"], patient.pk, slot)
@@ -538,6 +542,9 @@ def _seed(*, today: date, done: Outcomes) -> None:
                                 reason=reason,
                             )
                         )
+                        if cancelled_at is not None:
+                            visits[-1].cancelled_at = cancelled_at = max(cancelled_at, booked_at + timedelta(hours=1))
+                        floor = cancelled_at or slot["end"]
                         target = rebook
                 slot = None
                 for _attempt in range(10):
@@ -551,10 +558,14 @@ def _seed(*, today: date, done: Outcomes) -> None:
                 parameters, intensity = _parameters(rng, slug, fitzpatrick)
                 chance = ADVERSE_BASE[slug] * (1 + intensity) * (1.8 if fitzpatrick >= 4 else 1)
                 lead = rng.choice((0, 1, 2, 4, 7, 10, 14, 21, 28, 35))
-                booked_at = min(
-                    slot["start"] - timedelta(hours=2),
-                    slot["start"] - timedelta(days=lead, hours=rng.randint(0, 6)),
+                booked_at = max(
+                    floor,
+                    min(
+                        slot["start"] - timedelta(hours=2),
+                        slot["start"] - timedelta(days=lead, hours=rng.randint(0, 6)),
+                    ),
                 )
+                floor = slot["end"]
                 visits.append(
                     Visit(
                         patient=patient,
@@ -621,6 +632,9 @@ def _seed(*, today: date, done: Outcomes) -> None:
             assessment_rows.append(graded)
             owners.append((course, number))
     assessment_rows = bulk_create_with_history(assessment_rows, Assessment, default_user=doctor)
+    Assessment.objects.bulk_update(  # auto_now_add wrote today over the invented past
+        [_with_created(row, at(row.assessed_on, 10)) for row in assessment_rows], ["created_at", "updated_at"]
+    )
     baselines = {id(course): row for (course, number), row in zip(owners, assessment_rows, strict=True) if number == 0}
     done.count("report demo assessments", len(assessment_rows))
 
@@ -724,6 +738,11 @@ def _seed(*, today: date, done: Outcomes) -> None:
         ["created_at"],
     )
     done.count("report demo appointments", len(appointment_rows))
+
+    Patient.objects.bulk_update(  # registered the morning of their consultation, not today
+        [_with_created(course.patient, at(course.assessments[0][0], 9, 30)) for course in courses],
+        ["created_at", "updated_at"],
+    )
 
     # Every patient signed the forms their treatments need at the desk before the first visit.
     needs = consents.needs([(0, t) for t in treatments.values()])
