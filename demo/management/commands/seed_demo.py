@@ -15,7 +15,8 @@ from demo.outcomes import seed_outcomes
 class Command(BaseCommand):
     help = (
         "Seeds the demo clinic: the treatment catalogue, rooms, devices, four practitioners, demo accounts "
-        "Hong Kong public holidays, and (once) a demo patient's course and the next days' appointments. "
+        "Hong Kong public holidays, and (once) a demo patient's course, the next days' appointments and a past "
+        "year of some fifty patients' scar courses for the reports. "
         "Safe to run again: a second run changes nothing."
     )
 
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--without-history",
             action="store_true",
-            help="Only the catalogue, staff and accounts: no demo assessments, plans or appointments.",
+            help="Only the catalogue, staff and accounts: no demo assessments, plans, appointments or year of courses.",
         )
 
     def handle(self, *args: Any, force: bool = False, without_history: bool = False, **options: Any) -> None:
