@@ -66,7 +66,7 @@ from treatments.scoring import goodman_baron_score
 SEED = 21  # issue 21: the reports
 PHONE_PREFIX = "+8526900"  # the outcome patients' numbers: +852 6900 0001 ...
 
-# (English given name, surname, Chinese name, preferred language, sex for the record's flavour only)
+# (English name, surname and given names as romanised in Hong Kong, Chinese name, preferred language)
 NAMES: tuple[tuple[str, str, str, str], ...] = (
     ("Ivy", "Chan Ka Yee", "陳嘉儀", "en"),
     ("Kelvin", "Lee Chun Hei", "李俊熙", "zh-hant"),
@@ -373,7 +373,6 @@ class Visit:
     cancelled_at: datetime | None = None
     cancelled_by: str = ""
     reason: str = ""
-    confirmed_via: str = ""
     appointment: Appointment | None = None  # once written
 
     def row(self) -> Appointment:
@@ -580,7 +579,6 @@ def _seed(*, today: date, done: Outcomes) -> None:
                         areas=rng.choice((["left_cheek", "right_cheek"], ["left_cheek", "right_cheek", "temples"])),
                         adverse=rng.choice(ADVERSE_EVENTS[slug]) if rng.random() < chance else "",
                         pain=rng.randint(2, 6),
-                        confirmed_via="pending",
                     )
                 )
                 day = target
