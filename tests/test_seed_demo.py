@@ -416,3 +416,82 @@ def test_demo_history_is_seeded_once(seed: Callable[[], str]) -> None:
     count = Assessment.objects.count()
     assert "Demo history seeded" not in seed()
     assert Assessment.objects.count() == count
+
+
+def test_demo_year_of_courses_gives_the_reports_groups_to_show(seeded: str) -> None:
+    """The reports hide groups under CLINIC_REPORT_MIN_GROUP patients: the demo's
+    year of courses (demo/outcomes.py) must give several treatments enough
+    patients with a baseline and a later assessment, visits with their session
+    records, and the mishaps the operations report counts."""
+    from django.conf import settings
+    from django.db.models import Count, F, Min
+
+    from booking.models import Appointment, LedgerEntry, Notification, SessionRecord
+    from demo.outcomes import PHONE_PREFIX
+    from treatments.models import Assessment, PlanSession, TreatmentPlan
+
+    year_ago = timezone.now() - timedelta(days=365)
+    patients = Patient.objects.filter(phone__startswith=PHONE_PREFIX)
+    assert 40 <= patients.count() <= 60
+    assert set(patients.values_list("fitzpatrick_type", flat=True)) >= {3, 4, 5}
+
+    completed = Appointment.objects.filter(
+        patient__in=patients, status=Appointment.Status.COMPLETED, start__gte=year_ago
+    )
+    # A treatment counts when at least the minimum group of patients had a
+    # completed visit of it with an assessment before the first such visit and another after it.
+    firsts = completed.values("patient_id", "treatment__slug").annotate(first=Min("start"))
+    by_treatment: dict[str, int] = {}
+    for row in firsts:
+        first_day = row["first"].astimezone(ZoneInfo("Asia/Hong_Kong")).date()
+        assessed = Assessment.objects.filter(patient_id=row["patient_id"])
+        if assessed.filter(assessed_on__lte=first_day).exists() and assessed.filter(assessed_on__gt=first_day).exists():
+            by_treatment[row["treatment__slug"]] = by_treatment.get(row["treatment__slug"], 0) + 1
+    shown = [slug for slug, n in by_treatment.items() if n >= settings.CLINIC_REPORT_MIN_GROUP]
+    assert len(shown) >= 3, by_treatment
+    assert {"co2-fractional", "subcision"} <= set(by_treatment)  # the combination is there
+
+    records = SessionRecord.objects.filter(appointment__in=completed)
+    assert records.count() == completed.count() >= 100
+    assert records.exclude(adverse_events="").count() >= 5
+    assert records.filter(category="laser", parameters__has_key="fluence_j_cm2").exists()
+    assert not completed.filter(session_record__consent_signatures=None).exists()  # consent before every visit
+
+    # Abandoned and overdue courses, no-shows and late cancellations.
+    plans = TreatmentPlan.objects.filter(patient__in=patients)
+    assert plans.filter(status=TreatmentPlan.Status.CANCELLED, cancelled_at__isnull=False).count() >= 3
+    overdue = PlanSession.objects.filter(
+        plan__in=plans.filter(status=TreatmentPlan.Status.ACTIVE),
+        status=PlanSession.Status.PENDING,
+        window_end__lt=timezone.localdate(),
+    )
+    assert overdue.values("plan").distinct().count() >= 3
+    visits = Appointment.objects.filter(patient__in=patients)
+    assert visits.filter(status=Appointment.Status.NO_SHOW).count() >= 3
+    late = [
+        a
+        for a in visits.filter(status=Appointment.Status.CANCELLED, cancelled_by=Appointment.CancelledBy.PATIENT)
+        if a.cancelled_at is not None and a.start - a.cancelled_at < settings.CLINIC_CANCELLATION_NOTICE
+    ]
+    assert len(late) >= 3
+    # Bookings were made ahead of the visit (the lead time report), never after it.
+    assert not visits.filter(created_at__gt=F("start")).exists()
+    leads = [(start - created).days for start, created in visits.values_list("start", "created_at")]
+    assert min(leads) <= 1 and max(leads) >= 14  # booked the day before and weeks ahead
+
+    # Nothing about the invented past is left for the worker to send; reminders have their outcomes.
+    notes = Notification.objects.filter(patient__in=patients)
+    assert not notes.filter(status=Notification.Status.PENDING).exists()
+    reminders = notes.filter(kind=Notification.Kind.REMINDER).values("status").annotate(n=Count("id"))
+    assert {row["status"] for row in reminders} >= {"sent", "failed", "skipped"}
+    assert visits.exclude(patient_confirmed_via="").count() >= 10
+
+    # Money: deposits and payments with gap-free receipt numbers.
+    entries = LedgerEntry.objects.filter(patient__in=patients)
+    assert entries.filter(kind=LedgerEntry.Kind.PAYMENT, reason=LedgerEntry.Reason.DEPOSIT).exists()
+    numbers = sorted(
+        number for number in LedgerEntry.objects.values_list("receipt_number", flat=True) if number is not None
+    )
+    for year in {n[:4] for n in numbers}:
+        mine = [int(n[5:]) for n in numbers if n.startswith(year)]
+        assert mine == list(range(1, len(mine) + 1)), year

@@ -9,12 +9,14 @@ from django.db import transaction
 from clinic.clock import clinic_today
 from demo.clinic import DEMO_PASSWORD, seed_demo
 from demo.history import seed_history
+from demo.outcomes import seed_outcomes
 
 
 class Command(BaseCommand):
     help = (
         "Seeds the demo clinic: the treatment catalogue, rooms, devices, four practitioners, demo accounts "
-        "Hong Kong public holidays, and (once) a demo patient's course and the next days' appointments. "
+        "Hong Kong public holidays, and (once) a demo patient's course, the next days' appointments and a past "
+        "year of some fifty patients' scar courses for the reports. "
         "Safe to run again: a second run changes nothing."
     )
 
@@ -27,7 +29,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--without-history",
             action="store_true",
-            help="Only the catalogue, staff and accounts: no demo assessments, plans or appointments.",
+            help="Only the catalogue, staff and accounts: no demo assessments, plans, appointments or year of courses.",
         )
 
     def handle(self, *args: Any, force: bool = False, without_history: bool = False, **options: Any) -> None:
@@ -50,6 +52,13 @@ class Command(BaseCommand):
             if history.created:
                 self.stdout.write(self.style.SUCCESS("Demo history seeded (Emily Cheung's course, the next days)."))
             for line in history.lines():
+                self.stdout.write(f"  {line}")
+            outcomes = seed_outcomes(today=clinic_today())
+            if outcomes.created:
+                self.stdout.write(
+                    self.style.SUCCESS("Demo year of courses seeded (for the outcome and operations reports).")
+                )
+            for line in outcomes.lines():
                 self.stdout.write(f"  {line}")
         self.stdout.write(
             f"  log in as manager@, reception@, doctor@ or patient@example.com with password {DEMO_PASSWORD!r}"
