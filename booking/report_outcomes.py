@@ -1,25 +1,724 @@
 """Outcomes: do the treatments work? (docs/reports.md, Outcomes.)
 
-Placeholder until the computation lands: the shape every caller relies on.
+Every number comes out of the database. The per-patient facts (which visit
+came first, which assessment is the baseline and which the latest) are
+querysets with correlated subqueries; where a median or a quartile must be
+taken over those facts, the queryset's SQL becomes the inner query of a short
+SQL aggregate (``_run``), written to run on PostgreSQL and SQLite alike (only
+the percentile and the string aggregate differ, ``_percentile`` and
+``_id_list``). Each table costs a fixed number of queries whatever the size of
+the clinic; the treatment names are one more query shared by all tables.
 """
 
 from __future__ import annotations
 
-from django.utils.translation import gettext as _
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
-from booking.reports import Column, Figure, Report, ReportFilters, Table, min_group
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, Length, Trim, TruncDate
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
+
+from booking.models import Appointment
+from booking.reports import Column, Figure, Report, ReportFilters, Table, keep_groups, min_group, one_decimal, share
+from clinic.aggregates import SQLITE_PERCENTILE
+from clinic.clock import clinic_today, clinic_zone
+from treatments.models import Assessment, Category, PlanSession, Treatment, TreatmentPlan
+
+COMPLETED = Appointment.Status.COMPLETED
+
+
+# --- setting bands, as data ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The main setting of a category, read from ``SessionRecord.parameters[key]``,
+    cut into bands at ``edges`` (each band includes its lower edge)."""
+
+    category: str
+    key: str
+    label: Any  # a lazy translation
+    unit: str
+    edges: tuple[float, ...]
+
+
+# Bands a clinician would recognise: fluence from picosecond (a few J/cm²) to
+# fractional CO2 and Er:YAG microbeams (tens of J/cm²); density as the
+# coverage steps devices offer; RF energy per pin and needle depth in the
+# steps the handpieces click through; peel strength from superficial
+# (glycolic, salicylic up to about 30 %) to medium-depth (TCA 35 % and up).
+SETTINGS: tuple[Setting, ...] = (
+    Setting(Category.LASER, "fluence_j_cm2", gettext_lazy("Laser fluence"), "J/cm²", (2, 5, 10, 20, 40)),
+    Setting(Category.LASER, "density_percent", gettext_lazy("Laser density"), "%", (5, 10, 15, 25)),
+    Setting(
+        Category.RF_MICRONEEDLING,
+        "energy_mj_per_pin",
+        gettext_lazy("RF microneedling energy per pin"),
+        "mJ",
+        (5, 10, 20, 40),
+    ),
+    Setting(
+        Category.RF_MICRONEEDLING,
+        "needle_depth_mm",
+        gettext_lazy("RF microneedling needle depth"),
+        "mm",
+        (1.0, 1.5, 2.0, 2.5),
+    ),
+    Setting(
+        Category.MICRONEEDLING,
+        "needle_depth_mm",
+        gettext_lazy("Microneedling needle depth"),
+        "mm",
+        (1.0, 1.5, 2.0, 2.5),
+    ),
+    Setting(Category.PEEL, "concentration_percent", gettext_lazy("Peel concentration"), "%", (20, 35, 50, 70)),
+)
+
+NOT_RECORDED = -1
+
+
+def band_labels(setting: Setting) -> list[str]:
+    """``< 2``, ``2–5``, ..., ``≥ 40`` with the unit: band ``i`` is ``[edges[i-1], edges[i])``."""
+    edges = [_number(edge) for edge in setting.edges]
+    labels = [f"< {edges[0]} {setting.unit}"]
+    labels += [f"{low}–{high} {setting.unit}" for low, high in itertools.pairwise(edges)]
+    labels.append(f"≥ {edges[-1]} {setting.unit}")
+    return labels
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+# --- the rows every table starts from ----------------------------------------
+
+
+def _own_patients(practitioner_id: int) -> QuerySet[Appointment, Any]:
+    return Appointment.objects.filter(status=COMPLETED, practitioner_id=practitioner_id).values("patient_id")
+
+
+def _visits(filters: ReportFilters, *, by_treatment: bool = True) -> QuerySet[Appointment]:
+    """Completed visits in the period, narrowed by the filters (and, for a
+    practitioner's own view, to their own patients)."""
+    visits = Appointment.objects.filter(status=COMPLETED, start__gte=filters.start_at, start__lt=filters.end_before)
+    if filters.practitioner_id:
+        visits = visits.filter(practitioner_id=filters.practitioner_id)
+    if filters.own_patients_of is not None:
+        visits = visits.filter(patient_id__in=_own_patients(filters.own_patients_of))
+    if filters.treatment_id and by_treatment:
+        visits = visits.filter(treatment_id=filters.treatment_id)
+    return visits
+
+
+def _first_visits(visits: QuerySet[Appointment], *, per_treatment: bool) -> QuerySet[Appointment]:
+    """Each patient's (or each patient and treatment's) first visit among ``visits``."""
+    earlier = visits.filter(patient_id=OuterRef("patient_id")).filter(
+        Q(start__lt=OuterRef("start")) | Q(start=OuterRef("start"), pk__lt=OuterRef("pk"))
+    )
+    if per_treatment:
+        earlier = earlier.filter(treatment_id=OuterRef("treatment_id"))
+    return visits.filter(~Exists(earlier))
+
+
+def _with_scores(firsts: QuerySet[Appointment], filters: ReportFilters) -> QuerySet[Appointment]:
+    """Annotates ``baseline_id`` (latest assessment on or before the visit's day)
+    and ``latest_id`` (latest assessment after it, up to the period's end)."""
+    newest_first = ("-assessed_on", "-pk")
+    return firsts.annotate(visit_day=TruncDate("start", tzinfo=clinic_zone())).annotate(
+        baseline_id=Subquery(
+            Assessment.objects.filter(patient_id=OuterRef("patient_id"), assessed_on__lte=OuterRef("visit_day"))
+            .order_by(*newest_first)
+            .values("pk")[:1]
+        ),
+        latest_id=Subquery(
+            Assessment.objects.filter(
+                patient_id=OuterRef("patient_id"), assessed_on__gt=OuterRef("visit_day"), assessed_on__lte=filters.end
+            )
+            .order_by(*newest_first)
+            .values("pk")[:1]
+        ),
+    )
+
+
+# --- SQL both databases read --------------------------------------------------
+
+
+def _percentile(expression: str, fraction: float) -> str:
+    """The continuous percentile (clinic.aggregates.Percentile) as SQL text."""
+    if connection.vendor == "postgresql":
+        return f"PERCENTILE_CONT({fraction}) WITHIN GROUP (ORDER BY {expression})"
+    return f"{SQLITE_PERCENTILE}({expression}, {fraction})"
+
+
+def _id_list(column: str) -> str:
+    """The group's ids joined by commas in ascending order. PostgreSQL orders
+    inside the aggregate; SQLite (3.40, no ORDER BY in aggregates) concatenates
+    in the order of its input, which the caller's inner query sorts."""
+    if connection.vendor == "postgresql":
+        return f"STRING_AGG(CAST({column} AS TEXT), ',' ORDER BY {column})"
+    return f"GROUP_CONCAT({column}, ',')"
+
+
+def _sql(queryset: QuerySet[Any, Any]) -> tuple[str, tuple[Any, ...]]:
+    sql, params = queryset.query.sql_with_params()
+    return sql, tuple(params)
+
+
+def _run(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+ASSESSMENTS = Assessment._meta.db_table
+
+
+def _float(expression: str) -> str:
+    return f"CAST({expression} AS DOUBLE PRECISION)"
+
+
+# Improvement is baseline minus latest: the score counts scars, so a fall is better.
+IMPROVEMENT = _float("b.quantitative_score - l.quantitative_score")
+IMPROVEMENT_PERCENT = (
+    "CASE WHEN b.quantitative_score > 0 THEN "
+    + _float("(b.quantitative_score - l.quantitative_score) * 100.0 / b.quantitative_score")
+    + " END"
+)
+
+SCORE_AGGREGATES = f"""
+    COUNT(*) AS patients,
+    {_percentile(_float("b.quantitative_score"), 0.5)} AS baseline_median,
+    {_percentile(_float("l.quantitative_score"), 0.5)} AS latest_median,
+    {_percentile(IMPROVEMENT, 0.25)} AS improvement_q1,
+    {_percentile(IMPROVEMENT, 0.5)} AS improvement_median,
+    {_percentile(IMPROVEMENT, 0.75)} AS improvement_q3,
+    AVG({IMPROVEMENT}) AS improvement_mean,
+    {_percentile(IMPROVEMENT_PERCENT, 0.25)} AS improvement_percent_q1,
+    {_percentile(IMPROVEMENT_PERCENT, 0.5)} AS improvement_percent_median,
+    {_percentile(IMPROVEMENT_PERCENT, 0.75)} AS improvement_percent_q3
+"""
+
+
+def _score_columns() -> list[Column]:
+    return [
+        Column("patients", _("Patients"), "count"),
+        Column("baseline_median", _("Median baseline score"), "number"),
+        Column("latest_median", _("Median latest score"), "number"),
+        Column("improvement_median", _("Median improvement (points)"), "number"),
+        Column("improvement_q1", _("Improvement, lower quartile (points)"), "number"),
+        Column("improvement_q3", _("Improvement, upper quartile (points)"), "number"),
+        Column("improvement_mean", _("Mean improvement (points)"), "number"),
+        Column("improvement_percent_median", _("Median improvement (%)"), "percent"),
+        Column("improvement_percent_q1", _("Improvement, lower quartile (%)"), "percent"),
+        Column("improvement_percent_q3", _("Improvement, upper quartile (%)"), "percent"),
+    ]
+
+
+def _score_values(row: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {"patients": int(row["patients"])}
+    for key in (
+        "baseline_median",
+        "latest_median",
+        "improvement_median",
+        "improvement_q1",
+        "improvement_q3",
+        "improvement_mean",
+        "improvement_percent_median",
+        "improvement_percent_q1",
+        "improvement_percent_q3",
+    ):
+        values[key] = one_decimal(row[key])
+    return values
+
+
+# --- the tables ---------------------------------------------------------------
 
 
 def outcomes_report(filters: ReportFilters) -> Report:
-    table = Table(
+    """The outcomes tables for ``filters``; the caller has checked who may see them
+    (managers everything, practitioners with ``own_patients_of`` set)."""
+    names = {t.pk: t.localized("name") for t in Treatment.objects.only("pk", "name_en", "name_zh_hant")}
+    tables = [
+        score_change(filters, names),
+        score_change_combinations(filters, names),
+        grade_transitions(filters, names),
+        sessions_to_target(filters, names),
+        adverse_by_treatment(filters, names),
+        adverse_by_setting(filters),
+        adverse_by_fitzpatrick(filters),
+        courses(filters, names),
+    ]
+    return Report(key="outcomes", filters=filters, min_group=min_group(), tables=tables)
+
+
+def _by_label(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda row: str(row[key]))
+
+
+def _measured_pairs(filters: ReportFilters) -> tuple[str, tuple[Any, ...]]:
+    """SQL of one row per (patient, treatment) with a baseline and a latest assessment."""
+    pairs = _with_scores(_first_visits(_visits(filters), per_treatment=True), filters)
+    pairs = pairs.filter(baseline_id__isnull=False, latest_id__isnull=False)
+    return _sql(pairs.values("patient_id", "treatment_id", "baseline_id", "latest_id"))
+
+
+def score_change(filters: ReportFilters, names: dict[int, str]) -> Table:
+    inner, params = _measured_pairs(filters)
+    found = _run(
+        f"""SELECT p.treatment_id AS treatment_id, {SCORE_AGGREGATES}
+        FROM ({inner}) p
+        JOIN {ASSESSMENTS} b ON b.id = p.baseline_id
+        JOIN {ASSESSMENTS} l ON l.id = p.latest_id
+        GROUP BY p.treatment_id""",  # noqa: S608 (compiled querysets and constants; values are params)
+        params,
+    )
+    rows = [{"treatment": names.get(row["treatment_id"], "?"), **_score_values(row)} for row in found]
+    kept, hidden = keep_groups(_by_label(rows, "treatment"), lambda row: row["patients"])
+    return Table(
         key="score_change",
         title=_("Change in scar score by treatment"),
-        description=_("Goodman & Baron quantitative score, baseline to latest."),
+        description=_(
+            "Goodman & Baron quantitative score (0–84, lower is better) from the baseline before each patient's "
+            "first visit of the treatment in the period to their latest assessment after it. Improvement is "
+            "baseline minus latest: a positive number means fewer scars."
+        ),
+        columns=[Column("treatment", _("Treatment")), *_score_columns()],
+        rows=kept,
+        hidden=hidden,
+        figure=Figure(
+            "ranges",
+            label="treatment",
+            values=("improvement_median",),
+            low="improvement_q1",
+            high="improvement_q3",
+            unit=_("points"),
+        ),
+    )
+
+
+def score_change_combinations(filters: ReportFilters, names: dict[int, str]) -> Table:
+    # Every visit of the patients in scope counts towards their combination; a
+    # treatment filter keeps the patients who had that treatment.
+    visits = _visits(filters, by_treatment=False)
+    if filters.treatment_id:
+        visits = visits.filter(
+            patient_id__in=_visits(filters).values("patient_id"),
+        )
+    treated = visits.values("patient_id", "treatment_id").distinct().order_by("patient_id", "treatment_id")
+    treated_sql, treated_params = _sql(treated)
+    people = _with_scores(_first_visits(visits, per_treatment=False), filters)
+    people = people.filter(baseline_id__isnull=False, latest_id__isnull=False)
+    people_sql, people_params = _sql(people.values("patient_id", "baseline_id", "latest_id"))
+    found = _run(
+        f"""SELECT c.combination AS combination, {SCORE_AGGREGATES}
+        FROM ({people_sql}) p
+        JOIN (SELECT t.patient_id AS patient_id, {_id_list("t.treatment_id")} AS combination
+              FROM ({treated_sql}) t GROUP BY t.patient_id) c ON c.patient_id = p.patient_id
+        JOIN {ASSESSMENTS} b ON b.id = p.baseline_id
+        JOIN {ASSESSMENTS} l ON l.id = p.latest_id
+        GROUP BY c.combination""",  # noqa: S608 (compiled querysets and constants; values are params)
+        (*people_params, *treated_params),
+    )
+    rows = []
+    for row in found:
+        ids = [int(part) for part in str(row["combination"]).split(",")]
+        labels = sorted(names.get(pk, "?") for pk in ids)
+        label = " + ".join(labels) if len(labels) > 1 else _("%(treatment)s alone") % {"treatment": labels[0]}
+        rows.append({"combination": label, "treatments": len(ids), **_score_values(row)})
+    kept, hidden = keep_groups(_by_label(rows, "combination"), lambda row: row["patients"])
+    return Table(
+        key="score_change_combinations",
+        title=_("Change in scar score by combination of treatments"),
+        description=_(
+            "Each patient counts once, under the set of treatments they had completed visits of in the period, "
+            "from the baseline before their first visit in the period to their latest assessment. Improvement "
+            "is baseline minus latest: a positive number means fewer scars."
+        ),
+        columns=[
+            Column("combination", _("Treatments")),
+            Column("treatments", _("Number of treatments"), "count"),
+            *_score_columns(),
+        ],
+        rows=kept,
+        hidden=hidden,
+        figure=Figure(
+            "ranges",
+            label="combination",
+            values=("improvement_median",),
+            low="improvement_q1",
+            high="improvement_q3",
+            unit=_("points"),
+        ),
+    )
+
+
+def grade_transitions(filters: ReportFilters, names: dict[int, str]) -> Table:
+    inner, params = _measured_pairs(filters)
+    found = _run(
+        f"""SELECT p.treatment_id AS treatment_id, b.qualitative_grade AS grade_from,
+            l.qualitative_grade AS grade_to, COUNT(*) AS patients,
+            SUM(COUNT(*)) OVER (PARTITION BY p.treatment_id, b.qualitative_grade) AS starting
+        FROM ({inner}) p
+        JOIN {ASSESSMENTS} b ON b.id = p.baseline_id
+        JOIN {ASSESSMENTS} l ON l.id = p.latest_id
+        GROUP BY p.treatment_id, b.qualitative_grade, l.qualitative_grade""",  # noqa: S608 (compiled querysets and constants; values are params)
+        params,
+    )
+    rows = [
+        {
+            "treatment": names.get(row["treatment_id"], "?"),
+            "grade_from": int(row["grade_from"]),
+            "grade_to": int(row["grade_to"]),
+            "transition": f"{row['grade_from']} → {row['grade_to']}",
+            "patients": int(row["patients"]),
+            "share": share(row["patients"], row["starting"]),
+        }
+        for row in found
+    ]
+    rows.sort(key=lambda row: (row["treatment"], -row["grade_from"], -row["grade_to"]))
+    kept, hidden = keep_groups(rows, lambda row: row["patients"])
+    return Table(
+        key="grade_transitions",
+        title=_("Grade transitions by treatment"),
+        description=_(
+            "Qualitative grade (1 macular to 4 severe) at baseline and at the latest assessment, for the same "
+            "patients as the score change. Share is of the treatment's patients who started at that grade."
+        ),
+        columns=[
+            Column("treatment", _("Treatment")),
+            Column("grade_from", _("Baseline grade"), "count"),
+            Column("grade_to", _("Latest grade"), "count"),
+            Column("transition", _("Transition")),
+            Column("patients", _("Patients"), "count"),
+            Column("share", _("Share of those starting at this grade"), "percent"),
+        ],
+        rows=kept,
+        hidden=hidden,
+    )
+
+
+def sessions_to_target(filters: ReportFilters, names: dict[int, str]) -> Table:
+    zone = clinic_zone()
+    pairs = _with_scores(_first_visits(_visits(filters), per_treatment=True), filters).filter(baseline_id__isnull=False)
+    pairs = pairs.annotate(
+        baseline_day=Subquery(Assessment.objects.filter(pk=OuterRef("baseline_id")).values("assessed_on")[:1]),
+        reached_on=Subquery(
+            Assessment.objects.filter(
+                patient_id=OuterRef("patient_id"),
+                assessed_on__gt=OuterRef("visit_day"),
+                assessed_on__lte=filters.end,
+                qualitative_grade__lte=filters.target_grade,
+            )
+            .order_by("assessed_on", "pk")
+            .values("assessed_on")[:1]
+        ),
+    ).annotate(
+        sessions=Subquery(
+            Appointment.objects.filter(
+                status=COMPLETED, patient_id=OuterRef("patient_id"), treatment_id=OuterRef("treatment_id")
+            )
+            .annotate(day=TruncDate("start", tzinfo=zone))
+            .filter(day__gte=OuterRef("baseline_day"), day__lt=OuterRef("reached_on"))
+            .values("patient_id")
+            .annotate(n=Count("pk"))
+            .values("n"),
+            output_field=IntegerField(),
+        )
+    )
+    inner, params = _sql(pairs.values("patient_id", "treatment_id", "baseline_id", "reached_on", "sessions"))
+    reached_sessions = _float("CASE WHEN p.reached_on IS NOT NULL THEN p.sessions END")
+    found = _run(
+        f"""SELECT p.treatment_id AS treatment_id, COUNT(*) AS patients, COUNT(p.reached_on) AS reached,
+            {_percentile(reached_sessions, 0.25)} AS sessions_q1,
+            {_percentile(reached_sessions, 0.5)} AS sessions_median,
+            {_percentile(reached_sessions, 0.75)} AS sessions_q3
+        FROM ({inner}) p
+        JOIN {ASSESSMENTS} b ON b.id = p.baseline_id
+        WHERE b.qualitative_grade > %s
+        GROUP BY p.treatment_id""",  # noqa: S608 (compiled querysets and constants; values are params)
+        (*params, filters.target_grade),
+    )
+    rows = [
+        {
+            "treatment": names.get(row["treatment_id"], "?"),
+            "patients": int(row["patients"]),
+            "reached": int(row["reached"]),
+            "reached_percent": share(row["reached"], row["patients"]),
+            "sessions_median": one_decimal(row["sessions_median"]),
+            "sessions_q1": one_decimal(row["sessions_q1"]),
+            "sessions_q3": one_decimal(row["sessions_q3"]),
+        }
+        for row in found
+    ]
+    kept, hidden = keep_groups(_by_label(rows, "treatment"), lambda row: row["patients"])
+    return Table(
+        key="sessions_to_target",
+        title=_("Sessions needed to reach the target grade"),
+        description=_(
+            "Patients whose baseline grade was worse than grade %(grade)s: how many reached it by the period's "
+            "end, and how many completed sessions of the treatment they had from the baseline to the first "
+            "assessment at or below the target."
+        )
+        % {"grade": filters.target_grade},
+        columns=[
+            Column("treatment", _("Treatment")),
+            Column("patients", _("Patients above the target at baseline"), "count"),
+            Column("reached", _("Reached the target"), "count"),
+            Column("reached_percent", _("Reached the target (%)"), "percent"),
+            Column("sessions_median", _("Median sessions"), "number"),
+            Column("sessions_q1", _("Sessions, lower quartile"), "number"),
+            Column("sessions_q3", _("Sessions, upper quartile"), "number"),
+        ],
+        rows=kept,
+        hidden=hidden,
+        figure=Figure(
+            "ranges",
+            label="treatment",
+            values=("sessions_median",),
+            low="sessions_q1",
+            high="sessions_q3",
+            unit=_("sessions"),
+        ),
+    )
+
+
+def _recorded_sessions(filters: ReportFilters) -> QuerySet[Appointment]:
+    return _visits(filters).filter(session_record__isnull=False)
+
+
+def _adverse_counts() -> dict[str, Any]:
+    """Sessions, sessions with an adverse event and patients, as aggregates."""
+    event = Q(event_length__gt=0)
+    return {
+        "sessions": Count("pk"),
+        "events": Count("pk", filter=event),
+        "patients": Count("patient_id", distinct=True),
+    }
+
+
+def _adverse_values(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "patients": row["patients"],
+        "sessions": row["sessions"],
+        "events": row["events"],
+        "rate": one_decimal(100.0 * row["events"] / row["sessions"]) if row["sessions"] else None,
+    }
+
+
+def _adverse_columns() -> list[Column]:
+    return [
+        Column("patients", _("Patients"), "count"),
+        Column("sessions", _("Sessions"), "count"),
+        Column("events", _("Sessions with an adverse event"), "count"),
+        Column("rate", _("Adverse events per 100 sessions"), "rate"),
+    ]
+
+
+def _with_event_length(sessions: QuerySet[Appointment]) -> QuerySet[Appointment]:
+    return sessions.annotate(event_length=Length(Trim("session_record__adverse_events")))
+
+
+ADVERSE_NOTE = gettext_lazy(
+    "Completed visits in the period with a session record; an adverse event is a record whose adverse events "
+    "field is not empty. Groups are counted in patients."
+)
+
+
+def adverse_by_treatment(filters: ReportFilters, names: dict[int, str]) -> Table:
+    found = _with_event_length(_recorded_sessions(filters)).values("treatment_id").annotate(**_adverse_counts())
+    rows = [{"treatment": names.get(row["treatment_id"], "?"), **_adverse_values(row)} for row in found]
+    kept, hidden = keep_groups(_by_label(rows, "treatment"), lambda row: row["patients"])
+    return Table(
+        key="adverse_by_treatment",
+        title=_("Adverse events by treatment"),
+        description=str(ADVERSE_NOTE),
+        columns=[Column("treatment", _("Treatment")), *_adverse_columns()],
+        rows=kept,
+        hidden=hidden,
+        figure=Figure("bars", label="treatment", values=("rate",), unit=_("per 100 sessions")),
+    )
+
+
+def adverse_by_setting(filters: ReportFilters) -> Table:
+    rows: list[dict[str, Any]] = []
+    for setting in SETTINGS:
+        value = Cast(KeyTextTransform(setting.key, "session_record__parameters"), FloatField())
+        bands = [When(value__lt=edge, then=Value(index)) for index, edge in enumerate(setting.edges)]
+        band = Case(
+            When(value__isnull=True, then=Value(NOT_RECORDED)),
+            *bands,
+            default=Value(len(setting.edges)),
+            output_field=IntegerField(),
+        )
+        found = (
+            _with_event_length(_recorded_sessions(filters).filter(session_record__category=setting.category))
+            .annotate(value=value)
+            .annotate(band=band)
+            .values("band")
+            .annotate(**_adverse_counts())
+            .order_by("band")
+        )
+        labels = band_labels(setting)
+        for row in found:
+            index = row["band"]
+            rows.append(
+                {
+                    "setting": str(setting.label),
+                    "band": _("Not recorded") if index == NOT_RECORDED else labels[index],
+                    "group": f"{setting.label}: " + (_("Not recorded") if index == NOT_RECORDED else labels[index]),
+                    **_adverse_values(row),
+                }
+            )
+    kept, hidden = keep_groups(rows, lambda row: row["patients"])
+    return Table(
+        key="adverse_by_setting",
+        title=_("Adverse events by device setting"),
+        description=str(ADVERSE_NOTE)
+        + " "
+        + _("Each session counts once under each of its category's main settings, in the band its value falls in."),
+        columns=[
+            Column("setting", _("Setting")),
+            Column("band", _("Band")),
+            Column("group", _("Setting and band")),
+            *_adverse_columns(),
+        ],
+        rows=kept,
+        hidden=hidden,
+        figure=Figure("bars", label="group", values=("rate",), unit=_("per 100 sessions")),
+    )
+
+
+def adverse_by_fitzpatrick(filters: ReportFilters) -> Table:
+    latest_type = Subquery(
+        Assessment.objects.filter(patient_id=OuterRef("patient_id"), assessed_on__lte=filters.end)
+        .order_by("-assessed_on", "-pk")
+        .values("fitzpatrick_type")[:1]
+    )
+    found = (
+        _with_event_length(_recorded_sessions(filters))
+        .annotate(skin=Coalesce(F("patient__fitzpatrick_type"), latest_type, output_field=IntegerField()))
+        .values("skin")
+        .annotate(**_adverse_counts())
+        .order_by("skin")
+    )
+    rows = [
+        {
+            "fitzpatrick": _("Type %(type)s") % {"type": _roman(row["skin"])} if row["skin"] else _("Not recorded"),
+            **_adverse_values(row),
+        }
+        for row in found
+    ]
+    kept, hidden = keep_groups(rows, lambda row: row["patients"])
+    return Table(
+        key="adverse_by_fitzpatrick",
+        title=_("Adverse events by Fitzpatrick skin type"),
+        description=str(ADVERSE_NOTE)
+        + " "
+        + _("Skin type as on the patient's record, else as at their latest assessment."),
+        columns=[Column("fitzpatrick", _("Fitzpatrick skin type")), *_adverse_columns()],
+        rows=kept,
+        hidden=hidden,
+        figure=Figure("bars", label="fitzpatrick", values=("rate",), unit=_("per 100 sessions")),
+    )
+
+
+def _roman(number: int) -> str:
+    return ("I", "II", "III", "IV", "V", "VI")[number - 1]
+
+
+def courses(filters: ReportFilters, names: dict[int, str]) -> Table:
+    cutoff: date = min(filters.end, clinic_today())
+    plans = TreatmentPlan.objects.all()
+    if filters.treatment_id:
+        plans = plans.filter(treatment_id=filters.treatment_id)
+    if filters.own_patients_of is not None:
+        plans = plans.filter(patient_id__in=_own_patients(filters.own_patients_of))
+    if filters.practitioner_id:
+        plans = plans.filter(
+            Exists(
+                Appointment.objects.filter(
+                    plan_session__plan_id=OuterRef("pk"), practitioner_id=filters.practitioner_id, status=COMPLETED
+                )
+            )
+        )
+    plans = plans.annotate(
+        finished_on=Subquery(
+            PlanSession.objects.filter(plan_id=OuterRef("pk"), status=PlanSession.Status.COMPLETED)
+            .order_by("-completed_on")
+            .values("completed_on")[:1]
+        ),
+        late=Exists(
+            PlanSession.objects.filter(plan_id=OuterRef("pk"), status=PlanSession.Status.PENDING, window_end__lt=cutoff)
+        ),
+    )
+    completed = Q(status=TreatmentPlan.Status.COMPLETED, finished_on__gte=filters.start, finished_on__lte=filters.end)
+    abandoned = Q(
+        status=TreatmentPlan.Status.CANCELLED,
+        cancelled_at__gte=filters.start_at,
+        cancelled_at__lt=filters.end_before,
+    )
+    overdue = Q(status=TreatmentPlan.Status.ACTIVE, late=True)
+    found = (
+        plans.filter(completed | abandoned | overdue)
+        .values("treatment_id")
+        .annotate(
+            patients=Count("patient_id", distinct=True),
+            completed=Count("pk", filter=completed),
+            abandoned=Count("pk", filter=abandoned),
+            overdue=Count("pk", filter=overdue),
+        )
+        .order_by()
+    )
+    rows = [
+        {
+            "treatment": names.get(row["treatment_id"], "?"),
+            "patients": row["patients"],
+            "completed": row["completed"],
+            "abandoned": row["abandoned"],
+            "overdue": row["overdue"],
+            "abandoned_percent": share(row["abandoned"], row["completed"] + row["abandoned"]),
+        }
+        for row in found
+    ]
+    kept, hidden = keep_groups(_by_label(rows, "treatment"), lambda row: row["patients"])
+    return Table(
+        key="courses",
+        title=_("Courses completed, abandoned and overdue"),
+        description=_(
+            "Treatment plans whose last session was completed in the period, plans cancelled in the period "
+            "(abandoned), and active plans with a session still pending after its window closed (overdue) "
+            "by the period's end or today, whichever is earlier."
+        ),
         columns=[
             Column("treatment", _("Treatment")),
             Column("patients", _("Patients"), "count"),
-            Column("change_median", _("Median change (points)"), "number"),
+            Column("completed", pgettext("courses", "Completed"), "count"),
+            Column("abandoned", pgettext("courses", "Abandoned"), "count"),
+            Column("overdue", pgettext("courses", "Overdue"), "count"),
+            Column("abandoned_percent", _("Abandoned, of courses ended (%)"), "percent"),
         ],
-        figure=Figure("bars", label="treatment", values=("change_median",), unit=_("points")),
+        rows=kept,
+        hidden=hidden,
+        figure=Figure("stacked", label="treatment", values=("completed", "abandoned", "overdue"), unit=_("courses")),
     )
-    return Report(key="outcomes", filters=filters, min_group=min_group(), tables=[table])
