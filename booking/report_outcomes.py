@@ -13,7 +13,7 @@ the clinic; the treatment names are one more query shared by all tables.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -140,7 +140,7 @@ def _first_visits(visits: QuerySet[Appointment], *, per_treatment: bool) -> Quer
     return visits.filter(~Exists(earlier))
 
 
-def _with_scores(firsts: QuerySet[Appointment], filters: ReportFilters) -> QuerySet[Appointment]:
+def _with_scores(firsts: QuerySet[Appointment], filters: ReportFilters) -> QuerySet[Any, Any]:
     """Annotates ``baseline_id`` (latest assessment on or before the visit's day)
     and ``latest_id`` (latest assessment after it, up to the period's end)."""
     newest_first = ("-assessed_on", "-pk")
@@ -385,7 +385,7 @@ def grade_transitions(filters: ReportFilters, names: dict[int, str]) -> Table:
         GROUP BY p.treatment_id, b.qualitative_grade, l.qualitative_grade""",  # noqa: S608 (compiled querysets and constants; values are params)
         params,
     )
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "treatment": names.get(row["treatment_id"], "?"),
             "grade_from": int(row["grade_from"]),
@@ -517,7 +517,7 @@ def _adverse_counts() -> dict[str, Any]:
     }
 
 
-def _adverse_values(row: dict[str, Any]) -> dict[str, Any]:
+def _adverse_values(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "patients": row["patients"],
         "sessions": row["sessions"],
