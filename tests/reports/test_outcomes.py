@@ -55,6 +55,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from booking.models import Appointment, SessionRecord
 from booking.report_outcomes import SETTINGS, outcomes_report
@@ -375,3 +376,13 @@ def build_clinic_more(clinic: Clinic, count: int) -> None:
         )
         for n in range(2):
             clinic.visit(patient, clinic.co2, clinic.dr_a, date(2026, 2 + n, 1 + index), fluence_j_cm2=30)
+
+
+def test_the_report_reads_in_traditional_chinese(clinic) -> None:
+    with translation.override("zh-hant"):
+        report = outcomes_report(PERIOD)
+    table = report.table("score_change")
+    assert table.title == "按療程劃分的疤痕評分變化"
+    assert table.column("improvement_median").label == "改善中位數（分）"
+    assert report.table("adverse_by_fitzpatrick").rows[0]["fitzpatrick"] == "第 III 型"
+    assert report.table("adverse_by_setting").rows[0]["group"] == "激光能量密度: 10–20 J/cm²"
