@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import (
     Case,
     Count,
@@ -26,6 +26,7 @@ from django.db.models import (
     F,
     FloatField,
     IntegerField,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -130,34 +131,37 @@ def _visits(filters: ReportFilters, *, by_treatment: bool = True) -> QuerySet[Ap
     return visits
 
 
-def _first_visits(visits: QuerySet[Appointment], *, per_treatment: bool) -> QuerySet[Appointment]:
-    """Each patient's (or each patient and treatment's) first visit among ``visits``."""
-    earlier = visits.filter(patient_id=OuterRef("patient_id")).filter(
-        Q(start__lt=OuterRef("start")) | Q(start=OuterRef("start"), pk__lt=OuterRef("pk"))
-    )
-    if per_treatment:
-        earlier = earlier.filter(treatment_id=OuterRef("treatment_id"))
-    return visits.filter(~Exists(earlier))
+def _pairs(visits: QuerySet[Appointment], filters: ReportFilters, *, per_treatment: bool) -> tuple[str, list[Any]]:
+    """SQL of one row per patient (and treatment) among ``visits``: the clinic
+    day of the first visit (``first_day``), the baseline (``baseline_id``: the
+    latest assessment on or before that day) and the latest assessment after
+    that day up to the period's end (``latest_id``), either possibly NULL.
+
+    Grouping first and looking assessments up per group keeps the lookups to
+    one per patient, through the index on (patient, assessed_on, id)."""
+    keys = ["patient_id", "treatment_id"] if per_treatment else ["patient_id"]
+    firsts = visits.values(*keys).annotate(first_day=Min(TruncDate("start", tzinfo=clinic_zone()))).order_by()
+    inner, params = _sql(firsts)
+    columns = ", ".join(f"f.{key}" for key in keys)
+    newest = "ORDER BY a.assessed_on DESC, a.id DESC LIMIT 1"
+    sql = f"""SELECT {columns}, f.first_day AS first_day,
+        (SELECT a.id FROM {ASSESSMENTS} a WHERE a.patient_id = f.patient_id AND a.assessed_on <= f.first_day
+         {newest}) AS baseline_id,
+        (SELECT a.id FROM {ASSESSMENTS} a WHERE a.patient_id = f.patient_id AND a.assessed_on > f.first_day
+         AND a.assessed_on <= %s {newest}) AS latest_id
+        FROM ({inner}) f"""  # noqa: S608 (a compiled queryset and constants; values are params)
+    return sql, [_day(filters.end), *params]
 
 
-def _with_scores(firsts: QuerySet[Appointment], filters: ReportFilters) -> QuerySet[Any, Any]:
-    """Annotates ``baseline_id`` (latest assessment on or before the visit's day)
-    and ``latest_id`` (latest assessment after it, up to the period's end)."""
-    newest_first = ("-assessed_on", "-pk")
-    return firsts.annotate(visit_day=TruncDate("start", tzinfo=clinic_zone())).annotate(
-        baseline_id=Subquery(
-            Assessment.objects.filter(patient_id=OuterRef("patient_id"), assessed_on__lte=OuterRef("visit_day"))
-            .order_by(*newest_first)
-            .values("pk")[:1]
-        ),
-        latest_id=Subquery(
-            Assessment.objects.filter(
-                patient_id=OuterRef("patient_id"), assessed_on__gt=OuterRef("visit_day"), assessed_on__lte=filters.end
-            )
-            .order_by(*newest_first)
-            .values("pk")[:1]
-        ),
-    )
+def _day(day: date) -> Any:
+    """A date as the database driver takes it (a string on SQLite)."""
+    return connection.ops.adapt_datefield_value(day)
+
+
+def _local_day(column: str) -> tuple[str, list[Any]]:
+    """SQL of the clinic day of a timestamp column, as Django's TruncDate writes it."""
+    sql, params = connection.ops.datetime_cast_date_sql(column, (), clinic_zone().key)
+    return sql, list(params)
 
 
 # --- SQL both databases read --------------------------------------------------
@@ -192,6 +196,7 @@ def _run(sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 ASSESSMENTS = Assessment._meta.db_table
+APPOINTMENTS = Appointment._meta.db_table
 
 
 def _float(expression: str) -> str:
@@ -258,17 +263,24 @@ def _score_values(row: dict[str, Any]) -> dict[str, Any]:
 def outcomes_report(filters: ReportFilters) -> Report:
     """The outcomes tables for ``filters``; the caller has checked who may see them
     (managers everything, practitioners with ``own_patients_of`` set)."""
-    names = {t.pk: t.localized("name") for t in Treatment.objects.only("pk", "name_en", "name_zh_hant")}
-    tables = [
-        score_change(filters, names),
-        score_change_combinations(filters, names),
-        grade_transitions(filters, names),
-        sessions_to_target(filters, names),
-        adverse_by_treatment(filters, names),
-        adverse_by_setting(filters),
-        adverse_by_fitzpatrick(filters),
-        courses(filters, names),
-    ]
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # PostgreSQL's JIT would compile these queries for a second to save
+            # milliseconds (their cost estimates pass jit_above_cost as soon as
+            # a clinic has a few thousand patients): off, for this transaction only.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        names = {t.pk: t.localized("name") for t in Treatment.objects.only("pk", "name_en", "name_zh_hant")}
+        tables = [
+            score_change(filters, names),
+            score_change_combinations(filters, names),
+            grade_transitions(filters, names),
+            sessions_to_target(filters, names),
+            adverse_by_treatment(filters, names),
+            adverse_by_setting(filters),
+            adverse_by_fitzpatrick(filters),
+            courses(filters, names),
+        ]
     return Report(key="outcomes", filters=filters, min_group=min_group(), tables=tables)
 
 
@@ -276,11 +288,9 @@ def _by_label(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: str(row[key]))
 
 
-def _measured_pairs(filters: ReportFilters) -> tuple[str, tuple[Any, ...]]:
-    """SQL of one row per (patient, treatment) with a baseline and a latest assessment."""
-    pairs = _with_scores(_first_visits(_visits(filters), per_treatment=True), filters)
-    pairs = pairs.filter(baseline_id__isnull=False, latest_id__isnull=False)
-    return _sql(pairs.values("patient_id", "treatment_id", "baseline_id", "latest_id"))
+def _measured_pairs(filters: ReportFilters) -> tuple[str, list[Any]]:
+    """One row per (patient, treatment) in scope; the caller joins the assessments."""
+    return _pairs(_visits(filters), filters, per_treatment=True)
 
 
 def score_change(filters: ReportFilters, names: dict[int, str]) -> Table:
@@ -327,9 +337,7 @@ def score_change_combinations(filters: ReportFilters, names: dict[int, str]) -> 
         )
     treated = visits.values("patient_id", "treatment_id").distinct().order_by("patient_id", "treatment_id")
     treated_sql, treated_params = _sql(treated)
-    people = _with_scores(_first_visits(visits, per_treatment=False), filters)
-    people = people.filter(baseline_id__isnull=False, latest_id__isnull=False)
-    people_sql, people_params = _sql(people.values("patient_id", "baseline_id", "latest_id"))
+    people_sql, people_params = _pairs(visits, filters, per_treatment=False)
     found = _run(
         f"""SELECT c.combination AS combination, {SCORE_AGGREGATES}
         FROM ({people_sql}) p
@@ -419,45 +427,32 @@ def grade_transitions(filters: ReportFilters, names: dict[int, str]) -> Table:
 
 
 def sessions_to_target(filters: ReportFilters, names: dict[int, str]) -> Table:
-    zone = clinic_zone()
-    pairs = _with_scores(_first_visits(_visits(filters), per_treatment=True), filters).filter(baseline_id__isnull=False)
-    pairs = pairs.annotate(
-        baseline_day=Subquery(Assessment.objects.filter(pk=OuterRef("baseline_id")).values("assessed_on")[:1]),
-        reached_on=Subquery(
-            Assessment.objects.filter(
-                patient_id=OuterRef("patient_id"),
-                assessed_on__gt=OuterRef("visit_day"),
-                assessed_on__lte=filters.end,
-                qualitative_grade__lte=filters.target_grade,
-            )
-            .order_by("assessed_on", "pk")
-            .values("assessed_on")[:1]
-        ),
-    ).annotate(
-        sessions=Subquery(
-            Appointment.objects.filter(
-                status=COMPLETED, patient_id=OuterRef("patient_id"), treatment_id=OuterRef("treatment_id")
-            )
-            .annotate(day=TruncDate("start", tzinfo=zone))
-            .filter(day__gte=OuterRef("baseline_day"), day__lt=OuterRef("reached_on"))
-            .values("patient_id")
-            .annotate(n=Count("pk"))
-            .values("n"),
-            output_field=IntegerField(),
-        )
-    )
-    inner, params = _sql(pairs.values("patient_id", "treatment_id", "baseline_id", "reached_on", "sessions"))
-    reached_sessions = _float("CASE WHEN p.reached_on IS NOT NULL THEN p.sessions END")
+    pairs, params = _measured_pairs(filters)
+    day, day_params = _local_day("x.start")
+    # The sessions: completed visits of the treatment, with anyone, from the
+    # baseline's day to the day before the first assessment at the target.
+    sessions = f"""(SELECT COUNT(*) FROM {APPOINTMENTS} x WHERE x.patient_id = r.patient_id
+        AND x.treatment_id = r.treatment_id AND x.status = %s AND {day} >= r.baseline_day AND {day} < r.reached_on)"""  # noqa: S608 (constants; values are params)
+    reached_sessions = _float(f"CASE WHEN r.reached_on IS NOT NULL THEN {sessions} END")
+    session_params = [COMPLETED.value, *day_params, *day_params]
     found = _run(
-        f"""SELECT p.treatment_id AS treatment_id, COUNT(*) AS patients, COUNT(p.reached_on) AS reached,
+        f"""SELECT r.treatment_id AS treatment_id, COUNT(*) AS patients, COUNT(r.reached_on) AS reached,
             {_percentile(reached_sessions, 0.25)} AS sessions_q1,
             {_percentile(reached_sessions, 0.5)} AS sessions_median,
             {_percentile(reached_sessions, 0.75)} AS sessions_q3
-        FROM ({inner}) p
-        JOIN {ASSESSMENTS} b ON b.id = p.baseline_id
-        WHERE b.qualitative_grade > %s
-        GROUP BY p.treatment_id""",  # noqa: S608 (compiled querysets and constants; values are params)
-        (*params, filters.target_grade),
+        FROM (SELECT p.patient_id AS patient_id, p.treatment_id AS treatment_id, b.assessed_on AS baseline_day,
+                (SELECT MIN(a.assessed_on) FROM {ASSESSMENTS} a WHERE a.patient_id = p.patient_id
+                 AND a.assessed_on > p.first_day AND a.assessed_on <= %s AND a.qualitative_grade <= %s) AS reached_on
+              FROM ({pairs}) p JOIN {ASSESSMENTS} b ON b.id = p.baseline_id
+              WHERE b.qualitative_grade > %s) r
+        GROUP BY r.treatment_id""",  # noqa: S608 (compiled querysets and constants; values are params)
+        [
+            *session_params * 3,
+            _day(filters.end),
+            filters.target_grade,
+            *params,
+            filters.target_grade,
+        ],
     )
     rows = [
         {
