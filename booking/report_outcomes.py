@@ -35,7 +35,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce, Length, Trim, TruncDate
+from django.db.models.functions import Cast, Length, Trim, TruncDate
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
@@ -140,7 +140,7 @@ def _pairs(visits: QuerySet[Appointment], filters: ReportFilters, *, per_treatme
     Grouping first and looking assessments up per group keeps the lookups to
     one per patient, through the index on (patient, assessed_on, id)."""
     keys = ["patient_id", "treatment_id"] if per_treatment else ["patient_id"]
-    firsts = visits.values(*keys).annotate(first_day=Min(TruncDate("start", tzinfo=clinic_zone()))).order_by()
+    firsts = visits.values(*keys).annotate(first_day=TruncDate(Min("start"), tzinfo=clinic_zone())).order_by()
     inner, params = _sql(firsts)
     columns = ", ".join(f"f.{key}" for key in keys)
     newest = "ORDER BY a.assessed_on DESC, a.id DESC LIMIT 1"
@@ -160,7 +160,7 @@ def _day(day: date) -> Any:
 
 def _local_day(column: str) -> tuple[str, list[Any]]:
     """SQL of the clinic day of a timestamp column, as Django's TruncDate writes it."""
-    sql, params = connection.ops.datetime_cast_date_sql(column, (), clinic_zone().key)
+    sql, params = connection.ops.datetime_cast_date_sql(column, (), str(clinic_zone()))
     return sql, list(params)
 
 
@@ -276,9 +276,7 @@ def outcomes_report(filters: ReportFilters) -> Report:
             score_change_combinations(filters, names),
             grade_transitions(filters, names),
             sessions_to_target(filters, names),
-            adverse_by_treatment(filters, names),
-            adverse_by_setting(filters),
-            adverse_by_fitzpatrick(filters),
+            *adverse_tables(filters, names),
             courses(filters, names),
         ]
     return Report(key="outcomes", filters=filters, min_group=min_group(), tables=tables)
@@ -498,26 +496,17 @@ def sessions_to_target(filters: ReportFilters, names: dict[int, str]) -> Table:
     )
 
 
-def _recorded_sessions(filters: ReportFilters) -> QuerySet[Appointment]:
-    return _visits(filters).filter(session_record__isnull=False)
-
-
-def _adverse_counts() -> dict[str, Any]:
-    """Sessions, sessions with an adverse event and patients, as aggregates."""
-    event = Q(event_length__gt=0)
-    return {
-        "sessions": Count("pk"),
-        "events": Count("pk", filter=event),
-        "patients": Count("patient_id", distinct=True),
-    }
+def _adverse_counts(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [row for row in rows if row["kind"] == kind]
 
 
 def _adverse_values(row: Mapping[str, Any]) -> dict[str, Any]:
+    sessions, events = int(row["sessions"]), int(row["events"] or 0)
     return {
-        "patients": row["patients"],
-        "sessions": row["sessions"],
-        "events": row["events"],
-        "rate": one_decimal(100.0 * row["events"] / row["sessions"]) if row["sessions"] else None,
+        "patients": int(row["patients"]),
+        "sessions": sessions,
+        "events": events,
+        "rate": one_decimal(100.0 * events / sessions) if sessions else None,
     }
 
 
@@ -530,19 +519,83 @@ def _adverse_columns() -> list[Column]:
     ]
 
 
-def _with_event_length(sessions: QuerySet[Appointment]) -> QuerySet[Appointment]:
-    return sessions.annotate(event_length=Length(Trim("session_record__adverse_events")))
-
-
 ADVERSE_NOTE = gettext_lazy(
     "Completed visits in the period with a session record; an adverse event is a record whose adverse events "
     "field is not empty. Groups are counted in patients."
 )
 
 
-def adverse_by_treatment(filters: ReportFilters, names: dict[int, str]) -> Table:
-    found = _with_event_length(_recorded_sessions(filters)).values("treatment_id").annotate(**_adverse_counts())
-    rows = [{"treatment": names.get(row["treatment_id"], "?"), **_adverse_values(row)} for row in found]
+def _band_sql(column: str, setting: Setting) -> tuple[str, list[Any]]:
+    """SQL of the band index of ``column`` (NOT_RECORDED when NULL): band ``i`` is
+    ``[edges[i-1], edges[i])``."""
+    whens = " ".join(f"WHEN {column} < %s THEN {index}" for index in range(len(setting.edges)))
+    sql = f"CASE WHEN {column} IS NULL THEN {NOT_RECORDED} {whens} ELSE {len(setting.edges)} END"
+    return sql, [float(edge) for edge in setting.edges]
+
+
+def _adverse_rows(filters: ReportFilters) -> list[dict[str, Any]]:
+    """Sessions, sessions with an event and patients by treatment, by each
+    setting's band and by skin type, in one query: the recorded sessions are
+    read once (a materialised CTE, each setting's value read from the JSON
+    only for sessions of its category) and grouped three ways (UNION ALL)."""
+    values = {
+        f"value_{index}": Case(
+            When(
+                session_record__category=setting.category,
+                then=Cast(KeyTextTransform(setting.key, "session_record__parameters"), FloatField()),
+            ),
+            output_field=FloatField(),
+        )
+        for index, setting in enumerate(SETTINGS)
+    }
+    recorded = (
+        _visits(filters)
+        .filter(session_record__isnull=False)
+        .annotate(event_length=Length(Trim("session_record__adverse_events")))
+        .annotate(
+            event=Case(When(event_length__gt=0, then=Value(1)), default=Value(0), output_field=IntegerField()),
+            category=F("session_record__category"),
+            patient_skin=F("patient__fitzpatrick_type"),
+            **values,
+        )
+        .values("patient_id", "treatment_id", "category", "event", "patient_skin", *values)
+        .order_by()
+    )
+    inner, params = _sql(recorded)
+    counts = "COUNT(*) AS sessions, SUM(s.event) AS events, COUNT(DISTINCT s.patient_id) AS patients"
+    # Skin type per patient, not per visit: the record's, else the latest assessment's.
+    skin = f"""SELECT d.patient_id AS patient_id, COALESCE(d.patient_skin,
+        (SELECT a.fitzpatrick_type FROM {ASSESSMENTS} a WHERE a.patient_id = d.patient_id AND a.assessed_on <= %s
+         ORDER BY a.assessed_on DESC, a.id DESC LIMIT 1)) AS skin
+        FROM (SELECT DISTINCT s.patient_id AS patient_id, s.patient_skin AS patient_skin FROM s) d"""  # noqa: S608
+    parts = [
+        f"SELECT 'treatment' AS kind, -1 AS setting, s.treatment_id AS grp, {counts} FROM s GROUP BY s.treatment_id",  # noqa: S608
+        f"SELECT 'skin' AS kind, -1 AS setting, k.skin AS grp, {counts} FROM s JOIN ({skin}) k "  # noqa: S608
+        "ON k.patient_id = s.patient_id GROUP BY k.skin",
+    ]
+    part_params: list[Any] = [_day(filters.end)]
+    for index, setting in enumerate(SETTINGS):
+        band, band_params = _band_sql(f"s.value_{index}", setting)
+        parts.append(
+            f"SELECT 'setting' AS kind, {index} AS setting, s.band AS grp, {counts} "  # noqa: S608
+            f"FROM (SELECT s.*, {band} AS band FROM s WHERE s.category = %s) s GROUP BY s.band"
+        )
+        part_params += [*band_params, str(setting.category)]
+    union = " UNION ALL ".join(parts)
+    return _run(f"WITH s AS MATERIALIZED ({inner}) {union}", [*params, *part_params])
+
+
+def adverse_tables(filters: ReportFilters, names: dict[int, str]) -> list[Table]:
+    found = _adverse_rows(filters)
+    return [
+        adverse_by_treatment(_adverse_counts(found, "treatment"), names),
+        adverse_by_setting(_adverse_counts(found, "setting")),
+        adverse_by_fitzpatrick(_adverse_counts(found, "skin")),
+    ]
+
+
+def adverse_by_treatment(found: list[dict[str, Any]], names: dict[int, str]) -> Table:
+    rows = [{"treatment": names.get(row["grp"], "?"), **_adverse_values(row)} for row in found]
     kept, hidden = keep_groups(_by_label(rows, "treatment"), lambda row: row["patients"])
     return Table(
         key="adverse_by_treatment",
@@ -555,36 +608,14 @@ def adverse_by_treatment(filters: ReportFilters, names: dict[int, str]) -> Table
     )
 
 
-def adverse_by_setting(filters: ReportFilters) -> Table:
+def adverse_by_setting(found: list[dict[str, Any]]) -> Table:
     rows: list[dict[str, Any]] = []
-    for setting in SETTINGS:
-        value = Cast(KeyTextTransform(setting.key, "session_record__parameters"), FloatField())
-        bands = [When(value__lt=edge, then=Value(index)) for index, edge in enumerate(setting.edges)]
-        band = Case(
-            When(value__isnull=True, then=Value(NOT_RECORDED)),
-            *bands,
-            default=Value(len(setting.edges)),
-            output_field=IntegerField(),
-        )
-        found = (
-            _with_event_length(_recorded_sessions(filters).filter(session_record__category=setting.category))
-            .annotate(value=value)
-            .annotate(band=band)
-            .values("band")
-            .annotate(**_adverse_counts())
-            .order_by("band")
-        )
-        labels = band_labels(setting)
-        for row in found:
-            index = row["band"]
-            rows.append(
-                {
-                    "setting": str(setting.label),
-                    "band": _("Not recorded") if index == NOT_RECORDED else labels[index],
-                    "group": f"{setting.label}: " + (_("Not recorded") if index == NOT_RECORDED else labels[index]),
-                    **_adverse_values(row),
-                }
-            )
+    for row in sorted(found, key=lambda row: (int(row["setting"]), int(row["grp"]))):
+        setting = SETTINGS[int(row["setting"])]
+        index = int(row["grp"])
+        band = _("Not recorded") if index == NOT_RECORDED else band_labels(setting)[index]
+        label = str(setting.label)
+        rows.append({"setting": label, "band": band, "group": f"{label}: {band}", **_adverse_values(row)})
     kept, hidden = keep_groups(rows, lambda row: row["patients"])
     return Table(
         key="adverse_by_setting",
@@ -604,25 +635,15 @@ def adverse_by_setting(filters: ReportFilters) -> Table:
     )
 
 
-def adverse_by_fitzpatrick(filters: ReportFilters) -> Table:
-    latest_type = Subquery(
-        Assessment.objects.filter(patient_id=OuterRef("patient_id"), assessed_on__lte=filters.end)
-        .order_by("-assessed_on", "-pk")
-        .values("fitzpatrick_type")[:1]
-    )
-    found = (
-        _with_event_length(_recorded_sessions(filters))
-        .annotate(skin=Coalesce(F("patient__fitzpatrick_type"), latest_type, output_field=IntegerField()))
-        .values("skin")
-        .annotate(**_adverse_counts())
-        .order_by("skin")
-    )
+def adverse_by_fitzpatrick(found: list[dict[str, Any]]) -> Table:
     rows = [
         {
-            "fitzpatrick": _("Type %(type)s") % {"type": _roman(row["skin"])} if row["skin"] else _("Not recorded"),
+            "fitzpatrick": _("Type %(type)s") % {"type": _roman(int(row["grp"]))}
+            if row["grp"] is not None
+            else _("Not recorded"),
             **_adverse_values(row),
         }
-        for row in found
+        for row in sorted(found, key=lambda row: (row["grp"] is None, row["grp"] or 0))
     ]
     kept, hidden = keep_groups(rows, lambda row: row["patients"])
     return Table(
