@@ -203,26 +203,40 @@ def _float(expression: str) -> str:
     return f"CAST({expression} AS DOUBLE PRECISION)"
 
 
-# Improvement is baseline minus latest: the score counts scars, so a fall is better.
-IMPROVEMENT = _float("b.quantitative_score - l.quantitative_score")
-IMPROVEMENT_PERCENT = (
-    "CASE WHEN b.quantitative_score > 0 THEN "
-    + _float("(b.quantitative_score - l.quantitative_score) * 100.0 / b.quantitative_score")
-    + " END"
+SCORE_KEYS = (
+    "baseline_median",
+    "latest_median",
+    "improvement_q1",
+    "improvement_median",
+    "improvement_q3",
+    "improvement_mean",
+    "improvement_percent_q1",
+    "improvement_percent_median",
+    "improvement_percent_q3",
 )
 
-SCORE_AGGREGATES = f"""
-    COUNT(*) AS patients,
-    {_percentile(_float("b.quantitative_score"), 0.5)} AS baseline_median,
-    {_percentile(_float("l.quantitative_score"), 0.5)} AS latest_median,
-    {_percentile(IMPROVEMENT, 0.25)} AS improvement_q1,
-    {_percentile(IMPROVEMENT, 0.5)} AS improvement_median,
-    {_percentile(IMPROVEMENT, 0.75)} AS improvement_q3,
-    AVG({IMPROVEMENT}) AS improvement_mean,
-    {_percentile(IMPROVEMENT_PERCENT, 0.25)} AS improvement_percent_q1,
-    {_percentile(IMPROVEMENT_PERCENT, 0.5)} AS improvement_percent_median,
-    {_percentile(IMPROVEMENT_PERCENT, 0.75)} AS improvement_percent_q3
-"""
+
+def _score_aggregates(baseline: str, latest: str) -> dict[str, str]:
+    """The score change's aggregates (SQL by column key) over the group's pairs.
+    Improvement is baseline minus latest: the score counts scars, so a fall is better."""
+    improvement = _float(f"{baseline} - {latest}")
+    percent = f"CASE WHEN {baseline} > 0 THEN " + _float(f"({baseline} - {latest}) * 100.0 / {baseline}") + " END"
+    return {
+        "patients": "COUNT(*)",
+        "baseline_median": _percentile(_float(baseline), 0.5),
+        "latest_median": _percentile(_float(latest), 0.5),
+        "improvement_q1": _percentile(improvement, 0.25),
+        "improvement_median": _percentile(improvement, 0.5),
+        "improvement_q3": _percentile(improvement, 0.75),
+        "improvement_mean": f"AVG({improvement})",
+        "improvement_percent_q1": _percentile(percent, 0.25),
+        "improvement_percent_median": _percentile(percent, 0.5),
+        "improvement_percent_q3": _percentile(percent, 0.75),
+    }
+
+
+def _select(columns: dict[str, str]) -> str:
+    return ", ".join(f"{sql} AS {key}" for key, sql in columns.items())
 
 
 def _score_columns() -> list[Column]:
@@ -242,17 +256,7 @@ def _score_columns() -> list[Column]:
 
 def _score_values(row: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {"patients": int(row["patients"])}
-    for key in (
-        "baseline_median",
-        "latest_median",
-        "improvement_median",
-        "improvement_q1",
-        "improvement_q3",
-        "improvement_mean",
-        "improvement_percent_median",
-        "improvement_percent_q1",
-        "improvement_percent_q3",
-    ):
+    for key in SCORE_KEYS:
         values[key] = one_decimal(row[key])
     return values
 
@@ -271,11 +275,12 @@ def outcomes_report(filters: ReportFilters) -> Report:
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
         names = {t.pk: t.localized("name") for t in Treatment.objects.only("pk", "name_en", "name_zh_hant")}
+        score, transitions, target = pair_tables(filters, names)
         tables = [
-            score_change(filters, names),
+            score,
             score_change_combinations(filters, names),
-            grade_transitions(filters, names),
-            sessions_to_target(filters, names),
+            transitions,
+            target,
             *adverse_tables(filters, names),
             courses(filters, names),
         ]
@@ -286,21 +291,107 @@ def _by_label(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: str(row[key]))
 
 
-def _measured_pairs(filters: ReportFilters) -> tuple[str, list[Any]]:
-    """One row per (patient, treatment) in scope; the caller joins the assessments."""
-    return _pairs(_visits(filters), filters, per_treatment=True)
+# The columns of the one query behind score_change, grade_transitions and
+# sessions_to_target: each branch of its UNION ALL fills its own, NULL the rest.
+PAIR_COLUMNS = (
+    "treatment_id",
+    "grade_from",
+    "grade_to",
+    "patients",
+    "starting",
+    "reached",
+    *SCORE_KEYS,
+    "sessions_q1",
+    "sessions_median",
+    "sessions_q3",
+)
 
 
-def score_change(filters: ReportFilters, names: dict[int, str]) -> Table:
-    inner, params = _measured_pairs(filters)
-    found = _run(
-        f"""SELECT p.treatment_id AS treatment_id, {SCORE_AGGREGATES}
-        FROM ({inner}) p
-        JOIN {ASSESSMENTS} b ON b.id = p.baseline_id
-        JOIN {ASSESSMENTS} l ON l.id = p.latest_id
-        GROUP BY p.treatment_id""",  # noqa: S608 (compiled querysets and constants; values are params)
-        params,
+COUNT_COLUMNS = {"treatment_id", "grade_from", "grade_to", "patients", "starting", "reached"}
+
+
+def _branch(kind: str, columns: dict[str, str], rest: str) -> str:
+    # Typed NULLs: PostgreSQL types a UNION's columns branch by branch.
+    def null(key: str) -> str:
+        return "CAST(NULL AS BIGINT)" if key in COUNT_COLUMNS else "CAST(NULL AS DOUBLE PRECISION)"
+
+    select = ", ".join(f"{columns.get(key, null(key))} AS {key}" for key in PAIR_COLUMNS)
+    return f"SELECT '{kind}' AS kind, {select} {rest}"
+
+
+def _pair_rows(filters: ReportFilters) -> dict[str, list[dict[str, Any]]]:
+    """The rows of score_change, grade_transitions and sessions_to_target, by
+    kind, in one query: the (patient, treatment) pairs in scope with their
+    baseline and latest assessment are computed once (materialised CTE ``p``)."""
+    pairs, pair_params = _pairs(_visits(filters), filters, per_treatment=True)
+    day, day_params = _local_day("x.start")
+    # Sessions needed: completed visits of the treatment, with anyone, from the
+    # baseline's day to the day before the first assessment at the target.
+    sessions = f"""(SELECT COUNT(*) FROM {APPOINTMENTS} x WHERE x.patient_id = r.patient_id
+        AND x.treatment_id = r.treatment_id AND x.status = %s AND {day} >= r.b_day AND {day} < r.reached_on)"""  # noqa: S608 (constants; values are params)
+    reached_sessions = _float("t.sessions")
+    with_clause = f"""WITH p AS MATERIALIZED (
+            SELECT q.patient_id AS patient_id, q.treatment_id AS treatment_id, q.first_day AS first_day,
+                b.quantitative_score AS b_score, b.qualitative_grade AS b_grade, b.assessed_on AS b_day,
+                l.quantitative_score AS l_score, l.qualitative_grade AS l_grade
+            FROM ({pairs}) q JOIN {ASSESSMENTS} b ON b.id = q.baseline_id
+            LEFT JOIN {ASSESSMENTS} l ON l.id = q.latest_id),
+        r AS MATERIALIZED (
+            SELECT p.patient_id AS patient_id, p.treatment_id AS treatment_id, p.b_day AS b_day,
+                (SELECT MIN(a.assessed_on) FROM {ASSESSMENTS} a WHERE a.patient_id = p.patient_id
+                 AND a.assessed_on > p.first_day AND a.assessed_on <= %s AND a.qualitative_grade <= %s) AS reached_on
+            FROM p WHERE p.b_grade > %s),
+        t AS MATERIALIZED (
+            SELECT r.treatment_id AS treatment_id, r.reached_on AS reached_on,
+                CASE WHEN r.reached_on IS NOT NULL THEN {sessions} END AS sessions
+            FROM r)"""  # noqa: S608 (compiled querysets and constants; values are params)
+    params = [*pair_params, _day(filters.end), filters.target_grade, filters.target_grade, COMPLETED.value]
+    params += [*day_params, *day_params]
+    score = _branch(
+        "score",
+        {"treatment_id": "p.treatment_id", **_score_aggregates("p.b_score", "p.l_score")},
+        "FROM p WHERE p.l_score IS NOT NULL GROUP BY p.treatment_id",
     )
+    transition = _branch(
+        "transition",
+        {
+            "treatment_id": "p.treatment_id",
+            "grade_from": "p.b_grade",
+            "grade_to": "p.l_grade",
+            "patients": "COUNT(*)",
+            "starting": "SUM(COUNT(*)) OVER (PARTITION BY p.treatment_id, p.b_grade)",
+        },
+        "FROM p WHERE p.l_score IS NOT NULL GROUP BY p.treatment_id, p.b_grade, p.l_grade",
+    )
+    target = _branch(
+        "target",
+        {
+            "treatment_id": "t.treatment_id",
+            "patients": "COUNT(*)",
+            "reached": "COUNT(t.reached_on)",
+            "sessions_q1": _percentile(reached_sessions, 0.25),
+            "sessions_median": _percentile(reached_sessions, 0.5),
+            "sessions_q3": _percentile(reached_sessions, 0.75),
+        },
+        "FROM t GROUP BY t.treatment_id",
+    )
+    found = _run(f"{with_clause} {score} UNION ALL {transition} UNION ALL {target}", params)
+    kinds: dict[str, list[dict[str, Any]]] = {"score": [], "transition": [], "target": []}
+    for row in found:
+        kinds[row["kind"]].append(row)
+    return kinds
+
+
+def pair_tables(filters: ReportFilters, names: dict[int, str]) -> list[Table]:
+    found = _pair_rows(filters)
+    return [
+        score_change(found["score"], names),
+        grade_transitions(found["transition"], names),
+        sessions_to_target(found["target"], names, filters.target_grade),
+    ]
+
+
+def score_change(found: list[dict[str, Any]], names: dict[int, str]) -> Table:
     rows = [{"treatment": names.get(row["treatment_id"], "?"), **_score_values(row)} for row in found]
     kept, hidden = keep_groups(_by_label(rows, "treatment"), lambda row: row["patients"])
     return Table(
@@ -337,7 +428,7 @@ def score_change_combinations(filters: ReportFilters, names: dict[int, str]) -> 
     treated_sql, treated_params = _sql(treated)
     people_sql, people_params = _pairs(visits, filters, per_treatment=False)
     found = _run(
-        f"""SELECT c.combination AS combination, {SCORE_AGGREGATES}
+        f"""SELECT c.combination AS combination, {_select(_score_aggregates("b.quantitative_score", "l.quantitative_score"))}
         FROM ({people_sql}) p
         JOIN (SELECT t.patient_id AS patient_id, {_id_list("t.treatment_id")} AS combination
               FROM ({treated_sql}) t GROUP BY t.patient_id) c ON c.patient_id = p.patient_id
@@ -379,18 +470,7 @@ def score_change_combinations(filters: ReportFilters, names: dict[int, str]) -> 
     )
 
 
-def grade_transitions(filters: ReportFilters, names: dict[int, str]) -> Table:
-    inner, params = _measured_pairs(filters)
-    found = _run(
-        f"""SELECT p.treatment_id AS treatment_id, b.qualitative_grade AS grade_from,
-            l.qualitative_grade AS grade_to, COUNT(*) AS patients,
-            SUM(COUNT(*)) OVER (PARTITION BY p.treatment_id, b.qualitative_grade) AS starting
-        FROM ({inner}) p
-        JOIN {ASSESSMENTS} b ON b.id = p.baseline_id
-        JOIN {ASSESSMENTS} l ON l.id = p.latest_id
-        GROUP BY p.treatment_id, b.qualitative_grade, l.qualitative_grade""",  # noqa: S608 (compiled querysets and constants; values are params)
-        params,
-    )
+def grade_transitions(found: list[dict[str, Any]], names: dict[int, str]) -> Table:
     rows: list[dict[str, Any]] = [
         {
             "treatment": names.get(row["treatment_id"], "?"),
@@ -424,34 +504,7 @@ def grade_transitions(filters: ReportFilters, names: dict[int, str]) -> Table:
     )
 
 
-def sessions_to_target(filters: ReportFilters, names: dict[int, str]) -> Table:
-    pairs, params = _measured_pairs(filters)
-    day, day_params = _local_day("x.start")
-    # The sessions: completed visits of the treatment, with anyone, from the
-    # baseline's day to the day before the first assessment at the target.
-    sessions = f"""(SELECT COUNT(*) FROM {APPOINTMENTS} x WHERE x.patient_id = r.patient_id
-        AND x.treatment_id = r.treatment_id AND x.status = %s AND {day} >= r.baseline_day AND {day} < r.reached_on)"""  # noqa: S608 (constants; values are params)
-    reached_sessions = _float(f"CASE WHEN r.reached_on IS NOT NULL THEN {sessions} END")
-    session_params = [COMPLETED.value, *day_params, *day_params]
-    found = _run(
-        f"""SELECT r.treatment_id AS treatment_id, COUNT(*) AS patients, COUNT(r.reached_on) AS reached,
-            {_percentile(reached_sessions, 0.25)} AS sessions_q1,
-            {_percentile(reached_sessions, 0.5)} AS sessions_median,
-            {_percentile(reached_sessions, 0.75)} AS sessions_q3
-        FROM (SELECT p.patient_id AS patient_id, p.treatment_id AS treatment_id, b.assessed_on AS baseline_day,
-                (SELECT MIN(a.assessed_on) FROM {ASSESSMENTS} a WHERE a.patient_id = p.patient_id
-                 AND a.assessed_on > p.first_day AND a.assessed_on <= %s AND a.qualitative_grade <= %s) AS reached_on
-              FROM ({pairs}) p JOIN {ASSESSMENTS} b ON b.id = p.baseline_id
-              WHERE b.qualitative_grade > %s) r
-        GROUP BY r.treatment_id""",  # noqa: S608 (compiled querysets and constants; values are params)
-        [
-            *session_params * 3,
-            _day(filters.end),
-            filters.target_grade,
-            *params,
-            filters.target_grade,
-        ],
-    )
+def sessions_to_target(found: list[dict[str, Any]], names: dict[int, str], target_grade: int) -> Table:
     rows = [
         {
             "treatment": names.get(row["treatment_id"], "?"),
@@ -473,7 +526,7 @@ def sessions_to_target(filters: ReportFilters, names: dict[int, str]) -> Table:
             "end, and how many completed sessions of the treatment they had from the baseline to the first "
             "assessment at or below the target."
         )
-        % {"grade": filters.target_grade},
+        % {"grade": target_grade},
         columns=[
             Column("treatment", _("Treatment")),
             Column("patients", _("Patients above the target at baseline"), "count"),
