@@ -48,6 +48,7 @@ closed on 1 April (overdue): 6 patients, abandoned 1 of 5 ended = 20.0 %.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -59,7 +60,7 @@ from django.utils import translation
 
 from booking.models import Appointment, SessionRecord
 from booking.report_outcomes import outcomes_report
-from booking.reports import ReportFilters, Table
+from booking.reports import ReportFilters, Table, report_json, table_csv
 from clinic.aggregates import percentile_cont
 from clinic.clock import clinic_zone
 from tests.factories import (
@@ -389,3 +390,31 @@ def test_the_report_reads_in_traditional_chinese(clinic) -> None:
     assert table.column("improvement_median").label == "改善中位數（分）"
     assert report.table("adverse_by_fitzpatrick").rows[0]["fitzpatrick"] == "第 III 型"
     assert report.table("adverse_by_setting").rows[0]["group"] == "激光能量密度: 10–20 J/cm²"
+
+
+def test_every_table_has_its_key_and_serialises_as_json_and_csv(clinic) -> None:
+    report = outcomes_report(PERIOD)
+    assert [table.key for table in report.tables] == [
+        "score_change",
+        "score_change_combinations",
+        "grade_transitions",
+        "sessions_to_target",
+        "adverse_by_treatment",
+        "adverse_by_setting",
+        "adverse_by_fitzpatrick",
+        "courses",
+    ]
+    body = json.loads(json.dumps(report_json(report)))
+    transitions = next(t for t in body["tables"] if t["key"] == "grade_transitions")
+    assert transitions["rows"] == [
+        {
+            "treatment": "CO2 fractional laser",
+            "grade_from": 3,
+            "grade_to": 2,
+            "transition": "3 → 2",
+            "patients": 5,
+            "share": 83.3,
+        }
+    ]
+    assert transitions["hidden_groups"] == 3
+    assert "CO2 fractional laser,6,29.0,24.5,7.5,3.0,9.8,6.5" in table_csv(report.table("score_change"))
