@@ -149,19 +149,28 @@ def build_clinic() -> Clinic:
             first=date(2026, 1, 10),
         )
         fluence = 25 if index == 5 else 15
+        visits = []
         for n in range(CO2_VISITS[index]):
             adverse = "PIH on both cheeks" if (index, n) in {(0, 1), (2, 0)} else ""
-            clinic.visit(
-                patient, clinic.co2, clinic.dr_a, _month(n), adverse=adverse, fluence_j_cm2=fluence, density_percent=10
+            visits.append(
+                clinic.visit(
+                    patient,
+                    clinic.co2,
+                    clinic.dr_a,
+                    _month(n),
+                    adverse=adverse,
+                    fluence_j_cm2=fluence,
+                    density_percent=10,
+                )
             )
         if index < 5:
             adverse = "Bruising" if index == 1 else ""
             clinic.visit(patient, clinic.subcision, clinic.dr_b, date(2026, 1, 20), adverse=adverse)
-        _plan(clinic, patient, index)
+        _plan(clinic, patient, index, visits[0])
     return clinic
 
 
-def _plan(clinic: Clinic, patient, index: int) -> None:
+def _plan(clinic: Clinic, patient, index: int, first_visit) -> None:
     plan = TreatmentPlan.objects.create(patient=patient, treatment=clinic.co2, start_after=date(2026, 1, 1))
     if index == 3:  # P4: session 3 pending, its window closed on 1 April
         PlanSession.objects.create(
@@ -180,6 +189,7 @@ def _plan(clinic: Clinic, patient, index: int) -> None:
             status=TreatmentPlan.Status.CANCELLED,
             cancelled_at=datetime(2026, 3, 1, 10, tzinfo=clinic_zone()),
         )
+        return
     else:
         TreatmentPlan.objects.filter(pk=plan.pk).update(status=TreatmentPlan.Status.COMPLETED)
         PlanSession.objects.create(
@@ -190,6 +200,9 @@ def _plan(clinic: Clinic, patient, index: int) -> None:
             status="completed",
             completed_on=date(2026, 4, 10),
         )
+    # The first visit was the plan's first session, with Dr A.
+    session = PlanSession.objects.get(plan=plan, number=1)
+    Appointment.objects.filter(pk=first_visit.pk).update(plan_session=session)
 
 
 def rows(table: Table, key: str) -> dict[str, dict[str, Any]]:
@@ -329,6 +342,10 @@ def test_the_practitioner_filter_keeps_their_visits_only(clinic) -> None:
     assert [r["combination"] for r in report.table("score_change_combinations").rows] == ["Subcision alone"]
     assert report.table("adverse_by_setting").rows == []  # subcision has no device settings
     assert report.table("courses").rows == []  # Dr B did none of the CO2 course visits
+    dr_a = rows(outcomes_report(replace(PERIOD, practitioner_id=clinic.dr_a.pk)).table("courses"), "treatment")
+    # P6's cancelled plan never had a visit; the others' first sessions were with Dr A.
+    courses = dr_a["CO2 fractional laser"]
+    assert (courses["patients"], courses["completed"], courses["abandoned"], courses["overdue"]) == (5, 4, 0, 1)
 
 
 def test_a_practitioner_sees_only_patients_they_have_treated(clinic) -> None:
