@@ -6,8 +6,9 @@ querysets with correlated subqueries; where a median or a quartile must be
 taken over those facts, the queryset's SQL becomes the inner query of a short
 SQL aggregate (``_run``), written to run on PostgreSQL and SQLite alike (only
 the percentile and the string aggregate differ, ``_percentile`` and
-``_id_list``). Each table costs a fixed number of queries whatever the size of
-the clinic; the treatment names are one more query shared by all tables.
+``_id_list``). Five queries whatever the size of the clinic: the treatments'
+names, the three tables built on (patient, treatment) pairs, the
+combinations, the three adverse-event tables, the courses.
 """
 
 from __future__ import annotations
@@ -549,7 +550,7 @@ def sessions_to_target(found: list[dict[str, Any]], names: dict[int, str], targe
     )
 
 
-def _adverse_counts(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+def _of_kind(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [row for row in rows if row["kind"] == kind]
 
 
@@ -641,9 +642,9 @@ def _adverse_rows(filters: ReportFilters) -> list[dict[str, Any]]:
 def adverse_tables(filters: ReportFilters, names: dict[int, str]) -> list[Table]:
     found = _adverse_rows(filters)
     return [
-        adverse_by_treatment(_adverse_counts(found, "treatment"), names),
-        adverse_by_setting(_adverse_counts(found, "setting")),
-        adverse_by_fitzpatrick(_adverse_counts(found, "skin")),
+        adverse_by_treatment(_of_kind(found, "treatment"), names),
+        adverse_by_setting(_of_kind(found, "setting")),
+        adverse_by_fitzpatrick(_of_kind(found, "skin")),
     ]
 
 
