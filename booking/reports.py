@@ -205,8 +205,8 @@ def filters_from(
 
     own = None
     if outcomes and roles.role_of(user) == roles.PRACTITIONER:
-        own = Practitioner.objects.filter(user_id=user.pk).values_list("pk", flat=True).first()
-        own = own if own is not None else 0  # a practitioner without a diary sees no patients
+        found = Practitioner.objects.filter(user_id=user.pk).values_list("pk", flat=True).first() if user.pk else None
+        own = found if found is not None else 0  # a practitioner without a diary sees no patients
     return ReportFilters(
         start=start,
         end=end,
