@@ -278,20 +278,41 @@ def _series_label(columns: Mapping[str, PlotColumn], key: str) -> str:
     return str(column.label) if column is not None else key
 
 
-def _x_axis(scale: Scale, ticks: list[float], top: float, bottom: float, unit: str) -> SafeString:
-    """Vertical grid lines with their numbers under the plot, and the unit."""
+def _segments(top: float, bottom: float, gaps: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The stretches of a vertical line from ``top`` to ``bottom`` that skip ``gaps`` (the rows' names)."""
+    pieces, at = [], top
+    for start, end in sorted(gaps):
+        if start - at >= 6:  # shorter stubs read as stray marks
+            pieces.append((at, min(start, bottom)))
+        at = max(at, end)
+    if at < bottom:
+        pieces.append((at, bottom))
+    return pieces
+
+
+def _x_axis(
+    scale: Scale, ticks: list[float], top: float, bottom: float, unit: str, gaps: Sequence[tuple[float, float]] = ()
+) -> SafeString:
+    """Vertical grid lines with their numbers under the plot, and the unit.
+    The lines stop short of each row's name (``gaps``), so no line runs through words."""
     parts = []
     for tick in ticks:
         x = scale(tick)
+        for y1, y2 in _segments(top, bottom, gaps):
+            parts.append(
+                format_html(
+                    '<line x1="{x}" x2="{x}" y1="{y1}" y2="{y2}" stroke="{grid}" stroke-width="{w}"/>',
+                    x=x,
+                    y1=y1,
+                    y2=y2,
+                    grid=MUTED if tick == 0 else GRID,
+                    w=1.5 if tick == 0 else 1,
+                )
+            )
         parts.append(
             format_html(
-                '<line x1="{x}" x2="{x}" y1="{top}" y2="{bottom}" stroke="{grid}" stroke-width="{w}"/>'
                 '<text x="{x}" y="{ty}" text-anchor="middle" font-size="{size}" fill="{muted}">{label}</text>',
                 x=x,
-                top=top,
-                bottom=bottom,
-                grid=MUTED if tick == 0 else GRID,
-                w=1.5 if tick == 0 else 1,
                 ty=bottom + 15,
                 size=SMALL,
                 muted=MUTED,
@@ -413,6 +434,7 @@ def _bars(
     scale = Scale(ticks[0], ticks[-1], 48 if ticks[0] < 0 else 2, WIDTH - 52)
     bar = 16 if len(keys) == 1 else 13
     parts: list[SafeString] = []
+    gaps: list[tuple[float, float]] = []
     y = 4.0
     for row in rows:
         parts.append(
@@ -420,6 +442,7 @@ def _bars(
                 '<text x="0" y="{}" font-weight="600">{}</text>', y + FONT, _short(_label(row.get(figure.label)))
             )
         )
+        gaps.append((y, y + FONT + 5))
         y += FONT + 5
         for index, key in enumerate(keys):
             value = _number(row.get(key))
@@ -461,7 +484,7 @@ def _bars(
             y += bar + 3
         y += 8
     more, extra = _more(left_out, y)
-    axis = _x_axis(scale, ticks, 0, y, str(figure.unit))
+    axis = _x_axis(scale, ticks, 0, y, str(figure.unit), gaps)
     y += 34 + extra
     legend = SafeString("")
     if len(keys) > 1:
@@ -500,8 +523,10 @@ def _ranges(
     scale = Scale(ticks[0], ticks[-1], 8, WIDTH - 8)
     colour = colours()[0]
     parts: list[SafeString] = []
+    gaps: list[tuple[float, float]] = []
     y = 4.0
     for row in rows:
+        name_top = y
         median = _number(row.get(key))
         q1, q3 = _number(row.get(figure.low)), _number(row.get(figure.high))
         if median is None:
@@ -530,6 +555,7 @@ def _ranges(
                 )
             )
             y += FONT + 4
+        gaps.append((name_top, y + FONT + 5))
         y += FONT + 12
         if q1 is not None and q3 is not None:
             parts.append(
@@ -557,7 +583,7 @@ def _ranges(
             )
         y += 16
     more, extra = _more(left_out, y)
-    axis = _x_axis(scale, ticks, 0, y, str(figure.unit))
+    axis = _x_axis(scale, ticks, 0, y, str(figure.unit), gaps)
     y += 34 + extra
     legend = format_html(
         '<g class="legend-item"><circle cx="6" cy="{y}" r="5" fill="{c}"/><path d="M16,{y} H40 M16,{t} v10 M40,{t} v10"'
@@ -737,6 +763,7 @@ def _stacked(
     scale = Scale(0, ticks[-1], 2, WIDTH - 52)
     kind = columns[keys[0]].kind if keys[0] in columns else "count"
     parts: list[SafeString] = []
+    gaps: list[tuple[float, float]] = []
     y = 4.0
     for row in rows:
         parts.append(
@@ -744,6 +771,7 @@ def _stacked(
                 '<text x="0" y="{}" font-weight="600">{}</text>', y + FONT, _short(_label(row.get(figure.label)))
             )
         )
+        gaps.append((y, y + FONT + 5))
         y += FONT + 5
         start = 0.0
         for index, (key, value) in enumerate(zip(keys, parts_of(row), strict=True)):
@@ -789,7 +817,7 @@ def _stacked(
         )
         y += 18 + 10
     more, extra = _more(left_out, y)
-    axis = _x_axis(scale, ticks, 0, y, str(figure.unit))
+    axis = _x_axis(scale, ticks, 0, y, str(figure.unit), gaps)
     y += 34 + extra
     legend, used = _legend([_series_label(columns, key) for key in keys], ident, y + 8)
     y += used + 8

@@ -85,6 +85,36 @@ def _table_view(report: Report, table: Table, query: str) -> dict[str, Any]:
         if table.hidden
         else "",
         "csv": reverse("reports:csv", args=[report.key, table.key]) + "?" + query,
+        "pivot": _pivot(table),
+    }
+
+
+def _pivot(table: Table) -> dict[str, Any] | None:
+    """A weekly series by name (utilisation per practitioner) read as a grid:
+    a row per week, a column per name, the drawn value in each cell. The long
+    table, every column, stays one click away and is what the CSV holds."""
+    figure = table.figure
+    if figure is None or figure.kind != "lines" or not figure.series or not table.rows:
+        return None
+    value = table.column(figure.values[0])
+    names: list[Any] = []
+    cells: dict[tuple[Any, Any], Any] = {}
+    xs: list[Any] = []
+    for row in table.rows:
+        x, name = row.get(figure.label), row.get(figure.series)
+        if name not in names:
+            names.append(name)
+        if x not in xs:
+            xs.append(x)
+        cells[(x, name)] = row.get(value.key)
+    label = table.column(figure.label)
+    return {
+        "caption": value.label,
+        "columns": [label.label, *[str(name) for name in names]],
+        "rows": [
+            [plots.value_text(x, label.kind), *[plots.value_text(cells.get((x, name)), value.kind) for name in names]]
+            for x in xs
+        ],
     }
 
 
