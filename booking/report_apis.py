@@ -50,7 +50,8 @@ EARLIEST_YEAR, LATEST_YEAR = 2, 9998
 # be), so that nothing odd reaches the database (a NUL, a digit int() cannot
 # read); what the filters mean (a known practitioner, a period of at most
 # three years...) is booking.reports.filters_from's to decide, with its own
-# messages. Blank is always fine: the filter's default.
+# messages. A filter left out takes its default; one given blank is refused
+# (the pages' forms send blanks, the API's callers say what they mean).
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 SHAPES: dict[str, tuple[re.Pattern[str], int, Any]] = {
     "from": (DAY, 10, _("Give a date as YYYY-MM-DD.")),
@@ -67,11 +68,13 @@ def report_filters(params: Mapping[str, Any], *, user: Any, default_days: int, o
     shaped: dict[str, str] = {}
     bad: dict[str, list[str]] = {}
     for name, (pattern, longest, message) in SHAPES.items():
+        if name not in params:
+            continue
         raw = str(params.get(name) or "").strip()
         well_formed = len(raw) <= longest and pattern.fullmatch(raw) is not None
         if well_formed and pattern is DAY:
             well_formed = EARLIEST_YEAR <= int(raw[:4]) <= LATEST_YEAR
-        if not raw or well_formed:
+        if well_formed:
             shaped[name] = raw
         else:
             bad[name] = [str(message)]

@@ -207,6 +207,8 @@ def test_filters_are_echoed_as_read(clinic: dict[str, Any]) -> None:
         ({"target_grade": "5"}, "target_grade"),
         ({"target_grade": "0"}, "target_grade"),
         ({"target_grade": "mild"}, "target_grade"),
+        ({"to": ""}, "to"),
+        ({"practitioner": " "}, "practitioner"),
     ],
 )
 def test_bad_filters_are_400_naming_the_field(query: dict[str, str], field: str) -> None:
