@@ -103,7 +103,9 @@ class CellField(serializers.JSONField):
 
 class ReportColumnSerializer(serializers.Serializer):
     key = serializers.CharField(help_text="The key of this column's value in every row.")
-    label = serializers.CharField(help_text="The column's heading, in the request's language.")
+    label = serializers.CharField(  # type: ignore[assignment]  # DRF moves declared fields off the class
+        help_text="The column's heading, in the request's language."
+    )
     kind = serializers.ChoiceField(
         choices=COLUMN_KINDS,
         help_text="How the values read: text (labels, ISO dates), count (whole numbers), number (one decimal), "
