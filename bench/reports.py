@@ -183,6 +183,12 @@ FROM bench_course AS c
 CROSS JOIN generate_series(1, %(visits)s) AS v(visit)
 JOIN bench_day AS d ON d.w = c.cohort * %(course_days)s + (v.visit - 1) * %(cycle)s + c.phase
 WHERE (c.course * 31 + v.visit * 17) %% 100 < %(keep_visit)s;
+ALTER TABLE bench_visit ADD COLUMN status text, ADD COLUMN created timestamptz;
+UPDATE bench_visit AS v SET
+    status = CASE WHEN v.course %% 20 = 7 AND v.visit > 2 THEN 'cancelled'
+                  WHEN v.start > %(now)s THEN 'confirmed' WHEN v.h < 5 THEN 'no_show'
+                  WHEN v.h < 13 THEN 'cancelled' ELSE 'completed' END,
+    created = v.start - (1 + (v.course * 7 + v.visit) %% 40) * interval '1 day' - (v.h %% 9) * interval '1 hour';
 
 INSERT INTO patients_patient (id, full_name, date_of_birth, phone, email, preferred_language, fitzpatrick_type,
                               reminders_opt_out, created_at, updated_at)
@@ -227,44 +233,39 @@ FROM bench_course AS c
 JOIN bench_day AS first ON first.w = c.cohort * %(course_days)s + c.phase
 LEFT JOIN bench_day AS last ON last.w = c.cohort * %(course_days)s + (%(visits)s - 1) * %(cycle)s + c.phase;
 
+INSERT INTO treatments_plansession (id, plan_id, number, window_start, window_end, status, booked_on, completed_on,
+                                    updated_at)
+SELECT c.rank * %(visits)s + v.visit, c.rank + 1, v.visit, d.day - 7, d.day + 7,
+       CASE WHEN c.course %% 20 = 7 AND v.visit > 2 THEN 'cancelled'
+            WHEN bv.status = 'completed' THEN 'completed' WHEN bv.status = 'confirmed' THEN 'booked'
+            ELSE 'pending' END,
+       CASE WHEN bv.status IN ('completed', 'confirmed') THEN (bv.created AT TIME ZONE 'Asia/Hong_Kong')::date END,
+       CASE WHEN bv.status = 'completed' THEN d.day END, %(now)s
+FROM bench_course AS c
+CROSS JOIN generate_series(1, %(visits)s) AS v(visit)
+JOIN bench_day AS d ON d.w = c.cohort * %(course_days)s + (v.visit - 1) * %(cycle)s + c.phase
+LEFT JOIN bench_visit AS bv ON bv.course = c.course AND bv.visit = v.visit;
+
 INSERT INTO booking_appointment (id, uid, patient_id, treatment_id, practitioner_id, room_id, device_id, start, "end",
     blocked_until, status, source, notes, cautions, plan_session_id, override_reason, sequence, checked_in_at,
     completed_at, cancelled_at, cancelled_by, cancellation_reason, no_show_auto, patient_confirmed_at,
     patient_confirmed_via, created_at, updated_at)
 SELECT v.id, gen_random_uuid(), v.patient, v.treatment, (%(practitioners_ids)s::bigint[])[v.p + 1],
        (%(rooms)s::bigint[])[v.p + 1], v.device, v.start, v.start + interval '30 minutes',
-       v.start + interval '30 minutes', state.status, CASE WHEN v.h %% 3 = 0 THEN 'staff' ELSE 'patient_online' END,
-       '', '[]', NULL, '', 0,
-       CASE WHEN state.status = 'completed' THEN v.start END,
-       CASE WHEN state.status = 'completed' THEN v.start + interval '30 minutes' END,
-       CASE WHEN state.status = 'cancelled' THEN v.start - CASE WHEN v.h %% 2 = 0 THEN interval '3 hours'
+       v.start + interval '30 minutes', v.status, CASE WHEN v.h %% 3 = 0 THEN 'staff' ELSE 'patient_online' END,
+       '', '[]', v.rank * %(visits)s + v.visit, '', 0,
+       CASE WHEN v.status = 'completed' THEN v.start END,
+       CASE WHEN v.status = 'completed' THEN v.start + interval '30 minutes' END,
+       CASE WHEN v.status = 'cancelled' THEN v.start - CASE WHEN v.h %% 2 = 0 THEN interval '3 hours'
                                                               ELSE interval '3 days' END END,
-       CASE WHEN state.status = 'cancelled' THEN CASE WHEN v.h < 11 THEN 'patient' ELSE 'clinic' END ELSE '' END,
+       CASE WHEN v.status = 'cancelled' THEN CASE WHEN v.h < 11 OR v.course %% 20 = 7 THEN 'patient'
+                                                      ELSE 'clinic' END ELSE '' END,
        '', false,
-       CASE WHEN v.h %% 2 = 1 AND state.status <> 'cancelled' THEN v.start - interval '20 hours' END,
-       CASE WHEN v.h %% 2 = 1 AND state.status <> 'cancelled'
+       CASE WHEN v.h %% 2 = 1 AND v.status <> 'cancelled' THEN v.start - interval '20 hours' END,
+       CASE WHEN v.h %% 2 = 1 AND v.status <> 'cancelled'
             THEN (ARRAY['whatsapp', 'sms', 'email'])[v.h %% 3 + 1] ELSE '' END,
-       v.start - (1 + (v.course * 7 + v.visit) %% 40) * interval '1 day' - (v.h %% 9) * interval '1 hour',
-       %(now)s
-FROM bench_visit AS v
-CROSS JOIN LATERAL (SELECT CASE WHEN v.start > %(now)s THEN 'confirmed' WHEN v.h < 5 THEN 'no_show'
-                                WHEN v.h < 13 THEN 'cancelled' ELSE 'completed' END AS status) AS state;
-
-INSERT INTO treatments_plansession (id, plan_id, number, window_start, window_end, status, booked_on, completed_on,
-                                    updated_at)
-SELECT c.rank * %(visits)s + v.visit, c.rank + 1, v.visit, d.day - 7, d.day + 7,
-       CASE WHEN c.course %% 20 = 7 AND v.visit > 2 THEN 'cancelled'
-            WHEN a.status = 'completed' THEN 'completed' WHEN a.status = 'confirmed' THEN 'booked' ELSE 'pending' END,
-       CASE WHEN a.status IN ('completed', 'confirmed') THEN (a.created_at AT TIME ZONE 'Asia/Hong_Kong')::date END,
-       CASE WHEN a.status = 'completed' THEN d.day END, %(now)s
-FROM bench_course AS c
-CROSS JOIN generate_series(1, %(visits)s) AS v(visit)
-JOIN bench_day AS d ON d.w = c.cohort * %(course_days)s + (v.visit - 1) * %(cycle)s + c.phase
-LEFT JOIN bench_visit AS bv ON bv.course = c.course AND bv.visit = v.visit
-LEFT JOIN booking_appointment AS a ON a.id = bv.id;
-
-UPDATE booking_appointment AS a SET plan_session_id = v.rank * %(visits)s + v.visit
-FROM bench_visit AS v WHERE a.id = v.id;
+       v.created, %(now)s
+FROM bench_visit AS v;
 
 INSERT INTO booking_sessionrecord (appointment_id, category, areas, anaesthesia, immediate_reaction, adverse_events,
     consent_version, consent_override_reason, notes, parameters, recorded_at)
@@ -331,8 +332,16 @@ TABLES = (
 )
 
 
-def seed_clinic(scale: float, fixed: dict[str, list[int]], today: date) -> dict[str, int]:
-    """The synthetic clinic at ``scale``, replacing the last one; returns row counts."""
+def _first_words(statement: str) -> str:
+    code = [line for line in statement.strip().splitlines() if not line.startswith("--")]
+    return " ".join(code[0].split()[:4]) if code else ""
+
+
+def seed_clinic(
+    scale: float, fixed: dict[str, list[int]], today: date, steps: list[tuple[float, str]]
+) -> dict[str, int]:
+    """The synthetic clinic at ``scale``, replacing the last one; returns row
+    counts and adds each statement's seconds to ``steps``."""
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -363,7 +372,9 @@ def seed_clinic(scale: float, fixed: dict[str, list[int]], today: date) -> dict[
         cursor.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")  # the bench's own database
         for statement in SEED_SQL.split(";\n"):
             if statement.strip():
+                began = time.perf_counter()
                 cursor.execute(statement, params)
+                steps.append((time.perf_counter() - began, _first_words(statement)))
         for table in TABLES:
             cursor.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce(max(id), 0) + 1, false) FROM {table}"
@@ -437,19 +448,22 @@ def main() -> None:
     results = []
     for scale in (args.scale / 10, args.scale):
         began = time.perf_counter()
-        counts = seed_clinic(scale, fixed, today)
+        steps: list[tuple[float, str]] = []
+        counts = seed_clinic(scale, fixed, today, steps)
         seed_s = time.perf_counter() - began
-        results.append((scale, counts, seed_s, measure(args.runs, today, manager)))
+        slowest_steps = ", ".join(f"{name} {seconds:.1f} s" for seconds, name in sorted(steps, reverse=True)[:3])
+        results.append((scale, counts, seed_s, slowest_steps, measure(args.runs, today, manager)))
 
     print(f"reports: median of {args.runs} runs; PostgreSQL; migrate {migrate_s:.1f} s")
-    for scale, counts, seed_s, _rows in results:
+    for scale, counts, seed_s, slowest_steps, _rows in results:
         print(
             f"scale {scale:g}: seeded in {seed_s:.1f} s: {counts['patients_patient']:,} patients, "
             f"{counts['booking_appointment']:,} appointments, {counts['treatments_assessment']:,} assessments, "
             f"{counts['booking_sessionrecord']:,} session records, {counts['treatments_treatmentplan']:,} plans, "
-            f"{counts['booking_notification']:,} reminders, {counts['booking_ledgerentry']:,} ledger rows"
+            f"{counts['booking_notification']:,} reminders, {counts['booking_ledgerentry']:,} ledger rows "
+            f"(slowest: {slowest_steps})"
         )
-    small, full = results[0][3], results[-1][3]
+    small, full = results[0][4], results[-1][4]
     print(f"{'':24} {'days':>4} {'ms':>8} {'queries':>8} {'queries at 1/10':>16} {'< ' + str(GOAL_MS) + ' ms':>9}")
     flat = True
     for (name, days, ms, queries), (_n, _d, _ms, small_queries) in zip(full, small, strict=True):
