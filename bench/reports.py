@@ -268,6 +268,11 @@ SELECT v.id, gen_random_uuid(), v.patient, v.treatment, (%(practitioners_ids)s::
        v.created, %(now)s
 FROM bench_visit AS v;
 
+-- A patient was registered when their first visit was booked (new versus returning patients).
+UPDATE patients_patient AS p SET created_at = first.booked, updated_at = first.booked
+FROM (SELECT patient_id, min(created_at) AS booked FROM booking_appointment GROUP BY patient_id) AS first
+WHERE p.id = first.patient_id;
+
 INSERT INTO booking_sessionrecord (appointment_id, category, areas, anaesthesia, immediate_reaction, adverse_events,
     consent_version, consent_override_reason, notes, parameters, recorded_at)
 SELECT a.id, t.category, '["cheeks"]', '', '',
