@@ -8,6 +8,7 @@ from booking import (
     money_apis,
     package_apis,
     privacy_apis,
+    report_apis,
     waitlist_apis,
     webhook_apis,
 )
@@ -81,4 +82,7 @@ urlpatterns = [
     path("patients/<int:pk>/ledger/", ledger_apis.PatientLedgerApi.as_view(), name="patient-ledger"),
     path("ledger/<int:pk>/receipt.pdf", ledger_apis.ReceiptPdfApi.as_view(), name="receipt-pdf"),
     path("reports/takings/", ledger_apis.TakingsApi.as_view(), name="takings"),
+    # Managers' reports (booking/report_apis.py, docs/reports.md): the numbers of the staff pages.
+    path("reports/outcomes/", report_apis.OutcomesReportApi.as_view(), name="report-outcomes"),
+    path("reports/operations/", report_apis.OperationsReportApi.as_view(), name="report-operations"),
 ]

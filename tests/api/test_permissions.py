@@ -253,6 +253,10 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int, int]] = {
     ("patient-ledger", "post"): (401, 403, 403, 201, 403, 201),
     ("receipt-pdf", "get"): (401, 200, 404, 200, 200, 200),
     ("takings", "get"): (401, 403, 403, 403, 403, 200),
+    # The managers' reports (booking/report_apis.py): outcomes also for practitioners
+    # (their own patients only); operations for managers.
+    ("report-outcomes", "get"): (401, 403, 403, 403, 200, 200),
+    ("report-operations", "get"): (401, 403, 403, 403, 403, 200),
     # The OpenAPI schema and the docs page: public.
     ("schema", "get"): (200, 200, 200, 200, 200, 200),
     ("docs", "get"): (200, 200, 200, 200, 200, 200),
@@ -758,6 +762,8 @@ BUILDERS: dict[str, Builder] = {
     ),
     "receipt-pdf": lambda w, actor: (f"/api/v1/ledger/{_receipted(w).pk}/receipt.pdf", None),
     "takings": lambda w, actor: ("/api/v1/reports/takings/", None),
+    "report-outcomes": lambda w, actor: ("/api/v1/reports/outcomes/", None),
+    "report-operations": lambda w, actor: ("/api/v1/reports/operations/", None),
     "schema": lambda w, actor: ("/api/v1/schema/", None),
     "docs": lambda w, actor: ("/api/v1/docs/", None),
 }
