@@ -16,11 +16,9 @@ whatever the size of the clinic (bench/reports.py).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers
@@ -31,7 +29,6 @@ from rest_framework.views import APIView
 from booking.report_operations import operations_report
 from booking.report_outcomes import outcomes_report
 from booking.reports import ReportFilters, filters_from, report_json
-from clinic.errors import InvalidInput
 from clinic.schema import errors
 from patients.permissions import IsClinician, IsManager, user_of
 
@@ -40,53 +37,12 @@ OPERATIONS_DAYS = 84
 
 COLUMN_KINDS = ["text", "count", "number", "percent", "money", "rate"]
 
-# Dates whose arithmetic (a year back, the day after) stays inside what Python's
-# dates hold, as clinic.api.AwareDateTimeField bounds its years: refused as a
-# bad date, never a 500.
-EARLIEST_YEAR, LATEST_YEAR = 2, 9998
-
-
-# The shape of each filter (ASCII digits, a slug, nothing longer than it can
-# be), so that nothing odd reaches the database (a NUL, a digit int() cannot
-# read); what the filters mean (a known practitioner, a period of at most
-# three years...) is booking.reports.filters_from's to decide, with its own
-# messages. A filter left out takes its default; one given blank is refused
-# (the pages' forms send blanks, the API's callers say what they mean).
-DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-SHAPES: dict[str, tuple[re.Pattern[str], int, Any]] = {
-    "from": (DAY, 10, _("Give a date as YYYY-MM-DD.")),
-    "to": (DAY, 10, _("Give a date as YYYY-MM-DD.")),
-    "practitioner": (re.compile(r"[0-9]+"), 9, _("Give an id.")),
-    "treatment": (re.compile(r"[-a-zA-Z0-9_]+"), 100, _("No such treatment.")),
-    "target_grade": (re.compile(r"[0-9]+"), 3, _("Give a grade from 1 to 4.")),
-}
-
 
 def report_filters(params: Mapping[str, Any], *, user: Any, default_days: int, outcomes: bool) -> ReportFilters:
-    """``filters_from`` behind a check of each filter's shape; raises
-    ``InvalidInput`` naming every bad filter at once, shape or meaning."""
-    shaped: dict[str, str] = {}
-    bad: dict[str, list[str]] = {}
-    for name, (pattern, longest, message) in SHAPES.items():
-        if name not in params:
-            continue
-        raw = str(params.get(name) or "").strip()
-        well_formed = len(raw) <= longest and pattern.fullmatch(raw) is not None
-        if well_formed and pattern is DAY:
-            well_formed = EARLIEST_YEAR <= int(raw[:4]) <= LATEST_YEAR
-        if well_formed:
-            shaped[name] = raw
-        else:
-            bad[name] = [str(message)]
-    try:
-        filters = filters_from(shaped, user=user, default_days=default_days, outcomes=outcomes)
-    except InvalidInput as error:
-        if not bad:
-            raise
-        bad = {**(error.fields or {}), **bad}
-    if bad:
-        raise InvalidInput(_("Some filters are not valid."), fields=bad)
-    return filters
+    """The pages' filters (``filters_from``), except that a filter given blank
+    is refused: the schema says date or integer, and an API caller who sends
+    ``?to=`` means something the default would only guess."""
+    return filters_from(params, user=user, default_days=default_days, outcomes=outcomes, blank_is_default=False)
 
 
 @extend_schema_field(

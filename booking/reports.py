@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -149,56 +150,86 @@ def min_group() -> int:
     return int(settings.CLINIC_REPORT_MIN_GROUP)
 
 
+# The shape of each filter, checked before anything reaches the database (a
+# NUL, a digit ``int`` cannot read, a year whose arithmetic overflows); what
+# the filters mean (a known practitioner, at most three years) comes after.
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ID = re.compile(r"[0-9]{1,9}")
+SLUG = re.compile(r"[-a-zA-Z0-9_]{1,100}")
+GRADE = re.compile(r"[1-4]")
+EARLIEST_YEAR, LATEST_YEAR = 2, 9998
+
+
 def filters_from(
-    params: Mapping[str, Any], *, user: User | AnonymousUser, default_days: int, outcomes: bool = False
+    params: Mapping[str, Any],
+    *,
+    user: User | AnonymousUser,
+    default_days: int,
+    outcomes: bool = False,
+    blank_is_default: bool = True,
 ) -> ReportFilters:
     """Reads ``from``, ``to`` (YYYY-MM-DD, clinic days, both included),
     ``practitioner`` (an id), ``treatment`` (a slug) and ``target_grade``
     (1–4) as the pages and the API receive them; raises ``InvalidInput``
-    naming every bad field. Without dates: the ``default_days`` up to today.
-    A practitioner asking for outcomes sees only their own patients."""
+    naming every bad field at once. A filter left out takes its default: the
+    ``default_days`` up to today, everyone, every treatment, grade 2. A filter
+    given blank does too on the pages' forms; the API refuses it
+    (``blank_is_default=False``: its callers say what they mean). A
+    practitioner asking for outcomes sees only their own patients."""
     errors: dict[str, list[str]] = {}
+    messages = {
+        "from": _("Give a date as YYYY-MM-DD."),
+        "to": _("Give a date as YYYY-MM-DD."),
+        "practitioner": _("Give an id."),
+        "treatment": _("No such treatment."),
+        "target_grade": _("Give a grade from 1 to 4."),
+    }
+
+    def shaped(name: str, pattern: re.Pattern[str]) -> str | None:
+        if name not in params:
+            return None
+        raw = str(params.get(name) or "").strip()
+        if not raw and blank_is_default:
+            return None
+        if not pattern.fullmatch(raw) or (pattern is DAY and not EARLIEST_YEAR <= int(raw[:4]) <= LATEST_YEAR):
+            errors[name] = [messages[name]]
+            return None
+        return raw
 
     def day(name: str) -> date | None:
-        raw = (params.get(name) or "").strip()
-        if not raw:
+        raw = shaped(name, DAY)
+        if raw is None:
             return None
         try:
-            if len(raw) != 10:
-                raise ValueError
             return date.fromisoformat(raw)
         except ValueError:
-            errors[name] = [_("Give a date as YYYY-MM-DD.")]
+            errors[name] = [messages[name]]
             return None
 
     today = clinic_today()
     start, end = day("from"), day("to")
     end = end or (today if start is None else min(start + timedelta(days=default_days - 1), max(start, today)))
     start = start or end - timedelta(days=default_days - 1)
-    if not errors:
+    if "from" not in errors and "to" not in errors:
         if start > end:
             errors["to"] = [_("The end of the period must not be before its start.")]
         elif (end - start).days + 1 > MAX_DAYS:
             errors["to"] = [_("A report covers at most three years.")]
 
-    practitioner_id = _id(params.get("practitioner"), "practitioner", errors)
+    raw_practitioner = shaped("practitioner", ID)
+    practitioner_id = int(raw_practitioner) if raw_practitioner else None
     if practitioner_id is not None and not Practitioner.objects.filter(pk=practitioner_id).exists():
         errors["practitioner"] = [_("No such practitioner.")]
 
-    treatment_slug = (params.get("treatment") or "").strip()
+    treatment_slug = shaped("treatment", SLUG) or ""
     treatment_id = None
     if treatment_slug:
         treatment_id = Treatment.objects.filter(slug=treatment_slug).values_list("pk", flat=True).first()
         if treatment_id is None:
-            errors["treatment"] = [_("No such treatment.")]
+            errors["treatment"] = [messages["treatment"]]
 
-    target_grade = int(QualitativeGrade.MILD)
-    raw_grade = (params.get("target_grade") or "").strip()
-    if raw_grade:
-        if raw_grade.isdigit() and 1 <= int(raw_grade) <= 4:
-            target_grade = int(raw_grade)
-        else:
-            errors["target_grade"] = [_("Give a grade from 1 to 4.")]
+    raw_grade = shaped("target_grade", GRADE)
+    target_grade = int(raw_grade) if raw_grade else int(QualitativeGrade.MILD)
 
     if errors:
         raise InvalidInput(_("Some filters are not valid."), fields=errors)
@@ -216,16 +247,6 @@ def filters_from(
         target_grade=target_grade,
         own_patients_of=own,
     )
-
-
-def _id(raw: Any, name: str, errors: dict[str, list[str]]) -> int | None:
-    text = str(raw or "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or len(text) > 9:
-        errors[name] = [_("Give an id.")]
-        return None
-    return int(text)
 
 
 def keep_groups(
