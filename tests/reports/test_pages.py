@@ -188,6 +188,11 @@ def test_without_filters_the_form_shows_the_default_period(client, seen) -> None
         ("practitioner=abc", "practitioner", "Give an id."),
         ("treatment=no-such-thing", "treatment", "No such treatment."),
         ("target_grade=9", "target_grade", "Give a grade from 1 to 4."),
+        # Shapes that once reached the database or Python's date arithmetic.
+        ("treatment=co2%00", "treatment", "No such treatment."),
+        ("practitioner=%C2%B2", "practitioner", "Give an id."),
+        ("from=0001-01-01", "from", "Give a date as YYYY-MM-DD."),
+        ("to=9999-12-31", "to", "Give a date as YYYY-MM-DD."),
     ],
 )
 def test_bad_filters_are_a_400_with_the_message_on_their_field(client, seen, query, field, message) -> None:
