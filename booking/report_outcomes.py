@@ -27,11 +27,11 @@ from django.db.models import (
     F,
     FloatField,
     IntegerField,
+    Max,
     Min,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
@@ -732,23 +732,23 @@ def courses(filters: ReportFilters, names: dict[int, str]) -> Table:
                 )
             )
         )
-    plans = plans.annotate(
-        finished_on=Subquery(
-            PlanSession.objects.filter(plan_id=OuterRef("pk"), status=PlanSession.Status.COMPLETED)
-            .order_by("-completed_on")
-            .values("completed_on")[:1]
-        ),
-        late=Exists(
-            PlanSession.objects.filter(plan_id=OuterRef("pk"), status=PlanSession.Status.PENDING, window_end__lt=cutoff)
-        ),
+    # Uncorrelated subqueries, which the database runs once and hashes, not
+    # once per plan and once more for every count that names them.
+    finished_in_period = (
+        PlanSession.objects.filter(status=PlanSession.Status.COMPLETED)
+        .values("plan_id")
+        .annotate(last=Max("completed_on"))
+        .filter(last__gte=filters.start, last__lte=filters.end)
+        .values("plan_id")
     )
-    completed = Q(status=TreatmentPlan.Status.COMPLETED, finished_on__gte=filters.start, finished_on__lte=filters.end)
+    late = PlanSession.objects.filter(status=PlanSession.Status.PENDING, window_end__lt=cutoff).values("plan_id")
+    completed = Q(status=TreatmentPlan.Status.COMPLETED, pk__in=finished_in_period)
     abandoned = Q(
         status=TreatmentPlan.Status.CANCELLED,
         cancelled_at__gte=filters.start_at,
         cancelled_at__lt=filters.end_before,
     )
-    overdue = Q(status=TreatmentPlan.Status.ACTIVE, late=True)
+    overdue = Q(status=TreatmentPlan.Status.ACTIVE, pk__in=late)
     found = (
         plans.filter(completed | abandoned | overdue)
         .values("treatment_id")
