@@ -37,6 +37,7 @@ at scale 1, and the same query count at both scales.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
@@ -464,6 +465,7 @@ def main() -> None:
     import django
 
     django.setup()
+    logging.disable(logging.WARNING)  # django-axes logs every sign-in
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
 

@@ -495,3 +495,21 @@ def test_demo_year_of_courses_gives_the_reports_groups_to_show(seeded: str) -> N
     for year in {n[:4] for n in numbers}:
         mine = [int(n[5:]) for n in numbers if n.startswith(year)]
         assert mine == list(range(1, len(mine) + 1)), year
+
+
+def test_the_demo_reports_have_something_to_show(seeded: str) -> None:
+    """What a manager sees on opening the reports of the demo clinic: outcomes
+    for several treatments, not a page of hidden groups."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from booking.report_operations import operations_report
+    from booking.report_outcomes import outcomes_report
+    from booking.reports import filters_from
+
+    outcomes = outcomes_report(filters_from({}, user=AnonymousUser(), default_days=365))
+    assert len(outcomes.table("score_change").rows) >= 3
+    assert len(outcomes.table("adverse_by_treatment").rows) >= 3
+    assert outcomes.table("courses").rows
+    operations = operations_report(filters_from({}, user=AnonymousUser(), default_days=84))
+    assert operations.table("utilisation_practitioners").rows
+    assert operations.table("revenue").rows
