@@ -35,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import recreate_database
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic_bench_export")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
@@ -46,16 +48,6 @@ os.environ["CLINIC_MEDIA_ROOT"] = MEDIA
 
 VIEWS = ("front", "left_45", "right_45", "left_90", "right_90")
 VARIANTS = 12  # distinct noise pictures; each photo row still has its own file
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    server = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def noise_jpeg(seed: int) -> bytes:

@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 import uuid
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import ok, recreate_database, timed
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic_bench_ledger")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
@@ -41,47 +41,6 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 os.environ.setdefault("EMAIL_URL", "locmem://")
 os.environ.setdefault("CLINIC_SECOND_FACTOR_ROLES", "")  # the bench signs in without a phone
 os.environ.pop("CLINIC_TIME_ZONE", None)  # Hong Kong, the default
-
-
-class QueryCounter:
-    """A database execute wrapper that counts the statements sent."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        self.count += 1
-        return execute(sql, params, many, context)
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    server = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def ok(response: Any) -> Any:
-    assert response.status_code == 200, (response.status_code, response.content[:300])
-    return response
-
-
-def timed(runs: int, call: Any) -> tuple[float, int]:
-    """Median milliseconds of ``call`` over ``runs``, and the queries of the last run."""
-    from django.db import connection
-
-    times = []
-    counter = QueryCounter()
-    for _ in range(runs):
-        counter.count = 0
-        with connection.execute_wrapper(counter):
-            began = time.perf_counter()
-            call()
-            times.append((time.perf_counter() - began) * 1000)
-    return statistics.median(times), counter.count
 
 
 def main() -> None:
