@@ -22,12 +22,10 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import (
     Case,
-    Count,
     Exists,
     F,
     FloatField,
     IntegerField,
-    Max,
     Min,
     OuterRef,
     Q,
@@ -748,42 +746,47 @@ def courses(filters: ReportFilters, names: dict[int, str]) -> Table:
                 )
             )
         )
-    # Uncorrelated subqueries, which the database runs once and hashes, not
-    # once per plan and once more for every count that names them.
-    finished_in_period = (
-        PlanSession.objects.filter(status=PlanSession.Status.COMPLETED)
-        .values("plan_id")
-        .annotate(last=Max("completed_on"))
-        .filter(last__gte=filters.start, last__lte=filters.end)
-        .values("plan_id")
-    )
+    # Uncorrelated subqueries, which the database runs once and hashes. A
+    # plan's last completed session falls in the period when one falls in it
+    # and none after it: two filtered scans, no grouping of every session.
+    done = PlanSession.objects.filter(status=PlanSession.Status.COMPLETED)
+    done_in_period = done.filter(completed_on__gte=filters.start, completed_on__lte=filters.end).values("plan_id")
+    done_after = done.filter(completed_on__gt=filters.end).values("plan_id")
     late = PlanSession.objects.filter(status=PlanSession.Status.PENDING, window_end__lt=cutoff).values("plan_id")
-    completed = Q(status=TreatmentPlan.Status.COMPLETED, pk__in=finished_in_period)
-    abandoned = Q(
-        status=TreatmentPlan.Status.CANCELLED,
-        cancelled_at__gte=filters.start_at,
-        cancelled_at__lt=filters.end_before,
+    flags = {
+        "completed": Q(status=TreatmentPlan.Status.COMPLETED, pk__in=done_in_period) & ~Q(pk__in=done_after),
+        "abandoned": Q(
+            status=TreatmentPlan.Status.CANCELLED,
+            cancelled_at__gte=filters.start_at,
+            cancelled_at__lt=filters.end_before,
+        ),
+        "overdue": Q(status=TreatmentPlan.Status.ACTIVE, pk__in=late),
+    }
+    flagged = plans.values("treatment_id", "patient_id").annotate(
+        **{
+            key: Case(When(test, then=Value(1)), default=Value(0), output_field=IntegerField())
+            for key, test in flags.items()
+        }
     )
-    overdue = Q(status=TreatmentPlan.Status.ACTIVE, pk__in=late)
-    found = (
-        plans.filter(completed | abandoned | overdue)
-        .values("treatment_id")
-        .annotate(
-            patients=Count("patient_id", distinct=True),
-            completed=Count("pk", filter=completed),
-            abandoned=Count("pk", filter=abandoned),
-            overdue=Count("pk", filter=overdue),
-        )
-        .order_by()
+    inner, params = _sql(flagged.order_by())
+    # Each plan's flags are worked out once (materialised): counted, and used
+    # to choose the plans, they would otherwise be evaluated, and each
+    # subquery's hash built, once for every place that names them.
+    found = _run(
+        f"""WITH x AS MATERIALIZED ({inner})
+        SELECT x.treatment_id AS treatment_id, COUNT(DISTINCT x.patient_id) AS patients,
+            SUM(x.completed) AS completed, SUM(x.abandoned) AS abandoned, SUM(x.overdue) AS overdue
+        FROM x WHERE x.completed + x.abandoned + x.overdue > 0 GROUP BY x.treatment_id""",  # noqa: S608 (a compiled queryset; values are params)
+        params,
     )
     rows = [
         {
             "treatment": names.get(row["treatment_id"], "?"),
-            "patients": row["patients"],
-            "completed": row["completed"],
-            "abandoned": row["abandoned"],
-            "overdue": row["overdue"],
-            "abandoned_percent": share(row["abandoned"], row["completed"] + row["abandoned"]),
+            "patients": int(row["patients"]),
+            "completed": int(row["completed"]),
+            "abandoned": int(row["abandoned"]),
+            "overdue": int(row["overdue"]),
+            "abandoned_percent": share(int(row["abandoned"]), int(row["completed"]) + int(row["abandoned"])),
         }
         for row in found
     ]
