@@ -326,12 +326,13 @@ def _pair_rows(filters: ReportFilters) -> dict[str, list[dict[str, Any]]]:
     assessments (``j``: each assessment joined to the patient's pairs, ranked
     newest first on its side of the first visit) rather than looked up per
     pair: a hash join and one sort instead of tens of thousands of index probes
-    (with the combinations' own query gone, 255 ms to 100 ms on the bench clinic). ``p`` (materialised) is then one row
-    per pair, with ``earliest`` marking the patient's pair of the earliest first
-    visit: its baseline and latest are the patient's own for the combinations
-    (the latest assessment up to the period's end falls after the patient's
-    first visit exactly when it falls after that pair's first visit), so the
-    per-treatment and per-combination tables come from the same rows."""
+    (with the combinations' own query gone, 255 ms to 100 ms on the bench
+    clinic). ``p`` (materialised) is then one row per pair, with ``earliest``
+    marking the patient's pair of the earliest first visit: its baseline and
+    latest are the patient's own for the combinations (the latest assessment
+    up to the period's end falls after the patient's first visit exactly when
+    it falls after that pair's first visit), so the per-treatment and
+    per-combination tables come from the same rows."""
     firsts, params = _firsts(filters)
     # A treatment filter keeps that treatment's pairs in the per-treatment
     # branches (the combinations keep every pair of its patients).
