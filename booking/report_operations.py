@@ -24,7 +24,6 @@ from django.db import connection, transaction
 from django.db.models import (
     Case,
     Count,
-    DecimalField,
     F,
     FloatField,
     Func,
@@ -36,7 +35,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay, ExtractMinute, TruncWeek
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, ExtractMinute, TruncWeek
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -121,12 +120,13 @@ def operations_report(filters: ReportFilters) -> Report:
                 cursor.execute("SET LOCAL jit = off")
         weeks = _weeks(filters)
         visits = _visit_groups(filters)
+        by_treatment = _named(visits["treatment"])
         tables = [
             *_utilisation(filters, weeks, visits),
-            _attendance_by_treatment(visits["treatment"]),
+            _attendance_by_treatment(by_treatment),
             _attendance_by_weekday(visits["weekday"]),
             _attendance_by_lead_time(visits["band"]),
-            _lead_time(visits["treatment"]),
+            _lead_time(by_treatment),
             _new_returning(visits["patients"], weeks),
             _reminders(filters, visits["confirmed"]),
             _revenue(filters, weeks),
@@ -586,7 +586,7 @@ def _attendance_table(key: str, title: str, first: Column, rows: list[dict[str, 
 
 
 def _attendance_by_treatment(grouped: list[dict[str, Any]]) -> Table:
-    rows = [_attendance_row(_name(row, "treatment__name"), row) for row in _named(grouped)]
+    rows = [_attendance_row(_name(row, "treatment__name"), row) for row in grouped]
     return _attendance_table(
         "attendance_by_treatment",
         _("No-shows and late cancellations by treatment"),
@@ -655,7 +655,7 @@ def _lead_time(grouped: list[dict[str, Any]]) -> Table:
             "q1_days": one_decimal(row["q1"] / DAY),
             "q3_days": one_decimal(row["q3"] / DAY),
         }
-        for row in _named(grouped)
+        for row in grouped
         if row["booked"]
     ]
     kept, hidden = keep_groups(rows, lambda row: row["visits"])
@@ -780,25 +780,26 @@ def _reminders(filters: ReportFilters, confirmations: list[dict[str, Any]]) -> T
 
 def _revenue(filters: ReportFilters, weeks: list[date]) -> Table:
     Kind = LedgerEntry.Kind
-    money = DecimalField(max_digits=14, decimal_places=2)
-
-    def total(condition: Q) -> Coalesce:
-        return Coalesce(Sum("amount", filter=condition), Value(ZERO), output_field=money)
-
+    # One sum per week, kind and reason (the ledger rows are read and summed
+    # once), pivoted here into the columns: sums of sums, exact in Decimal.
     grouped = (
-        LedgerEntry.objects.filter(created_at__gte=filters.start_at, created_at__lt=filters.end_before)
-        .annotate(week=TruncWeek("created_at", tzinfo=clinic_zone()))
-        .values("week")
-        .annotate(
-            payments=total(Q(kind=Kind.PAYMENT)),
-            deposits=total(Q(kind=Kind.PAYMENT, reason=LedgerEntry.Reason.DEPOSIT)),
-            refunds=total(Q(kind=Kind.REFUND)),
-            fees=total(Q(kind=Kind.FEE)),
-            waived=total(Q(kind=Kind.WAIVER)),
+        LedgerEntry.objects.filter(
+            created_at__gte=filters.start_at,
+            created_at__lt=filters.end_before,
+            kind__in=(Kind.PAYMENT, Kind.REFUND, Kind.FEE, Kind.WAIVER),
         )
-        .order_by("week")
+        .annotate(week=TruncWeek("created_at", tzinfo=clinic_zone()))
+        .values("week", "kind", "reason")
+        .annotate(total=Sum("amount"))
+        .order_by()
     )
-    sums = {_monday(row["week"]): row for row in grouped}
+    column: dict[str, str] = {Kind.PAYMENT: "payments", Kind.REFUND: "refunds", Kind.FEE: "fees", Kind.WAIVER: "waived"}
+    sums: dict[date, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for found in grouped:
+        bucket = sums[_monday(found["week"])]
+        bucket[column[found["kind"]]] += found["total"]
+        if found["kind"] == Kind.PAYMENT and found["reason"] == LedgerEntry.Reason.DEPOSIT:
+            bucket["deposits"] += found["total"]
     rows = []
     cent = Decimal("0.01")
     for week in weeks:
