@@ -13,6 +13,7 @@ period of its start.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
@@ -405,30 +406,46 @@ def _utilisation(filters: ReportFilters, weeks: list[date], visits: Mapping[str,
         ).values_list("start", "end")
     )
 
+    # The same few wall-clock times recur on every day for every practitioner:
+    # each (day, time) is turned into an instant once (time zone arithmetic was
+    # most of this function's Python time over a year).
+    stamps: dict[tuple[date, time], int] = {}
+
+    def stamp(day: date, at: time) -> int:
+        found = stamps.get((day, at))
+        if found is None:
+            found = stamps[(day, at)] = _stamp(day, at, zone)
+        return found
+
     def working(rows: Iterable[WorkingHours]) -> Spans:
+        by_weekday: dict[int, list[WorkingHours]] = defaultdict(list)
+        for row in rows:
+            by_weekday[row.weekday].append(row)
         spans = []
         for day in days:
-            for row in rows:
-                if row.weekday != day.weekday():
-                    continue
+            for row in by_weekday.get(day.weekday(), ()):
                 parts = (
                     [(row.start, row.break_start), (row.break_end, row.end)]
                     if row.break_start and row.break_end
                     else [(row.start, row.end)]
                 )
                 for low, high in parts:
-                    spans.append((_stamp(day, low, zone), _stamp(day, high, zone)))
+                    spans.append((stamp(day, low), stamp(day, high)))
         return merge(span_part for span_part in spans if span_part[0] < span_part[1])
+
+    # Each week's first instant (its Monday's midnight), and the one after the
+    # last: a span's week is the last Monday at or before its start.
+    mondays = [*weeks, weeks[-1] + timedelta(weeks=1)]
+    boundaries = [stamp(monday, time.min) for monday in mondays]
 
     def by_week(spans: Spans) -> dict[date, float]:
         seconds: dict[date, float] = defaultdict(float)
         for low, high in spans:
             low, high = max(low, span[0]), min(high, span[1])
             while low < high:
-                monday = _week_of(low, zone)
-                week_end = _stamp(monday + timedelta(weeks=1), time.min, zone)
-                part_end = min(high, week_end)
-                seconds[monday] += part_end - low
+                index = bisect_right(boundaries, low) - 1
+                part_end = min(high, boundaries[index + 1])
+                seconds[mondays[index]] += part_end - low
                 low = part_end
         return seconds
 
@@ -515,11 +532,6 @@ def _utilisation(filters: ReportFilters, weeks: list[date], visits: Mapping[str,
 
 def _stamp(day: date, at: time, zone: Any) -> int:
     return int(datetime.combine(day, at, tzinfo=zone).timestamp())
-
-
-def _week_of(stamp: int, zone: Any) -> date:
-    local = datetime.fromtimestamp(stamp, zone).date()
-    return local - timedelta(days=local.weekday())
 
 
 def _booked_seconds(grouped: list[dict[str, Any]]) -> dict[int, dict[date, float]]:
