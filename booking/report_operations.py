@@ -1,10 +1,14 @@
 """Operations: is the diary full, do patients come? (docs/reports.md, Operations.)
 
-Every number is counted or summed by the database, one grouped query per
-table (utilisation also reads the small hours, time-off and closure tables
-once), so the query count does not grow with the clinic. Python only turns
-the database's sums into rows: hours from durations, percentages, weeks
-without rows filled with zeros.
+Every number is counted or summed by the database, in a fixed number of
+queries whatever the size of the clinic: one query reads the period's due
+visits once and groups them for utilisation, attendance, lead time, new
+patients and confirmations (``_visit_groups``); one each for the reminders
+and the ledger; small reads of hours, time off, closures, practitioners,
+rooms, devices and treatment names. The report runs in one transaction with
+PostgreSQL's JIT off. Python only turns the database's sums into rows: hours
+from durations, percentages, sums of sums, weeks without rows filled with
+zeros.
 
 Weeks are clinic-local weeks starting on Monday (``TruncWeek`` in the clinic's
 zone), named by their Monday's ISO date; a visit belongs to the week and the
