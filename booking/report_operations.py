@@ -1,10 +1,14 @@
 """Operations: is the diary full, do patients come? (docs/reports.md, Operations.)
 
-Every number is counted or summed by the database, one grouped query per
-table (utilisation also reads the small hours, time-off and closure tables
-once), so the query count does not grow with the clinic. Python only turns
-the database's sums into rows: hours from durations, percentages, weeks
-without rows filled with zeros.
+Every number is counted or summed by the database, in a fixed number of
+queries whatever the size of the clinic: one query reads the period's due
+visits once and groups them for utilisation, attendance, lead time, new
+patients and confirmations (``_visit_groups``); one each for the reminders
+and the ledger; small reads of hours, time off, closures, practitioners,
+rooms, devices and treatment names. The report runs in one transaction with
+PostgreSQL's JIT off. Python only turns the database's sums into rows: hours
+from durations, percentages, sums of sums, weeks without rows filled with
+zeros.
 
 Weeks are clinic-local weeks starting on Monday (``TruncWeek`` in the clinic's
 zone), named by their Monday's ISO date; a visit belongs to the week and the
@@ -13,6 +17,7 @@ period of its start.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
@@ -20,24 +25,22 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import (
     Case,
     Count,
-    DecimalField,
-    DurationField,
-    Exists,
     F,
     FloatField,
     Func,
     IntegerField,
-    OuterRef,
+    Min,
     Q,
     QuerySet,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay, ExtractMinute, TruncWeek
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, ExtractMinute, TruncWeek
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -54,9 +57,9 @@ from booking.models import (
     WorkingHours,
 )
 from booking.reports import Column, Figure, Report, ReportFilters, Table, keep_groups, min_group, one_decimal, share
-from clinic.aggregates import Percentile
+from clinic.aggregates import SQLITE_PERCENTILE
 from clinic.clock import clinic_zone
-from treatments.models import is_chinese
+from treatments.models import Treatment, is_chinese
 
 Status = Appointment.Status
 # What occupies a practitioner, a room or a device: a no-show kept the slot too.
@@ -114,18 +117,25 @@ class SecondsBetween(Func):
 
 def operations_report(filters: ReportFilters) -> Report:
     """The operations tables for the period; the caller has checked the user is a manager."""
-    weeks = _weeks(filters)
-    by_treatment = _by_treatment(filters)
-    tables = [
-        *_utilisation(filters, weeks),
-        _attendance_by_treatment(by_treatment),
-        _attendance_by_weekday(filters),
-        _attendance_by_lead_time(filters),
-        _lead_time(by_treatment),
-        _new_returning(filters, weeks),
-        _reminders(filters),
-        _revenue(filters, weeks),
-    ]
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # The visits query's cost estimate passes jit_above_cost on a clinic of
+            # tens of thousands of visits: compiling it costs more than it saves.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        weeks = _weeks(filters)
+        visits = _visit_groups(filters)
+        by_treatment = _named(visits["treatment"])
+        tables = [
+            *_utilisation(filters, weeks, visits),
+            _attendance_by_treatment(by_treatment),
+            _attendance_by_weekday(visits["weekday"]),
+            _attendance_by_lead_time(visits["band"]),
+            _lead_time(by_treatment),
+            _new_returning(visits["patients"], weeks),
+            _reminders(filters, visits["confirmed"]),
+            _revenue(filters, weeks),
+        ]
     return Report(key="operations", filters=filters, min_group=min_group(), tables=tables)
 
 
@@ -162,10 +172,225 @@ def _hours(seconds: float) -> float:
     return round(seconds / 3600, 1)
 
 
+# --- the visits, read once -----------------------------------------------------------
+
+# The columns of the one query behind utilisation, attendance, lead time, new
+# patients and confirmations: each branch of its UNION ALL fills its own, NULL
+# the rest. ``grp`` is the branch's integer key (a practitioner, room, device,
+# treatment, weekday or lead band), ``week`` its week, ``via`` a channel.
+GROUP_COLUMNS = (
+    "grp",
+    "week",
+    "via",
+    "seconds",
+    "spill",
+    "visits",
+    "no_shows",
+    "late_cancellations",
+    "booked",
+    "q1",
+    "median",
+    "q3",
+    "patients",
+    "new",
+)
+FLOAT_COLUMNS = {"seconds", "q1", "median", "q3"}
+
+
+def _flag(condition: Q) -> Case:
+    """1 when ``condition`` holds, else 0: summed, it counts."""
+    return Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField())
+
+
+def _chosen(filters: ReportFilters) -> Q:
+    """The practitioner and treatment filters (utilisation ignores them, so the
+    visits are read unfiltered and each row says whether it is chosen)."""
+    condition = Q()
+    if filters.practitioner_id:
+        condition &= Q(practitioner_id=filters.practitioner_id)
+    if filters.treatment_id:
+        condition &= Q(treatment_id=filters.treatment_id)
+    return condition
+
+
+def _visits(filters: ReportFilters) -> QuerySet[Any, Any]:
+    """The due visits starting in the period (unfiltered), one row each with
+    every value a table groups or counts by, computed once per visit."""
+    zone = clinic_zone()
+    notice = int(settings.CLINIC_CANCELLATION_NOTICE.total_seconds())
+    chosen = _chosen(filters)
+    return (
+        Appointment.objects.filter(start__gte=filters.start_at, start__lt=filters.end_before)
+        .filter(_due_condition())
+        .annotate(
+            notice=SecondsBetween("start", "cancelled_at"),
+            lead=SecondsBetween("start", "created_at"),
+            week=TruncWeek("start", tzinfo=zone),
+            end_week=TruncWeek("end", tzinfo=zone),
+        )
+        .annotate(
+            chosen=_flag(chosen) if chosen else Value(1, output_field=IntegerField()),
+            is_booked=_flag(Q(status__in=BOOKED)),
+            is_completed=_flag(Q(status=Status.COMPLETED)),
+            no_show=_flag(Q(status=Status.NO_SHOW)),
+            late=_flag(Q(status=Status.CANCELLED, cancelled_by=Appointment.CancelledBy.PATIENT, notice__lt=notice)),
+            weekday=ExtractIsoWeekDay("start", tzinfo=zone),
+            seconds=SecondsBetween("end", "start"),
+            # The part of a visit running past Sunday midnight: its end's local
+            # time of day (visits are shorter than a day).
+            spill=Case(
+                When(
+                    end_week__gt=F("week"),
+                    then=ExtractHour("end", tzinfo=zone) * 3600 + ExtractMinute("end", tzinfo=zone) * 60,
+                ),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+        )
+        .values(
+            "patient_id",
+            "treatment_id",
+            "practitioner_id",
+            "room_id",
+            "device_id",
+            "patient_confirmed_via",
+            "chosen",
+            "is_booked",
+            "is_completed",
+            "no_show",
+            "late",
+            "lead",
+            "week",
+            "weekday",
+            "seconds",
+            "spill",
+        )
+        .order_by()
+    )
+
+
+def _first_weeks(filters: ReportFilters) -> QuerySet[Any, Any]:
+    """The clinic week of each patient's first completed visit ever (with anyone,
+    for anything), for the patients with a chosen completed visit in the period:
+    one grouped pass, where asking "an earlier completed visit?" per visit probed
+    the index once per visit."""
+    in_period = _in_period(filters).filter(status=Status.COMPLETED).values("patient_id")
+    return (
+        Appointment.objects.filter(status=Status.COMPLETED, start__lt=filters.end_before, patient_id__in=in_period)
+        .values("patient_id")
+        .annotate(first_week=TruncWeek(Min("start"), tzinfo=clinic_zone()))
+        .values("patient_id", "first_week")
+        .order_by()
+    )
+
+
+def _percentile(expression: str, fraction: float) -> str:
+    """The continuous percentile (clinic.aggregates.Percentile) as SQL text; NULLs ignored."""
+    if connection.vendor == "postgresql":
+        return f"PERCENTILE_CONT({fraction}) WITHIN GROUP (ORDER BY {expression})"
+    return f"{SQLITE_PERCENTILE}({expression}, {fraction})"
+
+
+def _branch(kind: str, columns: Mapping[str, str], rest: str) -> str:
+    # Typed NULLs where PostgreSQL must know a number's type; the week and the
+    # channel are left untyped (the first branch gives the week its type).
+    def null(key: str) -> str:
+        if key in ("week", "via"):
+            return "NULL"
+        return "CAST(NULL AS DOUBLE PRECISION)" if key in FLOAT_COLUMNS else "CAST(NULL AS BIGINT)"
+
+    def typed(key: str) -> str:
+        # The group key as a whole number on both: PostgreSQL's EXTRACT gives numeric.
+        return f"CAST({columns[key]} AS BIGINT)" if key == "grp" else columns[key]
+
+    select = ", ".join(f"{typed(key) if key in columns else null(key)} AS {key}" for key in GROUP_COLUMNS)
+    return f"SELECT '{kind}' AS kind, {select} {rest}"
+
+
+def _visit_groups(filters: ReportFilters) -> dict[str, list[dict[str, Any]]]:
+    """Every number the visits give, by table, in one query.
+
+    The due visits of the period are read once into a materialised CTE ``v``
+    (each visit's week, weekday, lead time, band and flags computed once), then
+    grouped eight ways (UNION ALL): booked seconds by practitioner, room and
+    device per week; attendance and lead time by treatment; attendance by
+    weekday and by lead band; patients by week; confirmations by channel. Eight
+    queries used to read the same rows, each paying for the scan and the time
+    zone arithmetic again."""
+    visits, params = _visits(filters).query.sql_with_params()
+    first, first_params = _first_weeks(filters).query.sql_with_params()
+    lead = "CASE WHEN v.is_booked = 1 THEN v.lead END"
+    band = _lead_band("v.lead")
+    booked = {"week": "v.week", "seconds": "SUM(v.seconds)", "spill": "SUM(v.spill)"}
+    counts = {
+        "visits": "COUNT(*)",
+        "no_shows": "SUM(v.no_show)",
+        "late_cancellations": "SUM(v.late)",
+    }
+    parts = [
+        _branch(
+            "practitioner_id",
+            {"grp": "v.practitioner_id", **booked},
+            "FROM v WHERE v.is_booked = 1 GROUP BY v.practitioner_id, v.week",
+        ),
+        _branch("room_id", {"grp": "v.room_id", **booked}, "FROM v WHERE v.is_booked = 1 GROUP BY v.room_id, v.week"),
+        _branch(
+            "device_id",
+            {"grp": "v.device_id", **booked},
+            "FROM v WHERE v.is_booked = 1 AND v.device_id IS NOT NULL GROUP BY v.device_id, v.week",
+        ),
+        _branch(
+            "treatment",
+            {
+                "grp": "v.treatment_id",
+                **counts,
+                "booked": "SUM(v.is_booked)",
+                "q1": _percentile(lead, 0.25),
+                "median": _percentile(lead, 0.5),
+                "q3": _percentile(lead, 0.75),
+            },
+            "FROM v WHERE v.chosen = 1 GROUP BY v.treatment_id",
+        ),
+        _branch("weekday", {"grp": "v.weekday", **counts}, "FROM v WHERE v.chosen = 1 GROUP BY v.weekday"),
+        _branch("band", {"grp": band, **counts}, f"FROM v WHERE v.chosen = 1 GROUP BY {band}"),
+        _branch(
+            "patients",
+            {
+                "week": "v.week",
+                "patients": "COUNT(DISTINCT v.patient_id)",
+                "new": "COUNT(DISTINCT CASE WHEN f.first_week = v.week THEN v.patient_id END)",
+            },
+            f"FROM v LEFT JOIN ({first}) f ON f.patient_id = v.patient_id "
+            "WHERE v.chosen = 1 AND v.is_completed = 1 GROUP BY v.week",
+        ),
+        _branch(
+            "confirmed",
+            {"via": "v.patient_confirmed_via", "visits": "COUNT(*)"},
+            "FROM v WHERE v.chosen = 1 AND v.patient_confirmed_via <> '' GROUP BY v.patient_confirmed_via",
+        ),
+    ]
+    sql = f"WITH v AS MATERIALIZED ({visits}) " + " UNION ALL ".join(parts)
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *first_params])
+        names = [column[0] for column in cursor.description]
+        for values in cursor.fetchall():
+            row = dict(zip(names, values, strict=True))
+            found[row["kind"]].append(row)
+    return found
+
+
+def _as_date(value: datetime | date | str) -> date:
+    """A week read by raw SQL: a naive datetime (PostgreSQL) or text (SQLite)."""
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return _monday(value)
+
+
 # --- utilisation ------------------------------------------------------------------
 
 
-def _utilisation(filters: ReportFilters, weeks: list[date]) -> list[Table]:
+def _utilisation(filters: ReportFilters, weeks: list[date], visits: Mapping[str, list[dict[str, Any]]]) -> list[Table]:
     zone = clinic_zone()
     days = [filters.start + timedelta(days=n) for n in range(filters.days)]
     span = (int(filters.start_at.timestamp()), int(filters.end_before.timestamp()))
@@ -185,30 +410,46 @@ def _utilisation(filters: ReportFilters, weeks: list[date]) -> list[Table]:
         ).values_list("start", "end")
     )
 
+    # The same few wall-clock times recur on every day for every practitioner:
+    # each (day, time) is turned into an instant once (time zone arithmetic was
+    # most of this function's Python time over a year).
+    stamps: dict[tuple[date, time], int] = {}
+
+    def stamp(day: date, at: time) -> int:
+        found = stamps.get((day, at))
+        if found is None:
+            found = stamps[(day, at)] = _stamp(day, at, zone)
+        return found
+
     def working(rows: Iterable[WorkingHours]) -> Spans:
+        by_weekday: dict[int, list[WorkingHours]] = defaultdict(list)
+        for row in rows:
+            by_weekday[row.weekday].append(row)
         spans = []
         for day in days:
-            for row in rows:
-                if row.weekday != day.weekday():
-                    continue
+            for row in by_weekday.get(day.weekday(), ()):
                 parts = (
                     [(row.start, row.break_start), (row.break_end, row.end)]
                     if row.break_start and row.break_end
                     else [(row.start, row.end)]
                 )
                 for low, high in parts:
-                    spans.append((_stamp(day, low, zone), _stamp(day, high, zone)))
+                    spans.append((stamp(day, low), stamp(day, high)))
         return merge(span_part for span_part in spans if span_part[0] < span_part[1])
+
+    # Each week's first instant (its Monday's midnight), and the one after the
+    # last: a span's week is the last Monday at or before its start.
+    mondays = [*weeks, weeks[-1] + timedelta(weeks=1)]
+    boundaries = [stamp(monday, time.min) for monday in mondays]
 
     def by_week(spans: Spans) -> dict[date, float]:
         seconds: dict[date, float] = defaultdict(float)
         for low, high in spans:
             low, high = max(low, span[0]), min(high, span[1])
             while low < high:
-                monday = _week_of(low, zone)
-                week_end = _stamp(monday + timedelta(weeks=1), time.min, zone)
-                part_end = min(high, week_end)
-                seconds[monday] += part_end - low
+                index = bisect_right(boundaries, low) - 1
+                part_end = min(high, boundaries[index + 1])
+                seconds[mondays[index]] += part_end - low
                 low = part_end
         return seconds
 
@@ -256,7 +497,7 @@ def _utilisation(filters: ReportFilters, weeks: list[date]) -> list[Table]:
             {d.pk: (d.localized("name"), d.active) for d in Device.objects.all()},
         ),
     ):
-        booked = _booked_seconds(filters, field)
+        booked = _booked_seconds(visits[field])
         rows = []
         for resource_id, (name, active) in resources.items():
             opened = open_hours.get(resource_id, {}) if open_hours is not None else clinic_open
@@ -297,73 +538,29 @@ def _stamp(day: date, at: time, zone: Any) -> int:
     return int(datetime.combine(day, at, tzinfo=zone).timestamp())
 
 
-def _week_of(stamp: int, zone: Any) -> date:
-    local = datetime.fromtimestamp(stamp, zone).date()
-    return local - timedelta(days=local.weekday())
-
-
-def _booked_seconds(filters: ReportFilters, field: str) -> dict[int, dict[date, float]]:
-    """Booked seconds per resource and week, from one grouped query.
+def _booked_seconds(grouped: list[dict[str, Any]]) -> dict[int, dict[date, float]]:
+    """Booked seconds per resource and week, from the visits query's rows for
+    the resource (``_visit_groups``).
 
     A visit is counted in the week it starts; the part of one running past
-    Sunday midnight (its end's local time of day, visits being shorter than a
-    day) belongs to the next week."""
-    zone = clinic_zone()
-    visits = Appointment.objects.filter(
-        start__gte=filters.start_at, start__lt=filters.end_before, status__in=BOOKED, **{f"{field}__isnull": False}
-    )
-    rows = (
-        visits.annotate(week=TruncWeek("start", tzinfo=zone), end_week=TruncWeek("end", tzinfo=zone))
-        .values(field, "week")
-        .annotate(
-            duration=Sum(F("end") - F("start"), output_field=DurationField()),
-            spill=Coalesce(
-                Sum(
-                    Case(
-                        When(
-                            end_week__gt=F("week"),
-                            then=ExtractHour("end", tzinfo=zone) * 3600 + ExtractMinute("end", tzinfo=zone) * 60,
-                        ),
-                        default=Value(0),
-                        output_field=IntegerField(),
-                    )
-                ),
-                0,
-            ),
-        )
-        .order_by()
-    )
+    Sunday midnight belongs to the next week."""
     booked: dict[int, dict[date, float]] = defaultdict(lambda: defaultdict(float))
-    for row in rows:
-        week = _monday(row["week"])
+    for row in grouped:
+        week = _as_date(row["week"])
         spill = float(row["spill"])
-        booked[row[field]][week] += row["duration"].total_seconds() - spill
+        booked[row["grp"]][week] += float(row["seconds"]) - spill
         if spill:
-            booked[row[field]][week + timedelta(weeks=1)] += spill
+            booked[row["grp"]][week + timedelta(weeks=1)] += spill
     return booked
 
 
 # --- attendance -------------------------------------------------------------------
 
 
-def _due(filters: ReportFilters) -> QuerySet[Appointment]:
-    """Visits due in the period: on the diary or cancelled by the patient; not
-    those the clinic cancelled, nor bookings still waiting for their deposit."""
-    return _in_period(filters).filter(
-        Q(status__in=BOOKED) | (Q(status=Status.CANCELLED) & ~Q(cancelled_by=Appointment.CancelledBy.CLINIC))
-    )
-
-
-def _attendance_counts() -> dict[str, Any]:
-    notice = int(settings.CLINIC_CANCELLATION_NOTICE.total_seconds())
-    return {
-        "visits": Count("id"),
-        "no_shows": Count("id", filter=Q(status=Status.NO_SHOW)),
-        "late_cancellations": Count(
-            "id",
-            filter=Q(status=Status.CANCELLED, cancelled_by=Appointment.CancelledBy.PATIENT, notice__lt=notice),
-        ),
-    }
+def _due_condition() -> Q:
+    """Visits due: on the diary or cancelled by the patient; not those the clinic
+    cancelled, nor bookings still waiting for their deposit."""
+    return Q(status__in=BOOKED) | (Q(status=Status.CANCELLED) & ~Q(cancelled_by=Appointment.CancelledBy.CLINIC))
 
 
 def _attendance_columns(first: Column) -> list[Column]:
@@ -404,33 +601,7 @@ def _attendance_table(key: str, title: str, first: Column, rows: list[dict[str, 
     )
 
 
-def _with_notice(visits: QuerySet[Appointment]) -> QuerySet[Appointment]:
-    """``notice``: seconds from the cancellation to the start (None when not cancelled)."""
-    return visits.annotate(notice=SecondsBetween("start", "cancelled_at"))
-
-
-def _by_treatment(filters: ReportFilters) -> list[Mapping[str, Any]]:
-    """Attendance and lead time per treatment, from one grouped query: the lead
-    time's percentiles are over the booked visits only (``filter=``)."""
-    lead = SecondsBetween("start", "created_at")
-    booked = Q(status__in=BOOKED)
-    grouped = (
-        _with_notice(_due(filters))
-        .values("treatment_id", "treatment__name_en", "treatment__name_zh_hant")
-        .annotate(
-            **_attendance_counts(),
-            booked=Count("id", filter=booked),
-            median=Percentile(lead, 0.5, filter=booked),
-            q1=Percentile(lead, 0.25, filter=booked),
-            q3=Percentile(lead, 0.75, filter=booked),
-        )
-        .order_by("treatment__name_en", "treatment_id")
-    )
-    rows: list[Mapping[str, Any]] = list(grouped)
-    return rows
-
-
-def _attendance_by_treatment(grouped: list[Mapping[str, Any]]) -> Table:
+def _attendance_by_treatment(grouped: list[dict[str, Any]]) -> Table:
     rows = [_attendance_row(_name(row, "treatment__name"), row) for row in grouped]
     return _attendance_table(
         "attendance_by_treatment",
@@ -440,43 +611,46 @@ def _attendance_by_treatment(grouped: list[Mapping[str, Any]]) -> Table:
     )
 
 
-def _attendance_by_weekday(filters: ReportFilters) -> Table:
-    grouped = (
-        _with_notice(_due(filters))
-        .annotate(weekday=ExtractIsoWeekDay("start", tzinfo=clinic_zone()))
-        .values("weekday")
-        .annotate(**_attendance_counts())
-        .order_by("weekday")
-    )
-    rows = [_attendance_row(str(WEEKDAYS[row["weekday"] - 1]), row) for row in grouped]
+def _named(grouped: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The visits query's rows by treatment, with the treatment's names, in the
+    order of its English name."""
+    names = {
+        row["pk"]: row
+        for row in Treatment.objects.filter(pk__in=[row["grp"] for row in grouped]).values(
+            "pk", "name_en", "name_zh_hant"
+        )
+    }
+    named = [
+        {
+            **row,
+            "treatment__name_en": names[row["grp"]]["name_en"],
+            "treatment__name_zh_hant": names[row["grp"]]["name_zh_hant"],
+        }
+        for row in grouped
+    ]
+    return sorted(named, key=lambda row: (row["treatment__name_en"], row["grp"]))
+
+
+def _attendance_by_weekday(grouped: list[dict[str, Any]]) -> Table:
+    rows = [_attendance_row(str(WEEKDAYS[row["grp"] - 1]), row) for row in sorted(grouped, key=lambda r: r["grp"])]
     return _attendance_table(
         "attendance_by_weekday", _("No-shows and late cancellations by weekday"), Column("label", _("Weekday")), rows
     )
 
 
-def _lead_band() -> Case:
-    """The lead-time band's index, from the ``lead`` annotation (seconds)."""
-    return Case(
-        *(
-            When(lead__gte=float(days * DAY), then=Value(index))
-            for index, (days, _label) in reversed(list(enumerate(LEAD_BANDS)))
-            if days
-        ),
-        default=Value(0),
-        output_field=IntegerField(),
+def _lead_band(lead: str) -> str:
+    """SQL of the lead-time band's index from ``lead`` (seconds), computed in
+    the band's branch from the visit's lead time, not once per band edge."""
+    whens = " ".join(
+        f"WHEN {lead} >= {float(days * DAY)} THEN {index}"
+        for index, (days, _label) in reversed(list(enumerate(LEAD_BANDS)))
+        if days
     )
+    return f"CASE {whens} ELSE 0 END"
 
 
-def _attendance_by_lead_time(filters: ReportFilters) -> Table:
-    grouped = (
-        _with_notice(_due(filters))
-        .annotate(lead=SecondsBetween("start", "created_at"))
-        .annotate(band=_lead_band())
-        .values("band")
-        .annotate(**_attendance_counts())
-        .order_by("band")
-    )
-    rows = [_attendance_row(str(LEAD_BANDS[row["band"]][1]), row) for row in grouped]
+def _attendance_by_lead_time(grouped: list[dict[str, Any]]) -> Table:
+    rows = [_attendance_row(str(LEAD_BANDS[row["grp"]][1]), row) for row in sorted(grouped, key=lambda r: r["grp"])]
     return _attendance_table(
         "attendance_by_lead_time",
         _("No-shows and late cancellations by lead time"),
@@ -488,7 +662,7 @@ def _attendance_by_lead_time(filters: ReportFilters) -> Table:
 # --- lead time ----------------------------------------------------------------------
 
 
-def _lead_time(grouped: list[Mapping[str, Any]]) -> Table:
+def _lead_time(grouped: list[dict[str, Any]]) -> Table:
     rows = [
         {
             "treatment": _name(row, "treatment__name"),
@@ -526,29 +700,10 @@ def _lead_time(grouped: list[Mapping[str, Any]]) -> Table:
 # --- new and returning patients -------------------------------------------------------
 
 
-def _new_returning(filters: ReportFilters, weeks: list[date]) -> Table:
-    zone = clinic_zone()
-    # Returning: a completed visit in an earlier clinic week. Weeks are compared
-    # with weeks (both truncated in the clinic's zone), never with instants.
-    earlier = (
-        Appointment.objects.filter(
-            patient_id=OuterRef("patient_id"), status=Status.COMPLETED, start__lt=OuterRef("start")
-        )
-        .annotate(visit_week=TruncWeek("start", tzinfo=zone))
-        .filter(visit_week__lt=OuterRef("week"))
-    )
-    grouped = (
-        _in_period(filters)
-        .filter(status=Status.COMPLETED)
-        .annotate(week=TruncWeek("start", tzinfo=zone), returning=Exists(earlier))
-        .values("week")
-        .annotate(
-            patients=Count("patient_id", distinct=True),
-            new=Count("patient_id", distinct=True, filter=Q(returning=False)),
-        )
-        .order_by("week")
-    )
-    counts = {_monday(row["week"]): row for row in grouped}
+def _new_returning(grouped: list[dict[str, Any]], weeks: list[date]) -> Table:
+    # New: the patient's first completed visit ever is in this clinic week
+    # (weeks compared with weeks, both truncated in the clinic's zone).
+    counts = {_as_date(row["week"]): row for row in grouped}
     rows = []
     for week in weeks:
         row = counts.get(week, {"patients": 0, "new": 0})
@@ -581,7 +736,7 @@ def _new_returning(filters: ReportFilters, weeks: list[date]) -> Table:
 # --- reminders ------------------------------------------------------------------------
 
 
-def _reminders(filters: ReportFilters) -> Table:
+def _reminders(filters: ReportFilters, confirmations: list[dict[str, Any]]) -> Table:
     reminders = NotificationDelivery.objects.filter(
         notification__kind="reminder",
         notification__appointment__start__gte=filters.start_at,
@@ -603,14 +758,7 @@ def _reminders(filters: ReportFilters) -> Table:
         )
         .order_by()
     }
-    confirmed = {
-        row["patient_confirmed_via"]: row["confirmed"]
-        for row in _due(filters)
-        .exclude(patient_confirmed_via="")
-        .values("patient_confirmed_via")
-        .annotate(confirmed=Count("id"))
-        .order_by()
-    }
+    confirmed = {row["via"]: row["visits"] for row in confirmations}
     rows = []
     for channel, label in CONFIRM_CHANNELS:
         counts: Mapping[str, Any] = sent.get(channel, {})
@@ -648,25 +796,26 @@ def _reminders(filters: ReportFilters) -> Table:
 
 def _revenue(filters: ReportFilters, weeks: list[date]) -> Table:
     Kind = LedgerEntry.Kind
-    money = DecimalField(max_digits=14, decimal_places=2)
-
-    def total(condition: Q) -> Coalesce:
-        return Coalesce(Sum("amount", filter=condition), Value(ZERO), output_field=money)
-
+    # One sum per week, kind and reason (the ledger rows are read and summed
+    # once), pivoted here into the columns: sums of sums, exact in Decimal.
     grouped = (
-        LedgerEntry.objects.filter(created_at__gte=filters.start_at, created_at__lt=filters.end_before)
-        .annotate(week=TruncWeek("created_at", tzinfo=clinic_zone()))
-        .values("week")
-        .annotate(
-            payments=total(Q(kind=Kind.PAYMENT)),
-            deposits=total(Q(kind=Kind.PAYMENT, reason=LedgerEntry.Reason.DEPOSIT)),
-            refunds=total(Q(kind=Kind.REFUND)),
-            fees=total(Q(kind=Kind.FEE)),
-            waived=total(Q(kind=Kind.WAIVER)),
+        LedgerEntry.objects.filter(
+            created_at__gte=filters.start_at,
+            created_at__lt=filters.end_before,
+            kind__in=(Kind.PAYMENT, Kind.REFUND, Kind.FEE, Kind.WAIVER),
         )
-        .order_by("week")
+        .annotate(week=TruncWeek("created_at", tzinfo=clinic_zone()))
+        .values("week", "kind", "reason")
+        .annotate(total=Sum("amount"))
+        .order_by()
     )
-    sums = {_monday(row["week"]): row for row in grouped}
+    column: dict[str, str] = {Kind.PAYMENT: "payments", Kind.REFUND: "refunds", Kind.FEE: "fees", Kind.WAIVER: "waived"}
+    sums: dict[date, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for found in grouped:
+        bucket = sums[_monday(found["week"])]
+        bucket[column[found["kind"]]] += found["total"]
+        if found["kind"] == Kind.PAYMENT and found["reason"] == LedgerEntry.Reason.DEPOSIT:
+            bucket["deposits"] += found["total"]
     rows = []
     cent = Decimal("0.01")
     for week in weeks:
