@@ -261,3 +261,108 @@ def env_networks(name: str, default: str = "") -> list[str]:
         except ValueError:
             raise ImproperlyConfigured(f"{name}: {part!r} is not an IP network such as 10.0.0.0/8.") from None
     return networks
+
+
+class Secret(str):
+    """A string whose ``repr`` hides it, for credentials kept in settings: a
+    settings dump, a debug page or a log line that prints the setting shows
+    ``'********'``; the code that uses it gets the plain string."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'********'"
+
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_STORAGE_QUERY = {"region"}
+# How long a signed URL to a private object stays valid, were one ever handed out
+# (files are streamed through the app after its permission check; see docs/storage.md).
+SIGNED_URL_SECONDS = 300
+
+
+def storage_from_url(name: str, url: str | None, *, fallback_folder: str) -> dict:
+    """``STORAGES["default"]`` from a ``STORAGE_URL``.
+
+    * unset: the local folder ``fallback_folder`` (``CLINIC_MEDIA_ROOT``);
+    * ``file:///abs/folder``: another local folder;
+    * ``s3://KEY:SECRET@host[:port]/bucket[/prefix]?region=...``: an S3-compatible
+      server over HTTPS; ``s3+http://`` the same over plain HTTP (MinIO or moto on
+      localhost);
+    * ``s3:///bucket[/prefix]?region=...``: Amazon S3 itself, with the credentials
+      from the usual AWS environment variables, profile or instance role.
+
+    The key and secret are percent-decoded (a ``/`` in a secret is ``%2F``).
+    Objects are private (no ACL is sent: the bucket's own, which must not be
+    public), never overwritten (a name in use gets a suffix), and read only by the
+    app, which streams them after its permission check.
+    """
+    if url is None:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": fallback_folder}}
+    parts = urlsplit(url)
+    shown = _without_password(url)
+    if parts.scheme == "file":
+        if parts.netloc not in {"", "localhost"} or not parts.path.startswith("/") or parts.query:
+            raise ImproperlyConfigured(f"{name} must use an absolute folder: file:///path/to/folder, not {shown!r}.")
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": unquote(parts.path)}}
+    if parts.scheme not in {"s3", "s3+http"}:
+        raise ImproperlyConfigured(f"{name} must start with file://, s3:// or s3+http://, not {shown!r}.")
+    bucket, _slash, prefix = parts.path.lstrip("/").partition("/")
+    if not _BUCKET.match(bucket) or ".." in bucket:
+        raise ImproperlyConfigured(
+            f"{name} must name a bucket (3 to 63 lower-case letters, digits, dots or hyphens) "
+            f"after the host, e.g. s3://key:secret@host/clinic-media, not {shown!r}."
+        )
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(query) - _STORAGE_QUERY)
+    if unknown:
+        raise ImproperlyConfigured(f"{name} has an unknown option {unknown[0]!r} (only ?region= is understood).")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} has an invalid port.") from None
+    if (parts.username is not None or parts.password is not None) and not (parts.username and parts.password):
+        raise ImproperlyConfigured(f"{name} must give both an access key and a secret (KEY:SECRET@), or neither.")
+    options: dict[str, Any] = {
+        "bucket_name": bucket,
+        "location": prefix.strip("/"),
+        "default_acl": None,  # the bucket's own ACL: private
+        "querystring_auth": True,
+        "querystring_expire": SIGNED_URL_SECONDS,
+        "file_overwrite": False,
+        "client_config": _s3_client_config(),
+    }
+    region = query.get("region", [""])[-1].strip()
+    if region:
+        options["region_name"] = region
+    if parts.username is not None:
+        options["access_key"] = Secret(unquote(parts.username))
+        options["secret_key"] = Secret(unquote(parts.password or ""))
+    if parts.hostname:
+        http = "http" if parts.scheme == "s3+http" else "https"
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        options["endpoint_url"] = f"{http}://{host}{':' + str(port) if port else ''}"
+        options["addressing_style"] = "path"  # custom servers rarely have a DNS name per bucket
+        options.setdefault("region_name", "us-east-1")
+    elif parts.scheme == "s3+http":
+        raise ImproperlyConfigured(f"{name}: s3+http:// needs a host (Amazon S3 itself is reached over HTTPS only).")
+    elif port is not None:
+        raise ImproperlyConfigured(f"{name} has a port but no host.")
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
+def _without_password(url: str) -> str:
+    """The URL with its secret replaced, for an error message."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":********@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _s3_client_config() -> Any:
+    from botocore.config import Config
+
+    # A store that does not answer fails the request in seconds (a 503 or 500 the
+    # client can retry) instead of holding a worker for botocore's default minute.
+    return Config(connect_timeout=3, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})

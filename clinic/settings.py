@@ -31,6 +31,7 @@ from clinic.env import (
     env_time_zone,
     env_url,
     mailer_from_url,
+    storage_from_url,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -418,12 +419,16 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 # Clinical photos live outside any public URL; only authorised views serve them.
+# STORAGE_URL (docs/storage.md) puts them in a local folder (the default,
+# CLINIC_MEDIA_ROOT) or a private S3-compatible bucket; its secret is kept out
+# of every setting's repr, and the URL itself is not kept as a setting.
 PRIVATE_MEDIA_ROOT = Path(env_str("CLINIC_MEDIA_ROOT", str(VAR_DIR / "media"))).resolve()
 STORAGES = {
-    "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT)},
-    },
+    "default": storage_from_url(
+        "STORAGE_URL",
+        env_str("STORAGE_URL", "") or None,
+        fallback_folder=str(PRIVATE_MEDIA_ROOT),
+    ),
     "staticfiles": {
         # Hashed names need `collectstatic`, which the image runs at build.
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
