@@ -72,11 +72,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: 200 while the database and the broker both answer, else 503 in the
-    API's error shape with what is down, so a load balancer stops sending traffic."""
-    from clinic.readiness import check_broker, check_database
+    """Readiness: 200 while the database, the broker and the file storage all answer,
+    else 503 in the API's error shape with what is down, so a load balancer stops
+    sending traffic."""
+    from clinic.readiness import check_broker, check_database, check_storage
 
-    checks = {"database": check_database(), "broker": check_broker()}
+    checks = {"database": check_database(), "broker": check_broker(), "storage": check_storage()}
     down = sorted(name for name, ok in checks.items() if not ok)
     body: dict = {"checks": {name: "ok" if ok else "unavailable" for name, ok in checks.items()}}
     headers = {"Cache-Control": "no-store"}

@@ -38,7 +38,10 @@ def test_a_database_outage_answers_503_in_the_contracts_shape_and_recovers_witho
 
     assert server.get("/api/v1/treatments/").status == 200
     assert server.get("/api/v1/appointments/", headers=bearer).status == 200
-    assert server.get("/readyz/").json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    assert server.get("/readyz/").json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "broker": "ok", "storage": "ok"},
+    }
 
     db_proxy.cut()
     for path, headers in (("/api/v1/treatments/", {}), ("/api/v1/appointments/", bearer), ("/api/v1/me/", bearer)):
@@ -64,7 +67,7 @@ def test_a_database_outage_answers_503_in_the_contracts_shape_and_recovers_witho
     ready = server.get("/readyz/")
     assert ready.status == 503
     assert ready.json()["code"] == "unavailable"
-    assert ready.json()["checks"] == {"database": "unavailable", "broker": "ok"}
+    assert ready.json()["checks"] == {"database": "unavailable", "broker": "ok", "storage": "ok"}
     assert server.get("/healthz/").status == 200  # liveness: the process is fine, leave it running
 
     db_proxy.restore()
@@ -84,7 +87,7 @@ def test_readiness_names_a_broker_outage_while_the_api_keeps_answering(serve: An
     private_redis.stop()
     ready = server.get("/readyz/")
     assert ready.status == 503
-    assert ready.json()["checks"] == {"database": "ok", "broker": "unavailable"}
+    assert ready.json()["checks"] == {"database": "ok", "broker": "unavailable", "storage": "ok"}
     assert server.get("/api/v1/treatments/").status == 200  # the broker is never on the request path
 
     private_redis.start()

@@ -82,21 +82,35 @@ def test_other_errors_are_not_mistaken_for_an_outage(client, settings) -> None:
     assert middleware(RequestFactory().get("/api/v1/appointments/")).status_code == 500
 
 
-def test_readiness_is_ok_while_both_answer(client) -> None:
+def test_readiness_is_ok_while_all_answer(client) -> None:
     response = client.get("/readyz/")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok", "storage": "ok"}}
     assert response["Cache-Control"] == "no-store"
 
 
-def test_readiness_names_what_is_down(client, settings, database_down) -> None:
+def test_readiness_names_what_is_down(client, settings, database_down, tmp_path) -> None:
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    (tmp_path / "a-file").write_text("")  # the media folder cannot be made under a file
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**settings.STORAGES["default"], "OPTIONS": {"location": str(tmp_path / "a-file" / "media")}},
+    }
     response = client.get("/readyz/")
     assert response.status_code == 503
     body = response.json()
     assert body["code"] == "unavailable"
-    assert body["checks"] == {"database": "unavailable", "broker": "unavailable"}
-    assert body["detail"] == "Not ready: broker, database unavailable."
+    assert body["checks"] == {"database": "unavailable", "broker": "unavailable", "storage": "unavailable"}
+    assert body["detail"] == "Not ready: broker, database, storage unavailable."
+
+
+def test_a_media_folder_not_made_yet_is_ready_where_it_can_be_made(client, settings, tmp_path) -> None:
+    """A fresh install has no var/media/ until the first upload; FileSystemStorage makes it then."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**settings.STORAGES["default"], "OPTIONS": {"location": str(tmp_path / "not" / "yet")}},
+    }
+    assert client.get("/readyz/").json()["checks"]["storage"] == "ok"
 
 
 def test_liveness_never_touches_the_database(client, database_down) -> None:
