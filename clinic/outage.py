@@ -1,4 +1,4 @@
-"""While the database (or the broker) is down, answer 503 in the API's error shape,
+"""While the database (or the broker, or the file storage) is down, answer 503 in the API's error shape,
 and a plain "we'll be back" page elsewhere, whatever ``DEBUG`` says.
 
 An outage shows up as an exception from wherever the first query happens: a view,
@@ -19,6 +19,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ConnectionError as StorageConnectionError
+from botocore.exceptions import HTTPClientError as StorageHTTPError
 from django.conf import settings
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
@@ -32,8 +34,16 @@ from kombu.exceptions import OperationalError as BrokerError
 logger = logging.getLogger(__name__)
 
 # Django's wrappers of the driver's connection errors (and of "too many clients",
-# a lost connection, a statement cancelled by the server), and kombu's for the broker.
-OUTAGE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, BrokerError)
+# a lost connection, a statement cancelled by the server), kombu's for the broker,
+# and botocore's for an S3 storage that cannot be reached or stops answering
+# (docs/storage.md): refused, timed out, closed mid-way.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    BrokerError,
+    StorageConnectionError,
+    StorageHTTPError,
+)
 RETRY_AFTER_SECONDS = 30
 _MARK = "_clinic_outage"
 

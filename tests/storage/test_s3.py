@@ -152,13 +152,19 @@ def test_readiness_checks_the_bucket(bucket: Bucket, client: Any, settings: Any,
     assert ready.json()["detail"] == "Not ready: storage unavailable."
 
 
-def test_readiness_is_503_naming_storage_while_the_server_is_stopped(client: Any, settings: Any) -> None:
+def test_while_the_server_is_stopped_photos_and_readiness_answer_503(client: Any, settings: Any) -> None:
     own = start_s3_server()
     own.client().create_bucket(Bucket="clinic-media", CreateBucketConfiguration={"LocationConstraint": "ap-east-1"})
     settings.STORAGES = {
         **settings.STORAGES,
         "default": storage_from_url("STORAGE_URL", own.url("clinic-media"), fallback_folder="/"),
     }
+    alice = PatientFactory()
+    uploaded = client_for(UserFactory(role="practitioner")).post(
+        f"/api/v1/assessments/{AssessmentFactory(patient=alice).pk}/photos/",
+        {"view": "front", "image": SimpleUploadedFile("x.jpg", picture("JPEG", (320, 240)), "image/jpeg")},
+        format="multipart",
+    )
     assert client.get("/readyz/").status_code == 200
 
     own.server.stop()
@@ -168,6 +174,17 @@ def test_readiness_is_503_naming_storage_while_the_server_is_stopped(client: Any
     assert ready.status_code == 503
     assert ready.json()["code"] == "unavailable"
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "storage": "unavailable"}
+
+    # A photo asked for meanwhile is the outage answer the client can retry, not a 500.
+    began = time.monotonic()
+    photo = client_for(alice.user).get(uploaded.json()["image_url"])
+    assert time.monotonic() - began < 10
+    assert photo.status_code == 503
+    assert photo.json()["code"] == "unavailable"
+    assert photo["Retry-After"]
+    page = APIClient()
+    page.force_login(alice.user)
+    assert page.get(f"/progress/photos/{uploaded.json()['id']}/image/").status_code == 503
 
 
 def test_the_secret_never_shows_in_the_settings(bucket: Bucket, settings: Any) -> None:
