@@ -256,8 +256,11 @@ def _delete_files(names: list[tuple[Any, str]]) -> None:
     for storage, name in names:
         try:
             storage.delete(name)
-        except OSError:
-            logger.warning("purge: a photo file could not be deleted; it is named in no record any more")
+        except Exception as error:  # OSError from a folder; botocore's errors from an S3 bucket
+            logger.warning(
+                "purge: a photo file could not be deleted (%s); it is named in no record any more",
+                type(error).__name__,
+            )
 
 
 def erasure_purge(*, erasure_id: int, now: datetime | None = None) -> bool:

@@ -9,15 +9,19 @@ from __future__ import annotations
 import io
 import time
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
+from botocore.config import Config
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 from rest_framework.test import APIClient
 
+from booking.erasure import erasures_purge, patient_erase
 from booking.profiles import photo_url, practitioner_photo_remove, practitioner_photo_set
 from clinic.env import storage_from_url
 from tests.api.clinical import picture
@@ -192,3 +196,55 @@ def test_the_secret_never_shows_in_the_settings(bucket: Bucket, settings: Any) -
     assert options["secret_key"] == SECRET  # decoded from %2F and %2B, usable as is
     assert SECRET not in repr(settings.STORAGES)
     assert SECRET not in str(settings.STORAGES)
+
+
+def _upload_for(patient: Any) -> AssessmentPhoto:
+    uploaded = client_for(UserFactory(role="practitioner")).post(
+        f"/api/v1/assessments/{AssessmentFactory(patient=patient).pk}/photos/",
+        {"view": "front", "image": SimpleUploadedFile("x.jpg", picture("JPEG", (320, 240)), "image/jpeg")},
+        format="multipart",
+    )
+    return AssessmentPhoto.objects.get(pk=uploaded.json()["id"])
+
+
+def test_an_erased_patients_photos_leave_the_bucket_when_their_retention_ends(
+    bucket: Bucket, django_capture_on_commit_callbacks: Any
+) -> None:
+    alice, bob = PatientFactory(), PatientFactory()
+    _upload_for(alice)
+    kept = _upload_for(bob)
+    erasure = patient_erase(patient=alice, by=UserFactory(role="manager"))
+    assert len(bucket.objects("photos/")) == 4  # kept until the retention ends
+
+    with (
+        time_machine.travel(erasure.purge_due + timedelta(hours=1), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert erasures_purge() == 1
+    assert bucket.objects("photos/") == sorted([kept.image.name, kept.thumbnail.name])
+
+
+def test_a_purge_while_the_store_is_unreachable_still_completes(
+    client: Any, settings: Any, django_capture_on_commit_callbacks: Any, caplog: Any
+) -> None:
+    """The records go (the retention rule); the files that could not be deleted are
+    logged, without a name, and the periodic job carries on with the next erasure."""
+    own = start_s3_server()
+    own.client().create_bucket(Bucket="clinic-media", CreateBucketConfiguration={"LocationConstraint": "ap-east-1"})
+    storage = storage_from_url("STORAGE_URL", own.url("clinic-media"), fallback_folder="/")
+    storage["OPTIONS"]["client_config"] = Config(retries={"total_max_attempts": 1})  # fail fast, not thrice
+    settings.STORAGES = {**settings.STORAGES, "default": storage}
+    first, second = PatientFactory(), PatientFactory()
+    manager = UserFactory(role="manager")
+    photos = [_upload_for(first), _upload_for(second)]
+    erasures = [patient_erase(patient=patient, by=manager) for patient in (first, second)]
+    own.server.stop()
+
+    with (
+        time_machine.travel(max(e.purge_due for e in erasures) + timedelta(hours=1), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert erasures_purge() == 2
+    assert not AssessmentPhoto.objects.filter(pk__in=[photo.pk for photo in photos]).exists()
+    assert "could not be deleted" in caplog.text
+    assert all(photo.image.name not in caplog.text for photo in photos)
