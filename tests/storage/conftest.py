@@ -35,6 +35,12 @@ class S3Server:
             aws_secret_access_key=SECRET,
         )
 
+    def make_bucket(self) -> str:
+        """A new bucket of a name of its own (moto's servers in one process share their buckets)."""
+        name = f"clinic-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+        return name
+
     def url(self, bucket: str) -> str:
         host = self.endpoint.removeprefix("http://")
         return f"s3+http://{KEY}:{SECRET.replace('/', '%2F').replace('+', '%2B')}@{host}/{bucket}?region={REGION}"
@@ -71,11 +77,9 @@ class Bucket:
 @pytest.fixture
 def bucket(s3_server: S3Server, settings: Any) -> Bucket:
     """A new bucket, and the default storage switched to it as STORAGE_URL would."""
-    name = f"clinic-{uuid.uuid4().hex[:12]}"
-    s3 = s3_server.client()
-    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    name = s3_server.make_bucket()
     settings.STORAGES = {
         **settings.STORAGES,
         "default": storage_from_url("STORAGE_URL", s3_server.url(name), fallback_folder="/nonexistent"),
     }
-    return Bucket(name, s3)
+    return Bucket(name, s3_server.client())

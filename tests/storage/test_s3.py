@@ -158,10 +158,9 @@ def test_readiness_checks_the_bucket(bucket: Bucket, client: Any, settings: Any,
 
 def test_while_the_server_is_stopped_photos_and_readiness_answer_503(client: Any, settings: Any) -> None:
     own = start_s3_server()
-    own.client().create_bucket(Bucket="clinic-media", CreateBucketConfiguration={"LocationConstraint": "ap-east-1"})
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": storage_from_url("STORAGE_URL", own.url("clinic-media"), fallback_folder="/"),
+        "default": storage_from_url("STORAGE_URL", own.url(own.make_bucket()), fallback_folder="/"),
     }
     alice = PatientFactory()
     uploaded = client_for(UserFactory(role="practitioner")).post(
@@ -230,8 +229,7 @@ def test_a_purge_while_the_store_is_unreachable_still_completes(
     """The records go (the retention rule); the files that could not be deleted are
     logged, without a name, and the periodic job carries on with the next erasure."""
     own = start_s3_server()
-    own.client().create_bucket(Bucket="clinic-media", CreateBucketConfiguration={"LocationConstraint": "ap-east-1"})
-    storage = storage_from_url("STORAGE_URL", own.url("clinic-media"), fallback_folder="/")
+    storage = storage_from_url("STORAGE_URL", own.url(own.make_bucket()), fallback_folder="/")
     storage["OPTIONS"]["client_config"] = Config(retries={"total_max_attempts": 1})  # fail fast, not thrice
     settings.STORAGES = {**settings.STORAGES, "default": storage}
     first, second = PatientFactory(), PatientFactory()

@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from clinic.env import storage_from_url
-from tests.storage.conftest import REGION, S3Server
+from tests.storage.conftest import S3Server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,9 +91,7 @@ def test_a_bad_value_stops_start_up_naming_the_variable(url: str, message: str) 
 
 def test_the_site_reads_storage_url_at_start_up(s3_server: S3Server) -> None:
     """The variable as an operator sets it, in a new process: files go to the bucket."""
-    bucket = f"clinic-{uuid.uuid4().hex[:12]}"
-    s3 = s3_server.client()
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    bucket = s3_server.make_bucket()
     script = (
         "import django; django.setup()\n"
         "from django.core.files.base import ContentFile\n"
@@ -108,5 +105,5 @@ def test_the_site_reads_storage_url_at_start_up(s3_server: S3Server) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "probe/hello.txt"
-    stored = s3.get_object(Bucket=bucket, Key="site-a/probe/hello.txt")["Body"].read()
+    stored = s3_server.client().get_object(Bucket=bucket, Key="site-a/probe/hello.txt")["Body"].read()
     assert stored == b"hello"
