@@ -264,7 +264,10 @@ def _postgres_snapshot(dump_to: Path) -> Iterator[Facts]:
 
 
 def _sqlite_copy(dump_to: Path) -> Facts:
-    source = sqlite3.connect(str(connection.settings_dict["NAME"]))
+    name = Path(connection.settings_dict["NAME"])
+    if not name.is_file():
+        raise BackupError(f"there is no SQLite database at {name}: check DATABASE_URL / CLINIC_VAR_DIR")
+    source = sqlite3.connect(str(name))
     target = sqlite3.connect(str(dump_to))
     try:
         source.backup(target)
@@ -322,6 +325,8 @@ def backup(*, output: str | Path | None, say: Say, now: datetime | None = None) 
                 for name, fields in facts.files.items():
                     storage = _storage_for(fields[0])
                     try:
+                        if not storage.exists(name):
+                            raise FileNotFoundError(name)
                         size = storage.size(name)
                         with storage.open(name, "rb") as stream:
                             digest = _add(archive, MEDIA_PREFIX + name, stream, size, time.time())
@@ -374,47 +379,68 @@ def _tool_versions(engine: str) -> dict[str, int]:
 # --- restoring ---------------------------------------------------------------------------
 
 
-def _open_member(archive: tarfile.TarFile, name: str) -> IO[bytes]:
-    try:
-        stream = archive.extractfile(name)
-    except KeyError:
-        raise BackupError(f"the archive lacks {name}, which its manifest lists") from None
-    if stream is None:
-        raise BackupError(f"{name} in the archive is not a regular file")
-    return stream
+class _Members:
+    """The archive's members by name, indexed once (``TarFile.getmember``
+    searches the whole list on every call)."""
+
+    def __init__(self, archive: tarfile.TarFile) -> None:
+        self.archive = archive
+        self.by_name = {member.name: member for member in archive.getmembers()}
+
+    def open(self, name: str) -> IO[bytes]:
+        member = self.by_name.get(name)
+        if member is None:
+            raise BackupError(f"the archive lacks {name}, which its manifest lists")
+        stream = self.archive.extractfile(member)
+        if stream is None:
+            raise BackupError(f"{name} in the archive is not a regular file")
+        return stream
 
 
-def read_manifest(archive: tarfile.TarFile) -> dict[str, Any]:
-    try:
-        member = archive.getmember(MANIFEST)
-    except (KeyError, tarfile.TarError):
+def read_manifest(members: _Members) -> dict[str, Any]:
+    if MANIFEST not in members.by_name:
         raise BackupError(
             f"this is not a complete clinic backup: it has no {MANIFEST} (written last, so an interrupted "
             f"backup has none)"
-        ) from None
-    stream = _open_member(archive, member.name)
+        )
     try:
-        manifest = json.loads(stream.read())
+        manifest = json.loads(members.open(MANIFEST).read())
     except ValueError:
         raise BackupError(f"{MANIFEST} is not valid JSON") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(f"unsupported backup format {manifest.get('format') if isinstance(manifest, dict) else '?'}")
+    database, media = manifest.get("database"), manifest.get("media")
+    if (
+        manifest.get("engine") not in DATABASE_MEMBER
+        or not isinstance(database, dict)
+        or database.get("member") != DATABASE_MEMBER[manifest["engine"]]
+        or not isinstance(database.get("sha256"), str)
+        or not isinstance(media, dict)
+        or not all(isinstance(e, dict) and {"sha256", "size", "fields"} <= e.keys() for e in media.values())
+        or not isinstance(manifest.get("migrations"), dict)
+        or not isinstance(manifest.get("counts"), dict)
+    ):
+        raise BackupError(f"{MANIFEST} lacks what a clinic backup's manifest holds")
     return manifest
 
 
-def _member_digest(archive: tarfile.TarFile, name: str) -> str:
-    stream = _open_member(archive, name)
+def _member_digest(members: _Members, name: str) -> str:
+    stream = members.open(name)
     digest = hashlib.sha256()
     while chunk := stream.read(_CHUNK):
         digest.update(chunk)
     return digest.hexdigest()
 
 
-def verify(archive: tarfile.TarFile, manifest: dict[str, Any]) -> None:
+def verify(members: _Members, manifest: dict[str, Any]) -> None:
     """Every member's sha256 against the manifest, before anything is written."""
+    for name in manifest["media"]:
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith("/") or ".." in parts or "" in parts:
+            raise BackupError(f"the manifest names a file outside the storage ({name!r}); nothing was restored")
     expected = {manifest["database"]["member"]: manifest["database"]["sha256"]}
     expected.update({MEDIA_PREFIX + name: entry["sha256"] for name, entry in manifest["media"].items()})
-    bad = [name for name, digest in expected.items() if _member_digest(archive, name) != digest]
+    bad = [name for name, digest in expected.items() if _member_digest(members, name) != digest]
     if bad:
         raise BackupError(
             f"the archive is damaged: {len(bad)} member(s) do not match the manifest's sha256 "
@@ -462,13 +488,13 @@ def restore(*, path: Path, force: bool, say: Say) -> dict[str, int]:
         raise BackupError(f"{path} is not a clinic backup (not a tar archive: {error})") from None
     with archive:
         try:
-            return _restore_from(archive, path=path, force=force, say=say, began=began)
+            return _restore_from(_Members(archive), path=path, force=force, say=say, began=began)
         except (tarfile.TarError, EOFError) as error:
             raise BackupError(f"{path} is damaged or incomplete ({error}); nothing more was restored") from None
 
 
-def _restore_from(archive: tarfile.TarFile, *, path: Path, force: bool, say: Say, began: float) -> dict[str, int]:
-    manifest = read_manifest(archive)
+def _restore_from(members: _Members, *, path: Path, force: bool, say: Say, began: float) -> dict[str, int]:
+    manifest = read_manifest(members)
     engine = connection.vendor
     if manifest.get("engine") != engine:
         raise BackupError(
@@ -483,10 +509,10 @@ def _restore_from(archive: tarfile.TarFile, *, path: Path, force: bool, say: Say
             f"everything in it, so it refuses unless you pass --force"
         )
     step = time.perf_counter()
-    verify(archive, manifest)
+    verify(members, manifest)
     say(f"checksums: {len(manifest['media']) + 1} members match the manifest ({time.perf_counter() - step:.1f} s)")
     step = time.perf_counter()
-    member = _open_member(archive, manifest["database"]["member"])
+    member = members.open(manifest["database"]["member"])
     with tempfile.TemporaryDirectory(prefix="clinic-restore-") as work:
         dump = Path(work) / manifest["database"]["member"]
         with dump.open("wb") as copy:
@@ -499,7 +525,7 @@ def _restore_from(archive: tarfile.TarFile, *, path: Path, force: bool, say: Say
     step = time.perf_counter()
     written = 0
     for name, entry in manifest["media"].items():
-        stream = _open_member(archive, MEDIA_PREFIX + name)
+        stream = members.open(MEDIA_PREFIX + name)
         storage = _storage_for(entry["fields"][0])
         if storage.exists(name):
             storage.delete(name)

@@ -16,6 +16,7 @@ import sys
 import tarfile
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -117,7 +118,11 @@ def test_a_restored_backup_serves_the_same_patients_appointments_and_photos(
     small_clinic: dict[str, Any], tmp_path: Path, fresh_database: Callable[[], str], serve: Any
 ) -> None:
     patients, appointments, photos = small_clinic["patients"], small_clinic["appointments"], small_clinic["photos"]
-    stored = {photo.pk: default_storage.open(photo.image.name, "rb").read() for photo in photos}
+    stored = {
+        (photo.pk, variant): default_storage.open(getattr(photo, variant).name, "rb").read()
+        for photo in photos
+        for variant in ("image", "thumbnail")
+    }
 
     archive, said = _backup(tmp_path)
 
@@ -137,7 +142,12 @@ def test_a_restored_backup_serves_the_same_patients_appointments_and_photos(
     assert restored.returncode == 0, restored.stderr
     assert "Restored" in restored.stdout and "3 patients, 3 appointments, 2 photos" in restored.stdout
 
-    site = serve(database=target, CLINIC_MEDIA_ROOT=str(media), CLINIC_SECOND_FACTOR_ROLES="")
+    # Over a clinic that is already there (this one): --force replaces it.
+    forced = manage("restore", str(archive), "--force", database=target, media=media, tmp_path=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert "3 patients, 3 appointments, 2 photos" in forced.stdout
+
+    site = serve(database=target, CLINIC_MEDIA_ROOT=str(media), CLINIC_SECOND_FACTOR_ROLES="", WEB_WORKERS="1")
     signed_in = site.request(
         "POST", "/api/v1/auth/token/", body={"email": small_clinic["doctor"].email, "password": PASSWORD}
     )
@@ -151,17 +161,11 @@ def test_a_restored_backup_serves_the_same_patients_appointments_and_photos(
         answer = site.get(f"/api/v1/appointments/{appointment.pk}/", headers=bearer)
         assert answer.status == 200, answer.text
         assert answer.json()["patient"] == appointment.patient_id
-    for photo in photos:
-        answer = site.get(f"/api/v1/photos/{photo.pk}/image", headers=bearer)
+        assert datetime.fromisoformat(answer.json()["start"]) == appointment.start
+    for (pk, variant), data in stored.items():
+        answer = site.get(f"/api/v1/photos/{pk}/{variant}", headers=bearer)
         assert answer.status == 200, answer.text
-        assert answer.body == stored[photo.pk], "the restored photo has the same bytes"
-
-    again = manage("restore", str(archive), database=target, media=media, tmp_path=tmp_path)
-    assert again.returncode == 1
-    assert "already has tables" in again.stderr and "--force" in again.stderr
-    forced = manage("restore", str(archive), "--force", database=target, media=media, tmp_path=tmp_path)
-    assert forced.returncode == 0, forced.stderr
-    assert "3 patients, 3 appointments, 2 photos" in forced.stdout
+        assert answer.body == data, "the restored photo has the same bytes"
 
 
 def test_restore_refuses_a_database_that_has_tables(small_clinic: dict[str, Any], tmp_path: Path) -> None:
@@ -201,6 +205,31 @@ def test_a_half_written_backup_never_looks_complete(small_clinic: dict[str, Any]
     with pytest.raises(CommandError, match=r"not a complete clinic backup|damaged or incomplete"):
         call_command("restore", str(truncated), "--force", stdout=StringIO())
     assert not list((tmp_path / "backups").glob(".*")), "no temporary file left behind"
+
+
+def test_a_photo_missing_from_storage_is_reported_and_the_backup_completes(
+    small_clinic: dict[str, Any], tmp_path: Path
+) -> None:
+    lost = small_clinic["photos"][0]
+    default_storage.delete(lost.image.name)
+
+    archive, said = _backup(tmp_path)
+
+    assert "warning: 1 file(s) that rows refer to were not in storage" in said
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+    assert f"media/{lost.image.name}" not in names and f"media/{lost.thumbnail.name}" in names
+
+
+def test_backup_says_what_to_install_when_pg_dump_is_missing(
+    small_clinic: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pg_dump on it
+
+    with pytest.raises(CommandError, match=r"pg_dump was not found.*postgresql-client"):
+        call_command("backup", output=str(tmp_path / "b.tar"), stdout=StringIO())
+    assert not (tmp_path / "b.tar").exists()
+    assert not list(tmp_path.glob(".*partial")), "nothing half-written left"
 
 
 def _stub_sqlite(path: Path, media: Path) -> dict[str, bytes]:
