@@ -232,6 +232,64 @@ def test_backup_says_what_to_install_when_pg_dump_is_missing(
     assert not list(tmp_path.glob(".*partial")), "nothing half-written left"
 
 
+@pytest.fixture
+def object_storage(settings: Any) -> Iterator[Any]:
+    """The default storage on S3 (moto's server on a free port), as another
+    helper's STORAGE_URL sets it up; the backup only uses the storage API."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from tests.notifications.conftest import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, **credentials).create_bucket(Bucket="clinic-media")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "clinic-media",
+                "endpoint_url": endpoint,
+                "access_key": credentials["aws_access_key_id"],
+                "secret_key": credentials["aws_secret_access_key"],
+                "region_name": credentials["region_name"],
+                "addressing_style": "path",
+                "signature_version": "s3v4",
+            },
+        },
+    }
+    yield default_storage
+    server.stop()
+
+
+def test_photos_in_object_storage_are_backed_up_and_restore_into_a_folder(
+    object_storage: Any, tmp_path: Path, fresh_database: Callable[[], str]
+) -> None:
+    assessment = AssessmentFactory()
+    data = _png((10, 200, 30))
+    photo = clinical.photo_add(
+        assessment=assessment,
+        view="front",
+        upload=io.BytesIO(data),
+        size=len(data),
+        by=UserFactory(role="practitioner"),
+    )
+    in_bucket = object_storage.open(photo.image.name, "rb").read()
+    assert "S3" in type(object_storage._wrapped).__name__, "the photo went to the bucket"
+
+    archive, said = _backup(tmp_path)
+    assert "media: 2 files" in said
+
+    media = tmp_path / "restored-media"
+    restored = manage("restore", str(archive), database=fresh_database(), media=media, tmp_path=tmp_path)
+    assert restored.returncode == 0, restored.stderr
+    assert (media / photo.image.name).read_bytes() == in_bucket
+
+
 def _stub_sqlite(path: Path, media: Path) -> dict[str, bytes]:
     """An SQLite clinic with real migration names, the three counted tables and
     every table with a file column: all the backup reads (counts, file columns,
