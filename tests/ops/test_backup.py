@@ -232,6 +232,20 @@ def test_backup_says_what_to_install_when_pg_dump_is_missing(
     assert not list(tmp_path.glob(".*partial")), "nothing half-written left"
 
 
+def test_backup_refuses_a_pg_dump_older_than_the_server(
+    small_clinic: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = tmp_path / "bin" / "pg_dump"
+    old.parent.mkdir()
+    old.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n")
+    old.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{old.parent}{os.pathsep}{os.environ['PATH']}")
+
+    with pytest.raises(CommandError, match=r"pg_dump is version 9 but the server is PostgreSQL \d+"):
+        call_command("backup", output=str(tmp_path / "b.tar"), stdout=StringIO())
+    assert not (tmp_path / "b.tar").exists()
+
+
 @pytest.fixture
 def object_storage(settings: Any) -> Iterator[Any]:
     """The default storage on S3 (moto's server on a free port), as another
