@@ -23,6 +23,7 @@ is counts, sizes and times.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist
 from django.core.files.base import File
 from django.core.files.storage import Storage
 from django.db import connection, models, transaction
@@ -51,8 +53,11 @@ MANIFEST = "manifest.json"
 MEDIA_PREFIX = "media/"
 DATABASE_MEMBER = {"postgresql": "database.pgdump", "sqlite": "database.sqlite3"}
 # What the summary counts (app label, model name); any that is not installed is left out.
-COUNTED = {"patients": ("patients", "Patient"), "appointments": ("booking", "Appointment"),
-           "photos": ("treatments", "AssessmentPhoto")}  # fmt: skip
+COUNTED = {
+    "patients": ("patients", "Patient"),
+    "appointments": ("booking", "Appointment"),
+    "photos": ("treatments", "AssessmentPhoto"),
+}
 _CHUNK = 1024 * 1024
 _VERSION = re.compile(r"\b(\d+)(?:\.\d+)*")
 
@@ -82,10 +87,13 @@ def _field_label(model: type[models.Model], file_field: models.FileField) -> str
     return f"{model._meta.label}.{file_field.name}"
 
 
+@functools.cache
 def _storage_for(label: str) -> Storage:
     app_model, _dot, field_name = label.rpartition(".")
-    model = apps.get_model(app_model)
-    file_field = model._meta.get_field(field_name)
+    try:
+        file_field = apps.get_model(app_model)._meta.get_field(field_name)
+    except (LookupError, ValueError, FieldDoesNotExist):
+        file_field = None
     if not isinstance(file_field, models.FileField):
         raise BackupError(f"{label} is not a file field in this version of clinic")
     return file_field.storage
@@ -161,27 +169,32 @@ def _pg_environment() -> dict[str, str]:
     environment, never on a command line where ``ps`` shows it."""
     settings = connection.settings_dict
     options = settings.get("OPTIONS") or {}
-    environment = {
-        **os.environ,
-        "PGHOST": str(settings.get("HOST") or "127.0.0.1"),
-        "PGPORT": str(settings.get("PORT") or 5432),
-        "PGUSER": str(settings.get("USER") or ""),
-        "PGDATABASE": str(settings["NAME"]),
-        "PGCONNECT_TIMEOUT": str(options.get("connect_timeout", 10)),
-    }
-    if settings.get("PASSWORD"):
-        environment["PGPASSWORD"] = str(settings["PASSWORD"])
-    else:
-        environment.pop("PGPASSWORD", None)
-    if options.get("sslmode"):
-        environment["PGSSLMODE"] = str(options["sslmode"])
+    environment = {**os.environ, "PGDATABASE": str(settings["NAME"])}
+    # An empty HOST is libpq's default (the local socket), as for Django itself.
+    for variable, value in (
+        ("PGHOST", settings.get("HOST")),
+        ("PGPORT", settings.get("PORT")),
+        ("PGUSER", settings.get("USER")),
+        ("PGPASSWORD", settings.get("PASSWORD")),
+        ("PGSSLMODE", options.get("sslmode")),
+        ("PGCONNECT_TIMEOUT", options.get("connect_timeout", 10)),
+    ):
+        if value:
+            environment[variable] = str(value)
+        else:
+            environment.pop(variable, None)
     return environment
+
+
+# Lines of pg_dump's / pg_restore's errors that may quote rows (a COPY line, a key's value).
+_ROW_DATA = re.compile(r"^\s*(DETAIL|CONTEXT|Command was):|^\s*(COPY|INSERT)\b|^\S+\t")
 
 
 def _run(command: list[str], *, environment: dict[str, str], what: str) -> None:
     answer = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)  # noqa: S603
     if answer.returncode != 0:
-        raise BackupError(f"{what} failed (exit {answer.returncode}): {answer.stderr.strip()[-2000:]}")
+        said = [line for line in answer.stderr.splitlines() if line.strip() and not _ROW_DATA.search(line)]
+        raise BackupError(f"{what} failed (exit {answer.returncode}): " + " / ".join(said[:5]))
 
 
 def _server_major() -> int:
