@@ -10,6 +10,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 RUN groupadd --system clinic && useradd --system --gid clinic --home /app clinic
 
+# pg_dump / pg_restore for `manage.py backup` and `restore` (docs/backup.md).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
+
 COPY requirements.txt ./
 # The lock: every package pinned with its hashes (make lock writes it from requirements.in).
 RUN pip install --require-hashes -r requirements.txt
