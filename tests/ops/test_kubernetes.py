@@ -33,6 +33,9 @@ SECRET_NAME = "clinic-secrets"
 CONFIG_NAME = "clinic-config"
 # The project's own code, whose environment variables a manifest may set.
 SOURCE_PACKAGES = ("clinic", "patients", "treatments", "booking", "portal", "workspace", "demo")
+# Variables a dependency reads by itself rather than through settings.py: the test
+# checks that the package's source really does.
+LIBRARY_VARIABLES = {"PROMETHEUS_MULTIPROC_DIR": "prometheus_client"}
 
 
 def _load(path: Path) -> list[dict[str, Any]]:
@@ -337,6 +340,11 @@ def _names_the_code_reads() -> set[str]:
                 names.update(pattern.findall(text))
     for script in (ROOT / "bin").iterdir():
         names.update(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", script.read_text()))
+    for name, package in LIBRARY_VARIABLES.items():
+        spec = importlib.util.find_spec(package)
+        assert spec and spec.origin, f"{package} is not installed"
+        if any(name in path.read_text() for path in Path(spec.origin).parent.rglob("*.py")):
+            names.add(name)
     return names
 
 
