@@ -58,10 +58,12 @@ CONFIG = _objects("ConfigMap")[CONFIG_NAME]["data"]
 EXAMPLE_SECRET = _objects("Secret", EXAMPLES)[SECRET_NAME]["stringData"]
 
 
-def _pod_specs() -> Iterator[tuple[str, dict[str, Any]]]:
-    for doc in APPLIED:
+def _pod_specs(docs: list[dict[str, Any]] = APPLIED) -> Iterator[tuple[str, dict[str, Any]]]:
+    for doc in docs:
         if doc["kind"] in {"Deployment", "Job"}:
             yield doc["metadata"]["name"], doc["spec"]["template"]["spec"]
+        elif doc["kind"] == "CronJob":
+            yield doc["metadata"]["name"], doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
 def _containers() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -238,7 +240,7 @@ def test_every_container_runs_the_one_image_from_the_dockerfile_as_its_user() ->
     assert user, "the Dockerfile's USER must be numeric for runAsNonRoot to check it"
     for where, container in _containers():
         assert container["image"] == "clinic", where
-    for name, spec in _pod_specs():
+    for name, spec in _pod_specs(APPLIED + EXAMPLES):
         context = spec["securityContext"]
         assert (context["runAsUser"], context["runAsGroup"]) == (int(user[1]), int(user[2])), name
     # Relative commands (bin/serve, manage.py) run from the image's working directory.
@@ -382,8 +384,9 @@ def test_the_secret_is_only_referenced_never_shipped() -> None:
 
 
 def test_every_container_is_locked_down_and_has_a_writable_tmp() -> None:
-    """The Pod Security Standards' "restricted" profile, and a read-only image."""
-    for name, spec in _pod_specs():
+    """The Pod Security Standards' "restricted" profile, and a read-only image; the
+    examples' pods too (the backup CronJob)."""
+    for name, spec in _pod_specs(APPLIED + EXAMPLES):
         assert spec["securityContext"]["runAsNonRoot"] is True, name
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
         assert spec["automountServiceAccountToken"] is False, name
