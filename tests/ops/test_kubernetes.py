@@ -416,7 +416,7 @@ def _quantity_mebibytes(text: str) -> int:
 def test_memory_limits_leave_room_above_the_requests() -> None:
     for where, container in _containers():
         requests, limits = container["resources"]["requests"], container["resources"]["limits"]
-        assert _quantity_mebibytes(limits["memory"]) >= _quantity_mebibytes(requests["memory"]), where
+        assert _quantity_mebibytes(limits["memory"]) > _quantity_mebibytes(requests["memory"]), where
 
 
 def test_at_full_scale_the_pods_fit_in_a_default_postgresql() -> None:
