@@ -8,7 +8,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CLINIC_VAR_DIR=/app/var
 
 WORKDIR /app
-RUN groupadd --system clinic && useradd --system --gid clinic --home /app clinic
+# A fixed numeric id: Kubernetes' runAsNonRoot can only check a numeric USER, and
+# deploy/kubernetes runs the pods as this id (tests/ops/test_kubernetes.py). 999 is
+# the id `useradd --system` picked by itself before, so existing volumes stay writable.
+RUN groupadd --system --gid 999 clinic && useradd --system --uid 999 --gid clinic --home /app clinic
 
 # pg_dump / pg_restore for `manage.py backup` and `restore` (docs/backup.md).
 RUN apt-get update \
@@ -25,7 +28,7 @@ RUN python -m clinic.i18n compile \
     && SECRET_KEY=collectstatic-only DEBUG=0 EMAIL_URL=locmem:// python manage.py collectstatic --noinput \
     && mkdir -p /app/var/media && chown -R clinic:clinic /app/var
 
-USER clinic
+USER 999:999
 EXPOSE 8000
 ENV BIND=0.0.0.0:8000
 CMD ["bin/serve"]
