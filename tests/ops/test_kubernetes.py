@@ -10,8 +10,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,25 +117,19 @@ def test_the_kustomization_lists_every_manifest_but_the_examples() -> None:
     assert len(set(names)) == len(names), "two objects of one kind share a name"
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
-def test_kubectl_builds_the_kustomization_with_the_image_set_in_one_place() -> None:
-    built = subprocess.run(
-        ["kubectl", "kustomize", str(DEPLOY)], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert built.returncode == 0, built.stderr
-    docs = [doc for doc in yaml.safe_load_all(built.stdout) if doc]
-    assert sorted((d["kind"], d["metadata"]["name"]) for d in docs) == sorted(
-        (d["kind"], d["metadata"]["name"]) for d in APPLIED
-    )
-    image = KUSTOMIZATION["images"][0]
-    images = {
+def test_the_kustomization_sets_every_containers_image_in_one_place() -> None:
+    """kustomize's `images` rewrites a container whose image has the listed name; one
+    spelled otherwise would silently keep running an old or unknown image."""
+    (image,) = KUSTOMIZATION["images"]
+    assert image["newName"] and image["newTag"]
+    names = {
         container["image"]
-        for doc in docs
+        for doc in APPLIED
         if doc["kind"] in {"Deployment", "Job"}
         for container in doc["spec"]["template"]["spec"].get("initContainers", [])
         + doc["spec"]["template"]["spec"]["containers"]
     }
-    assert images == {f"{image['newName']}:{image['newTag']}"}
+    assert names == {image["name"]}
 
 
 # --- the roles ---------------------------------------------------------------------
@@ -301,10 +293,10 @@ def _http_probes() -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
 def test_http_probes_point_at_urls_the_site_routes_on_a_named_port() -> None:
     paths = {}
     for where, container, probe in _http_probes():
-        match = resolve(probe["path"])
+        match = resolve(probe["path"].split("?", 1)[0])
         paths[probe["path"]] = match.url_name
         assert probe["port"] in {p["name"] for p in container["ports"]}, where
-    assert paths == {"/healthz/": "healthz", "/readyz/": "readyz"}
+    assert paths == {"/healthz/": "healthz", "/readyz/?check=database,storage": "readyz"}
 
 
 def test_the_liveness_probe_gets_200_as_the_kubelet_asks_with_the_pods_settings() -> None:

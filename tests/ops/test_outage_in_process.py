@@ -104,6 +104,27 @@ def test_readiness_names_what_is_down(client, settings, database_down, tmp_path)
     assert body["detail"] == "Not ready: broker, database, storage unavailable."
 
 
+def test_a_probe_can_ask_about_some_services_only(client, settings) -> None:
+    """A cluster's web probe leaves the broker out: a Redis outage must not take every web pod away."""
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    assert client.get("/readyz/").status_code == 503
+
+    response = client.get("/readyz/?check=database,storage")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "storage": "ok"}}
+
+    broker = client.get("/readyz/?check=broker")
+    assert broker.status_code == 503
+    assert broker.json()["checks"] == {"broker": "unavailable"}
+
+
+def test_an_unknown_check_is_a_400_naming_it(client) -> None:
+    response = client.get("/readyz/?check=database,kafka")
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid"
+    assert "kafka" in response.json()["detail"]
+
+
 def test_a_media_folder_not_made_yet_is_ready_where_it_can_be_made(client, settings, tmp_path) -> None:
     """A fresh install has no var/media/ until the first upload; FileSystemStorage makes it then."""
     settings.STORAGES = {
