@@ -36,6 +36,21 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 HEADER = "clinic_request_id"
 
 
+_EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"(?<![\w-])\+?\d(?:[ -]?\d){7,14}(?![\w-])")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# PostgreSQL's "Key (email)=(jane@example.com) already exists."
+_KEY_VALUE = re.compile(r"(Key \([^)]*\))=\((.*?)\)")
+
+
+def scrub_text(text: str) -> str:
+    """Emails, phone numbers and the values in database error details, replaced:
+    for text the code does not control, such as an exception's message."""
+    text = _KEY_VALUE.sub(r"\1=([value])", text)
+    text = _EMAIL.sub("[email]", text)
+    return _PHONE.sub(lambda found: found[0] if _DATE.fullmatch(found[0]) else "[number]", text)
+
+
 def current_request_id() -> str | None:
     return request_id_var.get()
 
@@ -75,6 +90,11 @@ class JsonFormatter(_JsonFormatter):
         kwargs.setdefault("reserved_attrs", _NOT_FIELDS)
         super().__init__(*args, **kwargs)
 
+    def formatException(self, ei: Any) -> str | list[str]:  # type: ignore[override]
+        # An exception's message may quote input ("invalid address jane@...").
+        formatted = super().formatException(ei)
+        return scrub_text(formatted) if isinstance(formatted, str) else [scrub_text(line) for line in formatted]
+
 
 class PlainFormatter(logging.Formatter):
     """Development's line, with the request or task id when there is one."""
@@ -83,6 +103,9 @@ class PlainFormatter(logging.Formatter):
         ids = [value for value in (getattr(record, "request_id", None), getattr(record, "task_id", None)) if value]
         record.ids = f" [{' '.join(ids)}]" if ids else ""
         return super().format(record)
+
+    def formatException(self, ei: Any) -> str:
+        return scrub_text(super().formatException(ei))
 
 
 def logging_config(*, log_format: str, level: str) -> dict[str, Any]:

@@ -116,7 +116,7 @@ def _counted() -> Any:
 
 
 def exposition() -> bytes:
-    return generate_latest(_Scrape([_counted(), *_scrape_collectors]))  # type: ignore[arg-type]
+    return generate_latest(_Scrape([_counted(), *_scrape_collectors]))
 
 
 def _allowed(request: HttpRequest) -> bool:

@@ -8,28 +8,15 @@ the SDK's defaults do. docs/operations.md.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from clinic.logs import current_request_id, task_id_var
+from clinic.logs import current_request_id, scrub_text, task_id_var
 
 # Request headers that say nothing about the person: kept, everything else dropped.
 SAFE_HEADERS = frozenset(
     {"accept", "accept-encoding", "accept-language", "content-length", "content-type", "host", "user-agent"}
     | {"x-request-id", "x-forwarded-proto"}
 )
-_EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"(?<![\w-])\+?\d(?:[ -]?\d){7,14}(?![\w-])")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# PostgreSQL's "Key (email)=(jane@example.com) already exists."
-_KEY_VALUE = re.compile(r"(Key \([^)]*\))=\((.*?)\)")
-
-
-def scrub_text(text: str) -> str:
-    """Emails, phone numbers and the values in database error details, replaced."""
-    text = _KEY_VALUE.sub(r"\1=([value])", text)
-    text = _EMAIL.sub("[email]", text)
-    return _PHONE.sub(lambda found: found[0] if _DATE.fullmatch(found[0]) else "[number]", text)
 
 
 def _strip_frames(container: dict[str, Any] | None) -> None:
