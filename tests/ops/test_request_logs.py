@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from django.db import OperationalError, connection
 from django.test import Client
 
 from clinic.logs import ContextFilter, JsonFormatter, PlainFormatter
@@ -105,3 +106,21 @@ def test_the_plain_format_shows_the_ids_for_development() -> None:
     record = logging.LogRecord("booking.tasks", logging.INFO, __file__, 1, "sent %d", (3,), None)
     record.request_id, record.task_id = "req-1", "task-9"
     assert formatter.format(record) == "INFO booking.tasks [req-1 task-9] sent 3"
+
+
+@pytest.mark.django_db
+def test_the_outage_answer_carries_the_request_id_and_metrics_still_scrape(client: Client) -> None:
+    def refuse(*args: object) -> None:
+        raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
+
+    with connection.execute_wrapper(refuse):
+        down = client.get("/api/v1/treatments/", headers={"X-Request-ID": "during-outage"})
+        scraped = client.get("/metrics")
+
+    assert down.status_code == 503 and down["X-Request-ID"] == "during-outage"
+    assert down.json()["code"] == "unavailable"
+    # The request metrics still arrive; the outboxes' series, which need the database, are left out.
+    assert scraped.status_code == 200
+    text = scraped.content.decode()
+    assert 'route="api/v1/treatments/",status="5xx"' in text
+    assert "clinic_outbox_depth{" not in text
