@@ -562,12 +562,15 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 # Errors (and, if sampled, traces) to Sentry, stripped of patient data (clinic/sentry.py).
 SENTRY_DSN = env_url("SENTRY_DSN", None, schemes=("http", "https"))
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production")
+SENTRY_RELEASE = env_str("SENTRY_RELEASE", "") or None
+SENTRY_TRACES_SAMPLE_RATE = env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0.0, maximum=1.0)
 if SENTRY_DSN:
     sentry.init(
         dsn=SENTRY_DSN,
-        environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
-        release=env_str("SENTRY_RELEASE", "") or None,
-        traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0.0, maximum=1.0),
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
     )
 
 CSRF_FAILURE_VIEW = "clinic.views.csrf_failure"
