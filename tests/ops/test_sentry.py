@@ -20,8 +20,6 @@ import pytest
 
 from tests.notifications.conftest import database_url
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
-
 ROOT = Path(__file__).resolve().parents[2]
 
 NAME, EMAIL, PHONE = "Chan Tai Man", "chan.taiman@example.com", "+852 9123 4567"
@@ -117,6 +115,8 @@ def events(envelopes: list[bytes]) -> list[dict[str, Any]]:
     return found
 
 
+@pytest.mark.django_db
+@pytest.mark.postgres
 def test_a_view_error_reaches_sentry_with_the_request_id_and_no_patient_data(ingest: Ingest, tmp_path: Path) -> None:
     environment = {
         key: value for key, value in os.environ.items() if not key.startswith(("SENTRY_", "PYTEST_", "DJANGO_"))
