@@ -31,7 +31,7 @@ task_id_var: ContextVar[str | None] = ContextVar("clinic_task_id", default=None)
 # What an incoming X-Request-ID must look like to be kept: a proxy's or a
 # client's id, short and printable, so it can never smuggle a line break or
 # anything long into the logs. Anything else is replaced by a fresh one.
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # fullmatch: "$" would let a final newline in
 # The Celery message header carrying the id of the request that queued a task.
 HEADER = "clinic_request_id"
 
@@ -151,7 +151,7 @@ def _before_publish(headers: dict[str, Any] | None = None, **kwargs: Any) -> Non
 
 def _task_started(task_id: str | None = None, task: Any = None, **kwargs: Any) -> None:
     request_id = getattr(getattr(task, "request", None), HEADER, None)
-    request_id_var.set(request_id if isinstance(request_id, str) and REQUEST_ID.match(request_id) else None)
+    request_id_var.set(request_id if isinstance(request_id, str) and REQUEST_ID.fullmatch(request_id) else None)
     task_id_var.set(task_id)
 
 

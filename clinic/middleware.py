@@ -83,7 +83,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         # Cleared when the answer is closed (clinic.logs.forget_request), not here:
         # Django logs a 4xx or 5xx ("Not Found: ...") after the middleware returns.
@@ -96,10 +96,11 @@ class RequestIdMiddleware:
         route = metrics.route_label(request)
         metrics.observe_request(method=method, route=route, status=response.status_code, seconds=elapsed)
         request_logger.info(
-            "%s %s %s",
+            "%s %s %s %.0fms",
             method,
             route,
             response.status_code,
+            elapsed * 1000,
             extra={
                 "method": method,
                 "route": route,

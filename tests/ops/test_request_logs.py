@@ -46,7 +46,7 @@ def test_a_well_formed_request_id_is_echoed_and_any_other_replaced(client: Clien
     again = client.get("/healthz/")["X-Request-ID"]
     assert len(made) == 32 and int(made, 16) >= 0 and made != again
 
-    for bad in ("two words", "x" * 65, "id\r\nX-Injected: 1", "<script>", "名字"):
+    for bad in ("two words", "x" * 65, "id\r\nX-Injected: 1", "trailing-newline\n", "<script>", "名字"):
         answered = client.get("/healthz/", headers={"X-Request-ID": bad})["X-Request-ID"]
         assert answered != bad and len(answered) == 32
 
