@@ -9,9 +9,9 @@ class BookingConfig(AppConfig):
         from django.db.backends.signals import connection_created
         from django.db.models.signals import post_save
 
-        from booking import receipts, signals, webhooks
+        from booking import monitoring, receipts, signals, webhooks
         from booking.models import LedgerEntry
-        from clinic import aggregates
+        from clinic import aggregates, metrics
         from clinic.events import domain_event
 
         signals.connect()
@@ -22,3 +22,5 @@ class BookingConfig(AppConfig):
         domain_event.connect(webhooks.on_domain_event, dispatch_uid="booking.webhooks")
         # The reports' medians and quartiles on SQLite too (clinic/aggregates.py).
         connection_created.connect(aggregates.register_sqlite, dispatch_uid="clinic.aggregates")
+        # The outboxes' depth and age, read when /metrics is scraped (booking/monitoring.py).
+        metrics.register_scrape_collector(monitoring.OutboxCollector())

@@ -10,7 +10,7 @@ from datetime import datetime, time
 from django.conf import settings
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-from django.db.models import Count, Min, Prefetch, Q, QuerySet
+from django.db.models import CharField, Count, Min, Prefetch, Q, QuerySet, Value
 from django.utils import timezone
 
 from booking.constraints import TsTzRange
@@ -23,6 +23,7 @@ from booking.models import (
     Practitioner,
     Room,
     TimeOff,
+    WebhookDelivery,
     WorkingHours,
 )
 from clinic.clock import clinic_date
@@ -206,6 +207,47 @@ def notifications_late(*, now: datetime | None = None) -> OutboxDelay:
         | Q(status=Notification.Status.SENDING, claimed_at__lte=cutoff)
     ).aggregate(count=Count("pk"), oldest=Min("next_attempt_at"))
     return OutboxDelay(count=late["count"], oldest_due=late["oldest"])
+
+
+@dataclass(frozen=True)
+class OutboxDepth:
+    """What an outbox holds that is due and not yet sent, for monitoring."""
+
+    outbox: str  # "notifications" or "webhooks"
+    count: int
+    oldest_due: datetime | None
+
+
+OUTBOXES = ("notifications", "webhooks")
+
+
+def outbox_depths(*, now: datetime | None = None) -> list[OutboxDepth]:
+    """Both outboxes' due rows (pending with their time come, or claimed by a
+    sender and not finished) and the oldest one's due time; an outbox with
+    nothing due has count 0. One query (a UNION of two aggregates on the
+    outboxes' partial indexes), for the metrics scrape (booking/monitoring.py)."""
+    now = now or timezone.now()
+
+    def due(model: type[Notification] | type[WebhookDelivery], name: str) -> QuerySet:
+        return (
+            model.objects.filter(Q(status="pending", next_attempt_at__lte=now) | Q(status="sending"))
+            .order_by()
+            .annotate(outbox=Value(name, output_field=CharField()))
+            .values("outbox")
+            .annotate(count=Count("pk"), oldest=Min("next_attempt_at"))
+            .values_list("outbox", "count", "oldest")
+        )
+
+    found = {
+        row[0]: row
+        for row in due(Notification, "notifications").union(due(WebhookDelivery, "webhooks"), all=True).order_by()
+    }
+    return [
+        OutboxDepth(outbox=name, count=found[name][1], oldest_due=found[name][2])
+        if name in found
+        else OutboxDepth(outbox=name, count=0, oldest_due=None)
+        for name in OUTBOXES
+    ]
 
 
 def next_open_plan_session(*, patient_id: int, treatment_id: int) -> PlanSession | None:

@@ -50,7 +50,7 @@ from django.utils.translation import gettext as _
 
 from booking import availability, checkout, deposit_rules, holds, notice, notifications, packages, selectors, spacing
 from booking.models import Appointment, ClinicClosure, InjectableUse, Practitioner, SessionRecord, TimeOff
-from clinic import events, formats
+from clinic import events, formats, metrics
 from clinic.clock import clinic_today, clinic_zone
 from clinic.errors import (
     CancellationWindowPassed,
@@ -485,6 +485,8 @@ def appointment_book(
                 if deposit_hold_until is None:  # else when paid (booking.deposits.deposit_confirm)
                     notifications.notify_appointment_booked(appointment=appointment, now=now)
                     events.emit(event=events.APPOINTMENT_CREATED, instance=appointment, now=now)
+                # Counted once the booking is committed (clinic/metrics.py).
+                transaction.on_commit(metrics.BOOKINGS.labels(source=appointment.source).inc)
                 return appointment
         except OperationalError as error:
             # A deadlock outside the savepoint (taking the locks): the

@@ -6,7 +6,7 @@ import os
 
 from celery import Celery
 
-from clinic import broker, watchdog
+from clinic import broker, logs, watchdog
 from clinic.env import env_int
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
@@ -16,6 +16,9 @@ app = Celery("clinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 watchdog.install(app)
+# Task logs carry the task id and the id of the request that queued the task,
+# and the worker logs in the web's format (LOG_FORMAT).
+logs.install_celery()
 
 # Read as settings.CLINIC_NOTIFICATION_SWEEP_SECONDS is: this module is imported
 # while the settings load (clinic/__init__.py), so it cannot ask them.

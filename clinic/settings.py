@@ -14,6 +14,7 @@ from typing import Any, Literal
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from clinic import sentry
 from clinic.client import parse_trusted_proxies
 from clinic.env import (
     channel_from_url,
@@ -22,6 +23,7 @@ from clinic.env import (
     env_colour,
     env_duration,
     env_duration_list,
+    env_float,
     env_int,
     env_list,
     env_networks,
@@ -33,6 +35,7 @@ from clinic.env import (
     mailer_from_url,
     storage_from_url,
 )
+from clinic.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CLINIC_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -130,6 +133,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer, from any middleware below, carries X-Request-ID, is
+    # logged (one line) and timed (/metrics). clinic/logs.py, docs/operations.md.
+    "clinic.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything that may query: a database outage answers 503 (clinic/outage.py),
@@ -475,7 +481,7 @@ CLINIC_TRUSTED_PROXIES = parse_trusted_proxies(",".join(env_list("CLINIC_TRUSTED
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # The health check answers plain HTTP inside the container network.
-SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$", r"^readyz/$", r"^metrics$"]
 
 # --- API --------------------------------------------------------------------
 REST_FRAMEWORK: dict[str, Any] = {
@@ -545,12 +551,31 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- logging: no patient data; request bodies are never logged --------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# One line per record: JSON (timestamp, level, logger, message, request_id,
+# task_id, and for each request method, route, status, duration_ms) or, in
+# development, plain text. clinic/logs.py; docs/operations.md.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
+LOGGING = logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"))
+# Celery's worker keeps its hands off the root logger (clinic/logs.py answers setup_logging too).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- monitoring ---------------------------------------------------------------
+# GET /metrics (clinic/metrics.py): with a token, only `Authorization: Bearer <token>`
+# from anywhere; without, only from loopback and private addresses.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# Errors (and, if sampled, traces) to Sentry, stripped of patient data (clinic/sentry.py).
+SENTRY_DSN = env_url("SENTRY_DSN", None, schemes=("http", "https"))
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production")
+SENTRY_RELEASE = env_str("SENTRY_RELEASE", "") or None
+SENTRY_TRACES_SAMPLE_RATE = env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0, minimum=0.0, maximum=1.0)
+if SENTRY_DSN:
+    sentry.init(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )
+
 CSRF_FAILURE_VIEW = "clinic.views.csrf_failure"

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from clinic import brand, views
+from clinic import brand, metrics, views
 from clinic.schema import DocsView, SchemaView
 from portal.account import views as account_views
 
@@ -12,13 +12,15 @@ api_v1: list[URLPattern | URLResolver] = [
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="schema"), name="docs"),
     # Last: any other /api/v1/ URL is the API's JSON 404, even with DEBUG on.
-    re_path(r"^(?P<rest>.*)$", views.api_not_found),
+    re_path(r"^(?P<rest>.*)$", views.api_not_found, name=metrics.API_UNMATCHED),
 ]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", views.healthz, name="healthz"),
     path("readyz/", views.readyz, name="readyz"),
+    # Prometheus (clinic/metrics.py): a token, or only loopback and private addresses.
+    path("metrics", metrics.metrics_view, name="metrics"),
     # The brand: the accent as CSS custom properties (no inline styles under the CSP), and
     # /favicon.ico for the browsers and tools that ask for it whatever the page links.
     path("brand.css", brand.brand_css, name="brand_css"),

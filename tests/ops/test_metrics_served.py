@@ -1,0 +1,35 @@
+"""/metrics under bin/serve as deployed: several gunicorn workers, and whichever
+one a scrape reaches reports the whole server's counts (PROMETHEUS_MULTIPROC_DIR)."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+COUNT = re.compile(r'^clinic_http_request_duration_seconds_count\{[^}]*route="brand\.css"[^}]*\} (\S+)$', re.M)
+
+
+def test_every_worker_reports_the_whole_servers_counts_and_logs_no_query_string(serve: Any) -> None:
+    server = serve(WEB_WORKERS="2", WEB_THREADS="1", LOG_FORMAT="json")
+    # New connections, four at a time, to workers of one thread each: both workers answer some.
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: server.get("/brand.css?patient=Chan+Tai+Man").status, range(12)))
+    assert answers == [200] * 12
+
+    for _ in range(6):
+        scraped = server.get("/metrics")
+        assert scraped.status == 200
+        assert [float(value) for value in COUNT.findall(scraped.text)] == [12.0]
+    folder = Path(server.var_dir) / "metrics"
+    pids = {re.sub(r"\D", "", path.stem) for path in folder.rglob("histogram_*.db")}
+    assert len(pids) == 2, f"both workers counted requests: {sorted(pids)}"
+
+    log = server.output()
+    assert log.count('"route": "brand.css"') == 12
+    assert "Chan" not in log and "patient=" not in log
