@@ -122,11 +122,16 @@ def exposition() -> bytes:
 def _allowed(request: HttpRequest) -> bool:
     """With METRICS_TOKEN set: only ``Authorization: Bearer <token>``, from
     anywhere. Without: only from loopback or a private network (the scraper in
-    the cluster, a colleague on the host), as ``client_address`` decides."""
+    the cluster, a colleague on the host), as ``client_address`` decides, and never
+    through a proxy: a request that a proxy forwarded (it says so with
+    ``X-Forwarded-For`` or ``Forwarded``) came from somewhere the proxy serves,
+    which may be the internet even when the proxy's own address is private."""
     token: str = settings.METRICS_TOKEN
     if token:
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+        return False
     try:
         address = ipaddress.ip_address(client_address(request))
     except ValueError:

@@ -50,6 +50,16 @@ def test_without_a_token_only_loopback_and_private_addresses_may_scrape(client: 
 
 
 @pytest.mark.django_db
+def test_without_a_token_nothing_forwarded_by_a_proxy_may_scrape(client: Client, settings: Any) -> None:
+    """Behind a proxy on the private network every visitor arrives from a private
+    address; what the proxy forwarded is refused, whoever it says sent it."""
+    settings.CLINIC_TRUSTED_PROXIES = "10.0.0.0/8"
+    assert scrape(client, REMOTE_ADDR="10.0.0.5").status_code == 200  # the scraper, straight to the pod
+    for header in ({"HTTP_X_FORWARDED_FOR": "192.168.1.20"}, {"HTTP_FORWARDED": "for=192.168.1.20"}):
+        assert scrape(client, REMOTE_ADDR="10.0.0.5", **header).status_code == 403, header
+
+
+@pytest.mark.django_db
 def test_with_a_token_only_the_bearer_of_it_may_scrape_from_anywhere(client: Client, settings: Any) -> None:
     settings.METRICS_TOKEN = "s3cret-scrape-token"
 
