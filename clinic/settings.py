@@ -563,7 +563,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- monitoring ---------------------------------------------------------------
 # GET /metrics (clinic/metrics.py): with a token, only `Authorization: Bearer <token>`
-# from anywhere; without, only from loopback and private addresses.
+# from anywhere; without, only from loopback and private addresses reaching the process
+# directly (a request a proxy forwarded is refused).
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 # Errors (and, if sampled, traces) to Sentry, stripped of patient data (clinic/sentry.py).
 SENTRY_DSN = env_url("SENTRY_DSN", None, schemes=("http", "https"))
