@@ -32,6 +32,7 @@ import csv
 import functools
 import json
 import os
+import resource
 import shlex
 import signal
 import socket
@@ -216,6 +217,12 @@ def seed(*, small: bool, patients: int, practitioners: int) -> dict:
     return fixture
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the processes this one has started and waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -336,7 +343,10 @@ def table(title: str, rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def run(*, label: str, hosts: list[str], args: argparse.Namespace, fixture: Path, work: Path) -> list[Row]:
+def run(
+    *, label: str, hosts: list[str], args: argparse.Namespace, fixture: Path, work: Path
+) -> tuple[list[Row], float]:
+    """Locust's table of the run, and the CPU seconds Locust itself used."""
     prefix = work / label.replace(" ", "-")
     command = [
         sys.executable, "-m", "locust", "-f", str(ROOT / "bench/locustfile.py"), "--headless",
@@ -356,7 +366,9 @@ def run(*, label: str, hosts: list[str], args: argparse.Namespace, fixture: Path
         "LOAD_WAIT": args.wait,
     }
     with (work / f"{prefix.name}-locust.log").open("wb") as output:
+        before = children_cpu()
         finished = subprocess.run(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, check=False)
+        locust_cpu = children_cpu() - before
     rows = read_stats(prefix) if Path(f"{prefix}_stats.csv").exists() else []
     if finished.returncode not in (0, 1) or not rows or not signins.exists():  # 1: failures, which the table shows
         print((work / f"{prefix.name}-locust.log").read_text()[-4000:])
@@ -373,7 +385,7 @@ def run(*, label: str, hosts: list[str], args: argparse.Namespace, fixture: Path
         with failures.open(newline="") as handle:
             for line in csv.DictReader(handle):
                 print(f"  failed: {line['Method']} {line['Name']}: {line['Error'][:160]} (x{line['Occurrences']})")
-    return rows
+    return rows, locust_cpu
 
 
 def main() -> None:
@@ -407,6 +419,7 @@ def main() -> None:
             fixture.write_text(json.dumps(fixture_data))
             for label, workers in layouts:
                 copy_database(DATABASE, run_database)
+                before = children_cpu()
                 servers = [
                     serve(run_database, count, work / f"serve-{label[0]}-{i}.log") for i, count in enumerate(workers)
                 ]
@@ -414,10 +427,15 @@ def main() -> None:
                     for server in servers:
                         server.wait()
                         server.warm()
-                    rows = run(label=label, hosts=[s.base for s in servers], args=args, fixture=fixture, work=work)
+                    rows, locust_cpu = run(
+                        label=label, hosts=[s.base for s in servers], args=args, fixture=fixture, work=work
+                    )
                 finally:
                     for server in servers:
                         server.stop()
+                web_cpu = children_cpu() - before - locust_cpu
+                print(f"{label}: CPU seconds used by the web processes {web_cpu:.1f} (start to stop: warm-up and "
+                      f"sign-ins included), by Locust {locust_cpu:.1f}")  # fmt: skip
                 results[label] = rows
                 load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
                 print()
