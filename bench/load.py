@@ -402,7 +402,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     args = parser.parse_args()
 
-    print("$ " + shlex.join([Path(sys.executable).name, "bench/load.py", *sys.argv[1:]]))
+    python = Path(sys.executable)
+    python_shown = str(python.relative_to(ROOT)) if python.is_relative_to(ROOT) else str(python)
+    print("$ " + shlex.join([python_shown, "bench/load.py", *sys.argv[1:]]))
     print(f"machine: {os.cpu_count()} CPUs; {args.users} users, {args.seconds} s measured per run, "
           f"spawn rate {args.spawn_rate}/s, pauses {args.wait} s")  # fmt: skip
     fixture_data = seed(small=args.small, patients=max(50, 4 * args.users), practitioners=8)

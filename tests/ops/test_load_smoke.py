@@ -48,7 +48,10 @@ def test_load_bench_runs_and_reports_without_errors(bench_database: str) -> None
     )
     output = finished.stdout + finished.stderr
     assert finished.returncode == 0, output[-4000:]
-    assert "$ python bench/load.py --users 4 --seconds 5" in output  # the command line heads the output
+    # The exact command line heads the output.
+    assert output.startswith("$ ") and output.splitlines()[0].endswith(
+        "bench/load.py --users 4 --seconds 5 --spawn-rate 4 --quick --small"
+    ), output[:300]
     total = re.search(r"^total\s+(\d+)\s+([\d.]+)\s+\d+\s+\d+\s+\d+\s+(\d+)\s+([\d.]+)$", output, re.MULTILINE)
     assert total, output[-4000:]
     requests, rate, errors = int(total[1]), float(total[2]), int(total[3])
