@@ -150,12 +150,12 @@ def seed(*, small: bool, patients: int, practitioners: int) -> dict:
     from datetime import date
     from datetime import time as clock
 
-    from django.contrib.auth.models import User
+    from django.contrib.auth.models import Group, User
     from django.db import connections, transaction
 
     from booking.models import Practitioner, Room, WorkingHours
-    from demo.clinic import DEMO_PASSWORD
     from patients.models import HealthDeclaration, Patient
+    from patients.roles import PRACTITIONER, RECEPTIONIST
     from treatments.models import Treatment
 
     treatments = list(Treatment.objects.filter(slug__in=TREATMENTS))
@@ -174,6 +174,12 @@ def seed(*, small: bool, patients: int, practitioners: int) -> dict:
             User(username=f"bench.doctor{i}@example.com", email=f"bench.doctor{i}@example.com", password=password)
             for i in range(practitioners)
         )
+        desk = User.objects.bulk_create(
+            User(username=f"bench.desk{i}@example.com", email=f"bench.desk{i}@example.com", password=password)
+            for i in range(practitioners)
+        )
+        Group.objects.get(name=PRACTITIONER).user_set.add(*doctors)
+        Group.objects.get(name=RECEPTIONIST).user_set.add(*desk)
         staff = Practitioner.objects.bulk_create(
             Practitioner(user=user, title_en="Dermatologist", title_zh_hant="皮膚科醫生") for user in doctors
         )
@@ -205,15 +211,19 @@ def seed(*, small: bool, patients: int, practitioners: int) -> dict:
     fixture = {
         "treatments": [treatment.slug for treatment in treatments],
         "patients": [{"email": user.email, "password": BENCH_PASSWORD} for user in users],
+        # Receptionists and practitioners in turn, an account per staff user: two first
+        # sign-ins of one account at once would each upgrade its password hash, and the
+        # session signed in with the hash that lost would be signed out.
         "staff": [
-            {"email": "reception@example.com", "password": DEMO_PASSWORD},
-            {"email": "doctor@example.com", "password": DEMO_PASSWORD},
+            {"email": user.email, "password": BENCH_PASSWORD}
+            for pair in zip(desk, doctors, strict=True)
+            for user in pair
         ],
         "charts": list(Patient.objects.filter(erased_at__isnull=True).values_list("pk", flat=True)),
     }
     connections.close_all()  # a template database must have no other session
     print(f"seeded in {time.perf_counter() - started:.1f} s (migrations {migrated - started:.1f} s): the demo clinic{' (no history)' if small else ''}, "
-          f"{patients} bench patients, {practitioners} bench practitioners")  # fmt: skip
+          f"{patients} bench patients, {practitioners} bench practitioners and receptionists")  # fmt: skip
     return fixture
 
 
@@ -407,7 +417,7 @@ def main() -> None:
     print("$ " + shlex.join([python_shown, "bench/load.py", *sys.argv[1:]]))
     print(f"machine: {os.cpu_count()} CPUs; {args.users} users, {args.seconds} s measured per run, "
           f"spawn rate {args.spawn_rate}/s, pauses {args.wait} s")  # fmt: skip
-    fixture_data = seed(small=args.small, patients=max(50, 4 * args.users), practitioners=8)
+    fixture_data = seed(small=args.small, patients=max(50, 4 * args.users), practitioners=max(8, args.users // 20 + 1))
     run_database = with_name(DATABASE, database_name(DATABASE) + "_run")
     layouts = [("1 web process", [1])]
     if not args.quick:

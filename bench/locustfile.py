@@ -211,18 +211,23 @@ class Staff(ClinicUser):
                 response.failure(f"sign-in ended on {response.url} ({response.status_code})")
                 self.stop()
 
+    def page(self, path: str, name: str) -> None:
+        with self.client.get(path, name=name, catch_response=True) as response:
+            if response.ok and "/accounts/login/" in response.url:  # a lost session lands on the sign-in page
+                response.failure("redirected to the sign-in page")
+
     @task(4)
     def day(self) -> None:
         date = clinic_today() + timedelta(days=random.randint(0, 6))
-        self.client.get(f"/staff/?date={date}", name="staff: schedule (day)")
+        self.page(f"/staff/?date={date}", "staff: schedule (day)")
 
     @task(1)
     def week(self) -> None:
-        self.client.get(f"/staff/?date={clinic_today()}&view=week", name="staff: schedule (week)")
+        self.page(f"/staff/?date={clinic_today()}&view=week", "staff: schedule (week)")
 
     @task(3)
     def chart(self) -> None:
-        self.client.get(f"/staff/patients/{random.choice(FIXTURE['charts'])}/", name="staff: patient chart")
+        self.page(f"/staff/patients/{random.choice(FIXTURE['charts'])}/", "staff: patient chart")
 
 
 if __name__ == "__main__":
