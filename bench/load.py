@@ -1,16 +1,18 @@
 """Requests per second and latency under a mixed load, with one and with two web processes.
 
-Seeds its own PostgreSQL database (the demo clinic, plus bench patients who can
-sign in and bench practitioners and rooms, so the run never runs out of free
-slots), keeps it as a template, and for each layout copies it afresh, starts
+Seeds its own PostgreSQL database (the demo clinic, plus bench patients,
+receptionists and practitioners who can sign in, and rooms, so the run never
+runs out of free slots), keeps it as a template, and for each layout copies it afresh, starts
 the web tier (bin/serve, gunicorn gthread) and runs Locust headless against it
 with bench/locustfile.py: patients who sign in with a token, browse
 availability and the booking page, book, look at their appointments and
 sometimes cancel; staff who sign in through the login form and open the day's
 schedule and patient charts.
 
-    .venv/bin/python bench/load.py [--users 30] [--seconds 60] [--spawn-rate 10]
-                                   [--two servers|workers] [--quick] [--small]
+    .venv/bin/python bench/load.py [--users 30] [--seconds 60] [--spawn-rate 10] [--wait 0.5,2]
+                                   [--two servers|workers] [--quick] [--small] [--keep]
+
+docs/load-testing.md says what the scenario does, how to read it, and what it measured.
 
 Layouts: ONE web process (WEB_WORKERS=1), then TWO: by default two separate
 servers on two ports with the users split between them (two machines behind a
