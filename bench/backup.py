@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.common import recreate_database
+from bench.common import past_visits, recreate_database
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic_bench_backup")
@@ -80,7 +80,7 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from booking.models import Appointment, Practitioner, Room
+    from booking.models import Practitioner, Room
     from clinic.backup import read_facts
     from patients.models import Patient
     from treatments.models import Treatment
@@ -99,25 +99,13 @@ def main() -> None:
         Patient(full_name=f"Bench patient {i}", date_of_birth=today - timedelta(days=9000), phone=f"+8526{i:07d}")
         for i in range(max(1, args.appointments // 20))
     )
-    start = timezone.now() - timedelta(days=400)  # clear of the demo history
-    rows = []
-    for i in range(args.appointments):
-        begins = start - timedelta(minutes=45 * (i + 1))
-        rows.append(
-            Appointment(
-                patient=patients[i % len(patients)],
-                treatment=consultation,
-                practitioner=practitioner,
-                room=room,
-                start=begins,
-                end=begins + timedelta(minutes=30),
-                blocked_until=begins + timedelta(minutes=30),
-                status=Appointment.Status.COMPLETED if i % 7 else Appointment.Status.NO_SHOW,
-                source=Appointment.Source.STAFF,
-                notes="bench",
-            )
-        )
-    Appointment.objects.bulk_create(rows, batch_size=2000)
+    past_visits(
+        args.appointments,
+        owner=lambda i: patients[i % len(patients)],
+        treatment=consultation,
+        practitioner=practitioner,
+        room=room,
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT COALESCE(SUM(n_live_tup), 0) FROM pg_stat_user_tables")
         all_rows = int(cursor.fetchone()[0])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -48,3 +49,34 @@ def timed(runs: int, call: Any) -> tuple[float, int]:
             call()
             times.append((time.perf_counter() - began) * 1000)
     return statistics.median(times), counter.count
+
+
+def past_visits(n: int, *, owner: Callable[[int], Any], treatment: Any, practitioner: Any, room: Any) -> None:
+    """n past 30-minute visits marked ``notes="bench"``, 45 minutes apart going back
+    from 400 days ago (clear of any demo history), every seventh a no-show; visit i
+    belongs to ``owner(i)``. Written in bulk: a bench's data, not a clinic's."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from booking.models import Appointment
+
+    start = timezone.now() - timedelta(days=400)
+    rows = []
+    for i in range(n):
+        begins = start - timedelta(minutes=45 * (i + 1))
+        rows.append(
+            Appointment(
+                patient=owner(i),
+                treatment=treatment,
+                practitioner=practitioner,
+                room=room,
+                start=begins,
+                end=begins + timedelta(minutes=30),
+                blocked_until=begins + timedelta(minutes=30),
+                status=Appointment.Status.COMPLETED if i % 7 else Appointment.Status.NO_SHOW,
+                source=Appointment.Source.STAFF,
+                notes="bench",
+            )
+        )
+    Appointment.objects.bulk_create(rows, batch_size=2000)

@@ -102,6 +102,7 @@ def main() -> None:
     busy_day = Appointment.objects.filter(start__date__gte=today).order_by("start").values_list("start", flat=True)
     day = timezone.localtime(busy_day[0]).date() if busy_day else today
 
+    from bench.common import past_visits
     from booking.availability import find_slots
 
     free = find_slots(
@@ -120,26 +121,13 @@ def main() -> None:
             Patient(full_name=f"Bench patient {i}", date_of_birth=today - timedelta(days=9000), phone=f"+8526{i:07d}")
             for i in range(max(1, n // 20))
         )
-        start = timezone.now() - timedelta(days=400)  # clear of the demo history (the last 90 days)
-        rows = []
-        for i in range(n):
-            begins = start - timedelta(minutes=45 * (i + 1))
-            owner = emily if i % 100 == 0 else patients[i % len(patients)]
-            rows.append(
-                Appointment(
-                    patient=owner,
-                    treatment=consultation,
-                    practitioner=practitioner,
-                    room=room,
-                    start=begins,
-                    end=begins + timedelta(minutes=30),
-                    blocked_until=begins + timedelta(minutes=30),
-                    status=Appointment.Status.COMPLETED if i % 7 else Appointment.Status.NO_SHOW,
-                    source=Appointment.Source.STAFF,
-                    notes="bench",
-                )
-            )
-        Appointment.objects.bulk_create(rows, batch_size=2000)
+        past_visits(
+            n,
+            owner=lambda i: emily if i % 100 == 0 else patients[i % len(patients)],
+            treatment=consultation,
+            practitioner=practitioner,
+            room=room,
+        )
         extra = [
             Assessment(
                 patient=emily,

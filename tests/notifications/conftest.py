@@ -286,22 +286,7 @@ class Worker:
         read the outbox after everything committed before the mark), or 0 while
         any task received since then is still running: the barrier waits for
         the deliveries those sweeps handed out, too."""
-        with self.log.open("rb") as log:
-            log.seek(mark)
-            text = log.read().decode(errors="replace")
-        received: dict[str, str] = {}
-        succeeded: set[str] = set()
-        finished: set[str] = set()
-        for match in _TASK_LOG.finditer(text):
-            if match["event"] == "received":
-                received[match["id"]] = match["name"]
-                continue
-            finished.add(match["id"])  # succeeded, raised, or discarded as expired
-            if match["event"] == "succeeded":
-                succeeded.add(match["id"])
-        if set(received) - finished:
-            return 0
-        return sum(1 for id_, name in received.items() if name == SWEEP_TASK and id_ in succeeded)
+        return finished_sweeps(self, mark) or 0
 
     def wait_for_sweeps(self, count: int, *, since: int | None = None, timeout: float = 30) -> None:
         """A barrier instead of a fixed sleep: returns once ``count`` whole
@@ -310,6 +295,27 @@ class Worker:
         so a test can then assert that nothing more came."""
         start = self.mark() if since is None else since
         wait_until(lambda: self.sweeps_since(start) >= count, timeout=timeout, what=f"{count} sweep(s) in the log")
+
+
+def finished_sweeps(worker: Worker, mark: int) -> int | None:
+    """The sweeps ``worker`` received after ``mark`` (a point in its log) and ran to
+    success, or None while any task it received since then is still running."""
+    with worker.log.open("rb") as log:
+        log.seek(mark)
+        text = log.read().decode(errors="replace")
+    received: dict[str, str] = {}
+    succeeded: set[str] = set()
+    finished: set[str] = set()
+    for match in _TASK_LOG.finditer(text):
+        if match["event"] == "received":
+            received[match["id"]] = match["name"]
+            continue
+        finished.add(match["id"])  # succeeded, raised, or discarded as expired
+        if match["event"] == "succeeded":
+            succeeded.add(match["id"])
+    if set(received) - finished:
+        return None
+    return sum(1 for id_, name in received.items() if name == SWEEP_TASK and id_ in succeeded)
 
 
 SWEEP_TASK = "booking.tasks.sweep_notifications"

@@ -45,7 +45,6 @@ from knox.models import AuthToken
 from booking.models import Appointment, Notification, WaitlistOffer, WorkingHours
 from tests.factories import HealthDeclarationFactory, PatientFactory, PractitionerFactory, RoomFactory, TreatmentFactory
 from tests.notifications.conftest import (
-    _TASK_LOG,
     CELERY,
     ROOT,
     SWEEP_TASK,
@@ -54,6 +53,7 @@ from tests.notifications.conftest import (
     Worker,
     Workers,
     database_url,
+    finished_sweeps,
     wait_until,
     workers,  # noqa: F401 (fixture)
 )
@@ -244,25 +244,8 @@ def sweeps_since(pool: list[Worker], marks: list[int]) -> int:
     """Whole sweeps the workers ran, together, that they received after ``marks``;
     0 while any task either received since then is still running (a sweep on one
     worker may hand its rows to the other)."""
-    total = 0
-    for worker, mark in zip(pool, marks, strict=True):
-        with worker.log.open("rb") as log:
-            log.seek(mark)
-            text = log.read().decode(errors="replace")
-        received: dict[str, str] = {}
-        finished: set[str] = set()
-        succeeded: set[str] = set()
-        for match in _TASK_LOG.finditer(text):
-            if match["event"] == "received":
-                received[match["id"]] = match["name"]
-                continue
-            finished.add(match["id"])  # succeeded, raised, or discarded as expired on a busy machine
-            if match["event"] == "succeeded":
-                succeeded.add(match["id"])
-        if set(received) - finished:
-            return 0
-        total += sum(1 for id_, name in received.items() if name == SWEEP_TASK and id_ in succeeded)
-    return total
+    counts = [finished_sweeps(worker, mark) for worker, mark in zip(pool, marks, strict=True)]
+    return 0 if None in counts else sum(count or 0 for count in counts)
 
 
 def workers_swept(pool: list[Worker], count: int, timeout: float = 60) -> None:
