@@ -40,6 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from django.conf import settings
@@ -486,7 +487,7 @@ def appointment_book(
                     notifications.notify_appointment_booked(appointment=appointment, now=now)
                     events.emit(event=events.APPOINTMENT_CREATED, instance=appointment, now=now)
                 # Counted once the booking is committed (clinic/metrics.py).
-                transaction.on_commit(metrics.BOOKINGS.labels(source=appointment.source).inc)
+                transaction.on_commit(partial(metrics.booking_committed, appointment.source))
                 return appointment
         except OperationalError as error:
             # A deadlock outside the savepoint (taking the locks): the

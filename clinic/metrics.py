@@ -58,6 +58,12 @@ BOOKINGS = Counter(
     ["source"],
 )
 
+
+def booking_committed(source: str) -> None:
+    """Counts one booking; the booking service calls it once its transaction commits."""
+    BOOKINGS.labels(source=source).inc()
+
+
 # Anything else a client sends as a method is one label, so nobody can grow the series.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED = "unmatched"

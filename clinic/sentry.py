@@ -9,6 +9,7 @@ the SDK's defaults do. docs/operations.md.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from clinic.logs import current_request_id, scrub_text, task_id_var
 
@@ -25,11 +26,20 @@ def _strip_frames(container: dict[str, Any] | None) -> None:
         frame.pop("vars", None)
 
 
+def _url_without_path(url: str, route: Any) -> str:
+    """The origin and the URL pattern that answered (Sentry's transaction name,
+    e.g. ``/calendar/{token}.ics``), never the path itself: paths carry calendar
+    feed tokens and password-reset links, and the query string what people typed."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    return origin + (route if isinstance(route, str) and route.startswith("/") else "/")
+
+
 def before_send(event: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
     """Applied to every event and transaction before it leaves the process."""
     request = event.get("request")
     if isinstance(request, dict):
-        url = str(request.get("url") or "").split("?", 1)[0]
+        url = _url_without_path(str(request.get("url") or ""), event.get("transaction"))
         headers = request.get("headers") or {}
         event["request"] = {
             "method": request.get("method"),

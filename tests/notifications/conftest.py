@@ -233,12 +233,16 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
 def use_broker() -> Iterator[Callable[[str], None]]:
     """Points this process's Celery publisher at another broker (a private
     Redis), and back afterwards."""
+    from kombu import pools
+
     from clinic.celery import app
 
     def reset_pools() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
+        # Celery's app.pool is kombu's process-wide pool for the broker URL: closing it
+        # alone would leave the closed pool registered, and every later publish to that
+        # URL in this process would fail ("Acquire on closed pool"). Close and forget all.
+        pools.reset()
+        app._pool = None
         app.amqp._producer_pool = None
 
     original = app.conf.broker_url
@@ -295,6 +299,14 @@ class Worker:
         so a test can then assert that nothing more came."""
         start = self.mark() if since is None else since
         wait_until(lambda: self.sweeps_since(start) >= count, timeout=timeout, what=f"{count} sweep(s) in the log")
+
+
+def sending(callbacks: list[Any]) -> list[Any]:
+    """The on-commit callbacks that hand messages to a worker: all but the booking
+    counter's (clinic.metrics.booking_committed), which sends nothing."""
+    from clinic import metrics
+
+    return [callback for callback in callbacks if getattr(callback, "func", None) is not metrics.booking_committed]
 
 
 def finished_sweeps(worker: Worker, mark: int) -> int | None:

@@ -199,11 +199,7 @@ def test_before_send_keeps_the_fault_and_drops_everything_a_person_typed() -> No
     finally:
         request_id_var.reset(token)
 
-    assert cleaned["request"] == {
-        "method": "PATCH",
-        "url": "https://clinic.example/api/v1/patients/7/",
-        "headers": {"Accept": "*/*"},
-    }
+    assert cleaned["request"] == {"method": "PATCH", "url": "https://clinic.example/", "headers": {"Accept": "*/*"}}
     assert cleaned["user"] == {"id": 42}
     assert cleaned["exception"]["values"][0]["value"] == "Key (email)=([value]) already exists."
     assert cleaned["exception"]["values"][0]["stacktrace"]["frames"] == [{"function": "patient_update"}]
@@ -211,3 +207,17 @@ def test_before_send_keeps_the_fault_and_drops_everything_a_person_typed() -> No
     text = json.dumps(cleaned)
     for private in ("Chan", "chan.taiman", "9123", "secret-cookie", "Bearer", "81.2.69.142"):
         assert private not in text, private
+
+
+def test_before_send_names_the_url_pattern_never_the_path() -> None:
+    """A calendar feed's path is its secret, a reset link's path its token."""
+    from clinic.sentry import before_send
+
+    for path, route in (
+        ("/calendar/Zk3p9QmX7sLq2wVt.ics", "/calendar/{token}.ics"),
+        ("/accounts/reset/MTI/c9x-0a1b2c3d4e5f/", "/accounts/reset/{uidb64}/{token}/"),
+    ):
+        event = {"transaction": route, "request": {"method": "GET", "url": f"https://clinic.example{path}?q=Chan"}}
+        cleaned = before_send(event, {})
+        assert cleaned["request"]["url"] == f"https://clinic.example{route}"
+        assert path not in json.dumps(cleaned)
