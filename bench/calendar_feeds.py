@@ -24,7 +24,6 @@ import time
 from datetime import datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -32,24 +31,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic_bench")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("LOG_LEVEL", "WARNING")  # no line per request in the figures
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 os.environ.setdefault("EMAIL_URL", "locmem://")
 os.environ.setdefault("THROTTLE_CALENDAR_FEED", "1000000/hour")  # the bench is one client
 os.environ.pop("CLINIC_TIME_ZONE", None)  # Hong Kong, the default
 
+from bench.common import QueryCounter
+
 SLOTS_PER_DAY = 20  # 10:00 to 20:00, every 30 minutes
 NAMES = ("Cathy Wong", "陳大文", "Chan Tai Man", "歐陽娜娜", "Mary Anne Smith")
-
-
-class QueryCounter:
-    """A database execute wrapper that counts the statements sent."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        self.count += 1
-        return execute(sql, params, many, context)
 
 
 def ensure_database(url: str) -> None:

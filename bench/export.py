@@ -41,6 +41,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic_bench_export")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("LOG_LEVEL", "WARNING")  # no line per request in the figures
 os.environ.setdefault("EMAIL_URL", "locmem://")  # required with DEBUG off; the bench sends no mail
 os.environ.setdefault("CLINIC_BASE_URL", "https://bench.clinic.test")
 MEDIA = tempfile.mkdtemp(prefix="clinic-bench-export-")

@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import ok, recreate_database, timed
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")  # no line per request in the figures
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic_bench_reports")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("DEBUG", "1")

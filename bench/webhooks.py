@@ -35,6 +35,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic_bench_webhooks")
 os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("LOG_LEVEL", "WARNING")  # no line per request in the figures
 os.environ.setdefault("EMAIL_URL", "locmem://")
 os.environ["CLINIC_WEBHOOK_HTTP_HOSTS"] = "127.0.0.1"
 os.environ["CLINIC_WEBHOOK_PRIVATE_NETWORKS"] = "127.0.0.0/8"

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -81,26 +80,12 @@ SHARED = {
 # --- a beat in its own process ---------------------------------------------------------
 
 
-@dataclass
-class Beat:
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+class Beat(Worker):
+    """``celery -A clinic beat`` in its own process group: started, read and stopped as a worker is."""
 
     def sweeps_sent(self) -> int:
         """Notification sweeps this beat has sent to the broker."""
         return self.output().count(f"Sending due task notifications-sweep ({SWEEP_TASK})")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
 
 
 @pytest.fixture
