@@ -1,9 +1,10 @@
 """What every benchmark in bench/ needs: its own database, dropped and created
-again on each run, a count of the SQL statements a call sends, and the median
-time of a call."""
+again on each run, a count of the SQL statements a call sends, the median
+time of a call, and a way to report a goal to ``make bench``'s table."""
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
 from collections.abc import Callable
@@ -19,6 +20,18 @@ class QueryCounter:
     def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
         self.count += 1
         return execute(sql, params, many, context)
+
+
+# A line starting with this marker is one row of ``make bench``'s table (bench/all.py).
+GOAL_MARKER = "GOAL\t"
+
+
+def goal(name: str, measured: str, target: str, met: bool | None) -> None:
+    """Prints one goal's outcome where bench/all.py (``make bench``) collects it:
+    ``name`` says what was measured, ``measured`` the figure as text with its unit
+    ("512.3/s, 31.4 % of /healthz/"), ``target`` the goal ("≥ 30 %"), ``met`` whether
+    it holds (None: a figure for context, with no goal)."""
+    print(GOAL_MARKER + json.dumps({"name": name, "measured": measured, "target": target, "met": met}), flush=True)
 
 
 def recreate_database(url: str) -> None:
