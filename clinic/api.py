@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 import django_filters
-from django.core.cache import caches
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -16,7 +15,7 @@ from rest_framework import serializers
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.utils import html
 
-from clinic.client import client_address
+from clinic.client import client_address, count_use
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -60,10 +59,28 @@ class CleanCharField(serializers.CharField):
 
 class ScopedThrottle(ScopedRateThrottle):
     """Per user when signed in, else per client address; rates are settings
-    (REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]), counters in the "throttle" cache
-    (the database: one count for every web process, kept across restarts)."""
+    (REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]). Each request is counted by
+    ``clinic.client.count_use``: one atomic statement in the database, so every
+    web process shares the count, a burst across processes cannot pass the
+    limit, and a restart keeps it. A window opens at the first request and lasts
+    the rate's period; ``Retry-After`` is the time left in it."""
 
-    cache = caches["throttle"]
+    def allow_request(self, request: Any, view: Any) -> bool:
+        self.scope = getattr(view, self.scope_attr, None)
+        if not self.scope:
+            return True
+        self.rate = self.get_rate()
+        if self.rate is None:
+            return True
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        count, self.window_ends = count_use(self.key, self.duration)
+        return count <= self.num_requests
+
+    def wait(self) -> float:
+        return max((self.window_ends - timezone.now()).total_seconds(), 1.0)
 
     def get_ident(self, request: Any) -> str:
         # DRF's own reading believes X-Forwarded-For from anyone unless NUM_PROXIES

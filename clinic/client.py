@@ -7,20 +7,26 @@ an address all ask it. ``X-Forwarded-For`` is believed only as far as the
 proxies named in ``CLINIC_TRUSTED_PROXIES`` vouch for it; without that setting
 it is ignored, so a client cannot choose its own address by sending the header.
 
-``within`` counts uses of a key in the "throttle" cache, which lives in the
-database: every web process sees the same counts, and a restart forgets none.
+``count_use`` and ``within`` count uses of a key in the "throttle" cache's
+table, in the database, with one atomic statement: every web process sees the
+same counts, a burst cannot slip past a limit, and a restart forgets none.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import random
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections, router
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -126,16 +132,54 @@ def client_address(request: Any) -> str:
 # --- counters shared by every process ------------------------------------------------
 
 
+def count_use(key: str, period: int) -> tuple[int, datetime]:
+    """Counts one more use of ``key`` and returns the count within the current
+    window and when that window ends; a window opens at a key's first use and
+    lasts ``period`` seconds, and the first use after it ends opens the next.
+
+    One statement, atomic in the database: an upsert into the "throttle"
+    cache's table (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``, on
+    PostgreSQL and SQLite alike), so concurrent requests in any number of
+    processes each get their own count, and there is no read-then-write for a
+    burst to slip through. Now and then (one call in ``_SWEEP_EVERY``) it also
+    deletes the windows that ended, which the table's index on ``expires`` keeps
+    cheap; the cache's own culling (a ``COUNT(*)`` on every write) never runs."""
+    cache = caches["throttle"]
+    connection = connections[router.db_for_write(cache.cache_model_class)]  # type: ignore[attr-defined]
+    # The table's name is a setting (CACHES["throttle"]["LOCATION"]), quoted; every value is a parameter.
+    table = connection.ops.quote_name(cache._table)  # type: ignore[attr-defined]
+    now = timezone.now().replace(microsecond=0)
+    ends = now + timedelta(seconds=period)
+    moment, new_end = (connection.ops.adapt_datetimefield_value(value) for value in (now, ends))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (cache_key, value, expires) VALUES (%s, '1', %s) "  # noqa: S608 - quoted name; values are parameters
+            f"ON CONFLICT (cache_key) DO UPDATE SET "
+            f"value = CASE WHEN {table}.expires <= %s THEN '1' "
+            f"ELSE CAST(CAST({table}.value AS INTEGER) + 1 AS TEXT) END, "
+            f"expires = CASE WHEN {table}.expires <= %s THEN excluded.expires ELSE {table}.expires END "
+            f"RETURNING value, expires",
+            [_COUNTER_PREFIX + key, new_end, moment, moment],
+        )
+        value, expires = cursor.fetchone()
+        if random.randrange(_SWEEP_EVERY) == 0:  # noqa: S311 - spreads housekeeping, not a secret
+            cursor.execute(f"DELETE FROM {table} WHERE expires <= %s", [moment])  # noqa: S608 - as above
+    if isinstance(expires, str):  # SQLite
+        expires = parse_datetime(expires)
+    if timezone.is_naive(expires):
+        expires = timezone.make_aware(expires, UTC)
+    return int(value), expires
+
+
 def within(key: str, limit: int, period: int) -> bool:
     """Counts one more use of ``key``; False once the count passes ``limit``
-    within ``period`` seconds of the first use. The "throttle" cache is the
-    database, so all web processes share the count and a restart keeps it.
-    Callers hash anything personal (an email) into the key."""
-    cache = caches["throttle"]
-    cache.add(key, 0, period)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, period)
-        count = 1
-    return count <= limit
+    within ``period`` seconds of the first use (``count_use``: one atomic
+    statement, shared by every web process, kept across restarts). Callers
+    hash anything personal (an email) into the key."""
+    return count_use(key, period)[0] <= limit
+
+
+# The counters' keys in the "throttle" table; their values are plain integers,
+# not the cache's pickles, so nothing reads them through the cache API.
+_COUNTER_PREFIX = "count:"
+_SWEEP_EVERY = 1000
