@@ -231,7 +231,7 @@ class AppointmentListApi(generics.ListCreateAPIView):
             if patient is None:
                 raise InvalidInput(fields={"patient": [_("Say which patient this booking is for.")]})
         else:
-            patient = Patient.objects.get(user=user_of(request))
+            patient = user_of(request).patient  # fetched with the API token (patients/authentication.py)
         if staff:
             appointment = services.appointment_book(
                 patient=patient,

@@ -106,7 +106,7 @@ class WaitlistListApi(generics.ListCreateAPIView):
             if patient is None:
                 raise InvalidInput(fields={"patient": [_("Say which patient this waitlist entry is for.")]})
         else:
-            patient = Patient.objects.get(user=user_of(request))
+            patient = user_of(request).patient  # fetched with the API token (patients/authentication.py)
         entry = waitlist.waitlist_join(
             patient=patient,
             treatment=values["treatment"],

@@ -246,7 +246,9 @@ class MyDeviceApi(APIView):
 
 
 def own_patient(request: Request) -> Patient:
-    return Patient.objects.get(user=user_of(request))
+    """The signed-in patient's record: already fetched with an API token
+    (patients/authentication.py), one query for a session."""
+    return user_of(request).patient
 
 
 class MeApi(APIView):

@@ -21,7 +21,9 @@ from typing import Any
 
 from django.contrib.auth import SESSION_KEY
 from django.db import DatabaseError
+from django.db.models import OuterRef
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
@@ -41,24 +43,43 @@ SESSION_SEEN = "_clinic_device_seen"
 
 
 class DeviceTokenAuthentication(TokenAuthentication):
-    """knox's token authentication, fetching the token's device row with the
-    token (one query, as before) so that noting its use is usually free."""
+    """knox's token authentication in one query: the token with its user, its
+    device row (so noting its use is usually free), the user's patient record
+    and staff rank (so the role check and the patient's own reads cost nothing
+    more). Only this token's expiry is checked: the user's other expired tokens
+    are deleted when a new one is issued (``services.token_issue``), not looked
+    up on every request as knox does."""
 
     def authenticate_credentials(self, token: bytes) -> tuple[Any, AuthToken]:
+        from patients import roles  # not at import: DRF loads this class while its own views load
+
         message = _("Invalid token.")
         text = token.decode("utf-8", errors="replace")
-        candidates = AuthToken.objects.filter(token_key=text[: CONSTANTS.TOKEN_KEY_LENGTH]).select_related(
-            "user", "device"
+        candidates = (
+            AuthToken.objects.filter(token_key=text[: CONSTANTS.TOKEN_KEY_LENGTH])
+            .select_related("user", "device", "user__patient")
+            .annotate(staff_rank=roles.staff_rank(OuterRef("user_id")))
         )
         for auth_token in candidates:
-            if self._cleanup_token(auth_token):
+            if auth_token.expiry is not None and auth_token.expiry < timezone.now():
+                auth_token.delete()
                 continue
             try:
                 digest = hash_token(text)
             except (TypeError, binascii.Error):
                 raise exceptions.AuthenticationFailed(message) from None
             if compare_digest(digest, auth_token.digest):
-                return self.validate_user(auth_token)
+                user, auth_token = self.validate_user(auth_token)
+                is_patient = hasattr(user, "patient")  # fetched above: no query
+                roles.remember_role(
+                    user,
+                    roles.role_from(
+                        rank=auth_token.staff_rank,  # type: ignore[attr-defined]  # the annotation above
+                        is_patient=is_patient,
+                        is_superuser=user.is_superuser,
+                    ),
+                )
+                return user, auth_token
         raise exceptions.AuthenticationFailed(message)
 
     def authenticate(self, request: Any) -> tuple[Any, AuthToken] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal, cast
 
 from django.contrib.auth.models import AnonymousUser, Group, Permission, User
+from django.db.models import Case, Exists, IntegerField, Max, OuterRef, Subquery, Value, When
 
 PATIENT = "patient"
 RECEPTIONIST = "receptionist"
@@ -85,10 +86,44 @@ def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
         sync_roles()
 
 
+def staff_rank(user_id: Any) -> Subquery:
+    """The strongest staff group of the user ``user_id`` (an id or ``OuterRef``)
+    as its strength in ``_STRENGTH``, or NULL: an expression any query about
+    the user can carry, so that knowing the role costs no query of its own."""
+    return Subquery(
+        User.groups.through.objects.filter(user_id=user_id)
+        .values("user_id")
+        .annotate(
+            rank=Max(
+                Case(
+                    *(When(group__name=name, then=Value(strength)) for name, strength in _STRENGTH.items()),
+                    output_field=IntegerField(),
+                )
+            )
+        )
+        .values("rank")[:1],
+        output_field=IntegerField(),
+    )
+
+
+def role_from(*, rank: int | None, is_patient: bool, is_superuser: bool) -> str | None:
+    """The role that a staff rank (``staff_rank``) and a patient record make."""
+    if is_superuser:
+        return MANAGER
+    by_rank = {strength: name for name, strength in _STRENGTH.items()}
+    return by_rank[rank] if rank else (PATIENT if is_patient else None)
+
+
+def remember_role(user: User, role: str | None) -> None:
+    """Caches ``role`` on this user object for the request (what ``role_of`` reads)."""
+    user._clinic_role = role  # type: ignore[attr-defined]  # cached on the user object for this request
+
+
 def role_of(user: User | AnonymousUser | None) -> str | None:
     """``manager``, ``practitioner``, ``receptionist``, ``patient`` or None.
 
-    Cached on the user object, so one request asks the database once."""
+    Cached on the user object, so one request asks the database once (an API
+    token's request not at all: the token's own query carries it)."""
     if user is None or not user.is_authenticated:
         return None
     cached = cast("str | Literal[False] | None", getattr(user, "_clinic_role", False))
@@ -97,29 +132,17 @@ def role_of(user: User | AnonymousUser | None) -> str | None:
     if user.is_superuser:
         role: str | None = MANAGER
     else:
-        from django.db.models import Case, Exists, IntegerField, Max, OuterRef, Value, When
-
         from patients.models import Patient
 
-        # One query on every API request: the strongest staff group, and
-        # whether the user has a patient record.
+        # One query: the strongest staff group, and whether the user has a patient record.
         rank, is_patient = (
             User.objects.filter(pk=user.pk)
-            .annotate(
-                rank=Max(
-                    Case(
-                        *(When(groups__name=name, then=Value(strength)) for name, strength in _STRENGTH.items()),
-                        output_field=IntegerField(),
-                    )
-                ),
-                is_patient=Exists(Patient.objects.filter(user=OuterRef("pk"))),
-            )
+            .annotate(rank=staff_rank(OuterRef("pk")), is_patient=Exists(Patient.objects.filter(user=OuterRef("pk"))))
             .values_list("rank", "is_patient")
             .get()
         )
-        by_rank = {strength: name for name, strength in _STRENGTH.items()}
-        role = by_rank[rank] if rank else (PATIENT if is_patient else None)
-    user._clinic_role = role  # type: ignore[attr-defined]  # cached on the user object for this request
+        role = role_from(rank=rank, is_patient=is_patient, is_superuser=False)
+    remember_role(user, role)  # type: ignore[arg-type]  # any signed-in user object
     return role
 
 

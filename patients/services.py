@@ -358,8 +358,11 @@ DEVICE_SEEN_EVERY = timedelta(minutes=1)
 
 def token_issue(*, user: User, user_agent: str = "") -> str:
     """A new API token for ``user`` (one per device), recorded as a signed-in device.
-    Returns the token itself, which is shown once and stored only as a digest."""
+    Returns the token itself, which is shown once and stored only as a digest.
+    The user's expired tokens go now: a request checks only its own token's
+    expiry (patients/authentication.py), not every token of its user."""
     with transaction.atomic():
+        AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
         instance, token = AuthToken.objects.create(user)
         SignedInDevice.objects.create(
             user=user,
