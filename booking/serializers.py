@@ -24,6 +24,7 @@ from clinic.api import (
     BoundedDictField,
     BoundedListField,
     CleanCharField,
+    FieldsBuiltOnce,
     StrictBooleanField,
     StrictIntegerField,
     StrictPrimaryKeyRelatedField,
@@ -63,7 +64,7 @@ class DepositSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True, help_text="Until when the slot is held.")
 
 
-class AppointmentSerializer(serializers.ModelSerializer):
+class AppointmentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """One appointment, the same in create, detail, list and every transition."""
 
     treatment: serializers.SlugRelatedField[Treatment] = serializers.SlugRelatedField(slug_field="slug", read_only=True)

@@ -3,9 +3,10 @@ patients/permissions.py)."""
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import django_filters
 from django.db import models
@@ -196,7 +197,23 @@ class StrictBooleanField(serializers.BooleanField):
         self.fail("invalid", input=data)
 
 
-class StrictModelSerializer(serializers.ModelSerializer):
+class FieldsBuiltOnce:
+    """For a ModelSerializer: builds its fields from the model once per class
+    and gives each instance a copy. DRF introspects the model for every
+    serializer it creates (about 0.4 ms for a patient's dozen fields), on every
+    request; the fields depend only on the class, its ``Meta`` and the model.
+    A subclass's own ``get_fields`` still runs on every instance, after this."""
+
+    _built_fields: ClassVar[dict[type, dict[str, serializers.Field]]] = {}
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        built = FieldsBuiltOnce._built_fields.get(type(self))
+        if built is None:
+            built = FieldsBuiltOnce._built_fields[type(self)] = super().get_fields()  # type: ignore[misc]
+        return copy.deepcopy(built)
+
+
+class StrictModelSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """A ModelSerializer whose model booleans are JSON booleans (StrictBooleanField)."""
 
     serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping}

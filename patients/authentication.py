@@ -21,7 +21,6 @@ from typing import Any
 
 from django.contrib.auth import SESSION_KEY
 from django.db import DatabaseError
-from django.db.models import OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -42,6 +41,10 @@ SESSION_DEVICE = "_clinic_device"
 SESSION_SEEN = "_clinic_device_seen"
 
 
+# The token table's user column, as the rank's SQL names the outer query's user.
+_TOKEN_USER_COLUMN = f'"{AuthToken._meta.db_table}"."user_id"'
+
+
 class DeviceTokenAuthentication(TokenAuthentication):
     """knox's token authentication in one query: the token with its user, its
     device row (so noting its use is usually free), the user's patient record
@@ -58,7 +61,7 @@ class DeviceTokenAuthentication(TokenAuthentication):
         candidates = (
             AuthToken.objects.filter(token_key=text[: CONSTANTS.TOKEN_KEY_LENGTH])
             .select_related("user", "device", "user__patient")
-            .annotate(staff_rank=roles.staff_rank(OuterRef("user_id")))
+            .annotate(staff_rank=roles.staff_rank(_TOKEN_USER_COLUMN))
         )
         for auth_token in candidates:
             if auth_token.expiry is not None and auth_token.expiry < timezone.now():
