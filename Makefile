@@ -13,13 +13,14 @@ TYPED := clinic patients treatments booking portal workspace demo
 DEV_ENV = DEBUG=$${DEBUG:-1} ALLOWED_HOSTS=$${ALLOWED_HOSTS:-127.0.0.1,localhost} \
   CLINIC_BASE_URL=$${CLINIC_BASE_URL:-http://127.0.0.1:$(PORT)} SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)}
 
-.PHONY: help run test lint format typecheck bench venv dev-venv lock messages migrate seed clean
+.PHONY: help run test lint format typecheck bench bench-every venv dev-venv lock messages migrate seed clean
 
 help:
 	@echo "make run    set up everything and serve http://127.0.0.1:$(PORT) with a Celery worker and beat"
 	@echo "make test   set up and run the whole test suite (ARGS='-k name' to narrow it)"
 	@echo "make lint   ruff lint and format check, import layers, mypy"
-	@echo "make bench  run the benchmarks in bench/"
+	@echo "make bench  the request path's benchmarks and one table of their goals (bench/all.py)"
+	@echo "make bench-every  every script in bench/, one after another"
 	@echo "make lock   re-resolve requirements*.in into the lock files requirements*.txt"
 
 $(VENV)/.python:
@@ -84,8 +85,13 @@ format: dev-venv
 typecheck: dev-venv
 	SECRET_KEY=typecheck $(PY) -m mypy $(TYPED)
 
+# The request path's benchmarks and one table of their goals (bench/all.py).
 bench: dev-venv
-	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@$(PY) bench/all.py $(BENCH_ARGS)
+
+# Every script in bench/, one after another (the above and the rest).
+bench-every: dev-venv
+	@for script in bench/*.py; do case $$script in bench/all.py|bench/common.py|bench/locustfile.py|bench/profile.py) continue;; esac; echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -11,7 +11,14 @@ role, one patient row) on the same server.
 
     .venv/bin/python bench/booking.py [--seconds 20] [--clients 16] [--workers 4]
 
-Goal: bookings/s at least 30 % of the trivial endpoint's rate.
+Then it replays the SQL that one booking and one /me/ send, through psycopg
+alone (no Django, no HTTP) from the same clients over as many processes as the
+server has workers, each in a transaction that is rolled back: the most the
+database itself allows, to set the HTTP rates against.
+
+Goals (issue 23; printed as ``goal`` lines for ``make bench``): bookings/s at
+least 30 % of /healthz/'s rate with p99 at most 150 ms; /api/v1/me/ at least
+60 % of /healthz/'s rate.
 """
 
 from __future__ import annotations
@@ -30,9 +37,12 @@ import urllib.request
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.common import goal
+
 DATABASE = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/clinic_bench_booking")
 ENV = {
     **os.environ,
@@ -152,15 +162,110 @@ def run_clients(seconds: float, work) -> tuple[list[float], dict[int, int]]:  # 
     return latencies, statuses
 
 
-def describe(name: str, latencies: list[float], statuses: dict[int, int], seconds: float) -> float:
+def describe(name: str, latencies: list[float], statuses: dict[int, int], seconds: float) -> tuple[float, float]:
+    """Prints a line and returns the rate per second and the p99 in ms."""
     rate = len(latencies) / seconds
     ordered = sorted(latencies) or [0.0]
     p50 = statistics.median(ordered) * 1000
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
     print(
-        f"{name:<22} {rate:8.1f}/s   p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   statuses {dict(sorted(statuses.items()))}"
+        f"{name:<34} {rate:8.1f}/s   p50 {p50:7.1f} ms   p99 {p99:7.1f} ms   statuses {dict(sorted(statuses.items()))}"
     )
-    return rate
+    return rate, p99
+
+
+Statements = list[tuple[str, Any]]
+
+
+def capture(clients: list[tuple[str, int]], slug: str) -> tuple[list[Statements], list[Statements]]:
+    """Each client's booking (on the day after the last the HTTP run booked for
+    it) and /api/v1/me/ as the SQL they send, made in-process with Django's test
+    client; the appointments are then deleted, so their statements can be
+    replayed as they were (bench ``floor``)."""
+    from django.db import connection
+    from django.db.models import Max
+    from django.test import Client
+    from django.utils import timezone
+
+    from booking.models import Appointment, Notification
+
+    bookings, reads, made = [], [], []
+    for token, practitioner in clients:
+        last = Appointment.objects.filter(practitioner_id=practitioner).aggregate(last=Max("start"))["last"]
+        day = timezone.localtime(last).date() + timedelta(days=1)
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
+        for path, body, into in (
+            ("/api/v1/appointments/", {"treatment": slug, "practitioner": practitioner}, bookings),
+            ("/api/v1/me/", None, reads),
+        ):
+            sent: Statements = []
+
+            def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+                sent.append((sql, params))  # noqa: B023 - used at once, inside this iteration
+                return execute(sql, params, many, context)
+
+            with connection.execute_wrapper(record):
+                if body is None:
+                    response = client.get(path)
+                else:
+                    # The day after its own last, as in the HTTP run: the room kind's lock is per time.
+                    start = timezone.make_aware(datetime.combine(day, clock(8)))
+                    response = client.post(path, {**body, "start": start.isoformat()}, content_type="application/json")
+            assert response.status_code in {200, 201}, response.content[:300]
+            into.append(sent)
+            if body is not None:
+                made.append(response.json()["id"])
+    captured = Appointment.objects.filter(pk__in=made)
+    Notification.objects.filter(appointment__in=captured).delete()  # kept by design (PROTECT); a bench's rows
+    captured.delete()
+    connection.close()
+    return bookings, reads
+
+
+def _replay_worker(statements: list[Statements], seconds: float, results: Any) -> None:
+    import psycopg
+
+    def loop(sent: Statements, latencies: list[float]) -> None:
+        with psycopg.connect(
+            DATABASE.replace("postgres://", "postgresql://"), cursor_factory=psycopg.ClientCursor
+        ) as conn:
+            deadline = time.perf_counter() + seconds
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                with conn.cursor() as cursor:
+                    for sql, params in sent:
+                        cursor.execute(sql, params)
+                conn.rollback()
+                latencies.append(time.perf_counter() - began)
+
+    latencies: list[list[float]] = [[] for _ in statements]
+    threads = [
+        threading.Thread(target=loop, args=(sent, mine)) for sent, mine in zip(statements, latencies, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put([value for mine in latencies for value in mine])
+
+
+def floor(name: str, statements: list[Statements], seconds: float, processes: int) -> tuple[float, float]:
+    """The same SQL replayed by psycopg alone, with no Django and no HTTP: each
+    client's statements in one transaction, rolled back (so no commit's flush),
+    over as many processes as the server has workers. What the database costs
+    this request with these clients: the most its rate could be."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    shares = [statements[index::processes] for index in range(processes)]
+    workers = [context.Process(target=_replay_worker, args=(share, seconds, results)) for share in shares if share]
+    for worker in workers:
+        worker.start()
+    latencies = [value for _ in workers for value in results.get()]
+    for worker in workers:
+        worker.join()
+    return describe(name, latencies, {0: len(latencies)}, seconds)
 
 
 def main() -> None:
@@ -219,20 +324,51 @@ def main() -> None:
             f"gunicorn {args.workers} sync workers, {args.clients} concurrent clients, {args.seconds:.0f} s each, PostgreSQL"
         )
         latencies, statuses = run_clients(args.seconds, [booker(i, t, p) for i, (t, p) in enumerate(clients)])
-        booked = describe("POST /appointments/", latencies, statuses, args.seconds)
+        booked, booked_p99 = describe("POST /api/v1/appointments/", latencies, statuses, args.seconds)
         latencies, statuses = run_clients(args.seconds, [trivial() for _ in clients])
-        baseline = describe("GET /healthz/", latencies, statuses, args.seconds)
+        baseline, _p99 = describe("GET /healthz/", latencies, statuses, args.seconds)
 
         def profile(token: str):  # type: ignore[no-untyped-def]
             return lambda: request(f"{base}/api/v1/me/", token)
 
         latencies, statuses = run_clients(args.seconds, [profile(t) for t, _ in clients])
-        signed_in = describe("GET /api/v1/me/", latencies, statuses, args.seconds)
-        print(f"bookings/s as a share of GET /healthz/:   {100 * booked / baseline:.1f} % (goal: at least 30 %)")
-        print(f"bookings/s as a share of GET /api/v1/me/: {100 * booked / signed_in:.1f} % (a signed-in API read)")
+        signed_in, _p99 = describe("GET /api/v1/me/", latencies, statuses, args.seconds)
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+    # The database's share: the same requests' SQL without Django or HTTP.
+    bookings, reads = capture(clients, slug)
+    print(f"the same SQL replayed by psycopg alone ({len(bookings[0])} and {len(reads[0])} statements), rolled back:")
+    sql_booked, _p99 = floor("  a booking's statements", bookings, args.seconds, args.workers)
+    sql_read, _p99 = floor("  /api/v1/me/'s statement", reads, args.seconds, args.workers)
+
+    share, read_share = 100 * booked / baseline, 100 * signed_in / baseline
+    print(f"bookings/s as a share of GET /healthz/:   {share:.1f} % (goal: at least 30 %)")
+    print(f"GET /api/v1/me/ as a share of /healthz/:  {read_share:.1f} % (goal: at least 60 %)")
+    print(f"a booking's SQL alone as a share of /healthz/: {100 * sql_booked / baseline:.1f} % (the database's part)")
+    print(f"bookings/s as a share of their SQL alone: {100 * booked / sql_booked:.1f} %")
+    print(f"/me/'s SQL alone as a share of /healthz/: {100 * sql_read / baseline:.1f} %")
+    context = f"{args.workers} workers, {args.clients} clients"
+    goal(
+        "bookings/s vs GET /healthz/",
+        f"{share:.1f} % ({booked:.0f}/s vs {baseline:.0f}/s; {context})",
+        "≥ 30 %",
+        share >= 30,
+    )
+    goal("booking p99", f"{booked_p99:.0f} ms", "≤ 150 ms", booked_p99 <= 150)
+    goal(
+        "GET /api/v1/me/ vs GET /healthz/",
+        f"{read_share:.1f} % ({signed_in:.0f}/s)",
+        "≥ 60 %",
+        read_share >= 60,
+    )
+    goal(
+        "a booking's SQL alone (psycopg) vs /healthz/",
+        f"{100 * sql_booked / baseline:.1f} % ({sql_booked:.0f}/s, {len(bookings[0])} statements)",
+        "the database's ceiling",
+        None,
+    )
 
 
 if __name__ == "__main__":

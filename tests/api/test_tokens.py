@@ -352,3 +352,57 @@ def test_saving_a_user_without_a_new_password_keeps_their_tokens() -> None:
     patient.user.save()
     patient.user.save(update_fields=["last_login"])
     assert phone.get("/api/v1/me/").status_code == 200
+
+
+# --- one query per token request --------------------------------------------------------------
+
+
+def test_a_patients_signed_in_read_is_one_query_however_many_tokens_and_groups() -> None:
+    """GET /api/v1/me/ with a token: the token, its user, device, patient record
+    and role in one statement, whether the account has one token or many."""
+    from django.contrib.auth.models import Group
+
+    patient = PatientFactory(full_name="Alice Chan")
+    phone = _sign_in(patient.user)
+    phone.get("/api/v1/me/")  # per-process caches (translations, content types)
+    with CaptureQueriesContext(connection) as few:
+        answer = phone.get("/api/v1/me/")
+    assert answer.status_code == 200 and answer.json()["full_name"] == "Alice Chan"
+    for _ in range(5):
+        _sign_in(patient.user, IPHONE)
+    patient.user.groups.add(Group.objects.create(name="newsletter"))  # a group that is not a role
+    with CaptureQueriesContext(connection) as many:
+        assert phone.get("/api/v1/me/").json()["full_name"] == "Alice Chan"
+    assert len(few) == len(many) == 1, [q["sql"] for q in many.captured_queries]
+
+
+def test_an_expired_token_is_refused_and_deleted_and_a_sign_in_clears_the_others() -> None:
+    patient = PatientFactory()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        old, older = _sign_in(patient.user), _sign_in(patient.user, IPHONE)
+    later = start + timedelta(days=91)  # past the 90-day TTL
+    with time_machine.travel(later, tick=False):
+        refused = old.get("/api/v1/me/")
+        assert refused.status_code == 401 and refused.json()["code"] == "not_authenticated"
+        assert AuthToken.objects.filter(user=patient.user).count() == 1  # that one went; the other waits
+        fresh = _sign_in(patient.user, LAPTOP)
+        assert AuthToken.objects.filter(user=patient.user).count() == 1  # the sign-in cleared the other
+        assert fresh.get("/api/v1/me/").status_code == 200
+        assert older.get("/api/v1/me/").status_code == 401
+
+
+def test_a_staff_token_carries_its_role() -> None:
+    """The role comes with the token's query: reception may list patients, a
+    patient's token may not, and a receptionist who is also a patient is staff."""
+    from django.contrib.auth.models import Group
+
+    reception = UserFactory()
+    reception.groups.add(Group.objects.get(name="receptionist"))
+    assert _sign_in(reception).get("/api/v1/patients/").status_code == 200
+    patient = PatientFactory()
+    assert _sign_in(patient.user).get("/api/v1/patients/").status_code == 403
+    patient.user.groups.add(Group.objects.get(name="receptionist"))
+    both = _sign_in(patient.user)
+    assert both.get("/api/v1/patients/").status_code == 200
+    assert both.get("/api/v1/me/").status_code == 403  # staff first, as role_of decides
