@@ -75,7 +75,7 @@ class ScopedThrottle(ScopedRateThrottle):
             return True
         self.num_requests, self.duration = self.parse_rate(self.rate)
         self.key = self.get_cache_key(request, view)
-        if self.key is None:
+        if self.key is None or self.num_requests is None or self.duration is None:
             return True
         count, self.window_ends = count_use(self.key, self.duration)
         return count <= self.num_requests

@@ -41,10 +41,6 @@ SESSION_DEVICE = "_clinic_device"
 SESSION_SEEN = "_clinic_device_seen"
 
 
-# The token table's user column, as the rank's SQL names the outer query's user.
-_TOKEN_USER_COLUMN = f'"{AuthToken._meta.db_table}"."user_id"'
-
-
 class DeviceTokenAuthentication(TokenAuthentication):
     """knox's token authentication in one query: the token with its user, its
     device row (so noting its use is usually free), the user's patient record
@@ -54,16 +50,12 @@ class DeviceTokenAuthentication(TokenAuthentication):
     up on every request as knox does."""
 
     def authenticate_credentials(self, token: bytes) -> tuple[Any, AuthToken]:
-        from patients import roles  # not at import: DRF loads this class while its own views load
+        # Not at import: DRF loads this class while its own views load.
+        from patients import roles, selectors
 
         message = _("Invalid token.")
         text = token.decode("utf-8", errors="replace")
-        candidates = (
-            AuthToken.objects.filter(token_key=text[: CONSTANTS.TOKEN_KEY_LENGTH])
-            .select_related("user", "device", "user__patient")
-            .annotate(staff_rank=roles.staff_rank(_TOKEN_USER_COLUMN))
-        )
-        for auth_token in candidates:
+        for auth_token, staff_rank in selectors.tokens_with_key(text[: CONSTANTS.TOKEN_KEY_LENGTH]):
             if auth_token.expiry is not None and auth_token.expiry < timezone.now():
                 auth_token.delete()
                 continue
@@ -77,7 +69,7 @@ class DeviceTokenAuthentication(TokenAuthentication):
                 roles.remember_role(
                     user,
                     roles.role_from(
-                        rank=auth_token.staff_rank,  # type: ignore[attr-defined]  # the annotation above
+                        rank=staff_rank,
                         is_patient=is_patient,
                         is_superuser=user.is_superuser,
                     ),

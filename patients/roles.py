@@ -89,15 +89,20 @@ def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
         sync_roles()
 
 
-def staff_rank(user_column: str) -> RawSQL:
-    """The strongest staff group of the user whose id is in ``user_column`` (the
-    outer query's quoted column, e.g. ``"knox_authtoken"."user_id"``) as its
-    strength in ``_STRENGTH``, or NULL: an expression any query about the user
-    can carry, so that knowing the role costs no query of its own. Written as
-    SQL once (the ORM's subquery took about a millisecond to build per request)."""
+def staff_rank_sql(user_column: str) -> tuple[str, tuple[Any, ...]]:
+    """SQL for the strongest staff group of the user whose id is in
+    ``user_column`` (the outer query's quoted column, e.g.
+    ``"auth_user"."id"``) as its strength in ``_STRENGTH``, or NULL, and its
+    parameters: what any query about the user can carry, so that knowing the
+    role costs no query of its own. Composed once from the models' tables."""
     sql, params = _rank_sql()
+    return sql % {"user": user_column}, params
+
+
+def staff_rank(user_column: str) -> RawSQL:
+    """``staff_rank_sql`` as an expression for ``annotate``."""
     # Names from the models and the caller's column, never input; the values are parameters.
-    return RawSQL(sql % {"user": user_column}, params, output_field=IntegerField())  # noqa: S611
+    return RawSQL(*staff_rank_sql(user_column), output_field=IntegerField())  # noqa: S611
 
 
 @lru_cache(maxsize=1)
@@ -153,7 +158,7 @@ def role_of(user: User | AnonymousUser | None) -> str | None:
             .get()
         )
         role = role_from(rank=rank, is_patient=is_patient, is_superuser=False)
-    remember_role(user, role)  # type: ignore[arg-type]  # any signed-in user object
+    remember_role(user, role)
     return role
 
 

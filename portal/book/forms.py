@@ -25,7 +25,7 @@ YES_NO = [("yes", _("Yes")), ("no", _("No"))]
 def registration_allowed(request: HttpRequest) -> bool:
     """The API's "register" rate limit (per client address), so the pages are
     no easier a way to create accounts in bulk or probe which emails exist."""
-    return ScopedThrottle().allow_request(request, SimpleNamespace(throttle_scope="register"))  # type: ignore[arg-type]  # a page: it reads request.META and the scope
+    return ScopedThrottle().allow_request(request, SimpleNamespace(throttle_scope="register"))
 
 
 def apply_error(form: forms.Form, error: ApplicationError) -> None:
