@@ -6,16 +6,26 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from pytest_django import Settings as SettingsWrapper
 from rest_framework.test import APIClient
 
 from booking.models import Room, WorkingHours
 from tests.api.conftest import client_for
-from tests.factories import AppointmentFactory, PractitionerFactory, RoomFactory, TreatmentFactory, UserFactory
+from tests.factories import (
+    AppointmentFactory,
+    ClinicClosureFactory,
+    PractitionerFactory,
+    RoomFactory,
+    TreatmentFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +132,42 @@ def test_no_slots_is_an_empty_list_with_the_same_keys() -> None:
         response = APIClient().get(f"/api/v1/availability/?treatment=empty-peel&from={MONDAY}&to={MONDAY}")
     assert response.status_code == 200
     assert response.content == b'{"treatment":"empty-peel","timezone":"Asia/Hong_Kong","slots":[]}'
+
+
+def test_the_queries_do_not_grow_with_days_practitioners_or_slots(django_assert_num_queries: Any) -> None:
+    """One day of one practitioner, then 62 days of six with appointments and a
+    closure: many times the slots, the same queries (anonymous and staff)."""
+    peel = TreatmentFactory(slug="counted-peel", duration_minutes=30, buffer_minutes=10)
+    room = RoomFactory(kind=peel.room_kind)
+    first = PractitionerFactory(treatments=[peel])
+    one_day = f"/api/v1/availability/?treatment=counted-peel&from={MONDAY}&to={MONDAY}"
+    many_days = f"/api/v1/availability/?treatment=counted-peel&from={MONDAY}&to={MONDAY + timedelta(days=61)}"
+
+    with time_machine.travel(datetime.combine(MONDAY, time(7), tzinfo=HONG_KONG), tick=False):
+        clients = {"anonymous": APIClient(), "staff": client_for(UserFactory(role="receptionist"))}
+        budgets, few = {}, {}
+        for who, client in clients.items():
+            client.get(one_day)  # warm whatever is cached per process
+            with CaptureQueriesContext(connection) as counted:
+                few[who] = client.get(one_day).json()["slots"]
+            assert few[who]
+            budgets[who] = len(counted.captured_queries)
+
+        for n in range(5):
+            doctor = PractitionerFactory(treatments=[peel])
+            RoomFactory(kind=peel.room_kind)
+            AppointmentFactory(
+                treatment=peel,
+                practitioner=doctor,
+                room=room,
+                start=datetime.combine(MONDAY + timedelta(days=n + 1), time(11), tzinfo=HONG_KONG),
+            )
+        ClinicClosureFactory(
+            start=datetime.combine(MONDAY + timedelta(days=3), time(10), tzinfo=HONG_KONG),
+            end=datetime.combine(MONDAY + timedelta(days=3), time(12), tzinfo=HONG_KONG),
+        )
+        for who, client in clients.items():
+            with django_assert_num_queries(budgets[who]):
+                many = client.get(many_days).json()["slots"]
+            assert len(many) > 50 * len(few[who])
+            assert {slot["practitioner"] for slot in many} > {first.pk}
