@@ -3,7 +3,11 @@
 Seeds a clinic (10 practitioners, 6 rooms, 3 devices) into its own database,
 then for N = 0, 1,000, 10,000 and 100,000 appointment rows times
 ``find_slots`` for one treatment across all practitioners over 31 days and
-prints N, the median of 15 runs, and the number of SQL queries. The 31 days
+prints N, the median of 15 runs, and the number of SQL queries; then times
+``GET /api/v1/availability/`` itself for the same treatment, days and moment,
+in-process through Django's test client (every middleware, DEBUG=0, anonymous:
+the endpoint is public), and prints its median, its queries and its ratio to
+``find_slots``. The 31 days
 queried are booked to about 70 % of what the rooms and devices can hold (as
 far as N allows); the other rows lie in the past or are cancelled, as in a
 clinic's real table.
@@ -12,12 +16,14 @@ clinic's real table.
 
 DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/clinic_bench; the
 database is created if missing, migrated, and its booking rows replaced.
-Goal (issue): median under 50 ms at N = 10,000, the same query count for every N.
+Goals (issue 23): find_slots' median under 50 ms at N = 10,000, the same query
+count for every N; the endpoint at most 1.5 × find_slots at N = 10,000.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -35,6 +41,7 @@ os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghij
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("LOG_LEVEL", "WARNING")  # no line per request in the figures
 os.environ.setdefault("EMAIL_URL", "locmem://")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 os.environ.pop("CLINIC_TIME_ZONE", None)  # Hong Kong, the default
 
 FIRST_DAY = date(2030, 1, 7)  # a Monday; "now" is the evening before
@@ -80,9 +87,12 @@ def main() -> None:
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.db import connection
+    from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
+    from time_machine import travel
 
+    from bench.common import QueryCounter, goal, ok
     from booking.availability import find_slots
     from booking.models import Appointment, ClinicClosure, Device, Practitioner, Room, TimeOff, WorkingHours
     from patients.models import Patient
@@ -215,27 +225,73 @@ def main() -> None:
             treatment=pico, first_date=window[0], last_date=window[-1], staff=False, now=now, practitioner_id=None
         )
 
+    client = Client()
+    url = f"/api/v1/availability/?treatment={pico.slug}&from={window[0]}&to={window[-1]}"
+
+    def endpoint() -> bytes:
+        return ok(client.get(url, secure=True)).content
+
+    def median_ms(call: object, runs: int) -> tuple[float, float, float]:
+        timings = []
+        for _ in range(runs):
+            began = time.perf_counter()
+            call()  # type: ignore[operator]
+            timings.append((time.perf_counter() - began) * 1000)
+        return statistics.median(timings), min(timings), max(timings)
+
     version = connection.pg_version if connection.vendor == "postgresql" else 0
     print(f"{connection.vendor} {version // 10000}.{version % 10000}; "
           f"{settings.TIME_ZONE}; grid {settings.CLINIC_SLOT_MINUTES} min; {DAYS} days; {args.runs} runs; "
           f"the window booked to {FILL:.0%} of what rooms and devices hold: {len(in_window)} appointments")  # fmt: skip
     print(f"{'N':>8} {'active in window':>16} {'cancelled':>9} {'past':>7} {'slots':>6} "
-          f"{'median ms':>9} {'min ms':>7} {'max ms':>7} {'queries':>7}")  # fmt: skip
-    for total in sizes:
-        active, cancelled, past = seed(total)
-        assert Appointment.objects.count() == total
-        for _ in range(2):
-            query()  # warm the connection, caches and plans
-        timings = []
-        for _ in range(args.runs):
-            began = time.perf_counter()
+          f"{'median ms':>9} {'min ms':>7} {'max ms':>7} {'queries':>7} "
+          f"{'endpoint ms':>11} {'min ms':>7} {'max ms':>7} {'queries':>7} {'ratio':>6}")  # fmt: skip
+    results: dict[int, tuple[float, float, int, int, int]] = {}
+    # The endpoint asks find_slots at "now"; the clock stands where the bench's query stands.
+    with travel(now, tick=False):
+        for total in sizes:
+            active, cancelled, past = seed(total)
+            assert Appointment.objects.count() == total
+            for _ in range(2):
+                query()  # warm the connection, caches and plans
+                endpoint()
+            find_ms, find_min, find_max = median_ms(query, args.runs)
             slots = query()
-            timings.append((time.perf_counter() - began) * 1000)
-        with CaptureQueriesContext(connection) as queries:
-            query()
-        print(
-            f"{total:>8,} {active:>16,} {cancelled:>9,} {past:>7,} {len(slots):>6,} "
-            f"{statistics.median(timings):>9.1f} {min(timings):>7.1f} {max(timings):>7.1f} {len(queries):>7}"
+            with CaptureQueriesContext(connection) as queries:
+                query()
+            find_queries = len(queries)  # now: each request resets the connection's query log
+            end_ms, end_min, end_max = median_ms(endpoint, args.runs)
+            answer = json.loads(endpoint())
+            assert len(answer["slots"]) == len(slots), (len(answer["slots"]), len(slots))
+            counter = QueryCounter()
+            with connection.execute_wrapper(counter):
+                endpoint()
+            ratio = end_ms / find_ms if find_ms else 0.0
+            results[total] = (find_ms, end_ms, len(slots), find_queries, counter.count)
+            print(
+                f"{total:>8,} {active:>16,} {cancelled:>9,} {past:>7,} {len(slots):>6,} "
+                f"{find_ms:>9.1f} {find_min:>7.1f} {find_max:>7.1f} {find_queries:>7} "
+                f"{end_ms:>11.1f} {end_min:>7.1f} {end_max:>7.1f} {counter.count:>7} {ratio:>5.2f}×"
+            )
+
+    find_counts = {row[3] for row in results.values()}
+    endpoint_counts = {row[4] for row in results.values()}
+    flat = len(find_counts) == 1 and len(endpoint_counts) == 1
+    if 10_000 in results:
+        find, end, count, _, _ = results[10_000]
+        goal(
+            "find_slots median at N=10,000 < 50 ms",
+            f"{find:.1f} ms, {count} slots, queries {'flat' if flat else 'growing'} "
+            f"({', '.join(map(str, sorted(find_counts)))})",
+            "< 50 ms, flat queries",
+            find < 50 and flat,
+        )
+        ratio = end / find
+        goal(
+            "availability endpoint / find_slots (31 days, 10 practitioners)",
+            f"{ratio:.2f}× ({end:.0f} ms vs {find:.0f} ms, {count} slots)",
+            "≤ 1.5×",
+            ratio <= 1.5,
         )
 
 

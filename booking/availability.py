@@ -1,8 +1,9 @@
 """The availability engine: the one place that decides which starts can be booked.
 
-Both the public slot list (``find_slots``) and every booking, reschedule and
-race re-check (``check_start``) go through the same interval arithmetic, so a
-slot that is offered can be booked and a start that can be booked is offered.
+Both the public slot list (``find_slots``, or ``find_slot_starts`` as epoch
+seconds) and every booking, reschedule and race re-check (``check_start``) go
+through the same interval arithmetic, so a slot that is offered can be booked
+and a start that can be booked is offered.
 
 How it works. ``load_calendar`` reads everything for one treatment and one span
 in a constant number of queries (practitioners, working hours, time off,
@@ -44,6 +45,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
+from typing import NamedTuple
 
 from django.conf import settings
 from django.utils import timezone
@@ -385,6 +387,66 @@ def _span(dates: Sequence[date], zone: tzinfo, hold: int) -> tuple[int, int]:
     return start, end
 
 
+class SlotStarts(NamedTuple):
+    """``find_slots``' answer before it becomes ``Slot`` objects: each bookable
+    ``(start, practitioner_id)`` with the start in epoch seconds, sorted by start
+    then practitioner, and the treatment's duration in seconds (a slot ends at
+    start + duration). For callers that write thousands of slots as text."""
+
+    starts: list[tuple[int, int]]
+    duration: int
+
+
+def find_slot_starts(
+    *,
+    treatment: Treatment,
+    first_date: date,
+    last_date: date,
+    practitioner_id: int | None = None,
+    staff: bool = False,
+    now: datetime | None = None,
+    window: tuple[date, date] | None = None,
+    exclude_appointment_id: int | None = None,
+) -> SlotStarts:
+    """``find_slots``, as epoch seconds (``SlotStarts``): the same rules, the
+    same slots, in the same order."""
+    duration = treatment.duration_minutes * 60
+    if not treatment.active and not staff:
+        return SlotStarts([], duration)
+    zone = clinic_zone()
+    now = _now(now)
+    earliest, latest = _bounds(staff=staff, now=now)
+    first = max(first_date, earliest.astimezone(zone).date())
+    last = min(last_date, latest.astimezone(zone).date())
+    if window is not None:
+        first, last = max(first, window[0]), min(last, window[1])
+    if first > last:
+        return SlotStarts([], duration)
+    dates = _dates(first, last)
+    span_start, span_end = _span(dates, zone, duration + treatment.buffer_minutes * 60)
+    calendar = load_calendar(
+        treatment=treatment,
+        span_start=span_start,
+        span_end=span_end,
+        practitioner_id=practitioner_id,
+        exclude_appointment_id=exclude_appointment_id,
+        now=now,
+    )
+    if not calendar.practitioner_ids:
+        return SlotStarts([], duration)
+    grid = [point for day in dates for point in grid_points(day, zone, settings.CLINIC_SLOT_MINUTES)]
+    bounds = [(math.ceil(earliest.timestamp()), math.floor(latest.timestamp()))]
+    shared = shared_resource_starts(calendar)
+    found: list[tuple[int, int]] = []
+    for practitioner in calendar.practitioner_ids:
+        static = static_starts(calendar, practitioner, dates, zone, bounds)
+        found.extend(
+            (point, practitioner) for point in points_in(free_starts(calendar, practitioner, static, shared), grid)
+        )
+    found.sort()
+    return SlotStarts(found, duration)
+
+
 def find_slots(
     *,
     treatment: Treatment,
@@ -399,40 +461,16 @@ def find_slots(
     """Bookable starts on the clinic-local dates ``first_date``..``last_date``
     (inclusive), sorted by start then practitioner. A patient sees nothing for
     an inactive treatment; staff still can book it."""
-    if not treatment.active and not staff:
-        return []
-    zone = clinic_zone()
-    now = _now(now)
-    earliest, latest = _bounds(staff=staff, now=now)
-    first = max(first_date, earliest.astimezone(zone).date())
-    last = min(last_date, latest.astimezone(zone).date())
-    if window is not None:
-        first, last = max(first, window[0]), min(last, window[1])
-    if first > last:
-        return []
-    dates = _dates(first, last)
-    duration = treatment.duration_minutes * 60
-    span_start, span_end = _span(dates, zone, duration + treatment.buffer_minutes * 60)
-    calendar = load_calendar(
+    found, duration = find_slot_starts(
         treatment=treatment,
-        span_start=span_start,
-        span_end=span_end,
+        first_date=first_date,
+        last_date=last_date,
         practitioner_id=practitioner_id,
-        exclude_appointment_id=exclude_appointment_id,
+        staff=staff,
         now=now,
+        window=window,
+        exclude_appointment_id=exclude_appointment_id,
     )
-    if not calendar.practitioner_ids:
-        return []
-    grid = [point for day in dates for point in grid_points(day, zone, settings.CLINIC_SLOT_MINUTES)]
-    bounds = [(math.ceil(earliest.timestamp()), math.floor(latest.timestamp()))]
-    shared = shared_resource_starts(calendar)
-    found: list[tuple[int, int]] = []
-    for practitioner in calendar.practitioner_ids:
-        static = static_starts(calendar, practitioner, dates, zone, bounds)
-        found.extend(
-            (point, practitioner) for point in points_in(free_starts(calendar, practitioner, static, shared), grid)
-        )
-    found.sort()
     moments: dict[int, datetime] = {}
 
     def moment(stamp: int) -> datetime:
