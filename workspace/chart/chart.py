@@ -8,15 +8,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.paginator import Page, Paginator
 from django.db.models import DateField, DateTimeField, Field, Model
 from django.utils import timezone
 from django.utils.functional import Promise
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from booking import signing
 from booking.models import Appointment, InjectableUse, Notification, SessionRecord, WaitlistEntry
@@ -48,8 +52,19 @@ from treatments.models import (
 from treatments.screening import RETINOID_WINDOW, SUN_EXPOSURE_WINDOW
 from workspace.chart.forms import AREA_LABELS, CHOICE_LABELS, LESION_LABELS, PARAMETER_LABELS
 
-LIST_LIMIT = 100  # appointments and notifications shown; the newest first
+LIST_LIMIT = 100  # upcoming visits in the header and notifications shown; the newest first
 HISTORY_LIMIT = 50  # history entries shown unless all are asked for
+# Rows per page of the lists that grow with the patient's history (assessments,
+# session records, appointments): the newest on the first page, older ones a
+# click away (``?page=``), so a page costs the same after ten years of visits.
+PAGE_SIZE = 20
+
+
+def page_of(items: Any, query: Any, per_page: int = PAGE_SIZE) -> Page[Any]:
+    """One page of an ordered queryset, from ``?page=``: a number that is not one
+    gives the first page, one past the end the last (two queries: count and rows)."""
+    return Paginator(items, per_page).get_page(query.get("page"))
+
 
 # --- health declarations -------------------------------------------------------------------
 
@@ -130,6 +145,7 @@ class TrendChart:
     y_ticks: list[tuple[float, int]] = field(default_factory=list)
     x_labels: list[tuple[float, str, str]] = field(default_factory=list)
     sessions: list[tuple[float, date]] = field(default_factory=list)
+    marks: SafeString = field(default_factory=SafeString)  # the points' circles, values and titles
     left: int = PAD_LEFT
     right: int = CHART_WIDTH - PAD_RIGHT
     top: int = PAD_TOP
@@ -176,6 +192,33 @@ def _date_labels(points: list[ChartPoint], most: int) -> list[tuple[float, str, 
         if all(right + 12 < other_left or left > other_right + 12 for other_left, other_right, _ in placed):
             placed.append((left, right, label))
     return sorted((label for _l, _r, label in placed), key=lambda label: label[0])
+
+
+@lru_cache(maxsize=4096)
+def _day_text(day: date, language: str | None) -> str:
+    """A point's date in words, computed once per date and language: both drawings
+    of the trend, and every chart opened after, write the same dates."""
+    return formats.date_text(day, language=language)
+
+
+def _point_marks(points: list[ChartPoint]) -> SafeString:
+    """The markup of every point, built here rather than by a template loop: a
+    patient with years of assessments has hundreds of points, drawn twice. The
+    numbers are the chart's own floats and ints; only the titles are text."""
+    language = get_language()
+    score_title, grade_title = _("%(date)s: score %(score)s"), _("%(date)s: grade %(grade)s")
+    parts = []
+    for p in points:
+        day = _day_text(p.on, language)
+        score = escape(score_title % {"date": day, "score": p.score})
+        grade = escape(grade_title % {"date": day, "grade": p.grade})
+        parts.append(
+            f'<circle class="point" cx="{p.x}" cy="{p.y}" r="6"><title>{score}</title></circle>'
+            # int(): what the template's |add:-12 wrote
+            f'<text x="{p.x}" y="{int(p.y) - 12}" text-anchor="middle" class="value">{p.score}</text>'
+            f'<circle class="point grade" cx="{p.x}" cy="{p.grade_y}" r="5"><title>{grade}</title></circle>'
+        )
+    return mark_safe("".join(parts))  # noqa: S308 (numbers, and titles escaped above)
 
 
 def trend_chart(
@@ -233,6 +276,7 @@ def trend_chart(
             )
         )
     chart.line = " ".join(f"{p.x},{p.y}" for p in chart.points)
+    chart.marks = _point_marks(chart.points)
     chart.grade_line = " ".join(f"{p.x},{p.grade_y}" for p in chart.points)
     step = top_score // 2 if top_score <= 20 else 10
     chart.y_ticks = [(y_of(value), value) for value in range(0, top_score + 1, step)]
@@ -497,6 +541,30 @@ def _assessment_label(assessment: Assessment) -> str:
         "date": formats.date_text(assessment.assessed_on),
         "score": assessment.quantitative_score,
     }
+
+
+def assessment_corrections(assessment_ids: Sequence[int]) -> dict[int, Correction]:
+    """Each corrected assessment's latest correction and how many there were, for
+    the assessments listed (one query for the changes, one for the names): the
+    same as the history page's corrections, without reading the whole history."""
+    if not assessment_ids:
+        return {}
+    rows = list(
+        Assessment.history.filter(id__in=list(assessment_ids), history_type="~")
+        .order_by("history_date", "history_id")
+        .values_list("id", "history_date", "history_user_id", "history_change_reason")
+    )
+    names = history.user_names(user_id for _id, _at, user_id, _reason in rows)
+    found: dict[int, Correction] = {}
+    for assessment_id, at, user_id, reason in rows:
+        before = found.get(assessment_id)
+        found[assessment_id] = Correction(
+            at=at,
+            by_name=names.get(user_id, "") if user_id else "",
+            reason=reason or "",
+            count=(before.count if before else 0) + 1,
+        )
+    return found
 
 
 def _related_labels(
@@ -770,7 +838,6 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
         "clinical": clinical,
         "section": section,
         "sections": [s for s in SECTIONS if clinical or not s.clinical],
-        "list_limit": LIST_LIMIT,
     }
     if section.slug == "details":
         declarations = list(HealthDeclaration.objects.filter(patient=patient).select_related("entered_by"))
@@ -785,13 +852,24 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
         latest = HealthDeclaration.objects.filter(patient=patient).order_by("-submitted_at", "-id").first()
     context.update(_header(patient, latest, today, now))
     if section.slug == "assessments":
-        history_part, assessments = _history(patient, clinical=True, show_all=False)
+        # The trend draws every assessment from four columns; the table lists a page of them.
+        scores = list(
+            Assessment.objects.filter(patient=patient)
+            .only("id", "assessed_on", "quantitative_score", "qualitative_grade")
+            .order_by("assessed_on", "id")
+        )
         done = PlanSession.objects.filter(plan__patient=patient, completed_on__isnull=False)
         session_days = [day for day in done.values_list("completed_on", flat=True) if day is not None]
+        page = page_of(selectors.assessments_for(patient_id=patient.pk).select_related("assessed_by"), query)
+        assessments: list[Assessment] = list(page.object_list)
+        corrections = assessment_corrections([assessment.pk for assessment in assessments])
+        for assessment in assessments:
+            assessment.correction = corrections.get(assessment.pk)  # type: ignore[attr-defined]  # shown by the table
         context.update(
             assessments=assessments,
-            trend=trend_chart(assessments, session_days, width=960, height=440, most_labels=8),
-            trend_narrow=trend_chart(assessments, session_days, width=360, height=420, most_labels=3),
+            page=page,
+            trend=trend_chart(scores, session_days, width=960, height=440, most_labels=8),
+            trend_narrow=trend_chart(scores, session_days, width=360, height=420, most_labels=3),
         )
     elif section.slug == "photos":
         assessments = _assessments(patient)
@@ -805,18 +883,22 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
     elif section.slug == "plans":
         context["plans"] = plan_rows(selectors.plans_for(patient_id=patient.pk), today)
     elif section.slug == "records":
-        context["session_records"] = record_rows(
+        page = page_of(
             SessionRecord.objects.filter(appointment__patient=patient)
             .select_related("appointment__treatment", "appointment__plan_session", "recorded_by")
             .prefetch_related("injectables")
-            .order_by("-recorded_at", "-id")
+            .order_by("-recorded_at", "-id"),
+            query,
         )
+        context.update(page=page, session_records=record_rows(page.object_list))
     elif section.slug == "appointments":
-        listed = list(appointments_for(patient_id=patient.pk).order_by("-start", "-id")[:LIST_LIMIT])
+        page = page_of(appointments_for(patient_id=patient.pk).order_by("-start", "-id"), query)
+        listed: list[Appointment] = list(page.object_list)
         states = signing.consent_state([a for a in listed if a.end > now])
         for appointment in listed:
             appointment.consent = states.get(appointment.pk, "none")  # type: ignore[attr-defined]
         context.update(
+            page=page,
             appointments=listed,
             signatures=signature_rows(patient),
             photo_use=photo_use_labels(patient),

@@ -1,0 +1,154 @@
+"""The chart's lists that grow with the patient's history (assessments, session
+records, appointments) show the newest page with a count and links to the older
+ones, so a long history neither slows the chart nor hides anything: older items
+are one click away, and the page costs the same number of queries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from booking.models import Appointment, SessionRecord
+from tests.factories import AppointmentFactory, AssessmentFactory, PatientFactory, PractitionerFactory, TreatmentFactory
+from tests.pages.chart_fixtures import full_history, staff
+from workspace.chart.chart import PAGE_SIZE
+
+pytestmark = pytest.mark.django_db
+
+MORE = PAGE_SIZE + 5  # one full page and some older ones
+
+
+def _long_history(patient, doctor, count: int = MORE) -> None:
+    """``count`` past assessments and completed visits with their session records,
+    a day apart, the newest yesterday."""
+    treatment = TreatmentFactory()
+    practitioner = PractitionerFactory(treatments=[treatment])
+    now = timezone.now().replace(second=0, microsecond=0)
+    for days_ago in range(1, count + 1):
+        AssessmentFactory(
+            patient=patient, assessed_by=doctor, assessed_on=timezone.localdate() - timedelta(days=days_ago)
+        )
+        visit = AppointmentFactory(
+            patient=patient,
+            treatment=treatment,
+            practitioner=practitioner,
+            start=now - timedelta(days=days_ago),
+            status=Appointment.Status.COMPLETED,
+        )
+        SessionRecord.objects.create(
+            appointment=visit, category=treatment.category, recorded_at=visit.end, recorded_by=doctor
+        )
+
+
+@pytest.fixture
+def doctor():
+    return staff("practitioner")
+
+
+@pytest.fixture
+def patient(doctor):
+    found = PatientFactory(full_name="Ho Ka Yan")
+    _long_history(found, doctor)
+    return found
+
+
+def _rows(html: str, marker: str) -> int:
+    return html.count(marker)
+
+
+def test_assessments_show_the_newest_page_with_a_count_and_the_older_a_click_away(client, doctor, patient) -> None:
+    client.force_login(doctor)
+    url = reverse("chart:assessments", args=[patient.pk])
+    newest = patient.assessments.order_by("-assessed_on").first()
+    oldest = patient.assessments.order_by("assessed_on").first()
+
+    first = client.get(url).text
+    assert _rows(first, '<tr id="assessment-') == PAGE_SIZE
+    assert f'id="assessment-{newest.pk}"' in first and f'id="assessment-{oldest.pk}"' not in first
+    assert f"Showing 1–{PAGE_SIZE} of {MORE}, newest first." in first
+    assert 'href="?page=2"' in first
+    # The trend still draws every assessment, not only this page's.
+    assert f"{MORE} assessments; the table below" in first
+
+    second = client.get(url + "?page=2").text
+    assert _rows(second, '<tr id="assessment-') == MORE - PAGE_SIZE
+    assert f'id="assessment-{oldest.pk}"' in second and f'id="assessment-{newest.pk}"' not in second
+    assert f"Showing {PAGE_SIZE + 1}–{MORE} of {MORE}, newest first." in second
+    assert 'href="?page=1"' in second
+
+
+@pytest.mark.parametrize("name", ["assessments", "records", "appointments"])
+def test_a_page_number_that_is_not_one_gives_a_page_not_an_error(client, doctor, patient, name) -> None:
+    client.force_login(doctor)
+    url = reverse(f"chart:{name}", args=[patient.pk])
+    last = client.get(url + "?page=2").text
+    assert client.get(url + "?page=99").text.count("<tr") == last.count("<tr")  # past the end: the last page
+    for bad in ("abc", "-1", "0", "1.5", "9" * 30):
+        response = client.get(url, {"page": bad})
+        assert response.status_code == 200, bad
+
+
+def test_session_records_and_appointments_are_paged_newest_first(client, doctor, patient) -> None:
+    client.force_login(doctor)
+    records = SessionRecord.objects.filter(appointment__patient=patient).order_by("-recorded_at")
+    newest, oldest = records.first(), records.last()
+    url = reverse("chart:records", args=[patient.pk])
+    first, second = client.get(url).text, client.get(url + "?page=2").text
+    newest_link = reverse("chart:session_record", args=[newest.appointment_id])
+    oldest_link = reverse("chart:session_record", args=[oldest.appointment_id])
+    assert newest_link in first and oldest_link not in first
+    assert oldest_link in second and newest_link not in second
+    assert f"of {MORE}, newest first." in first
+
+    visits = Appointment.objects.filter(patient=patient).order_by("-start")
+    url = reverse("chart:appointments", args=[patient.pk])
+    first, second = client.get(url).text, client.get(url + "?page=2").text
+    newest_visit = reverse("staff:appointment", args=[visits.first().pk])
+    oldest_visit = reverse("staff:appointment", args=[visits.last().pk])
+    assert f'href="{newest_visit}"' in first and f'href="{oldest_visit}"' not in first
+    assert f'href="{oldest_visit}"' in second
+    assert '<nav class="row pages"' in first
+
+
+def test_a_short_history_has_no_pager(client, doctor) -> None:
+    client.force_login(doctor)
+    patient = PatientFactory()
+    full_history(patient, doctor, n=2)
+    for name in ("assessments", "records", "appointments"):
+        html = client.get(reverse(f"chart:{name}", args=[patient.pk])).text
+        assert '<nav class="row pages"' not in html and "Showing 1–" not in html, name
+
+
+def test_a_correction_is_still_shown_on_the_paged_assessments(client, doctor, patient) -> None:
+    from treatments.services import assessment_correct
+
+    newest = patient.assessments.order_by("-assessed_on").first()
+    assessment_correct(assessment=newest, by=doctor, reason="Miscounted", lesions={"macular": 3})
+    client.force_login(doctor)
+    html = client.get(reverse("chart:assessments", args=[patient.pk])).text
+    row = html[html.index(f'id="assessment-{newest.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert "Corrected " in row
+
+
+def _count(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_each_paged_sections_queries_are_the_same_for_a_short_and_a_long_history(client, doctor) -> None:
+    client.force_login(doctor)
+    short, long = PatientFactory(), PatientFactory()
+    _long_history(short, doctor, count=2)
+    _long_history(long, doctor, count=MORE)
+    for name in ("assessments", "records", "appointments"):
+        small = _count(client, reverse(f"chart:{name}", args=[short.pk]))
+        assert _count(client, reverse(f"chart:{name}", args=[long.pk])) == small, name
+        assert _count(client, reverse(f"chart:{name}", args=[long.pk]) + "?page=2") == small, name
