@@ -14,9 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from booking.models import Appointment, SessionRecord
+from patients.services import patient_update
 from tests.factories import AppointmentFactory, AssessmentFactory, PatientFactory, PractitionerFactory, TreatmentFactory
 from tests.pages.chart_fixtures import full_history, staff
-from workspace.chart.chart import PAGE_SIZE
+from treatments.services import assessment_correct
+from workspace.chart.chart import HISTORY_LIMIT, PAGE_SIZE
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +57,11 @@ def patient(doctor):
     found = PatientFactory(full_name="Ho Ka Yan")
     _long_history(found, doctor)
     return found
+
+
+def _section(html: str, name: str) -> str:
+    """The section's own part of the page, without the summary header."""
+    return html[html.index(f'id="{name}"') :]
 
 
 def _rows(html: str, marker: str) -> int:
@@ -125,8 +132,6 @@ def test_a_short_history_has_no_pager(client, doctor) -> None:
 
 
 def test_a_correction_is_still_shown_on_the_paged_assessments(client, doctor, patient) -> None:
-    from treatments.services import assessment_correct
-
     newest = patient.assessments.order_by("-assessed_on").first()
     assessment_correct(assessment=newest, by=doctor, reason="Miscounted", lesions={"macular": 3})
     client.force_login(doctor)
@@ -152,3 +157,34 @@ def test_each_paged_sections_queries_are_the_same_for_a_short_and_a_long_history
         small = _count(client, reverse(f"chart:{name}", args=[short.pk]))
         assert _count(client, reverse(f"chart:{name}", args=[long.pk])) == small, name
         assert _count(client, reverse(f"chart:{name}", args=[long.pk]) + "?page=2") == small, name
+
+
+def test_the_history_shows_the_newest_changes_and_the_older_ones_on_the_next_page(client, doctor, patient) -> None:
+    desk = staff("receptionist")
+    for number in range(HISTORY_LIMIT + 3):  # the patient's own changes: any member of staff sees them
+        patient_update(patient=patient, changed_by=desk, phone=f"+8526{number:07d}")
+    client.force_login(desk)
+    url = reverse("chart:history", args=[patient.pk])
+    first, second = (_section(client.get(page).text, "history") for page in (url, url + "?page=2"))
+    newest, oldest = f"+8526{HISTORY_LIMIT + 2:07d}", "+85260000000"
+    assert first.count("<tr>") - 1 == HISTORY_LIMIT  # the head's row and one per change
+    assert newest in first and oldest not in first
+    assert oldest in second and newest not in second
+    assert f"Showing 1–{HISTORY_LIMIT} of" in first and 'href="?page=2"' in first
+    assert client.get(url, {"page": "x"}).status_code == 200
+    assert _section(client.get(url, {"page": "999"}).text, "history").count("<tr>") == second.count("<tr>")
+    # A receptionist's history leaves out the clinical records; a practitioner's pages have them too.
+    client.force_login(doctor)
+    assert f"of {HISTORY_LIMIT + 3 + 1 + MORE}, newest first." in client.get(url).text  # and the assessments
+
+
+def test_the_historys_queries_are_the_same_for_every_page_and_length(client, doctor) -> None:
+    client.force_login(doctor)
+    short, long = PatientFactory(), PatientFactory()
+    full_history(short, doctor, n=1)
+    full_history(long, doctor, n=1)
+    _long_history(long, doctor, count=MORE * 2)  # more than one page of assessments created
+    url = reverse("chart:history", args=[long.pk])
+    small = _count(client, reverse("chart:history", args=[short.pk]))
+    assert _count(client, url) == small
+    assert _count(client, url + "?page=2") == small

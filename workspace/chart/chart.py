@@ -53,7 +53,7 @@ from treatments.screening import RETINOID_WINDOW, SUN_EXPOSURE_WINDOW
 from workspace.chart.forms import AREA_LABELS, CHOICE_LABELS, LESION_LABELS, PARAMETER_LABELS
 
 LIST_LIMIT = 100  # upcoming visits in the header and notifications shown; the newest first
-HISTORY_LIMIT = 50  # history entries shown unless all are asked for
+HISTORY_LIMIT = 25  # history entries a page: a new record's entry lists every field it was created with
 # Rows per page of the lists that grow with the patient's history (assessments,
 # session records, appointments): the newest on the first page, older ones a
 # click away (``?page=``), so a page costs the same after ten years of visits.
@@ -510,6 +510,13 @@ HISTORY_LABELS: dict[str, Any] = {
 
 def _field_name(model: type[Model], name: str) -> tuple[str, bool]:
     """(label, translated): ours for clinical fields, else the model's verbose name."""
+    return _field_name_in(model, name, get_language())
+
+
+@lru_cache(maxsize=2048)
+def _field_name_in(model: type[Model], name: str, language: str | None) -> tuple[str, bool]:
+    """The same for one language, computed once per field: a page of history names
+    the same few fields hundreds of times."""
     if name in HISTORY_LABELS:
         return str(HISTORY_LABELS[name]), True
     try:
@@ -570,12 +577,10 @@ def assessment_corrections(assessment_ids: Sequence[int]) -> dict[int, Correctio
 def _related_labels(
     sources: Sequence[tuple[type[Model], str, list[Any]]],
     *,
-    known_assessments: dict[int, Assessment],
-    known_treatments: dict[int, Treatment],
     more_user_ids: Iterable[int | None] = (),
 ) -> dict[type[Model], dict[Any, str]]:
     """Names for the foreign keys in the history rows: one query per related
-    model whatever the number of rows (none for what the chart already loaded)."""
+    model whatever the number of rows."""
     wanted: dict[type[Model], set[Any]] = {}
     for model, _kind, rows in sources:
         relations = [
@@ -589,80 +594,57 @@ def _related_labels(
     user_ids |= set(more_user_ids)
     labels: dict[type[Model], dict[Any, str]] = {user_model: history.user_names(user_ids)}
     treatment_ids = wanted.pop(Treatment, set())
-    treatments = {pk: t.localized("name") for pk, t in known_treatments.items() if pk in treatment_ids}
-    missing = treatment_ids - set(treatments)
-    if missing:
-        found = Treatment.objects.filter(pk__in=missing).only("id", "name_en", "name_zh_hant")
+    treatments: dict[Any, str] = {}
+    if treatment_ids:
+        found = Treatment.objects.filter(pk__in=treatment_ids).only("id", "name_en", "name_zh_hant")
         treatments.update({t.pk: t.localized("name") for t in found})
     labels[Treatment] = treatments
     assessment_ids = wanted.pop(Assessment, set())
-    assessments = {pk: _assessment_label(a) for pk, a in known_assessments.items() if pk in assessment_ids}
-    missing = assessment_ids - set(assessments)
-    if missing:
-        found_assessments = Assessment.objects.filter(pk__in=missing).only("id", "assessed_on", "quantitative_score")
+    assessments: dict[Any, str] = {}
+    if assessment_ids:
+        found_assessments = Assessment.objects.filter(pk__in=assessment_ids).only(
+            "id", "assessed_on", "quantitative_score"
+        )
         assessments.update({a.pk: _assessment_label(a) for a in found_assessments})
     labels[Assessment] = assessments
     return labels
 
 
-def history_entries(
-    *,
-    patient: Patient,
-    clinical: bool,
-    plan_ids: Sequence[int],
-    show_all: bool,
-    known_assessments: dict[int, Assessment] | None = None,
-    known_treatments: dict[int, Treatment] | None = None,
-    photos: Sequence[AssessmentPhoto] = (),
-) -> tuple[list[dict[str, Any]], int, dict[int, Correction]]:
-    """Who changed what and when, newest first: the patient and their
-    declarations; for clinicians also assessments, plans and plan sessions.
-    One query per model, one for the people's names and one per other model
-    a foreign key points at (treatments, assessments) unless already loaded.
-    Also each corrected assessment's latest correction, by assessment id.
-    Photos (already loaded with the assessments) are listed as added, as
-    they have no history of their own: a photo added later shows here."""
+def history_entries(*, patient: Patient, clinical: bool, query: Any) -> Page[dict[str, Any]]:
+    """One page (``?page=``, HISTORY_LIMIT entries) of who changed what and when,
+    newest first: the patient and their declarations; for clinicians also
+    assessments, their photos, plans and plan sessions. One query per model, one
+    for the people's names and one per other model a foreign key points at
+    (treatments, assessments). Every version is read, since a change is the
+    difference from the version before, but only the page's entries are put into
+    words. Photos have no history of their own: each is listed as added."""
     sources: list[tuple[type[Model], str, list[Any]]] = [
         (Patient, "patient", list(Patient.history.filter(id=patient.pk))),
         (HealthDeclaration, "declaration", list(HealthDeclaration.history.filter(patient_id=patient.pk))),
     ]
+    photos: list[AssessmentPhoto] = []
     if clinical:
+        plan_ids = TreatmentPlan.objects.filter(patient_id=patient.pk).values("id")
         sources += [
             (Assessment, "assessment", list(Assessment.history.filter(patient_id=patient.pk))),
             (TreatmentPlan, "plan", list(TreatmentPlan.history.filter(patient_id=patient.pk))),
-            (PlanSession, "plan_session", list(PlanSession.history.filter(plan_id__in=list(plan_ids)))),
+            (PlanSession, "plan_session", list(PlanSession.history.filter(plan_id__in=plan_ids))),
         ]
+        photos = list(
+            AssessmentPhoto.objects.filter(assessment__patient_id=patient.pk).only(
+                "id", "assessment_id", "view", "taken_at", "uploaded_by_id"
+            )
+        )
     labels = _related_labels(
         sources,
-        known_assessments=known_assessments or {},
-        known_treatments=known_treatments or {},
         more_user_ids=[photo.uploaded_by_id for photo in photos],
     )
     names = labels[get_user_model()]
     found: list[dict[str, Any]] = []
-    corrections: dict[int, Correction] = {}
     for model, kind, rows in sources:
         reasons = {row.history_id: (getattr(row, "history_change_reason", None) or "") for row in rows}
         for entry in history.entries(rows, model=model, kind=kind, user_names=names):
             entry["reason"] = reasons.get(entry["history_id"], "")
-            entry["changes"] = [
-                {
-                    "field": _field_name(model, change["field"]),
-                    "old": _display(model, change["field"], change["old"], labels),
-                    "new": _display(model, change["field"], change["new"], labels),
-                }
-                for change in entry["changes"]
-                if change["field"] not in _HIDDEN_FIELDS
-                and not (entry["type"] == "created" and type(change["new"]) is int and change["new"] == 0)
-            ]
-            if kind == "assessment" and entry["type"] == "changed":
-                before = corrections.get(entry["object_id"])
-                corrections[entry["object_id"]] = Correction(
-                    at=entry["at"],
-                    by_name=entry["by_name"],
-                    reason=entry["reason"],
-                    count=(before.count if before else 0) + 1,
-                )
             found.append(entry)
     view_label = str(HISTORY_LABELS["view"])
     for photo in photos:
@@ -675,15 +657,32 @@ def history_entries(
                 "by": photo.uploaded_by_id,
                 "by_name": names.get(photo.uploaded_by_id, "") if photo.uploaded_by_id else "",
                 "type": "added",
-                "changes": [
-                    {"field": (view_label, True), "old": ("—", False), "new": (photo.get_view_display(), False)}
-                ],
+                # The angle in words once the page is cut (below).
+                "changes": [{"field": (view_label, True), "old": ("—", False), "new": (photo.view, False)}],
                 "reason": "",
             }
         )
     found.sort(key=lambda entry: (entry["at"], entry["history_id"]), reverse=True)
-    total = len(found)
-    return (found if show_all else found[:HISTORY_LIMIT]), total, corrections
+    page = Paginator(found, HISTORY_LIMIT).get_page(query.get("page"))
+    models = {kind: model for model, kind, _rows in sources}
+    views = dict(PhotoView.choices)
+    for entry in page.object_list:
+        of = models.get(entry["object"])
+        if of is None:  # a photo
+            change = entry["changes"][0]
+            change["new"] = (str(views.get(change["new"][0], change["new"][0])), False)
+        else:
+            entry["changes"] = [
+                {
+                    "field": _field_name(of, change["field"]),
+                    "old": _display(of, change["field"], change["old"], labels),
+                    "new": _display(of, change["field"], change["new"], labels),
+                }
+                for change in entry["changes"]
+                if change["field"] not in _HIDDEN_FIELDS
+                and not (entry["type"] == "created" and type(change["new"]) is int and change["new"] == 0)
+            ]
+    return page
 
 
 # --- the chart's sections ------------------------------------------------------------------
@@ -768,26 +767,6 @@ def _assessments(patient: Patient) -> list[Assessment]:
 
 def _photos_oldest_first(assessments: Sequence[Assessment]) -> list[AssessmentPhoto]:
     return [photo for assessment in reversed(assessments) for photo in assessment.photos.all()]
-
-
-def _history(patient: Patient, *, clinical: bool, show_all: bool) -> tuple[dict[str, Any], list[Assessment]]:
-    assessments: list[Assessment] = []
-    found_plans: list[TreatmentPlan] = []
-    if clinical:
-        assessments = _assessments(patient)
-        found_plans = list(selectors.plans_for(patient_id=patient.pk))
-    entries, total, corrections = history_entries(
-        patient=patient,
-        clinical=clinical,
-        plan_ids=[plan.pk for plan in found_plans],
-        show_all=show_all,
-        known_assessments={assessment.pk: assessment for assessment in assessments},
-        known_treatments={plan.treatment_id: plan.treatment for plan in found_plans},
-        photos=_photos_oldest_first(assessments),
-    )
-    for assessment in assessments:
-        assessment.correction = corrections.get(assessment.pk)  # type: ignore[attr-defined]  # shown by the table
-    return {"history": entries, "history_total": total, "history_limit": HISTORY_LIMIT}, assessments
 
 
 def photo_use_labels(patient: Patient) -> list[str]:
@@ -910,8 +889,8 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
             ),
         )
     elif section.slug == "history":
-        history_part, _found = _history(patient, clinical=clinical, show_all=query.get("history") == "all")
-        context.update(history_part)
+        page = history_entries(patient=patient, clinical=clinical, query=query)
+        context.update(page=page, history=page.object_list)
     return context
 
 
