@@ -157,6 +157,11 @@ def test_each_paged_sections_queries_are_the_same_for_a_short_and_a_long_history
         small = _count(client, reverse(f"chart:{name}", args=[short.pk]))
         assert _count(client, reverse(f"chart:{name}", args=[long.pk])) == small, name
         assert _count(client, reverse(f"chart:{name}", args=[long.pk]) + "?page=2") == small, name
+    # Opening the page of one assessment (the history's links) costs the same too.
+    url = reverse("chart:assessments", args=[short.pk]) + f"?assessment={short.assessments.first().pk}"
+    small = _count(client, url)
+    url = reverse("chart:assessments", args=[long.pk]) + f"?assessment={long.assessments.last().pk}"
+    assert _count(client, url) == small
 
 
 def test_the_history_shows_the_newest_changes_and_the_older_ones_on_the_next_page(client, doctor, patient) -> None:
@@ -188,3 +193,17 @@ def test_the_historys_queries_are_the_same_for_every_page_and_length(client, doc
     small = _count(client, reverse("chart:history", args=[short.pk]))
     assert _count(client, url) == small
     assert _count(client, url + "?page=2") == small
+
+
+def test_the_historys_link_to_an_older_assessment_opens_the_page_that_lists_it(client, doctor, patient) -> None:
+    client.force_login(doctor)
+    oldest = patient.assessments.order_by("assessed_on").first()
+    history = "".join(client.get(reverse("chart:history", args=[patient.pk]), {"page": n}).text for n in (1, 2))
+    link = f"{reverse('chart:assessments', args=[patient.pk])}?assessment={oldest.pk}#assessment-{oldest.pk}"
+    assert f'href="{link}"' in history
+    assert f'id="assessment-{oldest.pk}"' in client.get(link).text
+    url = reverse("chart:assessments", args=[patient.pk])
+    someone_elses = AssessmentFactory(assessed_by=doctor)
+    for wanted in ("abc", str(someone_elses.pk), "9" * 40):  # not one of theirs: the newest page
+        html = client.get(url, {"assessment": wanted}).text
+        assert f"Showing 1–{PAGE_SIZE} of {MORE}" in html and f'id="assessment-{someone_elses.pk}"' not in html

@@ -14,7 +14,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
-from django.db.models import DateField, DateTimeField, Field, Model
+from django.db.models import DateField, DateTimeField, Field, Model, Q
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.html import escape
@@ -808,6 +808,20 @@ def contact_rows(patient: Patient) -> list[dict[str, Any]]:
     ]
 
 
+def _page_with_assessment(patient: Patient, query: Any) -> dict[str, Any]:
+    """``?assessment=<id>`` (the history's links) opens the page that lists that
+    assessment, newest first; ``?page=`` otherwise. Two queries to place it."""
+    wanted = query.get("assessment", "")
+    if query.get("page") or not wanted.isdigit() or len(wanted) > 18:
+        return {"page": query.get("page")}
+    found = Assessment.objects.filter(patient=patient, pk=int(wanted)).values_list("assessed_on", "pk").first()
+    if found is None:
+        return {"page": None}
+    on, pk = found
+    newer = Assessment.objects.filter(patient=patient).filter(Q(assessed_on__gt=on) | Q(assessed_on=on, pk__gt=pk))
+    return {"page": newer.count() // PAGE_SIZE + 1}
+
+
 def chart_context(*, patient: Patient, section: Section, clinical: bool, query: Any) -> dict[str, Any]:
     """What one section's page shows, in a fixed number of queries whatever the
     patient's history (each list is one query, or one per prefetch)."""
@@ -839,7 +853,10 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
         )
         done = PlanSession.objects.filter(plan__patient=patient, completed_on__isnull=False)
         session_days = [day for day in done.values_list("completed_on", flat=True) if day is not None]
-        page = page_of(selectors.assessments_for(patient_id=patient.pk).select_related("assessed_by"), query)
+        page = page_of(
+            selectors.assessments_for(patient_id=patient.pk).select_related("assessed_by"),
+            _page_with_assessment(patient, query),
+        )
         assessments: list[Assessment] = list(page.object_list)
         corrections = assessment_corrections([assessment.pk for assessment in assessments])
         for assessment in assessments:
