@@ -60,6 +60,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--sizes", default="0,1000,10000")
     parser.add_argument(
+        "--keep", action="store_true", help="leave the largest N's rows in the database (for EXPLAIN ANALYZE)"
+    )
+    parser.add_argument(
         "--profile",
         default="",
         help="comma-separated page labels (or 'all') to profile with pyinstrument at the largest N",
@@ -130,9 +133,11 @@ def main() -> None:
         AssessmentPhoto.objects.filter(assessment__notes="bench").delete()
         Appointment.objects.filter(notes="bench").delete()
         Assessment.objects.filter(notes="bench").delete()
-        Assessment.history.filter(notes="bench").delete()
-        SessionRecord.history.filter(notes="bench").delete()
         Patient.objects.filter(full_name__startswith="Bench patient").exclude(appointments__isnull=False).delete()
+        # Deleting writes a history row per row deleted: drop them too, or each run leaves 10,000 more.
+        for model in (Assessment, SessionRecord, Appointment):
+            model.history.filter(notes="bench").delete()
+        Patient.history.filter(full_name__startswith="Bench patient").delete()
         if not n:
             return
         patients = Patient.objects.bulk_create(
@@ -272,7 +277,8 @@ def main() -> None:
             print(f"{label:<{width}}{n:>8}{median:>12.1f}{len(queries):>9}  200")
             if n == max(sizes) and (label in profiled or "all" in profiled):
                 profile(label, client, url)
-    grow_to(0)
+    if not args.keep:
+        grow_to(0)
     largest = max(sizes)
     for label, _user, _url in pages:
         if label in failed:
