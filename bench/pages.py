@@ -2,19 +2,28 @@
 
 Seeds the demo clinic (``seed_demo`` with its history) into its own database,
 then grows the tables: N past appointments spread over many patients, and for
-the demo patient Emily Cheung N/100 extra assessments and appointments. For
-N = 0, 1,000 and 10,000 it renders each page in-process with Django's test
-client (no network, no browser: the server's share of the time) and prints
-the median of ``--runs`` renders and the number of SQL queries.
+the demo patient Emily Cheung N/100 extra visits (with their session records),
+assessments (with a photo and a history row each), so every section of her
+chart has more to list. For N = 0, 1,000 and 10,000 it renders each page
+in-process with Django's test client (no network, no browser: the server's
+share of the time) and prints the median of ``--runs`` renders and the number
+of SQL queries. Staff are signed in past the second factor, as in the tests; a
+page that does not answer 200 is printed as failed and fails its goal.
 
     .venv/bin/python bench/pages.py [--runs 15] [--sizes 0,1000,10000]
+        [--profile "chart: history,chart: assessments" | --profile all] [--keep]
+
+``--profile`` prints pyinstrument's tree of ten renders of the pages named, at
+the largest N; ``--keep`` leaves that N's rows in the database afterwards, to
+look at the queries with EXPLAIN ANALYZE.
 
 DATABASE_URL defaults to postgres://postgres@127.0.0.1:5432/clinic_bench_pages;
 the database is created if missing and migrated; its clinical and booking rows
 are replaced.
 
-Goals: every page under 150 ms median at N = 10,000 on this 2-core machine,
-and the same query count for every N (a count that grows with N is an N+1 bug).
+Goals (one ``GOAL`` line each for ``make bench``): every page at most 150 ms
+median at N = 10,000 on this 2-core machine, and the same query count for
+every N (a count that grows with N is an N+1 bug).
 """
 
 from __future__ import annotations
