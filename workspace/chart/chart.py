@@ -14,7 +14,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
-from django.db.models import DateField, DateTimeField, Field, Model, Q
+from django.db.models import DateField, DateTimeField, Field, Model, Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.html import escape
@@ -724,13 +724,21 @@ def kinds_shown(section: Section, *, clinical: bool) -> list[str]:
     return kinds
 
 
+def _listed_appointments(patient: Patient) -> QuerySet[Appointment]:
+    """The patient's appointments (booking's selector) with only what the chart's
+    lists show joined: the treatment and the practitioner's name. The selector's
+    nine-table join took PostgreSQL 10 ms to plan for 0.4 ms of work (EXPLAIN
+    ANALYZE), paid by the header of every section; with three tables, 0.5 ms."""
+    return (
+        appointments_for(patient_id=patient.pk).select_related(None).select_related("treatment", "practitioner__user")
+    )
+
+
 def _header(patient: Patient, latest: HealthDeclaration | None, today: date, now: datetime) -> dict[str, Any]:
     """The summary header every section shows: who, how old, the risk flags,
     the next appointment and the waitlist (one query each)."""
     upcoming = list(
-        appointments_for(patient_id=patient.pk)
-        .filter(end__gt=now, status__in=UPCOMING)
-        .order_by("start", "id")[:LIST_LIMIT]
+        _listed_appointments(patient).filter(end__gt=now, status__in=UPCOMING).order_by("start", "id")[:LIST_LIMIT]
     )
     missing = signing.missing_by_appointment(upcoming)  # one batch for every upcoming visit
     # What the patient waits for (booking/waitlist.py), linking to the desk's list: one query.
@@ -888,7 +896,7 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
         )
         context.update(page=page, session_records=record_rows(page.object_list))
     elif section.slug == "appointments":
-        page = page_of(appointments_for(patient_id=patient.pk).order_by("-start", "-id"), query)
+        page = page_of(_listed_appointments(patient).order_by("-start", "-id"), query)
         listed: list[Appointment] = list(page.object_list)
         states = signing.consent_state([a for a in listed if a.end > now])
         for appointment in listed:
