@@ -3,8 +3,8 @@
 Seeds the demo clinic (``seed_demo`` with its history) into its own database,
 then grows the tables: N past appointments spread over many patients, and for
 the demo patient Emily Cheung N/100 extra visits (with their session records),
-assessments (with a photo and a history row each), so every section of her
-chart has more to list. For N = 0, 1,000 and 10,000 it renders each page
+assessments (with a photo and a history row each) and health declarations, so
+every section of her chart has more to list. For N = 0, 1,000 and 10,000 it renders each page
 in-process with Django's test client (no network, no browser: the server's
 share of the time) and prints the median of ``--runs`` renders and the number
 of SQL queries. Staff are signed in past the second factor, as in the tests; a
@@ -97,7 +97,7 @@ def main() -> None:
     from bench.common import goal
     from booking.models import Appointment, Notification, Practitioner, Room, SessionRecord
     from clinic.i18n import compile_catalogues
-    from patients.models import Patient
+    from patients.models import DECLARATION_YES_NO, HealthDeclaration, Patient
     from patients.second_factor import second_factor_required
     from treatments.models import Assessment, AssessmentPhoto, PhotoView, Treatment, TreatmentPlan
 
@@ -136,8 +136,8 @@ def main() -> None:
     def grow_to(n: int) -> None:
         """Exactly n bench rows: past appointments of many patients, and Emily's extra
         history: N/100 visits (a session record for each completed one), N/100
-        assessments with a photo each and their history rows, so that every tab of
-        her chart has more to list as N grows."""
+        assessments with a photo each and their history rows, N/100 declarations,
+        so that every section of her chart has more to list as N grows."""
         SessionRecord.objects.filter(notes="bench").delete()
         AssessmentPhoto.objects.filter(assessment__notes="bench").delete()
         Appointment.objects.filter(notes="bench").delete()
@@ -147,6 +147,8 @@ def main() -> None:
         for model in (Assessment, SessionRecord, Appointment):
             model.history.filter(notes="bench").delete()
         Patient.history.filter(full_name__startswith="Bench patient").delete()
+        HealthDeclaration.objects.filter(allergies_other="bench").delete()
+        HealthDeclaration.history.filter(allergies_other="bench").delete()
         if not n:
             return
         patients = Patient.objects.bulk_create(
@@ -174,6 +176,16 @@ def main() -> None:
             for i in range(n // 100)
         ]
         extra = bulk_create_with_history(extra, Assessment, default_user=doctor)
+        HealthDeclaration.objects.bulk_create(  # older than the demo's: the newest still decides the flags
+            HealthDeclaration(
+                patient=emily,
+                submitted_at=timezone.now() - timedelta(days=400 + i),
+                entered_by=reception,
+                allergies_other="bench",
+                **dict.fromkeys(DECLARATION_YES_NO, False),
+            )
+            for i in range(n // 100)
+        )
         extra = list(Assessment.objects.filter(notes="bench"))
         views = list(PhotoView)
         AssessmentPhoto.objects.bulk_create(

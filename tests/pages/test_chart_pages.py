@@ -15,7 +15,14 @@ from django.utils import timezone
 
 from booking.models import Appointment, SessionRecord
 from patients.services import patient_update
-from tests.factories import AppointmentFactory, AssessmentFactory, PatientFactory, PractitionerFactory, TreatmentFactory
+from tests.factories import (
+    AppointmentFactory,
+    AssessmentFactory,
+    HealthDeclarationFactory,
+    PatientFactory,
+    PractitionerFactory,
+    TreatmentFactory,
+)
 from tests.pages.chart_fixtures import full_history, staff
 from treatments.services import assessment_correct
 from workspace.chart.chart import HISTORY_LIMIT, PAGE_SIZE
@@ -26,8 +33,8 @@ MORE = PAGE_SIZE + 5  # one full page and some older ones
 
 
 def _long_history(patient, doctor, count: int = MORE) -> None:
-    """``count`` past assessments and completed visits with their session records,
-    a day apart, the newest yesterday."""
+    """``count`` past assessments, health declarations and completed visits with
+    their session records, a day apart, the newest yesterday."""
     treatment = TreatmentFactory()
     practitioner = PractitionerFactory(treatments=[treatment])
     now = timezone.now().replace(second=0, microsecond=0)
@@ -45,6 +52,8 @@ def _long_history(patient, doctor, count: int = MORE) -> None:
         SessionRecord.objects.create(
             appointment=visit, category=treatment.category, recorded_at=visit.end, recorded_by=doctor
         )
+        # A declaration before each visit; the newest (yesterday's) flags blood thinners.
+        HealthDeclarationFactory(patient=patient, submitted_at=visit.start, anticoagulants=days_ago == 1)
 
 
 @pytest.fixture
@@ -89,7 +98,7 @@ def test_assessments_show_the_newest_page_with_a_count_and_the_older_a_click_awa
     assert 'href="?page=1"' in second
 
 
-@pytest.mark.parametrize("name", ["assessments", "records", "appointments"])
+@pytest.mark.parametrize("name", ["patient", "assessments", "records", "appointments"])
 def test_a_page_number_that_is_not_one_gives_a_page_not_an_error(client, doctor, patient, name) -> None:
     client.force_login(doctor)
     url = reverse(f"chart:{name}", args=[patient.pk])
@@ -153,7 +162,7 @@ def test_each_paged_sections_queries_are_the_same_for_a_short_and_a_long_history
     short, long = PatientFactory(), PatientFactory()
     _long_history(short, doctor, count=2)
     _long_history(long, doctor, count=MORE)
-    for name in ("assessments", "records", "appointments"):
+    for name in ("patient", "assessments", "records", "appointments"):
         small = _count(client, reverse(f"chart:{name}", args=[short.pk]))
         assert _count(client, reverse(f"chart:{name}", args=[long.pk])) == small, name
         assert _count(client, reverse(f"chart:{name}", args=[long.pk]) + "?page=2") == small, name
@@ -164,10 +173,12 @@ def test_each_paged_sections_queries_are_the_same_for_a_short_and_a_long_history
     assert _count(client, url) == small
 
 
-def test_the_history_shows_the_newest_changes_and_the_older_ones_on_the_next_page(client, doctor, patient) -> None:
+def test_the_history_shows_the_newest_changes_and_the_older_ones_on_the_next_page(client, doctor) -> None:
+    patient = PatientFactory()
     desk = staff("receptionist")
     for number in range(HISTORY_LIMIT + 3):  # the patient's own changes: any member of staff sees them
         patient_update(patient=patient, changed_by=desk, phone=f"+8526{number:07d}")
+    AssessmentFactory(patient=patient, assessed_by=doctor)
     client.force_login(desk)
     url = reverse("chart:history", args=[patient.pk])
     first, second = (_section(client.get(page).text, "history") for page in (url, url + "?page=2"))
@@ -175,12 +186,12 @@ def test_the_history_shows_the_newest_changes_and_the_older_ones_on_the_next_pag
     assert first.count("<tr>") - 1 == HISTORY_LIMIT  # the head's row and one per change
     assert newest in first and oldest not in first
     assert oldest in second and newest not in second
-    assert f"Showing 1–{HISTORY_LIMIT} of" in first and 'href="?page=2"' in first
+    # The changes and the patient's creation; a receptionist's history leaves out the assessment.
+    assert f"Showing 1–{HISTORY_LIMIT} of {HISTORY_LIMIT + 4}," in first and 'href="?page=2"' in first
     assert client.get(url, {"page": "x"}).status_code == 200
     assert _section(client.get(url, {"page": "999"}).text, "history").count("<tr>") == second.count("<tr>")
-    # A receptionist's history leaves out the clinical records; a practitioner's pages have them too.
     client.force_login(doctor)
-    assert f"of {HISTORY_LIMIT + 3 + 1 + MORE}, newest first." in client.get(url).text  # and the assessments
+    assert f"Showing 1–{HISTORY_LIMIT} of {HISTORY_LIMIT + 5}," in client.get(url).text
 
 
 def test_the_historys_queries_are_the_same_for_every_page_and_length(client, doctor) -> None:
@@ -207,3 +218,17 @@ def test_the_historys_link_to_an_older_assessment_opens_the_page_that_lists_it(c
     for wanted in ("abc", str(someone_elses.pk), "9" * 40):  # not one of theirs: the newest page
         html = client.get(url, {"assessment": wanted}).text
         assert f"Showing 1–{PAGE_SIZE} of {MORE}" in html and f'id="assessment-{someone_elses.pk}"' not in html
+
+
+def test_declarations_are_paged_and_the_newest_flags_the_header_on_every_page(client, patient) -> None:
+    client.force_login(staff("receptionist"))
+    url = reverse("chart:patient", args=[patient.pk])
+    first, second = client.get(url).text, client.get(url + "?page=2").text
+    for html in (first, second):  # the summary's risk flags come from the newest declaration
+        summary = html[html.index('class="chart-summary"') : html.index('class="chart-sections"')]
+        assert "Blood thinners" in summary
+    declarations = _section(first, "declarations")
+    assert declarations.count("<tr>") - 1 == PAGE_SIZE and declarations.count(">Latest<") == 1
+    assert f"Showing 1–{PAGE_SIZE} of {MORE}, newest first." in declarations
+    older = _section(second, "declarations")
+    assert older.count("<tr>") - 1 == MORE - PAGE_SIZE and ">Latest<" not in older

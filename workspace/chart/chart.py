@@ -840,17 +840,22 @@ def chart_context(*, patient: Patient, section: Section, clinical: bool, query: 
         "section": section,
         "sections": [s for s in SECTIONS if clinical or not s.clinical],
     }
+    # The newest declaration's answers are the header's risk flags, on every page of every section.
+    latest = HealthDeclaration.objects.filter(patient=patient).order_by("-submitted_at", "-id").first()
     if section.slug == "details":
-        declarations = list(HealthDeclaration.objects.filter(patient=patient).select_related("entered_by"))
-        latest = declarations[0] if declarations else None
+        page = page_of(
+            HealthDeclaration.objects.filter(patient=patient)
+            .select_related("entered_by")
+            .order_by("-submitted_at", "-id"),
+            query,
+        )
+        context["page"] = page
         context["declarations"] = [
-            DeclarationRow(d, risk_flags(d, today), declaration_submitted_on(d)) for d in declarations
+            DeclarationRow(d, risk_flags(d, today), declaration_submitted_on(d)) for d in page.object_list
         ]
         # Read-only here: the patient notes them on /me/ or while booking.
         context["important_dates"] = list(important_dates_for(patient_id=patient.pk, since=today))
         context["contact"] = contact_rows(patient)
-    else:
-        latest = HealthDeclaration.objects.filter(patient=patient).order_by("-submitted_at", "-id").first()
     context.update(_header(patient, latest, today, now))
     if section.slug == "assessments":
         # The trend draws every assessment from four columns; the table lists a page of them.
