@@ -201,12 +201,12 @@ def _pre_care(appointment: Appointment, now: datetime) -> list[Notification]:
     return rows
 
 
-def _enqueue_with_pre_care(notice: Notification, reminders: list[Notification], now: datetime) -> None:
+def _enqueue_with_pre_care(
+    appointment: Appointment, notice: Notification, reminders: list[Notification], now: datetime
+) -> None:
     """Writes ``notice``, its ``reminders`` and the visit's pre-care rows:
     channels chosen in one query, every row in one INSERT (ids returned, so
     the notice and any pre-care already due are published after commit)."""
-    appointment = notice.appointment
-    assert appointment is not None
     pre_care = _pre_care(appointment, now)
     rows = [notice, *reminders, *pre_care]
     _choose_channels(rows)
@@ -231,7 +231,7 @@ def _send_soon(notification: Notification) -> None:
 def notify_appointment_booked(*, appointment: Appointment, now: datetime) -> None:
     """The confirmation (published after commit) and a reminder per offset."""
     confirmation = _appointment_row(Kind.CONFIRMATION, appointment, due=now)
-    _enqueue_with_pre_care(confirmation, _reminders(appointment, now), now)
+    _enqueue_with_pre_care(appointment, confirmation, _reminders(appointment, now), now)
 
 
 def notify_appointment_rescheduled(
@@ -244,7 +244,7 @@ def notify_appointment_rescheduled(
     notice = _appointment_row(Kind.RESCHEDULE, appointment, due=now)
     notice.previous_start = previous_start
     notice.reason = reason
-    _enqueue_with_pre_care(notice, _reminders(appointment, now), now)
+    _enqueue_with_pre_care(appointment, notice, _reminders(appointment, now), now)
 
 
 def notify_appointment_cancelled(*, appointment: Appointment, now: datetime) -> None:
