@@ -312,7 +312,7 @@ def _known_without_checkouts(appointment: Appointment) -> None:
     ``deposit_checkouts`` are known to be empty, so what shows it (the API's
     ``deposit`` field, deposit_view) need not ask the database. As if
     prefetched: ``refresh_from_db`` forgets it like any prefetch."""
-    appointment._prefetched_objects_cache = {"deposit_checkouts": DepositCheckout.objects.none()}
+    appointment._prefetched_objects_cache = {"deposit_checkouts": DepositCheckout.objects.none()}  # type: ignore[attr-defined]
 
 
 def _lock_checkouts(appointment_id: int) -> list[DepositCheckout]:
