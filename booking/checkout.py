@@ -70,6 +70,30 @@ def lapse_expired(
     return [appointment.pk for appointment in lapsed]
 
 
+def lapse_all_expired(*, start: datetime, end: datetime, now: datetime) -> None:
+    """Both kinds of lapsed hold out of [start, end)'s way, for a writer about
+    to take that time (inside its transaction, after the slot's advisory
+    locks): waitlist holds (``holds.lapse_expired``) and unpaid deposits
+    (``lapse_expired``). One probe asks whether there is any of either; each
+    full lapse runs only for a kind it found. Every writer of this time holds
+    the same locks, so nothing can turn up between the probe and the lapse."""
+    found = set(
+        Appointment.with_holds.filter(
+            status__in=[Status.HELD, Status.DEPOSIT_DUE],
+            hold_expires_at__lte=now,
+            start__lt=end,
+            blocked_until__gt=start,
+        )
+        .order_by()
+        .values_list("status", flat=True)
+        .distinct()
+    )
+    if Status.HELD in found:
+        holds.lapse_expired(start=start, end=end, now=now)
+    if Status.DEPOSIT_DUE in found:
+        lapse_expired(start=start, end=end, now=now)
+
+
 def release(appointment: Appointment, *, reason: str, now: datetime, by: User | None = None) -> None:
     """A locked ``deposit_due`` visit gives its slot back: cancelled (by the
     clinic: nobody chose it; the reason says why), its open checkouts expired,

@@ -288,6 +288,7 @@ def appointment_book_online(
             now=now,
             **booking,
         )
+        _known_without_checkouts(appointment)
         return appointment, None
     now = now or timezone.now()
     appointment = services.appointment_book(
@@ -304,6 +305,14 @@ def appointment_book_online(
     opened = checkout_open(appointment=appointment, release_on_failure=True, now=now)
     appointment.refresh_from_db()
     return appointment, opened
+
+
+def _known_without_checkouts(appointment: Appointment) -> None:
+    """A visit just booked with no deposit asked has no checkout: its
+    ``deposit_checkouts`` are known to be empty, so what shows it (the API's
+    ``deposit`` field, deposit_view) need not ask the database. As if
+    prefetched: ``refresh_from_db`` forgets it like any prefetch."""
+    appointment._prefetched_objects_cache = {"deposit_checkouts": DepositCheckout.objects.none()}  # type: ignore[attr-defined]
 
 
 def _lock_checkouts(appointment_id: int) -> list[DepositCheckout]:

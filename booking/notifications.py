@@ -164,6 +164,15 @@ def _reminders(appointment: Appointment, now: datetime) -> list[Notification]:
     return rows
 
 
+def _pre_care_sent(appointment: Appointment) -> set[int]:
+    """The pre-care offsets (minutes) whose email already went for this visit."""
+    return set(
+        Notification.objects.filter(
+            appointment=appointment, kind=Kind.PRE_CARE, status__in=[Status.SENT, Status.SENDING]
+        ).values_list("offset_minutes", flat=True)
+    )
+
+
 def _pre_care(appointment: Appointment, now: datetime) -> list[Notification]:
     """One row per ``days_before`` of the treatment's pre-care instructions
     (docs/domain.md, Pre-care), due at the clinic's send hour that many days
@@ -173,18 +182,17 @@ def _pre_care(appointment: Appointment, now: datetime) -> list[Notification]:
     or, after a move, that offset's email already went for this visit
     (``already_sent``). Whether each instruction applies to the patient is
     decided when it is sent. Never subject to reminders_opt_out: this is
-    safety information."""
-    sent_before = set(
-        Notification.objects.filter(
-            appointment=appointment, kind=Kind.PRE_CARE, status__in=[Status.SENT, Status.SENDING]
-        ).values_list("offset_minutes", flat=True)
-    )
+    safety information. What was already sent is read only when an offset
+    has passed (the only case it decides), so a booking well ahead asks nothing."""
+    sent_before: set[int] | None = None
     rows = []
     for days in precare.offsets(appointment.treatment_id):
         minutes = days * precare.MINUTES_PER_DAY
         due = precare.send_time(appointment.start, days)
         row = _appointment_row(Kind.PRE_CARE, appointment, due=max(due, now), offset_minutes=minutes)
         if due <= now:
+            if sent_before is None:
+                sent_before = _pre_care_sent(appointment)
             if minutes in sent_before:
                 row.status, row.skip_reason = Status.SKIPPED, Skip.ALREADY_SENT
             elif appointment.start - now < precare.TOO_NEAR:
@@ -193,14 +201,20 @@ def _pre_care(appointment: Appointment, now: datetime) -> list[Notification]:
     return rows
 
 
-def _plan_pre_care(appointment: Appointment, now: datetime) -> None:
-    rows = _pre_care(appointment, now)
-    if rows:
-        _choose_channels(rows)
-    created = Notification.objects.bulk_create(rows)
-    late = [row for row in created if row.status == Status.PENDING and row.due_at <= now]
-    for row in late:
-        _send_soon(row)
+def _enqueue_with_pre_care(
+    appointment: Appointment, notice: Notification, reminders: list[Notification], now: datetime
+) -> None:
+    """Writes ``notice``, its ``reminders`` and the visit's pre-care rows:
+    channels chosen in one query, every row in one INSERT (ids returned, so
+    the notice and any pre-care already due are published after commit)."""
+    pre_care = _pre_care(appointment, now)
+    rows = [notice, *reminders, *pre_care]
+    _choose_channels(rows)
+    Notification.objects.bulk_create(rows)
+    _send_soon(notice)
+    for row in pre_care:
+        if row.status == Status.PENDING and row.due_at <= now:
+            _send_soon(row)
 
 
 def _drop_pending(appointment: Appointment, kinds: Iterable[str], reason: str) -> int:
@@ -217,12 +231,7 @@ def _send_soon(notification: Notification) -> None:
 def notify_appointment_booked(*, appointment: Appointment, now: datetime) -> None:
     """The confirmation (published after commit) and a reminder per offset."""
     confirmation = _appointment_row(Kind.CONFIRMATION, appointment, due=now)
-    reminders = _reminders(appointment, now)
-    _choose_channels([confirmation, *reminders])
-    confirmation.save(force_insert=True)
-    Notification.objects.bulk_create(reminders)
-    _send_soon(confirmation)
-    _plan_pre_care(appointment, now)
+    _enqueue_with_pre_care(appointment, confirmation, _reminders(appointment, now), now)
 
 
 def notify_appointment_rescheduled(
@@ -235,12 +244,7 @@ def notify_appointment_rescheduled(
     notice = _appointment_row(Kind.RESCHEDULE, appointment, due=now)
     notice.previous_start = previous_start
     notice.reason = reason
-    reminders = _reminders(appointment, now)
-    _choose_channels([notice, *reminders])
-    notice.save(force_insert=True)
-    Notification.objects.bulk_create(reminders)
-    _send_soon(notice)
-    _plan_pre_care(appointment, now)
+    _enqueue_with_pre_care(appointment, notice, _reminders(appointment, now), now)
 
 
 def notify_appointment_cancelled(*, appointment: Appointment, now: datetime) -> None:

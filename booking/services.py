@@ -164,8 +164,8 @@ def _lock_and_check(
     )
     _lock(_lock_keys(practitioner_ids=candidates, treatment=treatment, patient_id=patient_id, start=check["start"]))
     hold_until = check["start"] + timedelta(minutes=treatment.duration_minutes + treatment.buffer_minutes)
-    holds.lapse_expired(start=check["start"], end=hold_until, now=check["now"])  # out of the constraints' way
-    checkout.lapse_expired(start=check["start"], end=hold_until, now=check["now"])  # unpaid deposits, likewise
+    # Lapsed waitlist holds and unpaid deposits out of the constraints' way.
+    checkout.lapse_all_expired(start=check["start"], end=hold_until, now=check["now"])
     if waitlist_offer_id is not None:
         holds.offer_claim(offer_id=waitlist_offer_id, patient_id=patient_id, start=check["start"], now=check["now"])
     return availability.check_start(**check)

@@ -433,3 +433,66 @@ def test_webhook_deliveries(django_assert_num_queries: Any, as_manager: APIClien
     assert_constant_queries(
         django_assert_num_queries, as_manager, f"/api/v1/webhooks/{subscription.pk}/deliveries/", add
     )
+
+
+# --- booking ----------------------------------------------------------------------------
+
+# A patient's online booking (no deposit, any practitioner): token and throttle,
+# treatment, erasure and plan checks, the qualified practitioners, the advisory
+# locks, one probe for lapsed holds and deposits, the engine's reads, screening
+# and gap rules, the day's counts for a fair pick, the insert and its history row
+# (in a savepoint), pre-care, channels, one INSERT of every notification, webhook
+# subscriptions; two savepoint statements because the test runs in a transaction.
+# Pinned: a new statement must be a choice (35 before issue 23).
+BOOKING_QUERIES = 29
+
+
+def _book(client: APIClient, treatment: Treatment, start: datetime) -> Any:
+    return client.post(
+        "/api/v1/appointments/", {"treatment": treatment.slug, "start": start.isoformat()}, format="json"
+    )
+
+
+def test_booking_a_visit(django_assert_num_queries: Any) -> None:
+    """As many statements for a patient's tenth booking, among many others' on
+    a busy day, as for their first; every notification still written."""
+    from booking.models import Notification
+    from tests.api.conftest import next_weekday_at
+    from treatments.models import PreCareInstruction
+
+    peel = TreatmentFactory(slug="peel-superficial", duration_minutes=30, buffer_minutes=10)
+    peel.contraindications.create(code="INF", severity="block")
+    instruction = PreCareInstruction.objects.create(
+        code="no-retinoid", days_before=1, title_en="t", title_zh_hant="t", text_en="x", text_zh_hant="x"
+    )
+    instruction.treatments.add(peel)
+    practitioner = PractitionerFactory(treatments=[peel])
+    room = RoomFactory(kind=peel.room_kind)
+    patient = PatientFactory()
+    HealthDeclarationFactory(patient=patient)
+    client = client_for(patient.user)
+    assert _book(client, peel, next_weekday_at(10, days_ahead=3)).status_code == 201  # warm-up
+
+    with CaptureQueriesContext(connection) as queries:
+        response = _book(client, peel, next_weekday_at(11, days_ahead=3))
+    assert response.status_code == 201, response.content[:300]
+    first = len(queries.captured_queries)
+    assert first == BOOKING_QUERIES, "\n".join(q["sql"][:120] for q in queries.captured_queries)
+
+    day = next_weekday_at(10, days_ahead=10)
+    for hour in (10, 11, 12, 14, 15, 16, 17):  # the day's other visits, each with its own patient
+        AppointmentFactory(treatment=peel, practitioner=practitioner, room=room, start=day.replace(hour=hour, minute=0))
+    for week in range(5):  # the patient's own history, a week apart
+        AppointmentFactory(
+            patient=patient,
+            treatment=peel,
+            practitioner=practitioner,
+            room=room,
+            start=next_weekday_at(16, days_ahead=24 + 7 * week),
+        )
+    with django_assert_num_queries(first):
+        response = _book(client, peel, day.replace(hour=18))
+    assert response.status_code == 201, response.content[:300]
+    booked = Appointment.objects.get(pk=response.json()["id"])
+    kinds = sorted(Notification.objects.filter(appointment=booked).values_list("kind", flat=True))
+    assert kinds.count("confirmation") == 1 and "pre_care" in kinds and "reminder" in kinds
