@@ -231,7 +231,8 @@ def test_photos_can_be_added_without_a_reason(client, assessment, doctor) -> Non
     history = " ".join(chart.text[chart.text.index('id="history"') :].split())
     assert history.count("Assessment photo") == 3
     assert "Photo angle: <ins>Left 45°</ins>" in history and "Photo angle: <ins>Right 45°</ins>" in history
-    assert f'/assessments/#assessment-{fresh.pk}"' in history and '<span translate="no">Wong Ka Yan</span>' in history
+    link = f'/assessments/?assessment={fresh.pk}#assessment-{fresh.pk}"'  # the page that lists it
+    assert link in history and '<span translate="no">Wong Ka Yan</span>' in history
     desk = staff("receptionist")
     client.force_login(desk)
     assert "Assessment photo" not in client.get(response.headers["Location"]).text
